@@ -1,0 +1,32 @@
+// File helpers that never lose a user's data: outputs are written to a
+// temporary file beside the target and renamed into place, and an existing
+// file is replaced only when the caller says so.
+#pragma once
+
+#include <string>
+
+namespace vanelia {
+
+// Writes `contents` to `path` atomically (temporary file + rename). Throws
+// InputError when `path` exists and `overwrite` is false, or when the folder
+// is missing or not writable.
+void WriteFileAtomic(const std::string& path,
+                     const std::string& contents,
+                     bool overwrite);
+
+// Throws InputError naming `what` when `path` exists and `overwrite` is false.
+void CheckCanWrite(const std::string& path,
+                   bool overwrite,
+                   const std::string& what = "output");
+
+// Reads a whole file; throws InputError naming the file when unreadable.
+std::string ReadFile(const std::string& path);
+
+// Hex SHA-256 of a file's bytes (for the track file's `source.sha256` and the
+// track cache key). Throws InputError when unreadable.
+std::string Sha256OfFile(const std::string& path);
+
+// Hex SHA-256 of a byte string.
+std::string Sha256(const std::string& bytes);
+
+}  // namespace vanelia

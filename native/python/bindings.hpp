@@ -1,0 +1,26 @@
+// Declarations of the per-module binding functions of the _vanelia module
+// (one bind_<module>.cpp each), and the shared helpers they use.
+#pragma once
+
+#include "vanelia/core/progress.hpp"
+
+#include <pybind11/pybind11.h>
+
+namespace vanelia::python {
+
+void BindCore(pybind11::module_& m);
+void BindGeometry(pybind11::module_& m);
+void BindVideo(pybind11::module_& m);
+void BindTrack(pybind11::module_& m);
+void BindScene(pybind11::module_& m);
+void BindModel(pybind11::module_& m);
+void BindPipeline(pybind11::module_& m);
+
+// Wraps an optional Python callable `callback(progress) -> bool|None` into a
+// ProgressCallback for a call that runs with the GIL released. The wrapper
+// re-acquires the GIL, polls PyErr_CheckSignals (Ctrl-C cancels), and treats
+// a False return as a cancel. A Python exception in the callback cancels too
+// and is re-raised by the binding.
+ProgressCallback WrapProgress(const pybind11::object& callback);
+
+}  // namespace vanelia::python

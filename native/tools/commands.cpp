@@ -1,0 +1,21 @@
+#include "commands.hpp"
+
+namespace vanelia::cli {
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+#ifdef VANELIA_HAVE_FFMPEG
+      {"info",
+       "describe a video: size, rotation, rate, frames, audio",
+       &RunInfo},
+#endif
+#ifdef VANELIA_HAVE_TRACK
+      {"import-track",
+       "convert a gt.json or a COLMAP model into a track file",
+       &RunImportTrack},
+#endif
+  };
+  return kCommands;
+}
+
+}  // namespace vanelia::cli
