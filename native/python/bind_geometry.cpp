@@ -75,6 +75,15 @@ T FromAnyMatrix(const Eigen::MatrixXd& matrix, const char* what) {
       ", " + std::to_string(matrix.cols()) + "); must be (3, 4) or (4, 4)");
 }
 
+py::array_t<bool> BoolMask(const std::vector<char>& mask) {
+  py::array_t<bool> out(static_cast<py::ssize_t>(mask.size()));
+  auto view = out.mutable_unchecked<1>();
+  for (size_t i = 0; i < mask.size(); ++i) {
+    view(static_cast<py::ssize_t>(i)) = mask[i] != 0;
+  }
+  return out;
+}
+
 PointsN3 TransformRows(const PointsN3& points, const Eigen::Matrix4d& m) {
   PointsN3 out(points.rows(), 3);
   for (Eigen::Index i = 0; i < points.rows(); ++i) {
@@ -378,15 +387,39 @@ void BindRansac(py::module_& m) {
       .def_property_readonly(
           "inlier_mask",
           [](const RansacReport<Plane3d>& r) {
-            py::array_t<bool> mask(
-                static_cast<py::ssize_t>(r.inlier_mask.size()));
-            auto view = mask.mutable_unchecked<1>();
-            for (size_t i = 0; i < r.inlier_mask.size(); ++i) {
-              view(static_cast<py::ssize_t>(i)) = r.inlier_mask[i] != 0;
-            }
-            return mask;
+            return BoolMask(r.inlier_mask);
           },
           "(N,) bool array, True for inliers.");
+
+  py::class_<RansacReport<Sim3d>>(
+      m, "Sim3dRansacReport", "Result of estimate_sim3d_ransac.")
+      .def_readonly("success", &RansacReport<Sim3d>::success)
+      .def_readonly("dst_from_src", &RansacReport<Sim3d>::model)
+      .def_readonly("num_inliers", &RansacReport<Sim3d>::num_inliers)
+      .def_readonly("num_trials", &RansacReport<Sim3d>::num_trials)
+      .def_property_readonly(
+          "inlier_mask",
+          [](const RansacReport<Sim3d>& r) { return BoolMask(r.inlier_mask); },
+          "(N,) bool array, True for inliers.");
+
+  m.def(
+      "estimate_sim3d_ransac",
+      [](const PointsN3& src,
+         const PointsN3& dst,
+         const RansacOptions& options,
+         bool estimate_scale) {
+        const Eigen::Matrix3Xd src_columns = Columns(src);
+        const Eigen::Matrix3Xd dst_columns = Columns(dst);
+        py::gil_scoped_release release;
+        return EstimateSim3dRansac(
+            src_columns, dst_columns, options, estimate_scale);
+      },
+      py::arg("src"),
+      py::arg("dst"),
+      py::arg("options") = RansacOptions(),
+      py::arg("estimate_scale") = true,
+      "RANSAC + Umeyama: dst_from_src from (N, 3) correspondences with "
+      "outliers (max_error is a distance in dst's unit).");
 
   m.def(
       "estimate_plane_ransac",

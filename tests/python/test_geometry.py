@@ -175,3 +175,18 @@ def test_quaternion_helpers():
     wxyz = _vanelia.quaternion_from_matrix(noisy)
     assert np.linalg.norm(wxyz) == pytest.approx(1.0)
     assert _vanelia.rotation_angle_deg(wxyz, [1, 0, 0, 0]) < 0.05
+
+
+def test_estimate_sim3d_ransac_rejects_outliers():
+    rng = np.random.default_rng(6)
+    truth = random_sim3d(rng)
+    src = rng.uniform(-2.0, 2.0, size=(50, 3))
+    dst = truth.transform_points(src)
+    dst[::5] = rng.uniform(-20.0, 20.0, size=(10, 3))
+    options = _vanelia.RansacOptions()
+    options.max_error = 1e-6
+    report = _vanelia.estimate_sim3d_ransac(src, dst, options=options)
+    assert report.success
+    assert report.num_inliers == 40
+    assert not report.inlier_mask[::5].any()
+    np.testing.assert_allclose(report.dst_from_src.matrix(), truth.matrix(), atol=1e-9)

@@ -109,4 +109,64 @@ std::optional<Rigid3d> EstimateRigid3d(const Eigen::Matrix3Xd& src,
   return Rigid3d(sim->rotation, sim->translation);
 }
 
+namespace {
+
+// 3xN source and destination columns of correspondences.
+void ToColumns(const std::vector<PointCorrespondence3d>& pairs,
+               Eigen::Matrix3Xd* src,
+               Eigen::Matrix3Xd* dst) {
+  const auto n = static_cast<Eigen::Index>(pairs.size());
+  src->resize(3, n);
+  dst->resize(3, n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    src->col(i) = pairs[static_cast<size_t>(i)].src;
+    dst->col(i) = pairs[static_cast<size_t>(i)].dst;
+  }
+}
+
+}  // namespace
+
+std::vector<Sim3d> Sim3dEstimator::Estimate(
+    const std::vector<PointCorrespondence3d>& samples) const {
+  std::optional<Sim3d> model = Refine(samples);
+  if (!model) return {};
+  return {*model};
+}
+
+void Sim3dEstimator::Residuals(const Sim3d& dst_from_src,
+                               const std::vector<PointCorrespondence3d>& data,
+                               std::vector<double>* residuals) const {
+  residuals->resize(data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    (*residuals)[i] = (data[i].dst - dst_from_src * data[i].src).norm();
+  }
+}
+
+std::optional<Sim3d> Sim3dEstimator::Refine(
+    const std::vector<PointCorrespondence3d>& inliers) const {
+  Eigen::Matrix3Xd src;
+  Eigen::Matrix3Xd dst;
+  ToColumns(inliers, &src, &dst);
+  return EstimateSim3d(src, dst, Eigen::VectorXd(), estimate_scale);
+}
+
+RansacReport<Sim3d> EstimateSim3dRansac(const Eigen::Matrix3Xd& src,
+                                        const Eigen::Matrix3Xd& dst,
+                                        const RansacOptions& options,
+                                        bool estimate_scale) {
+  if (dst.cols() != src.cols()) {
+    throw InputError("EstimateSim3dRansac: dst has " +
+                     std::to_string(dst.cols()) + " points; must equal the " +
+                     std::to_string(src.cols()) + " points of src");
+  }
+  std::vector<PointCorrespondence3d> data(static_cast<size_t>(src.cols()));
+  for (Eigen::Index i = 0; i < src.cols(); ++i) {
+    data[static_cast<size_t>(i)].src = src.col(i);
+    data[static_cast<size_t>(i)].dst = dst.col(i);
+  }
+  Sim3dEstimator estimator;
+  estimator.estimate_scale = estimate_scale;
+  return Ransac(options, estimator, data);
+}
+
 }  // namespace vanelia

@@ -157,6 +157,33 @@ TEST(EstimateSim3d, DegenerateInputReturnsNoModel) {
   EXPECT_NEAR(tiny->scale, 1e100, 1e88);
 }
 
+TEST(EstimateSim3dRansac, RecoversTheSimilarityAmongOutliers) {
+  std::mt19937_64 rng(27);
+  const Sim3d truth = testing::RandomSim3d(rng);
+  const Eigen::Matrix3Xd src = testing::RandomPointsInBox(
+      100, Eigen::Vector3d(-2, -2, -2), Eigen::Vector3d(2, 2, 2), rng);
+  Eigen::Matrix3Xd dst = Apply(truth, src);
+  std::normal_distribution<double> noise(0.0, 1e-3);
+  for (Eigen::Index i = 0; i < dst.size(); ++i) dst.data()[i] += noise(rng);
+  const Eigen::Matrix3Xd junk = testing::RandomPointsInBox(
+      40, Eigen::Vector3d(-20, -20, -20), Eigen::Vector3d(20, 20, 20), rng);
+  for (int i = 0; i < 40; ++i) dst.col(2 * i + 1) = junk.col(i);  // 40%
+  RansacOptions options;
+  options.max_error = 0.01;
+  options.random_seed = 3;
+  const RansacReport<Sim3d> report = EstimateSim3dRansac(src, dst, options);
+  ASSERT_TRUE(report.success);
+  EXPECT_THAT(report.model, Sim3dNear(truth, 0.05, 0.01, 1e-3));
+  EXPECT_EQ(report.num_inliers, 60);
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(report.inlier_mask[2 * i + 1], 0);
+  // Collinear points: no model, no throw.
+  Eigen::Matrix3Xd line(3, 10);
+  for (int i = 0; i < 10; ++i) line.col(i) = Eigen::Vector3d(1, 0, 0) * i;
+  EXPECT_FALSE(EstimateSim3dRansac(line, line, options).success);
+  EXPECT_THAT([&] { EstimateSim3dRansac(line, src, options); },
+              ThrowsMessage<InputError>(HasSubstr("dst has 100 points")));
+}
+
 TEST(EstimateSim3d, SizeMismatch_badarg) {
   const Eigen::Matrix3Xd src = Eigen::Matrix3Xd::Random(3, 5);
   EXPECT_THAT([&] { EstimateSim3d(src, Eigen::Matrix3Xd::Random(3, 4)); },

@@ -15,10 +15,12 @@
 // are caller bugs and throw InputError naming the argument.
 #pragma once
 
+#include "vanelia/geometry/ransac.hpp"
 #include "vanelia/geometry/rigid3d.hpp"
 #include "vanelia/geometry/sim3d.hpp"
 
 #include <optional>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -36,5 +38,38 @@ std::optional<Sim3d> EstimateSim3d(const Eigen::Matrix3Xd& src,
 std::optional<Rigid3d> EstimateRigid3d(const Eigen::Matrix3Xd& src,
                                        const Eigen::Matrix3Xd& dst,
                                        const Eigen::VectorXd& weights = {});
+
+// One 3-D point seen in two frames.
+struct PointCorrespondence3d {
+  Eigen::Vector3d src = Eigen::Vector3d::Zero();
+  Eigen::Vector3d dst = Eigen::Vector3d::Zero();
+};
+
+// RANSAC estimator of dst_from_src: minimal sample of 3 correspondences,
+// residual |dst - (s R src + t)| in dst's unit, refined by EstimateSim3d on
+// all inliers.
+struct Sim3dEstimator {
+  using Sample = PointCorrespondence3d;
+  using Model = Sim3d;
+  static constexpr int kMinNumSamples = 3;
+
+  bool estimate_scale = true;  // false: rigid (scale 1)
+
+  std::vector<Sim3d> Estimate(
+      const std::vector<PointCorrespondence3d>& samples) const;
+  void Residuals(const Sim3d& dst_from_src,
+                 const std::vector<PointCorrespondence3d>& data,
+                 std::vector<double>* residuals) const;
+  std::optional<Sim3d> Refine(
+      const std::vector<PointCorrespondence3d>& inliers) const;
+};
+
+// Ransac<Sim3dEstimator> over the columns of src and dst (3xN each; throws
+// InputError when their sizes differ); max_error is a distance in dst's
+// unit.
+RansacReport<Sim3d> EstimateSim3dRansac(const Eigen::Matrix3Xd& src,
+                                        const Eigen::Matrix3Xd& dst,
+                                        const RansacOptions& options,
+                                        bool estimate_scale = true);
 
 }  // namespace vanelia
