@@ -215,3 +215,76 @@ def test_product_real_size():
     y_max = max(a["max"][1] for a in positions)
     assert y_min == pytest.approx(0.0, abs=1e-6)
     assert 0.2 < y_max - y_min < 0.4
+
+
+CLIPS_DIR = SAMPLE_DIR.parent / "clips"
+
+
+def test_portrait_clip_is_stored_rotated():
+    clip = CLIPS_DIR / "portrait"
+    with open(clip / "gt.json") as f:
+        gt = json.load(f)
+    (video,) = [s for s in ffprobe_streams(clip / "video.mp4") if s["codec_type"] == "video"]
+    assert (gt["width"], gt["height"]) == (360, 640)
+    assert (video["width"], video["height"]) == (gt["stored_width"], gt["stored_height"])
+    assert (video["width"], video["height"]) == (640, 360)
+    matrices = [d for d in video.get("side_data_list", []) if "rotation" in d]
+    assert [d["rotation"] for d in matrices] == [gt["display_rotation_deg"]] == [-90]
+    assert int(video["nb_read_frames"]) == gt["num_frames"] == len(gt["frames"]) == 24
+    # ffmpeg applies the display matrix: its decode is upright (gt width x height).
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(clip / "video.mp4"),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    upright = np.frombuffer(raw, np.uint8).reshape(gt["height"], gt["width"])
+    # Sky at the top, floor at the bottom: the sky is smooth, the floor is textured.
+    assert upright[:40].std() < upright[-200:].std()
+    focal_px = gt["frames"][0]["focal_px"]
+    assert focal_px == pytest.approx(gt["frames"][0]["focal_mm"] / 36.0 * 360)
+    assert gt["frames"][0]["K_opencv"][0][2] == 179.5
+    assert gt["frames"][0]["K_opencv"][1][2] == 319.5
+
+
+def test_vfr_clip_timestamps_match_gt():
+    clip = CLIPS_DIR / "vfr"
+    with open(clip / "gt.json") as f:
+        gt = json.load(f)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=pts_time",
+            "-of",
+            "json",
+            str(clip / "video.mp4"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    pts = np.array([float(f["pts_time"]) for f in json.loads(out)["frames"]])
+    times = np.array([f["time_s"] for f in gt["frames"]])
+    assert gt["vfr"] is True
+    assert len(pts) == len(times) == gt["num_frames"] == 24
+    np.testing.assert_allclose(pts, times, atol=1e-3)
+    intervals = np.diff(pts)
+    np.testing.assert_allclose(intervals[0::2], 1 / 30, atol=1e-3)
+    np.testing.assert_allclose(intervals[1::2], 1 / 20, atol=1e-3)

@@ -127,8 +127,11 @@ def encode(png_dir, out_path, gt, crf):
         cmd += ["-f", "lavfi", "-i", chirp, "-c:a", "aac", "-b:a", "64k"]
     vf = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
     if gt.get("vfr"):
-        vf += ",settb=1/600,setpts=(floor(N/2)/12+mod(N\\,2)/30)/TB"
-        cmd += ["-fps_mode", "passthrough", "-video_track_timescale", "600"]
+        # Integer ticks of 1/600 s (1/12 s = 50, 1/30 s = 20): float expressions get truncated.
+        # The encoder time base must be 1/600 too, else ffmpeg rounds to 1/fps.
+        vf += ",settb=1/600,setpts=floor(N/2)*50+mod(N\\,2)*20"
+        cmd += ["-fps_mode", "passthrough", "-enc_time_base", "1/600"]
+        cmd += ["-video_track_timescale", "600"]
     cmd += [
         "-vf",
         vf,
