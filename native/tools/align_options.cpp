@@ -94,14 +94,14 @@ std::string DescribeAlignment(const Alignment& alignment,
                   static_cast<long long>(g.inliers),
                   g.confidence);
     text += line;
-    std::snprintf(line,
-                  sizeof(line),
-                  "  scale:      %s%s\n",
-                  ToString(file.scale.method),
-                  file.scale.value_m
-                      ? (" = " + std::to_string(*file.scale.value_m) + " m")
-                            .c_str()
-                      : "");
+    std::snprintf(
+        line,
+        sizeof(line),
+        "  scale:      %s%s\n",
+        ToString(file.scale.method),
+        file.scale.value_m
+            ? (" = " + std::to_string(*file.scale.value_m) + " m").c_str()
+            : "");
     text += line;
   }
   for (const std::string& warning : alignment.warnings) {

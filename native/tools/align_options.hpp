@@ -2,9 +2,10 @@
 // `vanelia run`: --camera-height, --distance, --plane, --no-scale.
 #pragma once
 
-#include "cli.hpp"
 #include "vanelia/scene/alignment.hpp"
 #include "vanelia/track/track_file.hpp"
+
+#include "cli.hpp"
 
 namespace vanelia::cli {
 

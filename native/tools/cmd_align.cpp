@@ -1,13 +1,15 @@
 // `vanelia align TRACK.json -o OUT.json`: puts an existing track into
 // Blender's world (floor z = 0, Z up, metres) from its stored points,
 // without tracking again.
-#include "align_options.hpp"
-#include "cli.hpp"
-#include "commands.hpp"
+#include "vanelia/core/file_io.hpp"
 #include "vanelia/scene/alignment.hpp"
 #include "vanelia/track/track_file.hpp"
 
 #include <cstdio>
+
+#include "align_options.hpp"
+#include "cli.hpp"
+#include "commands.hpp"
 
 namespace vanelia::cli {
 
@@ -26,7 +28,9 @@ int RunAlign(const Args& argv) {
   const Alignment alignment = AlignTrackFile(options, &file);
   WriteTrackFile(output, file, args.Flag("--overwrite"));
   if (!args.Flag("--quiet")) {
-    std::fprintf(stderr, "vanelia align: wrote %s\n%s", output.c_str(),
+    std::fprintf(stderr,
+                 "vanelia align: wrote %s\n%s",
+                 output.c_str(),
                  DescribeAlignment(alignment, file).c_str());
   }
   return 0;

@@ -27,12 +27,12 @@ std::string Format(double value) {
 }  // namespace
 
 void AlignmentOptions::Check() const {
-  auto fail = [](const std::string& field, double value,
-                 const std::string& rule) {
-    std::ostringstream text;
-    text << "AlignmentOptions::" << field << " = " << value << "; " << rule;
-    throw InputError(text.str());
-  };
+  auto fail =
+      [](const std::string& field, double value, const std::string& rule) {
+        std::ostringstream text;
+        text << "AlignmentOptions::" << field << " = " << value << "; " << rule;
+        throw InputError(text.str());
+      };
   if (!(camera_height_m > 0.0) || !std::isfinite(camera_height_m)) {
     fail("camera_height_m", camera_height_m, "must be a positive number");
   }
@@ -42,7 +42,8 @@ void AlignmentOptions::Check() const {
     }
     if (!distance_a.allFinite() || !distance_b.allFinite() ||
         (distance_a - distance_b).norm() <= 0.0) {
-      fail("distance_b - distance_a", (distance_a - distance_b).norm(),
+      fail("distance_b - distance_a",
+           (distance_a - distance_b).norm(),
            "the two points must be finite and distinct");
     }
   }
@@ -180,8 +181,7 @@ Alignment ComputeAlignment(const CameraTrack& track,
                       "horizon ") +
           (up->from_camera_spread ? "from the pan"
                                   : "from the first frame (no roll, no tilt)") +
-          " and a camera height of " + Format(options.camera_height_m) +
-          " m");
+          " and a camera height of " + Format(options.camera_height_m) + " m");
     }
   } else {
     result.ground =

@@ -14,7 +14,9 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-double Deg2Rad(double deg) { return deg * kPi / 180.0; }
+double Deg2Rad(double deg) {
+  return deg * kPi / 180.0;
+}
 
 // World-frame axes of a camera: columns of R^T (x right, y down, z forward).
 Eigen::Matrix3d CameraAxesInWorld(const TrackedFrame& frame) {
@@ -70,14 +72,14 @@ struct FloorPlaneEstimator {
 
   std::vector<Plane3d> Estimate(const std::vector<Sample>& samples) const {
     std::vector<Plane3d> planes = base.Estimate(samples);
-    planes.erase(std::remove_if(planes.begin(),
-                                planes.end(),
-                                [this](const Plane3d& p) {
-                                  return !PlausibleFloorNormal(
-                                      p.normal, axes, max_sin_roll,
-                                      min_cos_pitch);
-                                }),
-                 planes.end());
+    planes.erase(
+        std::remove_if(planes.begin(),
+                       planes.end(),
+                       [this](const Plane3d& p) {
+                         return !PlausibleFloorNormal(
+                             p.normal, axes, max_sin_roll, min_cos_pitch);
+                       }),
+        planes.end());
     return planes;
   }
 
@@ -89,8 +91,8 @@ struct FloorPlaneEstimator {
 
   std::optional<Plane3d> Refine(const std::vector<Sample>& inliers) const {
     std::optional<Plane3d> plane = base.Refine(inliers);
-    if (plane && !PlausibleFloorNormal(plane->normal, axes, max_sin_roll,
-                                       min_cos_pitch)) {
+    if (plane && !PlausibleFloorNormal(
+                     plane->normal, axes, max_sin_roll, min_cos_pitch)) {
       return std::nullopt;
     }
     return plane;
@@ -101,8 +103,8 @@ struct Candidate {
   Plane3d plane;
   std::vector<int> inliers;  // indices into the working points
   double rmse = 0.0;
-  double camera_height = 0.0;     // median signed distance of the cameras
-  double cameras_above = 0.0;     // fraction with positive distance
+  double camera_height = 0.0;  // median signed distance of the cameras
+  double cameras_above = 0.0;  // fraction with positive distance
 };
 
 void Warn(std::vector<std::string>* warnings, const std::string& text) {
@@ -116,10 +118,38 @@ double Median(std::vector<double> values) {
   return values[mid];
 }
 
+// Least squares on the RANSAC inliers with Cauchy weights (a few
+// iteratively reweighted rounds, scale from the median absolute residual),
+// so that the stray points within the RANSAC threshold (object bases,
+// outliers) barely pull the floor.
+Plane3d RobustRefit(const Plane3d& initial,
+                    const Eigen::Matrix3Xd& inliers,
+                    double min_sigma) {
+  Plane3d plane = initial;
+  Eigen::VectorXd weights(inliers.cols());
+  for (int round = 0; round < 5; ++round) {
+    std::vector<double> abs_residuals(static_cast<size_t>(inliers.cols()));
+    for (Eigen::Index i = 0; i < inliers.cols(); ++i) {
+      abs_residuals[static_cast<size_t>(i)] =
+          std::abs(plane.SignedDistance(inliers.col(i)));
+    }
+    const double sigma = std::max(1.4826 * Median(abs_residuals), min_sigma);
+    for (Eigen::Index i = 0; i < inliers.cols(); ++i) {
+      const double u = abs_residuals[static_cast<size_t>(i)] / sigma;
+      weights(i) = 1.0 / (1.0 + u * u);
+    }
+    const std::optional<Plane3d> refit = FitPlane(inliers, weights);
+    if (!refit) break;
+    plane = refit->normal.dot(plane.normal) < 0.0 ? refit->Flipped() : *refit;
+  }
+  return plane;
+}
+
 }  // namespace
 
 void GroundPlaneOptions::Check() const {
-  auto fail = [](const std::string& field, double value,
+  auto fail = [](const std::string& field,
+                 double value,
                  const std::string& rule) {
     std::ostringstream text;
     text << "GroundPlaneOptions::" << field << " = " << value << "; " << rule;
@@ -141,7 +171,8 @@ void GroundPlaneOptions::Check() const {
   if (!(min_support_ratio > 0.0 && min_support_ratio <= 1.0)) {
     fail("min_support_ratio", min_support_ratio, "must be in (0, 1]");
   }
-  if (max_candidates < 1) fail("max_candidates", max_candidates, "must be >= 1");
+  if (max_candidates < 1)
+    fail("max_candidates", max_candidates, "must be >= 1");
   if (max_points < 100) fail("max_points", max_points, "must be >= 100");
   if (!std::isfinite(min_confidence)) {
     fail("min_confidence", min_confidence, "must be finite");
@@ -159,7 +190,7 @@ std::optional<UpEstimate> EstimateUpFromCameras(const CameraTrack& track) {
   }
   UpEstimate estimate;
   const Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> solver(scatter);
-  const Eigen::Vector3d values = solver.eigenvalues();  // ascending
+  const Eigen::Vector3d& values = solver.eigenvalues();  // ascending
   // The x axes span a plane when the middle eigenvalue is clearly non-zero:
   // a pan or orbit of more than about 6 degrees.
   if (values(1) > 0.01 * values(2) && values(1) > 1e-12) {
@@ -212,10 +243,11 @@ std::optional<GroundPlaneEstimate> DetectGroundPlane(
     keep.push_back(i);
   }
   const size_t stride =
-      std::max<size_t>(1, (keep.size() + options.max_points - 1) /
-                              static_cast<size_t>(options.max_points));
-  Eigen::Matrix3Xd points(3, static_cast<Eigen::Index>(
-                                 (keep.size() + stride - 1) / stride));
+      std::max<size_t>(1,
+                       (keep.size() + options.max_points - 1) /
+                           static_cast<size_t>(options.max_points));
+  Eigen::Matrix3Xd points(
+      3, static_cast<Eigen::Index>((keep.size() + stride - 1) / stride));
   Eigen::Index count = 0;
   for (size_t k = 0; k < keep.size(); k += stride) {
     points.col(count++) = cloud.xyz.col(keep[k]).cast<double>();
@@ -259,10 +291,10 @@ std::optional<GroundPlaneEstimate> DetectGroundPlane(
 
   std::vector<int> remaining(static_cast<size_t>(count));
   for (int i = 0; i < static_cast<int>(count); ++i) remaining[i] = i;
-  const int min_inliers = std::max<int>(
-      options.min_inliers,
-      static_cast<int>(std::ceil(options.min_inlier_ratio *
-                                 static_cast<double>(count))));
+  const int min_inliers =
+      std::max<int>(options.min_inliers,
+                    static_cast<int>(std::ceil(options.min_inlier_ratio *
+                                               static_cast<double>(count))));
   std::vector<Candidate> candidates;
   for (int round = 0; round < options.max_candidates; ++round) {
     if (static_cast<int>(remaining.size()) < min_inliers) break;
@@ -285,8 +317,8 @@ std::optional<GroundPlaneEstimate> DetectGroundPlane(
       }
     }
     remaining = std::move(outliers);
-    const std::optional<Plane3d> refit = FitPlane(inlier_points);
-    candidate.plane = (refit ? *refit : report.model).FlipTowards(mean_centre);
+    candidate.plane = RobustRefit(report.model, inlier_points, 1e-9 * *scale)
+                          .FlipTowards(mean_centre);
     candidate.rmse = PlaneRmse(candidate.plane, inlier_points);
     std::vector<double> heights;
     int above = 0;
@@ -339,8 +371,8 @@ std::optional<GroundPlaneEstimate> DetectGroundPlane(
   estimate.threshold = threshold;
   const double support =
       std::min(1.0, static_cast<double>(floor->inliers.size()) / 200.0);
-  const double tightness = std::clamp(1.0 - 0.5 * floor->rmse / threshold,
-                                      0.0, 1.0);
+  const double tightness =
+      std::clamp(1.0 - 0.5 * floor->rmse / threshold, 0.0, 1.0);
   estimate.confidence = support * tightness * floor->cameras_above;
   return estimate;
 }

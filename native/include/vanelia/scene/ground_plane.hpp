@@ -62,7 +62,7 @@ struct GroundPlaneOptions {
 };
 
 struct GroundPlaneEstimate {
-  Plane3d plane;             // normal towards the cameras
+  Plane3d plane;  // normal towards the cameras
   int64_t num_inliers = 0;
   double inlier_rmse = 0.0;  // world units
   double confidence = 0.0;   // 0..1
@@ -77,6 +77,7 @@ struct UpEstimate {
   Eigen::Vector3d up = Eigen::Vector3d::UnitZ();
   bool from_camera_spread = false;  // false: assumed level first camera
 };
+
 std::optional<UpEstimate> EstimateUpFromCameras(const CameraTrack& track);
 
 // Median distance from the camera centres to the points (the scene scale);
