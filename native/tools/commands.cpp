@@ -14,6 +14,11 @@ const std::vector<Command>& Commands() {
        "convert a gt.json or a COLMAP model into a track file",
        &RunImportTrack},
 #endif
+#ifdef VANELIA_HAVE_SCENE
+      {"align",
+       "put a track's floor at z = 0 (Z up, metres) without tracking again",
+       &RunAlign},
+#endif
   };
   return kCommands;
 }
