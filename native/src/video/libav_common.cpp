@@ -111,12 +111,6 @@ Image RgbConverter::Convert(const AVFrame& frame, int width, int height) {
                              brightness,
                              contrast,
                              saturation);
-    rgb_ = MakeFrame();
-    rgb_->format = AV_PIX_FMT_RGB24;
-    rgb_->width = width;
-    rgb_->height = height;
-    const int alloc_error = av_frame_get_buffer(rgb_.get(), 0);
-    if (alloc_error < 0) throw Error("av_frame_get_buffer: out of memory");
     src_width_ = frame.width;
     src_height_ = frame.height;
     src_format_ = frame.format;
@@ -125,17 +119,33 @@ Image RgbConverter::Convert(const AVFrame& frame, int width, int height) {
     dst_width_ = width;
     dst_height_ = height;
   }
-  const int error = sws_scale_frame(sws_.get(), rgb_.get(), &frame);
+  // swscale writes straight into the Image's buffer (wrapped, not owned).
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.channels = 3;
+  image.stride = width * 3;
+  // One spare row: swscale's SIMD writers may store a few bytes past the end.
+  image.data.resize(static_cast<size_t>(image.stride) * (height + 1));
+  FramePtr rgb = MakeFrame();
+  rgb->format = AV_PIX_FMT_RGB24;
+  rgb->width = width;
+  rgb->height = height;
+  rgb->data[0] = image.data.data();
+  rgb->linesize[0] = image.stride;
+  rgb->buf[0] = av_buffer_create(
+      image.data.data(),
+      image.data.size(),
+      [](void* /*opaque*/, uint8_t* /*data*/) {},
+      nullptr,
+      0);
+  if (rgb->buf[0] == nullptr) throw Error("av_buffer_create: out of memory");
+  const int error = sws_scale_frame(sws_.get(), rgb.get(), &frame);
   if (error < 0) {
     throw DecodeError(std::string("swscale: conversion to rgb24 failed: ") +
                       AvErrorText(error));
   }
-  Image image = Image::Create(width, height, 3);
-  for (int y = 0; y < height; ++y) {
-    std::memcpy(image.Row(y),
-                rgb_->data[0] + static_cast<size_t>(y) * rgb_->linesize[0],
-                static_cast<size_t>(width) * 3);
-  }
+  image.data.resize(static_cast<size_t>(image.stride) * height);
   return image;
 }
 

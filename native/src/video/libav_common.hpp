@@ -58,11 +58,10 @@ std::string AvErrorText(int error);
                                int error);
 
 // The swscale flags of every conversion, and the same as ffmpeg CLI flags
-// (`-sws_flags bilinear+accurate_rnd+full_chroma_int`), so that tests can
+// (`-sws_flags bilinear+full_chroma_int`), so that tests can
 // compare with the CLI byte for byte.
-constexpr int kSwsFlags = SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT;
-inline constexpr const char* kSwsFlagsCli =
-    "bilinear+accurate_rnd+full_chroma_int";
+constexpr int kSwsFlags = SWS_BILINEAR | SWS_FULL_CHR_H_INT;
+inline constexpr const char* kSwsFlagsCli = "bilinear+full_chroma_int";
 
 // Converts decoded frames to RGB24 at a given size. Rebuilds its SwsContext
 // when the source size or format changes. Colour matrix and range follow the
@@ -76,7 +75,6 @@ class RgbConverter {
 
  private:
   SwsPtr sws_;
-  FramePtr rgb_;
   int threads_ = 1;
   int src_width_ = 0;
   int src_height_ = 0;

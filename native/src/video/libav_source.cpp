@@ -215,7 +215,8 @@ class LibavSource : public FrameSource {
         avcodec_parameters_to_context(decoder_.get(), stream_->codecpar);
     if (error < 0) ThrowAvError(path_, "bad codec parameters", error);
     decoder_->pkt_timebase = stream_->time_base;
-    decoder_->thread_count = ThreadCount(options_.threads);
+    // 0 lets libavcodec choose (cores + 1 frame threads).
+    decoder_->thread_count = options_.threads;
     decoder_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     error = avcodec_open2(decoder_.get(), codec, nullptr);
     if (error < 0) ThrowAvError(path_, "cannot open decoder", error);

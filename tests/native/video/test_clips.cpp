@@ -64,7 +64,7 @@ std::vector<uint8_t> CliDecodeRgb(const std::string& path,
                      0xffffffu) +
       ".rgb";
   RunCommand("ffmpeg -nostdin -v error -y " + extra_input + " -i '" + path +
-             "' -sws_flags bilinear+accurate_rnd+full_chroma_int " +
+             "' -sws_flags bilinear+full_chroma_int " +
              (filters.empty() ? "" : "-vf '" + filters + "' ") +
              "-vsync passthrough -f rawvideo -pix_fmt rgb24 '" + out + "'");
   std::vector<uint8_t> bytes = ReadBytes(out);
