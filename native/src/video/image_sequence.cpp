@@ -8,12 +8,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "frame_source.hpp"
@@ -96,10 +95,11 @@ std::vector<std::string> ListDirectory(const std::string& path) {
                        fs::path(b).filename().string());
   });
   if (files.empty()) {
-    throw DecodeError("'" + path +
-                      "' is a directory without images (.png, .jpg, .ppm, "
-                      "...): " +
-                      std::strerror(EISDIR));
+    throw DecodeError(
+        "'" + path +
+        "' is a directory without images (.png, .jpg, .ppm, "
+        "...): " +
+        std::make_error_code(std::errc::is_a_directory).message());
   }
   return files;
 }
@@ -122,7 +122,8 @@ std::vector<std::string> ExpandPattern(const std::string& pattern) {
   if (first < 0) {
     throw DecodeError(
         "image sequence '" + pattern +
-        "': no file matches (tried numbers 0 to 4): " + std::strerror(ENOENT));
+        "': no file matches (tried numbers 0 to 4): " +
+        std::make_error_code(std::errc::no_such_file_or_directory).message());
   }
   std::vector<std::string> files;
   for (int64_t number = first; fs::is_regular_file(name(number)); ++number) {

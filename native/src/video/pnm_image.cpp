@@ -37,8 +37,10 @@ int ParseHeaderNumber(const std::string& path,
   int value = 0;
   for (const char c : token) {
     if (std::isdigit(static_cast<unsigned char>(c)) == 0 || value > 1000000) {
-      throw DecodeError("image '" + path + "': PNM " + field + " '" + token +
-                        "' is not a positive integer");
+      std::string message = "image '" + path + "': PNM ";
+      message += field;
+      message += " '" + token + "' is not a positive integer";
+      throw DecodeError(message);
     }
     value = value * 10 + (c - '0');
   }

@@ -3,10 +3,9 @@
 #include "vanelia/core/error.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "frame_source.hpp"
@@ -89,8 +88,9 @@ std::unique_ptr<VideoReader> VideoReader::Open(const std::string& path,
     source = internal::OpenLibavSource(path, options);
 #else
     if (!std::filesystem::exists(path)) {
-      throw DecodeError("video '" + path +
-                        "': cannot open: " + std::strerror(ENOENT));
+      throw DecodeError(
+          "video '" + path + "': cannot open: " +
+          std::make_error_code(std::errc::no_such_file_or_directory).message());
     }
     throw DecodeError("video '" + path +
                       "': this build has no FFmpeg; it reads image sequences "

@@ -139,6 +139,19 @@ TEST(VideoReader, SeekIsAccurateInAnyOrder) {
   }
 }
 
+TEST(VideoReader, HevcSeekBackwardsThroughOpenGops) {
+  // x265 uses open GOPs (CRA keyframes with leading pictures) by default.
+  const std::string path = testing::HevcClip();
+  const std::vector<uint8_t> cli = CliDecodeRgb(path);
+  auto reader = VideoReader::Open(path);
+  for (int64_t index = 29; index >= 0; index -= 3) {
+    const Frame frame = reader->Read(index);
+    EXPECT_EQ(frame.index, index);
+    EXPECT_EQ(Packed(frame.rgb), CliFrame(cli, 320, 240, index))
+        << "frame " << index;
+  }
+}
+
 TEST(VideoReader, StartEndEvery) {
   const std::string path = testing::H264BframesClip();
   const std::vector<uint8_t> cli = CliDecodeRgb(path);
