@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -168,6 +169,23 @@ TEST(VideoReader, StartEndEvery) {
     EXPECT_EQ(Packed(frame->rgb), CliFrame(cli, 320, 240, frame->index));
   }
   EXPECT_EQ(got, expected);
+
+  // Gaps longer than the forward-decoding limit (32 frames) seek instead.
+  for (const auto& [start, every] : {std::pair<int64_t, int64_t>{0, 35},
+                                     std::pair<int64_t, int64_t>{40, 1}}) {
+    ReadOptions sparse;
+    sparse.start = start;
+    sparse.every = every;
+    auto seeking = VideoReader::Open(path, sparse);
+    int64_t count = 0;
+    while (auto frame = seeking->Next()) {
+      EXPECT_EQ(frame->index, start + count * every);
+      EXPECT_EQ(Packed(frame->rgb), CliFrame(cli, 320, 240, frame->index))
+          << "frame " << frame->index;
+      ++count;
+    }
+    EXPECT_EQ(count, (48 - start + every - 1) / every);
+  }
 }
 
 TEST(VideoReader, ResizeOnTheWayOutMatchesCliScale) {
