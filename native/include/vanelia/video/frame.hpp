@@ -44,6 +44,11 @@ struct VideoInfo {
   bool has_audio = false;
   bool is_vfr = false;  // variable frame rate detected
   bool is_image_sequence = false;
+  // Added by the video module (all optional to fill for other producers):
+  int64_t source_frame_count = 0;  // frames in the source, before CFR mapping
+  std::string pixel_format;        // "yuv420p", "rgb24", ...
+  std::string color_space;         // matrix: "bt709", "bt470bg", "unknown"
+  std::string audio_codec;         // "aac", ... ("" when has_audio is false)
 };
 
 }  // namespace vanelia
