@@ -42,7 +42,9 @@ TEST(GroundTruthImport, OrbitIsInBlenderWorldWithItsPlane) {
   EXPECT_EQ(track.fps.den, 1);
   ASSERT_EQ(track.frames.size(), 96u);
   EXPECT_EQ(track.source.frame_count, 96);
-  EXPECT_EQ(track.source.sha256, "");  // no video.mp4 next to the test copy
+  // The video next to gt.json is hashed (the sha256 of shared/footage/orbit).
+  EXPECT_EQ(track.source.sha256,
+            "aed9139ad4d788ebcb50027bfd2ba0e2e18b97b44c408152e251053106eb85f5");
   ASSERT_TRUE(track.ground_plane.has_value());
   EXPECT_EQ(track.ground_plane->normal, Eigen::Vector3d::UnitZ());
   EXPECT_EQ(track.ground_plane->method, GroundPlaneMethod::kManual);
