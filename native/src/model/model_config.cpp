@@ -459,6 +459,9 @@ ModelConfig ParseMust3rConfigStrings(const std::string& encoder_args,
   ModelConfig config;
   config.encoder_string = encoder_args;
   config.decoder_string = decoder_args;
+  // Validate the stored string first: convert_decoder_args drops the last
+  // character blindly, which would turn a malformed string into another one.
+  ParseCall(decoder_args, what + ": args.decoder");
   config.decoder_string_converted = ConvertDecoderArgs(decoder_args);
   config.encoder = ParseEncoder(encoder_args, what + ": args.encoder");
   config.decoder =
