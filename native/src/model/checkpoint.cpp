@@ -75,7 +75,7 @@ class CheckpointReader {
 
   Checkpoint Read(const LoadCheckpointOptions& options) {
     Checkpoint ckpt;
-    ckpt.path = zip_.path();
+    ckpt.path = zip_.Path();
     ckpt.archive_root = FindRoot();
     root_ = ckpt.archive_root;
     ckpt.format_version = ReadVersion();
@@ -99,11 +99,11 @@ class CheckpointReader {
       ckpt.model = StateDictAt(ckpt.root, "model");
     }
     if (options.load_other_tensors) {
-      for (const auto& [k, v] : ckpt.root.node().entries) {
+      for (const auto& [k, v] : ckpt.root.Node().entries) {
         if (k.Is(Kind::kString) && v.Is(Kind::kDict)) {
-          for (const auto& [kk, vv] : v.node().entries) {
+          for (const auto& [kk, vv] : v.Node().entries) {
             if (vv.Is(Kind::kTensor)) {
-              MakeTensor(vv.node().tensor, k.node().str_value);
+              MakeTensor(vv.Node().tensor, k.Node().str_value);
             }
           }
         }
@@ -115,7 +115,7 @@ class CheckpointReader {
  private:
   std::string FindRoot() {
     std::set<std::string> roots;
-    for (const ZipEntry& e : zip_.entries()) {
+    for (const ZipEntry& e : zip_.Entries()) {
       const size_t slash = e.name.find('/');
       if (slash == std::string::npos || slash == 0) {
         throw ModelError(what_ + ": wrong archive layout: entry '" + e.name +
@@ -243,7 +243,7 @@ class CheckpointReader {
                        ", not a state dict");
     }
     StateDict out;
-    for (const auto& [k, v] : sd.node().entries) {
+    for (const auto& [k, v] : sd.Node().entries) {
       const std::string& name = k.AsString(what_ + ": a key of '" + key + "'");
       const TensorRef& ref =
           v.AsTensor(what_ + ": " + key + "['" + name + "']");

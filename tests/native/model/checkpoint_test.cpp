@@ -362,10 +362,10 @@ TEST(LoadCheckpoint, NamespaceFieldsOfMixedTypes) {
   // Each OrderedDict carries its BUILD'ed _metadata attribute.
   const PyValue* enc = ckpt.root.Find("encoder");
   ASSERT_NE(enc, nullptr);
-  EXPECT_TRUE(enc->node().ordered_dict);
-  ASSERT_EQ(enc->node().attrs.size(), 1u);
-  EXPECT_EQ(enc->node().attrs[0].first, "_metadata");
-  EXPECT_TRUE(enc->node().attrs[0].second.node().ordered_dict);
+  EXPECT_TRUE(enc->Node().ordered_dict);
+  ASSERT_EQ(enc->Node().attrs.size(), 1u);
+  EXPECT_EQ(enc->Node().attrs[0].first, "_metadata");
+  EXPECT_TRUE(enc->Node().attrs[0].second.Node().ordered_dict);
 }
 
 // ---------------------------------------------------------------------------
@@ -462,7 +462,7 @@ TEST(LoadCheckpointSafety, GlobalInUnusedFieldStaysInert) {
   EXPECT_EQ(config.decoder.embed_dim, 48);
   const PyValue& seed = ckpt.args.Get("seed", "args");
   EXPECT_TRUE(seed.IsPlaceholder());
-  EXPECT_EQ(seed.node().str_value, "os.system");
+  EXPECT_EQ(seed.Node().str_value, "os.system");
   EXPECT_THAT(seed.Describe(), HasSubstr("never called"));
   EXPECT_FALSE(fs::exists(marker));
 }
@@ -660,15 +660,15 @@ TEST(Unpickle, Protocol4OpcodesAndWhitelistedData) {
   ASSERT_TRUE(v.Is(PyNode::Kind::kTuple));
   const auto& items = v.AsSequence("t")[0].AsSequence("list");
   // the memo returned the same list object
-  EXPECT_EQ(v.AsSequence("t")[0].shared_node(),
-            v.AsSequence("t")[1].shared_node());
+  EXPECT_EQ(v.AsSequence("t")[0].SharedNode(),
+            v.AsSequence("t")[1].SharedNode());
   ASSERT_EQ(items.size(), 13u);
   EXPECT_EQ(items[0].AsString("s"), "abc");
   EXPECT_EQ(items[1].AsInt("l"), -32768);
   EXPECT_TRUE(items[2].IsPlaceholder());
-  EXPECT_EQ(items[3].node().str_value, std::string("\x00\xff", 2));
-  EXPECT_EQ(items[4].node().items.size(), 2u);
-  EXPECT_EQ(items[5].node().items.size(), 1u);
+  EXPECT_EQ(items[3].Node().str_value, std::string("\x00\xff", 2));
+  EXPECT_EQ(items[4].Node().items.size(), 2u);
+  EXPECT_EQ(items[5].Node().items.size(), 1u);
   EXPECT_TRUE(items[6].Is(PyNode::Kind::kTuple));
   EXPECT_TRUE(items[7].AsBool("b"));
   EXPECT_FALSE(items[8].AsBool("b"));

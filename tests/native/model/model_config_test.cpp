@@ -118,10 +118,10 @@ TEST(ParseMust3rConfig, TinyKvCheckpoint) {
   EXPECT_EQ(c.decoder.depth, 3);
   EXPECT_EQ(c.decoder.num_heads, 4);
   EXPECT_EQ(c.decoder.output_dim, 1792);
-  EXPECT_EQ(c.decoder.head_channels(), 7);
+  EXPECT_EQ(c.decoder.HeadChannels(), 7);
   EXPECT_EQ(c.decoder.feedback_type, FeedbackType::kSingleMlp);
   EXPECT_EQ(c.decoder.memory_mode, MemoryMode::kKv);
-  EXPECT_EQ(c.decoder.memory_dim(), 96);
+  EXPECT_EQ(c.decoder.MemoryDim(), 96);
   EXPECT_FALSE(c.decoder.landscape_only);
   EXPECT_EQ(c.decoder.pointmaps_activation, PointmapsActivation::kNormExp);
   EXPECT_EQ(c.decoder.norm_eps, 1e-6);
@@ -143,7 +143,7 @@ TEST(ParseMust3rConfig, TinyNormyCheckpoint) {
       ParseMust3rConfig(LoadCheckpoint(kDataDir + "tiny_normy.pth"));
   EXPECT_EQ(c.decoder.feedback_type, FeedbackType::kNone);
   EXPECT_EQ(c.decoder.memory_mode, MemoryMode::kNormY);
-  EXPECT_EQ(c.decoder.memory_dim(), 48);
+  EXPECT_EQ(c.decoder.MemoryDim(), 48);
   EXPECT_FALSE(c.decoder.landscape_only);  // was landscape_only=True
   EXPECT_TRUE(c.ignored_decoder_keywords.empty());
   EXPECT_EQ(c.decoder_string_converted,
