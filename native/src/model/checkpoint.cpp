@@ -132,7 +132,7 @@ class CheckpointReader {
           what_ + ": wrong archive layout: " + std::to_string(roots.size()) +
           " top folders (" + list + "); a torch.save archive has exactly one");
     }
-    const std::string root = *roots.begin();
+    std::string root = *roots.begin();
     if (zip_.Find(root + "/data.pkl") == nullptr) {
       throw ModelError(what_ + ": wrong archive layout: no '" + root +
                        "/data.pkl' (not a torch.save archive; a TorchScript "
@@ -213,14 +213,20 @@ class CheckpointReader {
     bool empty = false;
     for (size_t d = 0; d < ref.sizes.size(); ++d) {
       if (ref.sizes[d] < 0 || ref.strides[d] < 0) {
-        throw ModelError(what_ + ": tensor '" + name +
-                         "' has a negative size or stride");
+        throw ModelError(what_ + ": tensor " + name +
+                         " has a negative size or stride");
       }
       if (ref.sizes[d] == 0) empty = true;
-      last += (ref.sizes[d] - 1) * ref.strides[d];
+      int64_t span = 0;
+      if (ref.sizes[d] > 0 &&
+          (__builtin_mul_overflow(ref.sizes[d] - 1, ref.strides[d], &span) ||
+           __builtin_add_overflow(last, span, &last))) {
+        throw ModelError(what_ + ": tensor " + name +
+                         " has sizes and strides that overflow 64 bits");
+      }
     }
     if (ref.storage_offset < 0 || (!empty && last >= ref.storage.numel)) {
-      throw ModelError(what_ + ": tensor '" + name + "' reaches element " +
+      throw ModelError(what_ + ": tensor " + name + " reaches element " +
                        std::to_string(last) + " of storage '" +
                        ref.storage.key + "' of " +
                        std::to_string(ref.storage.numel) + " elements");
@@ -244,12 +250,17 @@ class CheckpointReader {
     }
     StateDict out;
     for (const auto& [k, v] : sd.Node().entries) {
-      const std::string& name = k.AsString(what_ + ": a key of '" + key + "'");
-      const TensorRef& ref =
-          v.AsTensor(what_ + ": " + key + "['" + name + "']");
-      if (!out.emplace(name, MakeTensor(ref, key + "." + name)).second) {
-        throw ModelError(what_ + ": " + key + " has the key '" + name +
-                         "' twice");
+      if (!k.Is(Kind::kString)) {
+        k.AsString(what_ + ": a key of '" + key + "'");  // throws
+      }
+      const std::string& name = k.Node().str_value;
+      std::string where = key;
+      where += "['";
+      where += name;
+      where += "']";
+      if (!v.Is(Kind::kTensor)) v.AsTensor(what_ + ": " + where);  // throws
+      if (!out.emplace(name, MakeTensor(v.Node().tensor, where)).second) {
+        throw ModelError(what_ + ": " + where + " appears twice");
       }
     }
     return out;

@@ -479,8 +479,8 @@ TEST(LoadCheckpointSafety, NonStoragePersistentIdIsRefused) {
 }
 
 TEST(LoadCheckpointSafety, DeepNestingDoesNotOverflowTheStack) {
-  // ((((...]lll...: a million nested lists; freeing them must not recurse.
-  const int depth = 1000000;
+  // ((((...]lll...: 300000 nested lists; freeing them must not recurse.
+  const int depth = 300000;
   std::string pickle = "\x80\x02";
   pickle += std::string(depth, '(');
   pickle += ']';
@@ -790,6 +790,16 @@ TEST(LoadCheckpointErrors, WrongArchiveLayouts) {
     EXPECT_THAT(
         MessageOf([&] { LoadCheckpoint(WriteArchive(dir, Must3rArchive(p))); }),
         HasSubstr("reaches element 8 of storage '0' of 6 elements"));
+  }
+  {
+    Must3rPickle p;  // sizes x strides beyond 64 bits
+    p.encoder_tensor = [](PickleWriter& q) {
+      const int big = 2147483647;
+      q.Tensor("FloatStorage", "0", 6, {big, big, big}, {big, big, big});
+    };
+    EXPECT_THAT(
+        MessageOf([&] { LoadCheckpoint(WriteArchive(dir, Must3rArchive(p))); }),
+        HasSubstr("overflow 64 bits"));
   }
   {
     ArchiveSpec s = good;
