@@ -738,6 +738,20 @@ TEST(LoadCheckpointErrors, EmptyMissingNotZipLegacyTruncated) {
               HasSubstr("CRC-32 mismatch"));
 }
 
+TEST(LoadCheckpointErrors, CompressedEntryIsRefused) {
+  const fs::path dir = TempDir("deflate");
+  std::string zip = ZipBytes({{"ckpt/data.pkl", "x"}, {"ckpt/version", "3\n"}});
+  // Mark data.pkl as deflated (method 8) in its central directory header.
+  const size_t central = zip.find("PK\x01\x02");
+  ASSERT_NE(central, std::string::npos);
+  zip[central + 10] = 8;
+  const std::string path = (dir / "deflate.pth").string();
+  WriteBytes(path, zip);
+  EXPECT_THAT(MessageOf([&] { LoadCheckpoint(path); }),
+              HasSubstr("entry 'ckpt/data.pkl' is compressed (method 8); only "
+                        "stored entries are supported"));
+}
+
 TEST(LoadCheckpointErrors, WrongArchiveLayouts) {
   const fs::path dir = TempDir("layouts");
   const ArchiveSpec good = Must3rArchive(Must3rPickle());
