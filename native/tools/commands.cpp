@@ -14,6 +14,11 @@ const std::vector<Command>& Commands() {
        "convert a gt.json or a COLMAP model into a track file",
        &RunImportTrack},
 #endif
+#ifdef VANELIA_HAVE_RUN
+      {"run",
+       "render a product into a video with Blender, write the MP4",
+       &RunRun},
+#endif
   };
   return kCommands;
 }

@@ -24,7 +24,7 @@ def _numpy_bool_shim():
     # Blender 3.4's glTF importer uses np.bool, removed in NumPy 1.24.
     import numpy as np
 
-    if not hasattr(np, "bool"):
+    if "bool" not in vars(np):  # hasattr() would warn on NumPy 1.24
         np.bool = bool
 
 
