@@ -25,6 +25,13 @@ if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _triple(text):
+    values = [float(v) for v in text.split(",")]
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"'{text}': want X,Y,Z")
+    return values
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="vanelia run (blender batch)")
     p.add_argument("--video", required=True)
@@ -37,7 +44,7 @@ def parse_args(argv):
     p.add_argument("--end", type=int, default=-1)
     p.add_argument("--every", type=int, default=1)
     p.add_argument("--camera-height", type=float, default=None)
-    p.add_argument("--location", type=float, nargs=3, default=None)
+    p.add_argument("--location", type=_triple, default=None, help="X,Y,Z metres")
     p.add_argument("--rotation-z", type=float, default=0.0)
     p.add_argument("--height", type=float, default=None)
     p.add_argument("--threads", type=int, default=0)

@@ -304,10 +304,12 @@ int RunRun(const Args& argv) {
     command.push_back(args.Get("--camera-height"));
   }
   if (args.Has("--location")) {
-    command.push_back("--location");
+    std::string triple;
     for (const std::string& value : args.GetAll("--location")) {
-      command.push_back(value);
+      args.ParseDouble("--location", value);
+      triple += (triple.empty() ? "" : ",") + value;
     }
+    command.push_back("--location=" + triple);
   }
   for (const char* flag : {"--overwrite", "--keep-blend", "--quiet"}) {
     if (args.Flag(flag)) command.push_back(flag);
