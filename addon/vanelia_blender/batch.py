@@ -73,9 +73,9 @@ class Progress:
 
 
 def _scaled_track(track, scale):
-    for f in track.frames:
+    for f in track["frames"]:
         for r in range(3):
-            f.c2w_blender[r][3] *= scale
+            f["c2w_blender"][r][3] *= scale
     return track
 
 
@@ -83,7 +83,7 @@ def prepare(args, progress):
     """Checks every input; returns (info, plate_info, plate_path, track,
     indices, work_dir). Raises input errors before anything is written."""
     from vanelia_blender.core import glb, media, proxy, render_plan
-    from vanelia_blender.core.track_interim import read_track
+    from vanelia_blender.core import track_file
     from vanelia_blender.scene.build import check_track
 
     out = os.path.abspath(args.output)
@@ -96,9 +96,9 @@ def prepare(args, progress):
     if not os.path.isfile(args.track):
         raise media.MediaError(f"track '{args.track}': no such file")
     try:
-        track = read_track(args.track)
-    except (ValueError, KeyError) as e:
-        raise media.MediaError(f"track '{args.track}': unreadable ({e})")
+        track = track_file.load(args.track)
+    except track_file.TrackFileError as e:
+        raise media.MediaError(str(e))
     reason = proxy.proxy_reason(info)
     plate_info = info
     if reason:
@@ -111,7 +111,7 @@ def prepare(args, progress):
         plate_info.rotation_deg, plate_info.vfr = 0, False
     check_track(track, plate_info)
     if args.camera_height is not None:
-        c2ws = [f.c2w_blender for f in track.frames]
+        c2ws = [f["c2w_blender"] for f in track["frames"]]
         _scaled_track(track, render_plan.camera_height_scale(c2ws, args.camera_height))
     indices = render_plan.selected_indices(plate_info.frame_count, args.start, args.end, args.every)
     work_dir = tempfile.mkdtemp(prefix="vanelia-run-")
@@ -153,13 +153,23 @@ def _region(scene, cam, width, height, points):
     """Pixel region from the evaluated camera (any track interpolation)."""
     from vanelia_blender.core import render_plan
 
+    from vanelia_blender.core import conventions
+
     c2w = [list(row) for row in cam.matrix_world]
-    data = cam.data
-    longer = max(width, height)
-    f = data.lens / data.sensor_width * longer
-    cx = width / 2.0 - data.shift_x * longer - 0.5
-    cy = height / 2.0 + data.shift_y * longer - 0.5
-    K = [[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]]
+    data, render = cam.data, scene.render
+    params = {
+        "sensor_fit": data.sensor_fit,
+        "sensor_width": data.sensor_width,
+        "sensor_height": data.sensor_height,
+        "lens": data.lens,
+        "shift_x": data.shift_x,
+        "shift_y": data.shift_y,
+        "pixel_aspect_x": render.pixel_aspect_x,
+        "pixel_aspect_y": render.pixel_aspect_y,
+        "resolution_x": width,
+        "resolution_y": height,
+    }
+    K = conventions.opencv_k_from_blender_params(params)
     return render_plan.render_region(K, c2w, width, height, points)
 
 

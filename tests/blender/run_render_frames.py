@@ -25,7 +25,7 @@ import scene_testing as st  # noqa: E402
 sys.path.insert(0, st.ADDON)
 from vanelia_blender.batch import _region  # noqa: E402
 from vanelia_blender.core import media, render_plan  # noqa: E402
-from vanelia_blender.core.track_interim import read_track  # noqa: E402
+from vanelia_blender.core import track_file  # noqa: E402
 from vanelia_blender.scene import build, compositing, render  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def main():
     options = build.BuildOptions(
         plate_path=args.video,
         info=info,
-        track=read_track(track_path),
+        track=track_file.load(track_path),
         product_path=args.product,
         samples=args.samples,
         over_plate=False,

@@ -7,8 +7,10 @@ the selected frames (--start/--end/--every), lays the render over it and
 encodes H.264 at the rational rate `fps_num/fps_den` (divided by --every),
 copying the source's audio of the same time span without re-encoding. The
 plate never goes through an RGB round trip, so pixels away from the product
-only lose what the H.264 encode loses. The file is written to a temporary
-name beside the output and renamed into place.
+only lose what the H.264 encode loses; the render is converted to YUV with
+the source's matrix (BT.709 or BT.601), so its colours match the plate's.
+The file is written to a temporary name beside the output and renamed into
+place.
 """
 
 import os
@@ -31,8 +33,9 @@ def encode_command(frames_dir, plate_path, info, out_path, first, every, count):
     select = f"between(n\\,{first}\\,{last})*not(mod(n-{first}\\,{every}))"
     graph = (
         f"[0:v]select={select},setpts=N*{den}/({num}*TB)[plate];"
-        f"[1:v]setpts=N*{den}/({num}*TB)[cg];"
-        "[plate][cg]overlay=eof_action=pass:format=auto,format=yuv420p[v]"
+        f"[1:v]setpts=N*{den}/({num}*TB),scale=out_color_matrix={info.color_matrix}"
+        ":out_range=tv,format=yuva420p[cg];"
+        "[plate][cg]overlay=eof_action=pass:format=yuv420,format=yuv420p[v]"
     )
     cmd = [ffmpeg, "-v", "error", "-y", "-i", plate_path]
     cmd += ["-framerate", rate, "-start_number", "0"]

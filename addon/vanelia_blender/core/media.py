@@ -35,6 +35,7 @@ class MediaInfo:
     has_audio: bool
     pixel_aspect: float  # sample aspect ratio (x / y)
     pts: list  # presentation times of the source frames, seconds, sorted
+    color_matrix: str = "bt601"  # YUV matrix of the stream: bt709 or bt601
 
     @property
     def fps(self):
@@ -144,4 +145,5 @@ def probe_video(path):
         has_audio=has_audio,
         pixel_aspect=float(sar) if sar > 0 else 1.0,
         pts=pts,
+        color_matrix="bt709" if stream.get("color_space") == "bt709" else "bt601",
     )

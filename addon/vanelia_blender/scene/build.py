@@ -14,7 +14,7 @@ from typing import Optional
 
 import bpy
 
-from ..core import render_plan
+from ..core import render_plan, track_file
 from . import background, compositing, ground, lighting, product, render
 from .camera_interim import CAMERA_NAME, build_camera
 from .collection import COLLECTION_NAME, check_names, ensure_collection
@@ -28,7 +28,7 @@ class TrackMismatchError(ValueError):
 class BuildOptions:
     plate_path: str  # the video shown (the source, or its upright CFR proxy)
     info: object  # core.media.MediaInfo of the plate
-    track: object  # the track file, read
+    track: dict  # the track file, read (core/track_file.load)
     product_path: str  # .glb
     location: Optional[list] = None  # product floor point, m; None = auto
     rotation_z_deg: float = 0.0  # product turn about Z, degrees
@@ -57,48 +57,55 @@ class BuiltScene:
 
 
 def check_track(track, info):
-    if (track.width, track.height) != (info.width, info.height):
+    if (track["width"], track["height"]) != (info.width, info.height):
         raise TrackMismatchError(
-            f"track size {track.width}x{track.height} differs from the video's "
+            f"track size {track['width']}x{track['height']} differs from the video's "
             f"upright size {info.width}x{info.height}; the track must be of "
             "this video"
         )
-    last = track.frames[-1].index if track.frames else -1
-    if not track.frames or last >= info.frame_count:
+    frames = track["frames"]
+    last = frames[-1]["index"] if frames else -1
+    if not frames or last >= info.frame_count:
         raise TrackMismatchError(
-            f"track frame index {last} (of {len(track.frames)} frames) outside "
+            f"track frame index {last} (of {len(frames)} frames) outside "
             f"the video's {info.frame_count} frames"
         )
 
 
 def _distortion(track):
-    lens = getattr(track, "lens", None)
-    if lens is None or lens.model == "pinhole":
+    lens = track.get("lens")
+    if lens is None or lens["model"] == "pinhole":
         return False
-    return abs(lens.k1) > 0 or abs(lens.k2) > 0
+    return abs(lens.get("k1", 0.0)) > 0 or abs(lens.get("k2", 0.0)) > 0
 
 
 def _configure_clip_lens(clip, track):
     cam = clip.tracking.camera
-    f0 = track.frames[0]
+    k = track_file.frame_k(track["frames"][0])
+    height = track["height"]
     cam.sensor_width = 36.0
     cam.units = "PIXELS"
-    cam.focal_length_pixels = f0.K[0][0]
-    cx, cy = f0.K[0][2] + 0.5, f0.K[1][2] + 0.5
-    if hasattr(cam, "principal_point_pixels"):
-        cam.principal_point_pixels = (cx, track.height - cy)
+    cam.focal_length_pixels = k[0][0]
+    # Blender's principal point: pixel corners, v up (core/conventions.py).
+    cx, cy = k[0][2] + 0.5, height - (k[1][2] + 0.5)
+    if hasattr(cam, "principal_point_pixels"):  # Blender >= 3.5
+        cam.principal_point_pixels = (cx, cy)
     else:
-        cam.principal = (cx, track.height - cy)
+        cam.principal = (cx, cy)
     cam.distortion_model = "POLYNOMIAL"
-    cam.k1, cam.k2, cam.k3 = track.lens.k1, track.lens.k2, 0.0
+    lens = track["lens"]
+    cam.k1, cam.k2, cam.k3 = lens.get("k1", 0.0), lens.get("k2", 0.0), 0.0
 
 
 def product_location(options):
     if options.location is not None:
         return list(options.location)
-    f0 = options.track.frames[0]
+    f0 = options.track["frames"][0]
     return render_plan.default_product_location(
-        f0.K, f0.c2w_blender, options.track.width, options.track.height
+        track_file.frame_k(f0),
+        track_file.frame_c2w(f0),
+        options.track["width"],
+        options.track["height"],
     )
 
 
@@ -156,7 +163,7 @@ def _build(scene, options):
         math.radians(options.rotation_z_deg),
         options.height_m,
     )
-    cams = [render_plan.camera_center(f.c2w_blender) for f in options.track.frames]
+    cams = [render_plan.camera_center(f["c2w_blender"]) for f in options.track["frames"]]
     cx, cy, size = ground.ground_extent(cams, loc[:2])
     plane = ground.ensure_ground(coll, cx, cy, size)
     sun, light_dir = lighting.ensure_sun(
