@@ -4,8 +4,9 @@ bpy-free. Blender 3.4's MovieClip ignores a phone's rotation metadata and
 plays a variable-frame-rate clip at a nominal rate, so the plate would not
 match the track. Such a clip gets a proxy: every output frame k shows the
 source frame whose time is nearest to k / fps (ties go to the earlier one),
-the rule of the native VideoReader, upright, encoded near-losslessly
-(H.264 qp 0, 4:4:4) at the constant rate fps.
+the rule of the native VideoReader, upright, encoded losslessly (H.264
+qp 0, the source's 4:2:0 samples without an RGB round trip) at the constant
+rate fps.
 
 `proxy_reason(info)` says why a clip needs one (None when it does not),
 `cfr_mapping(pts, fps)` lists the source frame of each output frame, and
@@ -55,14 +56,18 @@ def make_proxy(info, path):
     ffmpeg = find_tool("ffmpeg")
     mapping = cfr_mapping(info.pts, Fraction(info.fps_num, info.fps_den))
     w, h = info.width, info.height
-    frame_bytes = w * h * 3
+    # Planar 4:2:0 all the way (the source's own samples, turned upright by
+    # FFmpeg's autorotation, which transposes 4:2:0 exactly): no RGB round trip.
+    pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+    frame_bytes = w * h * 3 // 2 if pix_fmt == "yuv420p" else w * h * 3
     decode = [ffmpeg, "-v", "error", "-i", info.path, "-map", "0:v:0"]
-    decode += ["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    decode += ["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]
     tmp = path + ".tmp.mkv"
-    encode = [ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]
+    encode = [ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", pix_fmt]
     encode += ["-s", f"{w}x{h}", "-framerate", f"{info.fps_num}/{info.fps_den}"]
     encode += ["-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-qp", "0"]
-    encode += ["-pix_fmt", "yuv444p", tmp]
+    tags = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"]
+    encode += ["-pix_fmt", pix_fmt, *(tags if info.color_matrix == "bt709" else []), tmp]
     dec = subprocess.Popen(decode, stdout=subprocess.PIPE)
     enc = subprocess.Popen(encode, stdin=subprocess.PIPE)
     try:
