@@ -97,8 +97,8 @@ def test_camera_height_scale_and_fps():
 
 def test_cfr_mapping_nearest_and_vfr_rule():
     assert proxy.cfr_mapping([0.0, 0.1, 0.2], 10) == [0, 1, 2]
-    # A gap: output frame 3 (0.3 s) repeats the nearest source frame.
-    assert proxy.cfr_mapping([0.0, 0.1, 0.2, 0.4], 10) == [0, 1, 2, 2, 3]
+    # Uneven: at the average rate 3 / 0.4 s, source 1 is dropped, 2 repeated.
+    assert proxy.cfr_mapping([0.0, 0.1, 0.15, 0.4], 7.5) == [0, 2, 2, 3]
     assert not _is_vfr([1 / 24] * 10, 1 / 12288)
     assert _is_vfr([1 / 24] * 5 + [1.5 / 24] * 5 + [1 / 24], 1 / 12288)
 

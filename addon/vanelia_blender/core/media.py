@@ -113,17 +113,16 @@ def probe_video(path):
     pts = [float((p - first) * time_base) for p in pts_ticks]
     durations = [b - a for a, b in zip(pts, pts[1:])]
     vfr = _is_vfr(durations, time_base)
-    rate = Fraction(
-        stream.get("avg_frame_rate", "0/0")
-        if "/0" not in stream.get("avg_frame_rate", "0/0")
-        else "0/1"
-    )
-    if rate <= 0 or vfr:
-        span = pts[-1] - pts[0]
-        if len(pts) > 1 and span > 0:
-            rate = Fraction((len(pts) - 1) / span).limit_denominator(1001)
-        else:
-            rate = Fraction(stream.get("r_frame_rate", "24/1"))
+    avg = stream.get("avg_frame_rate", "0/1")
+    rate = Fraction(avg) if not avg.endswith("/0") else Fraction(0)
+    span_ticks = pts_ticks[-1] - pts_ticks[0]
+    if (rate <= 0 or vfr) and len(pts) > 1 and span_ticks > 0:
+        # The average over the frames' span, exactly as the native reader:
+        # (n - 1) / (t_last - t_first), so n constant-rate frames start and
+        # end on the source's first and last frames.
+        rate = Fraction(len(pts) - 1) / (span_ticks * time_base)
+    elif rate <= 0:
+        rate = Fraction(stream.get("r_frame_rate", "24/1"))
     rotation = _rotation_of(stream)
     width, height = int(stream["width"]), int(stream["height"])
     if rotation in (90, 270):

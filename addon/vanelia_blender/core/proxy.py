@@ -33,7 +33,7 @@ def proxy_reason(info):
 def cfr_mapping(pts, fps):
     """Source index shown by each output frame at constant rate `fps`."""
     fps = Fraction(fps)
-    count = int(round(pts[-1] * fps)) + 1 if pts else 0
+    count = len(pts)  # as many as the source (the native reader's rule)
     mapping = []
     j = 0
     for k in range(count):
