@@ -11,13 +11,18 @@ def configure_render(scene, samples=16, seed=0, threads=0, alpha=False):
     cycles.samples = samples
     cycles.seed = seed
     cycles.use_animated_seed = False
-    cycles.use_adaptive_sampling = False
+    # Adaptive sampling: the transparent floor of the region settles at once.
+    cycles.use_adaptive_sampling = True
+    cycles.adaptive_threshold = 0.01
+    cycles.adaptive_min_samples = 0
     cycles.use_denoising = False  # Debian's Blender has no OpenImageDenoise
     cycles.max_bounces = 4
-    cycles.diffuse_bounces = 2
+    cycles.diffuse_bounces = 1
     cycles.glossy_bounces = 2
     cycles.transmission_bounces = 4
     cycles.transparent_max_bounces = 8
+    cycles.blur_glossy = 1.0
+    cycles.sample_clamp_indirect = 5.0
     cycles.caustics_reflective = False
     cycles.caustics_refractive = False
     render = scene.render
