@@ -239,10 +239,11 @@ def main(argv):
     from vanelia_blender.core.media import MediaError
     from vanelia_blender.core.render_plan import PlanError
     from vanelia_blender.scene.build import TrackMismatchError
+    from vanelia_blender.scene.camera import CameraError
     from vanelia_blender.scene.collection import NameClashError
 
     input_errors = (ProductError, MediaError, PlanError, TrackMismatchError)
-    input_errors += (NameClashError,)
+    input_errors += (NameClashError, CameraError)
     try:
         args = parse_args(argv)
     except SystemExit as e:

@@ -1,1 +1,1 @@
-"""Vanelia scene."""
+"""bpy builders: each module creates or updates its part of the Vanelia scene."""

@@ -54,10 +54,8 @@ def configure_footage(scene, info, frame_start=1, frame_end=None):
     render.resolution_x = info.width
     render.resolution_y = info.height
     render.resolution_percentage = 100
-    if info.pixel_aspect >= 1.0:
-        render.pixel_aspect_x, render.pixel_aspect_y = info.pixel_aspect, 1.0
-    else:
-        render.pixel_aspect_x, render.pixel_aspect_y = 1.0, 1.0 / info.pixel_aspect
+    # Pixel aspect: the camera's (from K, scene/camera.py), which the track
+    # measured on these pixels.
     render.fps, render.fps_base = fps_to_blender(info.fps_num, info.fps_den)
     scene.frame_start = frame_start
     scene.frame_end = frame_end if frame_end is not None else info.frame_count

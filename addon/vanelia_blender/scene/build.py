@@ -16,7 +16,7 @@ import bpy
 
 from ..core import render_plan, track_file
 from . import background, compositing, ground, lighting, product, render
-from .camera_interim import CAMERA_NAME, build_camera
+from .camera import CAMERA_NAME, build_camera
 from .collection import COLLECTION_NAME, check_names, ensure_collection
 
 
@@ -122,7 +122,6 @@ def build_scene(scene, options):
         [
             (bpy.data.movieclips, background.CLIP_NAME, "movie clip"),
             (bpy.data.worlds, lighting.WORLD_NAME, "world"),
-            (bpy.data.cameras, CAMERA_NAME, "camera"),
             (bpy.data.lights, lighting.SUN_NAME, "light"),
             (bpy.data.meshes, ground.GROUND_NAME, "mesh"),
         ],
@@ -149,8 +148,10 @@ def _build(scene, options):
     coll = ensure_collection(scene)
     info = options.info
     clip = background.ensure_clip(options.plate_path)
+    # The camera sets resolution, pixel aspect and rate from the track (the
+    # same as the footage's, checked above); the range is the footage's.
+    camera = build_camera(scene, options.track)
     background.configure_footage(scene, info, options.frame_start, options.frame_end)
-    camera = build_camera(options.track, coll, scene)
     background.set_camera_background(camera.data, clip)
     distort = _distortion(options.track)
     if distort:

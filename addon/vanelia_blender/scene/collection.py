@@ -1,7 +1,8 @@
 """The `Vanelia` collection and update-or-create of the things we make.
 
 Everything the add-on creates lives in one collection named `Vanelia` and
-carries the custom property `vanelia_owned = True`. Building again finds and
+carries the custom property `vanelia_owned = True` (or scene/camera.py's
+`vanelia_role`). Building again finds and
 updates those things instead of duplicating them. Something of the user's
 with a name we need is never renamed, replaced or deleted: it is a
 NameClashError that names it.
@@ -17,8 +18,11 @@ class NameClashError(ValueError):
     """A user datablock has a name Vanelia needs."""
 
 
+ROLE_KEY = "vanelia_role"  # scene/camera.py's marker (collection, camera)
+
+
 def is_owned(id_block):
-    return bool(id_block is not None and id_block.get(OWNED_KEY, False))
+    return bool(id_block is not None and (id_block.get(OWNED_KEY, False) or id_block.get(ROLE_KEY)))
 
 
 def mark_owned(id_block):
@@ -50,6 +54,7 @@ def ensure_collection(scene):
     coll = _check_free(bpy.data.collections, COLLECTION_NAME, "collection")
     if coll is None:
         coll = mark_owned(bpy.data.collections.new(COLLECTION_NAME))
+        coll[ROLE_KEY] = "collection"
     if coll.name not in scene.collection.children:
         scene.collection.children.link(coll)
     return coll
