@@ -11,7 +11,9 @@ Measures, each checked before it is reported (one JSON line on stdout):
    product and its shadow (opaque in either render, or mean alpha > 0.02). The default
    quality is the lowest count with RMS <= 2.
 3. speed: s/frame of the batch's border render (persistent data, second and
-   later frames) at each sample count, with the given thread count.
+   later frames) at each sample count, with the given thread count: wall
+   time, and the process's CPU time (all threads; on a busy machine the
+   wall time / threads lower bound is cpu_s_per_frame / threads).
 """
 
 import argparse
@@ -107,7 +109,7 @@ def bench_render(args, work):
     results = []
     for samples in [int(s) for s in args.samples.split(",")]:
         renders = {}
-        times = []
+        times, cpu = [], []
         for seed in (0, 1):
             bpy.ops.wm.read_factory_settings(use_empty=True)
             scene = bpy.context.scene
@@ -132,10 +134,11 @@ def bench_render(args, work):
                     scene, render_plan.border_of_region(region, info.width, info.height)
                 )
                 scene.render.filepath = os.path.join(work, f"r{samples}_{seed}_{index}.png")
-                t0 = time.monotonic()
+                t0, c0 = time.monotonic(), time.process_time()
                 bpy.ops.render.render(write_still=True)
                 if k > 0 or len(frames) == 1:
                     times.append(time.monotonic() - t0)
+                    cpu.append(time.process_time() - c0)
                 renders[seed, index] = st.read_png(scene.render.filepath, rgba=True)
         rms = []
         for index in frames:
