@@ -38,7 +38,7 @@ def parse_args(argv):
     p.add_argument("--product", required=True)
     p.add_argument("--track", required=True)
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--samples", type=int, default=16)
+    p.add_argument("--samples", type=int, default=256)  # scene/render.DEFAULT_SAMPLES
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--end", type=int, default=-1)

@@ -33,7 +33,7 @@ class BuildOptions:
     location: Optional[list] = None  # product floor point, m; None = auto
     rotation_z_deg: float = 0.0  # product turn about Z, degrees
     height_m: Optional[float] = None  # product height, m; None = file size
-    samples: int = 16  # Cycles samples per pixel
+    samples: int = render.DEFAULT_SAMPLES  # Cycles samples per pixel
     seed: int = 0  # Cycles seed
     sun_azimuth_deg: float = -60.0  # where the sun is, from +X towards +Y
     sun_elevation_deg: float = 50.0  # above the horizon
