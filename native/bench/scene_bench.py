@@ -158,6 +158,7 @@ def bench_render(args, work):
                 samples=samples,
                 rms_255=round(max(rms), 3),
                 s_per_frame=round(float(np.median(times)), 3),
+                cpu_s_per_frame=round(float(np.median(cpu)), 3),
                 region_px=int(mask.sum()),
             )
         )
