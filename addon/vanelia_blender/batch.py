@@ -99,6 +99,11 @@ def prepare(args, progress):
         track = track_file.load(args.track)
     except track_file.TrackFileError as e:
         raise media.MediaError(str(e))
+    if track.get("world") != "blender":
+        raise media.MediaError(
+            f"track '{args.track}': world '{track.get('world')}' is the tracker's raw "
+            "world; align it to the floor first (vanelia align)"
+        )
     reason = proxy.proxy_reason(info)
     plate_info = info
     if reason:

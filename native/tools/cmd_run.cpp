@@ -14,8 +14,10 @@
 // <exe>/../share/vanelia/addon (installed), else the source tree this binary
 // was built from (VANELIA_SOURCE_ROOT/addon).
 //
-// Without --track the clip is tracked first with `vanelia track` when this
-// build has it; otherwise the command says tracking is not available (exit 2).
+// Without --track the clip is tracked first with `vanelia track` and aligned
+// to the floor with `vanelia align` (with --camera-height) when this build
+// has them; without `track` the command says tracking is not available
+// (exit 2).
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
 
@@ -120,13 +122,6 @@ std::string FindAddon() {
       std::string(VANELIA_SOURCE_ROOT) + "/addon); set $VANELIA_ADDON_DIR");
 }
 
-bool HaveCommand(const std::string& name) {
-  for (const Command& command : Commands()) {
-    if (name == command.name) return true;
-  }
-  return false;
-}
-
 // Runs argv with stdout to `log_path`; returns the exit status (128 + signal
 // when killed).
 int Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
@@ -169,32 +164,54 @@ void PrintLogTail(const std::string& log_path) {
   std::fprintf(stderr, "vanelia: Blender's output:\n%s\n", text.c_str());
 }
 
+const Command* FindCommand(const std::string& name) {
+  for (const Command& command : Commands()) {
+    if (name == command.name) return &command;
+  }
+  return nullptr;
+}
+
+// Tracks VIDEO with the default tracker (`vanelia track`), then aligns the
+// track to the floor (`vanelia align`, with --camera-height) when this build
+// has it. Returns the track file to render with.
 std::string TrackFirst(const ArgParser& args, const std::string& dir) {
-  if (!HaveCommand("track")) {
+  const Command* track = FindCommand("track");
+  if (track == nullptr) {
     throw UsageError(
         "no --track given and tracking is not available in this build yet; "
         "pass --track TRACK.json (for footage with ground truth: "
         "`vanelia import-track gt.json -o TRACK.json`)");
   }
-  const std::string track = dir + "/track.json";
-  Args track_args = {args.Get("VIDEO"), "-o", track};
-  for (const char* name : {"--camera-height"}) {
+  const bool quiet = args.Flag("--quiet");
+  const Command* align = FindCommand("align");
+  const std::string total = align != nullptr ? "3" : "2";
+  const std::string raw = dir + "/track.json";
+  Args track_args = {args.Get("VIDEO"), "-o", raw};
+  for (const char* name : {"--start", "--end"}) {
     if (args.Has(name)) {
       track_args.push_back(name);
       track_args.push_back(args.Get(name));
     }
   }
-  if (args.Flag("--quiet")) track_args.push_back("--quiet");
-  if (!args.Flag("--quiet")) {
-    std::fprintf(stderr, "vanelia: stage 1/2: tracking the camera\n");
+  if (quiet) track_args.push_back("--quiet");
+  if (!quiet) {
+    std::fprintf(
+        stderr, "vanelia: stage 1/%s: tracking the camera\n", total.c_str());
   }
-  for (const Command& command : Commands()) {
-    if (std::string(command.name) == "track") {
-      const int code = command.run(track_args);
-      if (code != 0) return "";
-    }
+  if (track->run(track_args) != 0) return "";
+  if (align == nullptr) return raw;
+  const std::string aligned = dir + "/aligned.json";
+  Args align_args = {raw, "-o", aligned};
+  if (args.Has("--camera-height")) {
+    align_args.push_back("--camera-height");
+    align_args.push_back(args.Get("--camera-height"));
   }
-  return track;
+  if (quiet) align_args.push_back("--quiet");
+  if (!quiet) {
+    std::fprintf(stderr, "vanelia: stage 2/3: aligning to the floor\n");
+  }
+  if (align->run(align_args) != 0) return "";
+  return aligned;
 }
 
 }  // namespace
@@ -318,9 +335,12 @@ int RunRun(const Args& argv) {
     if (args.Flag(flag)) command.push_back(flag);
   }
   if (!quiet) {
+    const char* stage = args.Has("--track")               ? "1/1"
+                        : FindCommand("align") != nullptr ? "3/3"
+                                                          : "2/2";
     std::fprintf(stderr,
                  "vanelia: stage %s: rendering with %s\n",
-                 args.Has("--track") ? "1/1" : "2/2",
+                 stage,
                  blender.c_str());
   }
   const std::string log_path = dir + "/blender.log";
@@ -328,6 +348,7 @@ int RunRun(const Args& argv) {
   if (code != 0 && code != 2 && code != 130) PrintLogTail(log_path);
   std::remove(log_path.c_str());
   std::remove((dir + "/track.json").c_str());
+  std::remove((dir + "/aligned.json").c_str());
   rmdir(dir.c_str());
   if (code == 0 || code == 2 || code == 130) return code;
   return 1;
