@@ -14,6 +14,11 @@ const std::vector<Command>& Commands() {
        "convert a gt.json or a COLMAP model into a track file",
        &RunImportTrack},
 #endif
+#ifdef VANELIA_HAVE_SCENE
+      {"align",
+       "put a track's floor at z = 0 (Z up, metres) without tracking again",
+       &RunAlign},
+#endif
 #ifdef VANELIA_HAVE_RUN
       {"run",
        "render a product into a video with Blender, write the MP4",

@@ -202,6 +202,19 @@ TrackFile ImportGroundTruthString(const std::string& text,
   }
   std::nth_element(
       focals.begin(), focals.begin() + focals.size() / 2, focals.end());
+  if (track.ground_plane) {
+    // The track file's normal points towards the cameras.
+    double side = 0.0;
+    for (const TrackedFrame& f : track.frames) {
+      side += track.ground_plane->normal.dot(
+                  f.cam_from_world.Inverse().translation) +
+              track.ground_plane->offset;
+    }
+    if (side < 0.0) {
+      track.ground_plane->normal = -track.ground_plane->normal;
+      track.ground_plane->offset = -track.ground_plane->offset;
+    }
+  }
   track.summary.registered = static_cast<int64_t>(track.frames.size());
   track.summary.total = std::max(num_frames, track.summary.registered);
   track.summary.focal_px = focals[focals.size() / 2];

@@ -5,13 +5,15 @@ does depends on gt.json fields that make_clip.py wrote:
 
 - `lens_distortion` dict: warp the (wider) pinhole renders with OpenCV's radial model into the
   output size, so `K_opencv` + (k1, k2) describe the distorted pixels exactly.
-- `display_rotation_deg` = 90: store the upright frames rotated 90 deg counter-clockwise and tag
-  the stream with a display matrix that rotates them back (how phones store portrait video).
+- `display_rotation_deg` = -90: store the upright frames rotated 90 deg counter-clockwise and tag
+  the stream with a display matrix (ffprobe `rotation` -90) that rotates them back clockwise,
+  as phones store portrait video.
 - `vfr`: give every frame its `time_s` as presentation time (timescale 1/600 s).
 - `audio`: mux a mono AAC chirp (200 to 800 Hz) as long as the clip.
 """
 
 import glob
+import json
 import os
 import subprocess
 
@@ -99,7 +101,7 @@ def encode(png_dir, out_path, gt, crf):
     frames = read_pngs(png_dir)
     if isinstance(gt.get("lens_distortion"), dict):
         frames = distort(frames, gt)
-    if gt.get("display_rotation_deg", 0) == 90:
+    if gt.get("display_rotation_deg", 0) == -90:
         frames = np.ascontiguousarray(np.rot90(frames, k=1, axes=(1, 2)))  # counter-clockwise
     n, h, w = frames.shape[:3]
     fps = gt["fps"]
@@ -125,8 +127,11 @@ def encode(png_dir, out_path, gt, crf):
         cmd += ["-f", "lavfi", "-i", chirp, "-c:a", "aac", "-b:a", "64k"]
     vf = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
     if gt.get("vfr"):
-        vf += ",settb=1/600,setpts=(floor(N/2)/12+mod(N\\,2)/30)/TB"
-        cmd += ["-fps_mode", "passthrough", "-video_track_timescale", "600"]
+        # Integer ticks of 1/600 s (1/12 s = 50, 1/30 s = 20): float expressions get truncated.
+        # The encoder time base must be 1/600 too, else ffmpeg rounds to 1/fps.
+        vf += ",settb=1/600,setpts=floor(N/2)*50+mod(N\\,2)*20"
+        cmd += ["-fps_mode", "passthrough", "-enc_time_base", "1/600"]
+        cmd += ["-video_track_timescale", "600"]
     cmd += [
         "-vf",
         vf,
@@ -149,10 +154,65 @@ def encode(png_dir, out_path, gt, crf):
         "-movflags",
         "+faststart",
     ]
-    if gt.get("display_rotation_deg"):
-        cmd += ["-metadata:s:v:0", f"rotate={gt['display_rotation_deg']}"]
-    cmd += [out_path]
-    subprocess.run(cmd, input=frames.tobytes(), check=True)
+    if not gt.get("display_rotation_deg"):
+        subprocess.run(cmd + [out_path], input=frames.tobytes(), check=True)
+        return
+    tmp_path = out_path + ".unrotated.mp4"
+    subprocess.run(cmd + [tmp_path], input=frames.tobytes(), check=True)
+    tag_rotation(tmp_path, out_path, gt["display_rotation_deg"])
+    os.remove(tmp_path)
+
+
+def tag_rotation(in_path, out_path, rotation_deg):
+    """Remux with a display matrix whose ffprobe `rotation` is rotation_deg (counter-clockwise).
+
+    ffmpeg 5.1 ignores the `rotate` tag when encoding but honours it when stream-copying, and
+    writes the tag value as a counter-clockwise angle, so -90 is tagged as 270. The result is
+    checked with ffprobe so another ffmpeg version cannot silently flip it.
+    """
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            in_path,
+            "-c",
+            "copy",
+            "-map",
+            "0",
+            "-metadata:s:v:0",
+            f"rotate={rotation_deg % 360}",
+            "-movflags",
+            "+faststart",
+            out_path,
+        ],
+        check=True,
+    )
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_streams",
+            "-of",
+            "json",
+            out_path,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    side = json.loads(probe.stdout)["streams"][0].get("side_data_list", [])
+    got = [d.get("rotation") for d in side if d.get("side_data_type") == "Display Matrix"]
+    if got != [rotation_deg]:
+        raise RuntimeError(
+            f"'{out_path}': display matrix rotation {got}; expected [{rotation_deg}] "
+            "(check how this ffmpeg version maps the rotate tag)"
+        )
 
 
 def remove_pngs(png_dir):

@@ -38,7 +38,7 @@ SENSOR_WIDTH_MM = 36.0
 
 PRESETS = {
     "sample": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", audio=True),
-    "portrait": dict(size=(360, 640), focal_mm=40.0, texture="rich", motion="arc", rotate=90),
+    "portrait": dict(size=(360, 640), focal_mm=40.0, texture="rich", motion="arc", rotate=-90),
     "vfr": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", vfr=True),
     "tripod": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="pan"),
     "lowtex": dict(size=(640, 360), focal_mm=28.0, texture="low", motion="arc"),
@@ -279,7 +279,8 @@ def gt_document(args, preset, objects, frames, centres):
         gt["rotation_note"] = (
             "width/height/K/cameras are for the upright (displayed) frames; the stream stores "
             "them rotated 90 deg counter-clockwise (stored_width x stored_height) with a "
-            "display matrix that rotates them back (ffprobe: rotation -90)"
+            "display matrix that rotates them back 90 deg clockwise; display_rotation_deg is "
+            "ffprobe's 'rotation' of that matrix (counter-clockwise degrees), as on phone clips"
         )
     if preset.get("vfr"):
         gt["vfr"] = True

@@ -77,6 +77,21 @@ TEST(GroundTruthImport, Badarg) {
       ThrowsMessage<InputError>(HasSubstr("frames[0].K_opencv: must be 3x3")));
 }
 
+TEST(GroundTruthImport, PlaneNormalPointsTowardsTheCameras) {
+  // A camera 2 m above the floor; the gt gives the floor normal pointing down.
+  const std::string gt =
+      R"({"format": "vanelia-gt-track/1", "width": 64, "height": 48, "fps": 24,
+          "num_frames": 1, "ground_plane": {"normal": [0, 0, -2], "offset": 0.5},
+          "frames": [{"index": 0, "c2w_blender":
+          [[1,0,0,0],[0,1,0,0],[0,0,1,2],[0,0,0,1]],
+          "K_opencv": [[50,0,31.5],[0,50,23.5],[0,0,1]]}]})";
+  const TrackFile track = ImportGroundTruthString(gt, "g.json");
+  ASSERT_TRUE(track.ground_plane.has_value());
+  EXPECT_EQ(track.ground_plane->normal, Eigen::Vector3d(0.0, 0.0, 1.0));
+  EXPECT_EQ(track.ground_plane->offset, -0.25);
+  EXPECT_EQ(track.frames[0].intrinsics.cx, 31.5);
+}
+
 TEST(GroundTruthImport, RationalFromFps) {
   EXPECT_EQ(RationalFromFps(24.0).num, 24);
   EXPECT_EQ(RationalFromFps(29.97002997).num, 30000);

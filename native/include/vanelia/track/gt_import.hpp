@@ -11,6 +11,7 @@
 // {name "ground-truth", version <gt format>, options {}}; source.path is the
 // gt's `video` next to gt.json, source.sha256 its hash when the file exists
 // (else ""), source.frame_count the gt's num_frames.
+// The plane normal is flipped, if need be, to point towards the cameras.
 #pragma once
 
 #include "vanelia/track/track_file.hpp"
