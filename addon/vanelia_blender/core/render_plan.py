@@ -104,8 +104,8 @@ def shadow_on_floor(points, light_dir):
 
 @dataclass
 class RegionOptions:
-    floor_margin_m: float = 0.35  # contact shadow / soft shadow spread, m
-    pixel_margin: int = 6  # filter width + edge antialiasing, pixels
+    floor_margin_m: float = 0.2  # contact shadow (sky occlusion) spread, m
+    pixel_margin: int = 4  # filter width (1.5 px) + edge antialiasing, pixels
     max_shadow_m: float = 8.0  # longest sun shadow considered, m
 
 
@@ -127,7 +127,7 @@ def region_points(lo, hi, light_dir, options=RegionOptions()):
     return corners + floor[:4] + clamped
 
 
-def render_region(K, c2w, width, height, points, pixel_margin=6):
+def render_region(K, c2w, width, height, points, pixel_margin=RegionOptions.pixel_margin):
     """Pixel box (x0, y0, x1, y1), inclusive, y down, clipped to the frame;
     None when nothing can be seen; the whole frame when a point is behind
     the camera (the box is then unbounded)."""
