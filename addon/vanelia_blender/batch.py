@@ -135,6 +135,11 @@ def render_frames(scene, built, indices, frames_dir, full_frame, progress):
 
     width, height = scene.render.resolution_x, scene.render.resolution_y
     points = build.region_points(built)
+    margin = render_plan.RegionOptions.pixel_margin
+    if built.distorted:
+        # The plate's lens moves pixels by up to a few % of the frame: the
+        # undistorted region is widened by that much.
+        margin += int(0.04 * max(width, height))
     by_index = {}
     started = time.monotonic()
     for k, index in enumerate(indices):
@@ -142,7 +147,7 @@ def render_frames(scene, built, indices, frames_dir, full_frame, progress):
         border = None
         if not full_frame:
             cam = built.camera
-            region = _region(scene, cam, width, height, points)
+            region = _region(scene, cam, width, height, points, margin)
             if region is None:
                 region = (0, 0, 1, 1)  # nothing visible: a token border
             border = render_plan.border_of_region(region, width, height)
@@ -154,7 +159,7 @@ def render_frames(scene, built, indices, frames_dir, full_frame, progress):
     return by_index
 
 
-def _region(scene, cam, width, height, points):
+def _region(scene, cam, width, height, points, margin=None):
     """Pixel region from the evaluated camera (any track interpolation)."""
     from vanelia_blender.core import render_plan
 
@@ -175,7 +180,9 @@ def _region(scene, cam, width, height, points):
         "resolution_y": height,
     }
     K = conventions.opencv_k_from_blender_params(params)
-    return render_plan.render_region(K, c2w, width, height, points)
+    if margin is None:
+        margin = render_plan.RegionOptions.pixel_margin
+    return render_plan.render_region(K, c2w, width, height, points, margin)
 
 
 def _save_blend(bpy, args, progress):

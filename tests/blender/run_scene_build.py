@@ -88,6 +88,8 @@ def main():
     st.check(abs(hi[2] - lo[2] - 0.6) < 1e-4, f"target height: {hi[2] - lo[2]:.4f} m == 0.6")
     st.check(abs(lo[2]) < 1e-4, "still standing on the floor")
 
+    check_distortion(args, gt, out, scene)
+
     # A user object with a name we need: an error, and nothing changes.
     bpy.data.collections.remove(bpy.data.collections[collection.COLLECTION_NAME])
     for obj in [o for o in bpy.data.objects if collection.is_owned(o)]:
@@ -107,6 +109,37 @@ def main():
         "the clash changed nothing",
     )
     st.check(not collection.is_owned(bpy.data.objects["Vanelia Ground"]), "the user's object kept")
+
+
+def check_distortion(args, gt, out, scene):
+    """A track with lens distortion distorts the render like the plate."""
+    doc = st.gt_to_track(gt)
+    doc["lens"] = dict(model="radial_k1k2", k1=-0.05, k2=0.01)
+    track = track_file.load(st.write_json(doc, os.path.join(out, "lens_track.json")))
+    built = build.build_scene(scene, options(args, track))
+    node = scene.node_tree.nodes.get("Vanelia Distortion")
+    st.check(
+        node is not None and node.distortion_type == "DISTORT" and node.clip == built.clip,
+        "lens distortion: a Movie Distortion node distorts the render",
+    )
+    cam = built.clip.tracking.camera
+    k = gt["frames"][0]["K_opencv"]
+    principal = (
+        cam.principal_point_pixels if hasattr(cam, "principal_point_pixels") else cam.principal
+    )
+    st.check(
+        cam.distortion_model == "POLYNOMIAL"
+        and abs(cam.k1 + 0.05) < 1e-6
+        and abs(cam.k2 - 0.01) < 1e-6
+        and abs(cam.focal_length_pixels - k[0][0]) < 1e-3
+        and abs(principal[0] - (k[0][2] + 0.5)) < 1e-3
+        and abs(principal[1] - (gt["height"] - k[1][2] - 0.5)) < 1e-3,
+        "lens distortion: the clip's camera has k1, k2, focal and principal point",
+    )
+    built = build.build_scene(
+        scene, options(args, track_file.load(os.path.join(out, "track.json")))
+    )
+    st.check("Vanelia Distortion" not in scene.node_tree.nodes, "no distortion node without lens")
 
 
 def check_footage(scene, gt):

@@ -54,6 +54,7 @@ class BuiltScene:
     sun: object
     clip: object
     light_dir: list = field(default_factory=list)
+    distorted: bool = False  # the render is distorted like the plate
 
 
 def check_track(track, info):
@@ -182,7 +183,7 @@ def _build(scene, options):
         alpha=not options.over_plate,
     )
     compositing.build_compositing(scene, clip, distort, options.over_plate)
-    return BuiltScene(camera, prod, plane, sun, clip, light_dir)
+    return BuiltScene(camera, prod, plane, sun, clip, light_dir, distort)
 
 
 def region_points(built):
