@@ -19,6 +19,11 @@ const std::vector<Command>& Commands() {
        "put a track's floor at z = 0 (Z up, metres) without tracking again",
        &RunAlign},
 #endif
+#ifdef VANELIA_HAVE_RUN
+      {"run",
+       "render a product into a video with Blender, write the MP4",
+       &RunRun},
+#endif
   };
   return kCommands;
 }

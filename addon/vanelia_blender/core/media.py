@@ -1,0 +1,148 @@
+"""What the renderer needs to know about a video, read with ffprobe.
+
+bpy-free. `probe_video(path)` returns a `MediaInfo`: the upright size (after
+the display rotation), the rotation, the rational frame rate, the exact frame
+count (packets are counted, as the native VideoReader does), whether the clip
+has a variable frame rate, and whether it has audio.
+
+VFR rule (the same as native/include/vanelia/video/video_reader.hpp): a clip
+is VFR when a frame's duration differs from the median duration by more than
+max(1 time-base tick, 2 %).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+
+
+class MediaError(ValueError):
+    """A video that cannot be used; the message names the file and the rule."""
+
+
+@dataclass
+class MediaInfo:
+    path: str
+    width: int  # upright, pixels
+    height: int  # upright, pixels
+    rotation_deg: int  # display rotation applied to get upright (0/90/180/270)
+    fps_num: int
+    fps_den: int
+    frame_count: int
+    vfr: bool
+    has_audio: bool
+    pixel_aspect: float  # sample aspect ratio (x / y)
+    pts: list  # presentation times of the source frames, seconds, sorted
+    color_matrix: str = "bt601"  # YUV matrix of the stream: bt709 or bt601
+
+    @property
+    def fps(self):
+        return self.fps_num / self.fps_den
+
+
+def find_tool(name):
+    """The path of ffmpeg/ffprobe, or a MediaError saying it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        raise MediaError(f"'{name}' not found on PATH; install FFmpeg")
+    return path
+
+
+def _rotation_of(stream):
+    rotation = 0
+    tags = stream.get("tags", {})
+    if "rotate" in tags:
+        rotation = int(float(tags["rotate"]))
+    for side in stream.get("side_data_list", []):
+        if "rotation" in side:
+            # Display matrix rotation is counter-clockwise; `rotate` tag is
+            # clockwise. Both describe the same physical turn.
+            rotation = -int(float(side["rotation"]))
+    return rotation % 360
+
+
+def _is_vfr(durations, time_base):
+    if len(durations) < 3:
+        return False
+    ordered = sorted(durations)
+    median = ordered[len(ordered) // 2]
+    tolerance = max(float(time_base), 0.02 * median)
+    return any(abs(d - median) > tolerance for d in durations)
+
+
+def probe_video(path):
+    """Reads `path` with ffprobe. Raises MediaError when it is not a video."""
+    if not os.path.isfile(path):
+        raise MediaError(f"video '{path}': no such file")
+    ffprobe = find_tool("ffprobe")
+    cmd = [ffprobe, "-v", "error", "-show_streams", "-of", "json", path]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    streams = []
+    if result.returncode == 0:
+        streams = json.loads(result.stdout or "{}").get("streams", [])
+    video = [s for s in streams if s.get("codec_type") == "video"]
+    if not video:
+        detail = result.stderr.strip().splitlines()[-1:] or ["no video stream"]
+        raise MediaError(f"video '{path}': not a readable video ({detail[0]})")
+    stream = video[0]
+    has_audio = any(s.get("codec_type") == "audio" for s in streams)
+    time_base = Fraction(stream.get("time_base", "1/1"))
+    cmd = [
+        ffprobe,
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=pts",
+        "-of",
+        "csv=p=0",
+        path,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    pts_ticks = sorted(
+        int(line.split(",")[0])
+        for line in result.stdout.split()
+        if line.split(",")[0].lstrip("-").isdigit()
+    )
+    if not pts_ticks:
+        raise MediaError(f"video '{path}': no video frames")
+    first = pts_ticks[0]
+    pts = [float((p - first) * time_base) for p in pts_ticks]
+    durations = [b - a for a, b in zip(pts, pts[1:])]
+    vfr = _is_vfr(durations, time_base)
+    avg = stream.get("avg_frame_rate", "0/1")
+    rate = Fraction(avg) if not avg.endswith("/0") else Fraction(0)
+    span_ticks = pts_ticks[-1] - pts_ticks[0]
+    if (rate <= 0 or vfr) and len(pts) > 1 and span_ticks > 0:
+        # The average over the frames' span, exactly as the native reader:
+        # (n - 1) / (t_last - t_first), so n constant-rate frames start and
+        # end on the source's first and last frames.
+        rate = Fraction(len(pts) - 1) / (span_ticks * time_base)
+    elif rate <= 0:
+        rate = Fraction(stream.get("r_frame_rate", "24/1"))
+    rotation = _rotation_of(stream)
+    width, height = int(stream["width"]), int(stream["height"])
+    if rotation in (90, 270):
+        width, height = height, width
+    sar = Fraction(
+        stream.get("sample_aspect_ratio", "1:1").replace(":", "/")
+        if stream.get("sample_aspect_ratio", "0:1") != "0:1"
+        else "1/1"
+    )
+    return MediaInfo(
+        path=os.path.abspath(path),
+        width=width,
+        height=height,
+        rotation_deg=rotation,
+        fps_num=rate.numerator,
+        fps_den=rate.denominator,
+        frame_count=len(pts),
+        vfr=vfr,
+        has_audio=has_audio,
+        pixel_aspect=float(sar) if sar > 0 else 1.0,
+        pts=pts,
+        color_matrix="bt709" if stream.get("color_space") == "bt709" else "bt601",
+    )

@@ -1,0 +1,73 @@
+"""Light: a sun (its direction turns the shadow) and a world light.
+
+The sun's direction is given as azimuth (degrees from +X towards +Y of the
+direction the light comes from) and elevation above the horizon. The world
+is a uniform grey the user can make stronger or weaker; it is not in Cycles'
+light distribution (sampling method None), so that each sample's direct
+light is the sun's: Cycles 3.x picks one light per sample, and a second
+light multiplies the noise of the shadow.
+"""
+
+import math
+
+import bpy
+import mathutils
+
+from .collection import ensure_data, ensure_object
+
+SUN_NAME = "Vanelia Sun"
+KEY_ANGLE_DEG = 1.5  # sun disc: a crisp shadow with little noise
+WORLD_NAME = "Vanelia World"
+
+
+def sun_direction(azimuth_deg, elevation_deg):
+    """Unit vector the sunlight travels along (pointing down)."""
+    az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
+    towards_sun = (math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el))
+    return [-c for c in towards_sun]
+
+
+def _sun(collection, name, direction, strength, angle_deg, cast_shadow):
+    light = ensure_data(bpy.data.lights, name, "light", lambda n: bpy.data.lights.new(n, "SUN"))
+    light.energy = strength
+    light.angle = math.radians(angle_deg)
+    if hasattr(light, "use_shadow"):
+        light.use_shadow = cast_shadow
+    if hasattr(light, "cycles") and hasattr(light.cycles, "cast_shadow"):  # Blender 3.x
+        light.cycles.cast_shadow = cast_shadow
+    obj = ensure_object(name, light, collection)
+    # A sun shines down its local -Z: point -Z along the direction.
+    obj.rotation_mode = "QUATERNION"
+    obj.rotation_quaternion = mathutils.Vector(direction).to_track_quat("-Z", "Y")
+    obj.location = (0.0, 0.0, 10.0)
+    return obj
+
+
+def ensure_sun(collection, azimuth_deg=-60.0, elevation_deg=50.0, strength=3.0):
+    """The sun (casts the shadow the ground catches): the only light Cycles
+    samples directly, so its shadow settles in few samples. Returns (sun,
+    light direction)."""
+    d = sun_direction(azimuth_deg, elevation_deg)
+    key = _sun(collection, SUN_NAME, d, strength, KEY_ANGLE_DEG, True)
+    return key, d
+
+
+def ensure_world(scene, strength=0.6, colour=(0.8, 0.8, 0.8)):
+    """Our world, assigned to the scene. A user's world is kept (with a fake
+    user so that it survives saving) and can be put back in the scene."""
+    world = ensure_data(bpy.data.worlds, WORLD_NAME, "world", bpy.data.worlds.new)
+    world.use_nodes = True
+    bg = world.node_tree.nodes.get("Background")
+    if bg is None:
+        bg = world.node_tree.nodes.new("ShaderNodeBackground")
+    bg.inputs["Color"].default_value = (*colour, 1.0)
+    bg.inputs["Strength"].default_value = strength
+    # Not a light in the light distribution: Cycles 3.x picks one light per
+    # sample, and a second light there multiplies the key sun's noise. The
+    # uniform world still lights everything through BSDF-sampled rays.
+    if hasattr(world, "cycles") and hasattr(world.cycles, "sampling_method"):
+        world.cycles.sampling_method = "NONE"
+    if scene.world is not None and scene.world != world:
+        scene.world.use_fake_user = True
+    scene.world = world
+    return world
