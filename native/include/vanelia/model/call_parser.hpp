@@ -23,7 +23,7 @@ struct CallLiteral {
   bool bool_value = false;
   int64_t int_value = 0;
   double float_value = 0.0;
-  std::string str_value;  // kString payload or kName dotted name
+  std::string str_value;           // kString payload or kName dotted name
   std::vector<CallLiteral> items;  // kTuple / kList
 
   // Python-like repr, for messages: (128, 128), 'kv', None, ...
@@ -31,8 +31,8 @@ struct CallLiteral {
 };
 
 struct ParsedCall {
-  std::string name;                      // callee, e.g. "MUSt3R"
-  std::vector<CallLiteral> positional;   // in order
+  std::string name;                     // callee, e.g. "MUSt3R"
+  std::vector<CallLiteral> positional;  // in order
   std::vector<std::pair<std::string, CallLiteral>> keywords;  // in order
 
   // nullptr when the keyword is absent.

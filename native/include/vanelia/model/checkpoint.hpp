@@ -20,10 +20,10 @@
 // model_config.hpp check which one they got.
 #pragma once
 
-#include <string>
-
 #include "vanelia/model/pickle.hpp"
 #include "vanelia/model/state_dict.hpp"
+
+#include <string>
 
 namespace vanelia {
 
@@ -45,7 +45,7 @@ struct Checkpoint {
   StateDict decoder;  // MUSt3R 'decoder'
   StateDict model;    // DUSt3R 'model'
   // Archive facts, for diagnostics.
-  std::string archive_root;  // the zip's top folder (usually the file stem)
+  std::string archive_root;    // the zip's top folder (usually the file stem)
   int64_t format_version = 0;  // the `version` record
   bool big_endian = false;     // the `byteorder` record said "big"
 };
@@ -62,8 +62,8 @@ struct LoadCheckpointOptions {
 // a storage, a storage entry missing or of the wrong size, a tensor view out
 // of its storage, a state-dict entry that is not a tensor (e.g. a placeholder:
 // the message names the global), or a top level that is not a dict.
-Checkpoint LoadCheckpoint(const std::string& path,
-                          const LoadCheckpointOptions& options =
-                              LoadCheckpointOptions());
+Checkpoint LoadCheckpoint(
+    const std::string& path,
+    const LoadCheckpointOptions& options = LoadCheckpointOptions());
 
 }  // namespace vanelia

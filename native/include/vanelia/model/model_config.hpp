@@ -15,10 +15,11 @@
 // DUSt3R: args.model = "AsymmetricCroCo3DStereo(...)" (dust3r/model.py).
 #pragma once
 
+#include "vanelia/model/checkpoint.hpp"
+
 #include <limits>
 #include <string>
-
-#include "vanelia/model/checkpoint.hpp"
+#include <vector>
 
 namespace vanelia {
 
@@ -49,6 +50,7 @@ struct EncoderConfig {
   double norm_eps = 1e-6;  // LayerNorm eps (fixed upstream)
 
   int head_dim() const { return embed_dim / num_heads; }
+
   int mlp_hidden_dim() const { return static_cast<int>(embed_dim * mlp_ratio); }
 };
 
@@ -81,11 +83,14 @@ struct DecoderConfig {
   double feedback_norm_eps = 1e-5;  // plain nn.LayerNorm in upstream
 
   int head_dim() const { return embed_dim / num_heads; }
+
   int mlp_hidden_dim() const { return static_cast<int>(embed_dim * mlp_ratio); }
+
   // Width of one stored memory token: 2 * embed_dim for kv, else embed_dim.
   int memory_dim() const {
     return memory_mode == MemoryMode::kKv ? 2 * embed_dim : embed_dim;
   }
+
   // Channels per pixel of the linear head: output_dim / patch_size^2 (7).
   int head_channels() const { return output_dim / (patch_size * patch_size); }
 };
@@ -93,9 +98,14 @@ struct DecoderConfig {
 struct ModelConfig {
   EncoderConfig encoder;
   DecoderConfig decoder;
-  // Training resolution of the weights: max(encoder img_size), e.g. 224 or
-  // 512 (128 for the tiny test checkpoints).
+  // Training resolution of the weights: max(decoder img_size), e.g. 224 or
+  // 512 (128 for the tiny test checkpoints). The decoder's, because the
+  // training command sets it there while the encoder string may keep its
+  // default "Dust3rEncoder()" (img_size only sizes RoPE tables upstream).
   int resolution = 224;
+  // Decoder keywords upstream's MUSt3R(**kv) swallowed (mem_dropout, ...),
+  // for a log line.
+  std::vector<std::string> ignored_decoder_keywords;
   // The strings as stored and as converted (for logs and messages).
   std::string encoder_string;
   std::string decoder_string;            // as stored
@@ -138,13 +148,13 @@ struct Dust3rConfig {
   bool norm_im2_in_dec = true;
   std::string head_type = "linear";  // "linear" | "dpt"
   std::string output_mode = "pts3d";
-  std::string depth_mode = "exp";    // depth_mode=('exp', -inf, inf)
+  std::string depth_mode = "exp";  // depth_mode=('exp', -inf, inf)
   double depth_min = -kInf;
   double depth_max = kInf;
-  std::string conf_mode = "exp";     // conf_mode=('exp', 1, inf)
+  std::string conf_mode = "exp";  // conf_mode=('exp', 1, inf)
   double conf_min = 1.0;
   double conf_max = kInf;
-  bool landscape_only = false;       // upstream load_model appends False
+  bool landscape_only = false;  // upstream load_model appends False
   int resolution = 224;
   std::string model_string;
 };

@@ -18,7 +18,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -96,12 +95,20 @@ struct PyNode {
   double float_value = 0.0;
   // str/bytes payload; the dotted global name for kGlobal and kPlaceholder.
   std::string str_value;
-  std::vector<PyValue> items;                           // tuple/list/set
-  std::vector<std::pair<PyValue, PyValue>> entries;     // dict (in order)
-  std::vector<std::pair<std::string, PyValue>> attrs;   // object __dict__
+  std::vector<PyValue> items;                          // tuple/list/set
+  std::vector<std::pair<PyValue, PyValue>> entries;    // dict (in order)
+  std::vector<std::pair<std::string, PyValue>> attrs;  // object __dict__
   bool ordered_dict = false;  // collections.OrderedDict rather than dict
   StorageRef storage;         // kStorage
   TensorRef tensor;           // kTensor
+
+  PyNode() = default;
+  PyNode(const PyNode&) = delete;
+  PyNode& operator=(const PyNode&) = delete;
+  // Frees children iteratively, so a deeply nested hostile pickle cannot
+  // overflow the C++ stack on destruction. (Reference cycles built through
+  // the memo are leaked, never followed.)
+  ~PyNode();
 };
 
 // Handle to a PyNode (never null: a default PyValue is None).
@@ -124,10 +131,15 @@ class PyValue {
   static PyValue Placeholder(std::string global_name);
 
   Kind kind() const { return node_->kind; }
+
   const PyNode& node() const { return *node_; }
+
   PyNode& mutable_node() const { return *node_; }
+
   bool Is(Kind k) const { return node_->kind == k; }
+
   bool IsNone() const { return Is(Kind::kNone); }
+
   bool IsPlaceholder() const { return Is(Kind::kPlaceholder); }
 
   // Typed access for values the model needs. `what` names the field for the
@@ -152,15 +164,18 @@ class PyValue {
   // "placeholder built from global 'os.system'", ...
   std::string Describe() const;
 
+  // The shared node (for the unpickler and for iterative destruction).
+  const std::shared_ptr<PyNode>& shared_node() const { return node_; }
+
  private:
   std::shared_ptr<PyNode> node_;
 };
 
 // Knobs of the unpickler (defaults suit torch checkpoints).
 struct UnpickleOptions {
-  // Bounds that keep a hostile file from exhausting memory or stack.
-  size_t max_stack_depth = 1 << 20;   // values on the pickle stack
-  size_t max_container_nesting = 1000;
+  // Bound on the values on the pickle stack plus the memo, which keeps a
+  // hostile file from exhausting memory with tiny opcodes.
+  size_t max_values = size_t{1} << 26;
 };
 
 // Unpickles `data` (protocol 0-5 opcodes that build data; see pickle.cpp for

@@ -25,11 +25,14 @@ struct ZipEntry {
 class ZipArchive {
  public:
   // Opens `path` and reads its central directory. Throws ModelError for an
-  // unreadable, empty, truncated or non-zip file.
-  explicit ZipArchive(const std::string& path);
+  // unreadable, empty, truncated or non-zip file; messages start with `what`
+  // (default: "zip archive '<path>'").
+  explicit ZipArchive(const std::string& path, const std::string& what = "");
 
   const std::string& path() const { return path_; }
+
   const std::vector<ZipEntry>& entries() const { return entries_; }
+
   // nullptr when absent.
   const ZipEntry* Find(const std::string& name) const;
 
@@ -42,7 +45,11 @@ class ZipArchive {
  private:
   uint64_t DataOffset(const ZipEntry& entry);
 
+  [[noreturn]] void Fail(const std::string& message) const;
+  void ReadAt(uint64_t offset, void* dst, uint64_t size);
+
   std::string path_;
+  std::string what_;
   std::ifstream file_;
   uint64_t file_size_ = 0;
   std::vector<ZipEntry> entries_;
