@@ -4,12 +4,12 @@
 // ManyAR_PatchEmbed and must3r/model/encoder.py Dust3rEncoder.
 #include "vanelia/model/blocks.hpp"
 
-#include <cmath>
-#include <string>
-
 #include "vanelia/core/check.hpp"
 #include "vanelia/core/error.hpp"
 #include "vanelia/model/croco_encoder.hpp"
+
+#include <cmath>
+#include <string>
 
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -28,9 +28,8 @@ torch::Tensor ApplyRope1d(const torch::Tensor& t,
   const torch::Tensor s = sin.index_select(0, pos1d.reshape({-1}))
                               .view({pos1d.size(0), 1, pos1d.size(1), -1});
   const int64_t half = t.size(-1) / 2;
-  const torch::Tensor rotated =
-      torch::cat({-t.narrow(-1, half, t.size(-1) - half), t.narrow(-1, 0, half)},
-                 -1);
+  const torch::Tensor rotated = torch::cat(
+      {-t.narrow(-1, half, t.size(-1) - half), t.narrow(-1, 0, half)}, -1);
   return t * c + rotated * s;
 }
 
@@ -41,11 +40,11 @@ torch::Tensor RoPE2D::Apply(const torch::Tensor& tokens,
   VANELIA_CHECK(tokens.dim() == 4 && tokens.size(3) % 2 == 0);
   const int64_t d = tokens.size(3) / 2;
   const int64_t seq_len = positions.max().item<int64_t>() + 1;
-  const auto fopts = torch::TensorOptions()
-                         .dtype(torch::kFloat32)
-                         .device(tokens.device());
+  const auto fopts =
+      torch::TensorOptions().dtype(torch::kFloat32).device(tokens.device());
   // Same float32 operations as upstream's get_cos_sin.
-  const torch::Tensor exponent = torch::arange(0, d, 2, fopts) / static_cast<double>(d);
+  const torch::Tensor exponent =
+      torch::arange(0, d, 2, fopts) / static_cast<double>(d);
   const torch::Tensor inv_freq =
       options_.f0 / torch::pow(options_.freq, exponent);
   const torch::Tensor t = torch::arange(seq_len, fopts);
@@ -54,8 +53,10 @@ torch::Tensor RoPE2D::Apply(const torch::Tensor& tokens,
   const torch::Tensor cos = freqs.cos();
   const torch::Tensor sin = freqs.sin();
   const auto halves = tokens.chunk(2, -1);
-  const torch::Tensor y = ApplyRope1d(halves[0], positions.select(2, 0), cos, sin);
-  const torch::Tensor x = ApplyRope1d(halves[1], positions.select(2, 1), cos, sin);
+  const torch::Tensor y =
+      ApplyRope1d(halves[0], positions.select(2, 0), cos, sin);
+  const torch::Tensor x =
+      ApplyRope1d(halves[1], positions.select(2, 1), cos, sin);
   return torch::cat({y, x}, -1);
 }
 
@@ -84,8 +85,8 @@ torch::Tensor MultiHeadAttention(const torch::Tensor& q,
 #endif
   if (!out.defined()) {
     const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-    const torch::Tensor attn = (torch::matmul(q, k.transpose(-2, -1)) * scale)
-                                   .softmax(-1);
+    const torch::Tensor attn =
+        (torch::matmul(q, k.transpose(-2, -1)) * scale).softmax(-1);
     out = torch::matmul(attn, v);
   }
   return out.transpose(1, 2).reshape({batch, nq, channels});
@@ -99,8 +100,10 @@ torch::nn::LayerNorm MakeLayerNorm(int64_t dim, double eps) {
 MlpImpl::MlpImpl(int64_t in_features,
                  int64_t hidden_features,
                  int64_t out_features) {
-  fc1_ = register_module("fc1", torch::nn::Linear(in_features, hidden_features));
-  fc2_ = register_module("fc2", torch::nn::Linear(hidden_features, out_features));
+  fc1_ =
+      register_module("fc1", torch::nn::Linear(in_features, hidden_features));
+  fc2_ =
+      register_module("fc2", torch::nn::Linear(hidden_features, out_features));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
@@ -111,9 +114,7 @@ AttentionImpl::AttentionImpl(int64_t dim,
                              int64_t num_heads,
                              RoPE2D rope,
                              bool qkv_bias)
-    : num_heads_(num_heads),
-      rope_(rope),
-      backend_(DefaultAttentionBackend()) {
+    : num_heads_(num_heads), rope_(rope), backend_(DefaultAttentionBackend()) {
   qkv_ = register_module(
       "qkv",
       torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * dim).bias(qkv_bias)));
@@ -156,8 +157,9 @@ torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& query,
   const int64_t b = query.size(0);
   const int64_t c = query.size(2);
   const int64_t d = c / num_heads_;
-  const torch::Tensor q =
-      projq_(query).reshape({b, query.size(1), num_heads_, d}).permute({0, 2, 1, 3});
+  const torch::Tensor q = projq_(query)
+                              .reshape({b, query.size(1), num_heads_, d})
+                              .permute({0, 2, 1, 3});
   const torch::Tensor k =
       key.reshape({b, key.size(1), num_heads_, d}).permute({0, 2, 1, 3});
   const torch::Tensor v =
@@ -172,8 +174,8 @@ BlockImpl::BlockImpl(int64_t dim,
   norm1_ = register_module("norm1", MakeLayerNorm(dim));
   attn_ = register_module("attn", Attention(dim, num_heads, rope, true));
   norm2_ = register_module("norm2", MakeLayerNorm(dim));
-  mlp_ = register_module(
-      "mlp", Mlp(dim, static_cast<int64_t>(dim * mlp_ratio), dim));
+  mlp_ = register_module("mlp",
+                         Mlp(dim, static_cast<int64_t>(dim * mlp_ratio), dim));
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x,
@@ -199,8 +201,8 @@ DecoderBlockImpl::DecoderBlockImpl(int64_t dim,
   cross_attn_ =
       register_module("cross_attn", CrossAttention(dim, num_heads, true));
   norm3_ = register_module("norm3", MakeLayerNorm(dim));
-  mlp_ = register_module(
-      "mlp", Mlp(dim, static_cast<int64_t>(dim * mlp_ratio), dim));
+  mlp_ = register_module("mlp",
+                         Mlp(dim, static_cast<int64_t>(dim * mlp_ratio), dim));
 }
 
 int64_t DecoderBlockImpl::memory_dim() const {
@@ -281,13 +283,12 @@ std::pair<torch::Tensor, torch::Tensor> PatchEmbedImpl::forward(
       (shape_cpu.select(1, 1) >= shape_cpu.select(1, 0)).to(img.device());
   const torch::Tensor is_portrait = is_landscape.logical_not();
   torch::Tensor x = torch::zeros({b, rows * cols, embed_dim_}, img.options());
-  torch::Tensor pos = torch::zeros(
-      {b, rows * cols, 2}, img.options().dtype(torch::kInt64));
+  torch::Tensor pos =
+      torch::zeros({b, rows * cols, 2}, img.options().dtype(torch::kInt64));
   if (is_landscape.any().item<bool>()) {
-    x.index_put_({is_landscape},
-                 proj_(img.index({is_landscape}))
-                     .permute({0, 2, 3, 1})
-                     .flatten(1, 2));
+    x.index_put_(
+        {is_landscape},
+        proj_(img.index({is_landscape})).permute({0, 2, 3, 1}).flatten(1, 2));
     pos.index_put_({is_landscape}, GridPositions(rows, cols, img.device()));
   }
   if (is_portrait.any().item<bool>()) {
@@ -329,10 +330,11 @@ void CheckEncoderConfig(const EncoderConfig& config) {
   positive("num_heads", config.num_heads);
   if (config.embed_dim % config.num_heads != 0 ||
       (config.embed_dim / config.num_heads) % 4 != 0) {
-    throw ModelError("EncoderConfig::embed_dim = " +
-                     std::to_string(config.embed_dim) +
-                     "; must split into heads whose size is a multiple of 4 "
-                     "(RoPE2D), num_heads = " + std::to_string(config.num_heads));
+    throw ModelError(
+        "EncoderConfig::embed_dim = " + std::to_string(config.embed_dim) +
+        "; must split into heads whose size is a multiple of 4 "
+        "(RoPE2D), num_heads = " +
+        std::to_string(config.num_heads));
   }
 }
 
@@ -367,8 +369,9 @@ EncoderOutput CrocoEncoderImpl::Encode(const torch::Tensor& images) {
   }
   const int64_t h = images.size(2);
   const int64_t w = images.size(3);
-  const torch::Tensor true_shape =
-      torch::tensor({h, w}, torch::kInt64).view({1, 2}).repeat({images.size(0), 1});
+  const torch::Tensor true_shape = torch::tensor({h, w}, torch::kInt64)
+                                       .view({1, 2})
+                                       .repeat({images.size(0), 1});
   const torch::Tensor stored = w >= h ? images : images.transpose(-1, -2);
   return forward(stored, true_shape.to(images.device()));
 }

@@ -4,11 +4,13 @@
 // _restore_label_in_mem, _update_in_mem.
 #include "vanelia/model/must3r.hpp"
 
-#include <algorithm>
-#include <string>
-
 #include "vanelia/core/check.hpp"
 #include "vanelia/core/error.hpp"
+#include "vanelia/model/checkpoint.hpp"
+#include "vanelia/model/state_dict.hpp"
+
+#include <algorithm>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -52,16 +54,17 @@ void CheckDecoderConfig(const DecoderConfig& config) {
   positive("output_dim", config.output_dim);
   if (config.embed_dim % config.num_heads != 0 ||
       (config.embed_dim / config.num_heads) % 4 != 0) {
-    throw ModelError("DecoderConfig::embed_dim = " +
-                     std::to_string(config.embed_dim) +
-                     "; must split into heads whose size is a multiple of 4 "
-                     "(RoPE2D), num_heads = " + std::to_string(config.num_heads));
+    throw ModelError(
+        "DecoderConfig::embed_dim = " + std::to_string(config.embed_dim) +
+        "; must split into heads whose size is a multiple of 4 "
+        "(RoPE2D), num_heads = " +
+        std::to_string(config.num_heads));
   }
   if (config.output_dim % (config.patch_size * config.patch_size) != 0) {
-    throw ModelError("DecoderConfig::output_dim = " +
-                     std::to_string(config.output_dim) +
-                     "; must be a multiple of patch_size^2 = " +
-                     std::to_string(config.patch_size * config.patch_size));
+    throw ModelError(
+        "DecoderConfig::output_dim = " + std::to_string(config.output_dim) +
+        "; must be a multiple of patch_size^2 = " +
+        std::to_string(config.patch_size * config.patch_size));
   }
 }
 
@@ -86,7 +89,8 @@ Must3rDecoderImpl::Must3rDecoderImpl(const DecoderConfig& options)
   }
   if (options_.feedback_type != FeedbackType::kNone) {
     // A plain nn.LayerNorm upstream: eps 1e-5, unlike every other norm.
-    feedback_norm_ = register_module("feedback_norm", MakeLayerNorm(d, options_.feedback_norm_eps));
+    feedback_norm_ = register_module(
+        "feedback_norm", MakeLayerNorm(d, options_.feedback_norm_eps));
   }
   norm_dec_ = register_module("norm_dec", MakeLayerNorm(d));
   head_dec_ = register_module(
@@ -130,7 +134,8 @@ namespace {
 std::vector<std::pair<int64_t, int64_t>> Chunks(int64_t n, int64_t max_batch) {
   std::vector<std::pair<int64_t, int64_t>> out;
   const int64_t step = max_batch > 0 ? max_batch : n;
-  for (int64_t s = 0; s < n; s += step) out.emplace_back(s, std::min(n, s + step));
+  for (int64_t s = 0; s < n; s += step)
+    out.emplace_back(s, std::min(n, s + step));
   return out;
 }
 
@@ -236,11 +241,13 @@ DecoderOutput Must3rDecoderImpl::forward(const torch::Tensor& x_enc,
       const torch::Tensor pv = pos.view({b, n, tokens, 2});
       std::vector<torch::Tensor> outs;
       for (const auto& [s, e] : chunks) {
-        outs.push_back(block->forward(
-                                xv.narrow(1, s, e - s).reshape({-1, tokens, d}),
-                                mv.narrow(1, s, e - s).reshape({-1, mv.size(2), mem_d}),
-                                pv.narrow(1, s, e - s).reshape({-1, tokens, 2}))
-                           .view({b, e - s, tokens, d}));
+        outs.push_back(
+            block
+                ->forward(
+                    xv.narrow(1, s, e - s).reshape({-1, tokens, d}),
+                    mv.narrow(1, s, e - s).reshape({-1, mv.size(2), mem_d}),
+                    pv.narrow(1, s, e - s).reshape({-1, tokens, 2}))
+                .view({b, e - s, tokens, d}));
       }
       x = torch::cat(outs, 1).reshape({b * n, tokens, d});
     }
@@ -259,18 +266,17 @@ DecoderOutput Must3rDecoderImpl::forward(const torch::Tensor& x_enc,
     }
     MemoryState updated;
     for (int64_t k = 0; k < depth; ++k) {
-      updated.layers.push_back(torch::cat(
-          {current.layers[k],
-           blocks_dec_[k]->as<DecoderBlockImpl>()->PrepareMemory(
-               layer_inputs[k])},
-          1));
+      updated.layers.push_back(
+          torch::cat({current.layers[k],
+                      blocks_dec_[k]->as<DecoderBlockImpl>()->PrepareMemory(
+                          layer_inputs[k])},
+                     1));
     }
-    const torch::Tensor new_labels =
-        torch::arange(n, current.labels.options())
-            .view({1, n, 1})
-            .expand({b, n, tokens})
-            .reshape({b, n * tokens}) +
-        current.num_images;
+    const torch::Tensor new_labels = torch::arange(n, current.labels.options())
+                                         .view({1, n, 1})
+                                         .expand({b, n, tokens})
+                                         .reshape({b, n * tokens}) +
+                                     current.num_images;
     updated.labels = torch::cat({current.labels, new_labels}, 1);
     updated.num_images = current.num_images + n;
     updated.protected_images = updated.num_images;
@@ -281,7 +287,8 @@ DecoderOutput Must3rDecoderImpl::forward(const torch::Tensor& x_enc,
   }
 
   const torch::Tensor normed = norm_dec_(x);
-  if (trace != nullptr) trace->norm_out = normed.view({b, n, tokens, d}).clone();
+  if (trace != nullptr)
+    trace->norm_out = normed.view({b, n, tokens, d}).clone();
   std::vector<torch::Tensor> heads;
   const torch::Tensor nv = normed.view({b, n, tokens, d});
   for (const auto& [s, e] : chunks) {
@@ -312,10 +319,24 @@ Must3rModel MakeMust3rModel(const EncoderConfig& encoder,
                      std::to_string(encoder.embed_dim));
   }
   Must3rModel model;
+  model.config.encoder = encoder;
+  model.config.decoder = decoder;
   model.encoder = CrocoEncoder(encoder);
   model.decoder = Must3rDecoder(decoder);
   model.encoder->eval();
   model.decoder->eval();
+  return model;
+}
+
+Must3rModel LoadMust3rModel(const std::string& path) {
+  const Checkpoint checkpoint = LoadCheckpoint(path);
+  const ModelConfig config = ParseMust3rConfig(checkpoint);
+  Must3rModel model = MakeMust3rModel(config.encoder, config.decoder);
+  model.config = config;
+  LoadStateDictStrict(
+      *model.encoder, checkpoint.encoder, "checkpoint '" + path + "' encoder");
+  LoadStateDictStrict(
+      *model.decoder, checkpoint.decoder, "checkpoint '" + path + "' decoder");
   return model;
 }
 

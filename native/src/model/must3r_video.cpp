@@ -2,14 +2,14 @@
 // (mem_batches) and must3r/engine/inference.py inference_video_multi_ar.
 #include "vanelia/model/must3r_video.hpp"
 
+#include "vanelia/core/check.hpp"
+#include "vanelia/core/error.hpp"
+
 #include <algorithm>
 #include <deque>
 #include <optional>
 #include <set>
 #include <string>
-
-#include "vanelia/core/check.hpp"
-#include "vanelia/core/error.hpp"
 
 #include <torch/torch.h>
 
@@ -19,8 +19,8 @@ void Must3rVideoOptions::Check() const {
   auto at_least = [](const char* name, int v, int lo) {
     if (v < lo) {
       throw InputError(std::string("Must3rVideoOptions::") + name + " = " +
-                       std::to_string(v) + "; must be >= " +
-                       std::to_string(lo));
+                       std::to_string(v) +
+                       "; must be >= " + std::to_string(lo));
     }
   };
   at_least("init_num_images", init_num_images, 1);
@@ -97,7 +97,8 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
   std::set<int> keyframes;
   std::vector<FrameSlot> slots(n);
   ProgressReporter reporter(
-      "must3r", static_cast<int64_t>(num_batches) * (options.num_refinements + 1),
+      "must3r",
+      static_cast<int64_t>(num_batches) * (options.num_refinements + 1),
       progress);
   int64_t calls = 0;
 
@@ -113,15 +114,15 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
       record.num_images = count;
       record.nmem_before = mem ? mem->NumTokens() : 0;
       const int64_t label_base = mem ? mem->num_images : 0;
-      DecoderOutput out = model.decoder->forward(
-          enc.tokens.narrow(0, s, count).unsqueeze(0),
-          enc.positions.narrow(0, s, count).unsqueeze(0),
-          height,
-          width,
-          mem ? &*mem : nullptr,
-          /*render=*/false,
-          nullptr,
-          options.max_batch);
+      DecoderOutput out =
+          model.decoder->forward(enc.tokens.narrow(0, s, count).unsqueeze(0),
+                                 enc.positions.narrow(0, s, count).unsqueeze(0),
+                                 height,
+                                 width,
+                                 mem ? &*mem : nullptr,
+                                 /*render=*/false,
+                                 nullptr,
+                                 options.max_batch);
       const PointmapPrediction pred = Postprocess(out.head[0], true);
       mem = std::move(out.memory);
       record.nmem_after_decoder = mem->NumTokens();
@@ -147,7 +148,8 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
         bool is_keyframe;
         if (seen) {
           is_keyframe = keyframes.count(id) > 0;
-        } else if (static_cast<int>(keyframes.size()) >= options.max_keyframes) {
+        } else if (static_cast<int>(keyframes.size()) >=
+                   options.max_keyframes) {
           is_keyframe = false;
         } else if (options.is_keyframe) {
           PointmapPrediction one;
@@ -171,10 +173,8 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
         }
       }
       if (first_batch_ever) num_seen = count;
-      num_seen = static_cast<int>(
-          std::count_if(label.begin(), label.end(), [](int64_t v) {
-            return v >= 0;
-          }));
+      num_seen = static_cast<int>(std::count_if(
+          label.begin(), label.end(), [](int64_t v) { return v >= 0; }));
       while (static_cast<int>(window.size()) > options.local_context_size) {
         const int id = window.front();
         window.pop_front();

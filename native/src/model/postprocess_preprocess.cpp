@@ -3,15 +3,15 @@
 // estimate_focal_knowing_depth, roma rigid_points_registration /
 // special_procrustes (v1.5.7), must3r/tools/image.py get_HW_resolution /
 // get_resize_function and the demo's load_images (ImgNorm first).
-#include <cfenv>
-#include <cmath>
-#include <limits>
-#include <string>
-
 #include "vanelia/core/check.hpp"
 #include "vanelia/core/error.hpp"
 #include "vanelia/model/postprocess.hpp"
 #include "vanelia/model/preprocess.hpp"
+
+#include <cfenv>
+#include <cmath>
+#include <limits>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -47,11 +47,11 @@ torch::Tensor EstimateFocalKnowingDepth(const torch::Tensor& pts3d_local,
     const torch::Tensor v = pixels.select(-1, 1);
     const torch::Tensor fx = u * pts.select(-1, 2) / pts.select(-1, 0);
     const torch::Tensor fy = v * pts.select(-1, 2) / pts.select(-1, 1);
-    focal = std::get<0>(
-        torch::nanmedian(torch::cat({fx.view({b, -1}), fy.view({b, -1})}, -1), -1));
+    focal = std::get<0>(torch::nanmedian(
+        torch::cat({fx.view({b, -1}), fy.view({b, -1})}, -1), -1));
   } else {
-    const torch::Tensor xy_over_z =
-        torch::nan_to_num(pts.narrow(-1, 0, 2) / pts.narrow(-1, 2, 1), 0.0, 0.0, 0.0);
+    const torch::Tensor xy_over_z = torch::nan_to_num(
+        pts.narrow(-1, 0, 2) / pts.narrow(-1, 2, 1), 0.0, 0.0, 0.0);
     const torch::Tensor dot_xy_px = (xy_over_z * pixels).sum(-1);
     const torch::Tensor dot_xy_xy = xy_over_z.square().sum(-1);
     focal = dot_xy_px.mean(1) / dot_xy_xy.mean(1);
@@ -62,8 +62,8 @@ torch::Tensor EstimateFocalKnowingDepth(const torch::Tensor& pts3d_local,
       focal = (wgt * dot_xy_px).mean(1) / (wgt * dot_xy_xy).mean(1);
     }
   }
-  const double focal_base =
-      static_cast<double>(std::max(h, w)) / (2.0 * std::tan(M_PI / 180.0 * 60.0 / 2.0));
+  const double focal_base = static_cast<double>(std::max(h, w)) /
+                            (2.0 * std::tan(M_PI / 180.0 * 60.0 / 2.0));
   const double lo = min_factor * focal_base;
   const double hi = max_factor * focal_base;
   if (std::isfinite(lo)) focal = focal.clamp_min(lo);
@@ -72,7 +72,9 @@ torch::Tensor EstimateFocalKnowingDepth(const torch::Tensor& pts3d_local,
 }
 
 std::pair<torch::Tensor, torch::Tensor> RigidPointsRegistration(
-    const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& weights) {
+    const torch::Tensor& x,
+    const torch::Tensor& y,
+    const torch::Tensor& weights) {
   const torch::Tensor xd = x.to(torch::kFloat64);
   const torch::Tensor yd = y.to(torch::kFloat64);
   torch::Tensor wd = weights.to(torch::kFloat64);
@@ -113,10 +115,10 @@ PointmapPrediction Postprocess(const torch::Tensor& head, bool compute_cam) {
   out.focal = EstimateFocalKnowingDepth(
                   out.pts3d_local.reshape({batch, h, w, 3}), w / 2.0, h / 2.0)
                   .reshape(batch_dims);
-  auto [r, t] = RigidPointsRegistration(
-      out.pts3d_local.reshape({batch, h * w, 3}),
-      out.pts3d.reshape({batch, h * w, 3}),
-      out.conf.reshape({batch, h * w}) - 1.0);
+  auto [r, t] =
+      RigidPointsRegistration(out.pts3d_local.reshape({batch, h * w, 3}),
+                              out.pts3d.reshape({batch, h * w, 3}),
+                              out.conf.reshape({batch, h * w}) - 1.0);
   torch::Tensor c2w = torch::eye(4, raw.options()).repeat({batch, 1, 1});
   c2w.narrow(1, 0, 3).narrow(2, 0, 3).copy_(r);
   c2w.narrow(1, 0, 3).select(2, 3).copy_(t);
@@ -187,8 +189,8 @@ ResizePlan PlanResize(int source_width,
                       int source_height,
                       const std::vector<AspectBucket>& buckets) {
   if (source_width <= 0 || source_height <= 0 || buckets.empty()) {
-    throw InputError("PlanResize: image " + std::to_string(source_width) +
-                     "x" + std::to_string(source_height) +
+    throw InputError("PlanResize: image " + std::to_string(source_width) + "x" +
+                     std::to_string(source_height) +
                      " must be non-empty, with at least one bucket");
   }
   ResizePlan plan;
@@ -223,8 +225,7 @@ ResizePlan PlanResize(int source_width,
       static_cast<double>(plan.output_width) / plan.output_height;
   double off_x = 0.0;
   double off_y = 0.0;
-  if (std::abs(ratio - target_ratio) <
-      std::numeric_limits<float>::epsilon()) {
+  if (std::abs(ratio - target_ratio) < std::numeric_limits<float>::epsilon()) {
     plan.crop_width = source_width;
     plan.crop_height = source_height;
   } else if (ratio - target_ratio < 0) {
@@ -261,11 +262,11 @@ torch::Tensor ApplyResizePlan(const torch::Tensor& image,
   const bool batched = image.dim() == 4;
   const torch::Tensor img = batched ? image : image.unsqueeze(0);
   if (img.size(2) != plan.source_height || img.size(3) != plan.source_width) {
-    throw InputError("ApplyResizePlan: image is " + std::to_string(img.size(2)) +
-                     "x" + std::to_string(img.size(3)) +
-                     " (HxW); the plan was made for " +
-                     std::to_string(plan.source_height) + "x" +
-                     std::to_string(plan.source_width));
+    throw InputError(
+        "ApplyResizePlan: image is " + std::to_string(img.size(2)) + "x" +
+        std::to_string(img.size(3)) + " (HxW); the plan was made for " +
+        std::to_string(plan.source_height) + "x" +
+        std::to_string(plan.source_width));
   }
   if (plan.identity) return image;
   const torch::Tensor crop = img.narrow(2, plan.crop_y, plan.crop_height)

@@ -7,10 +7,10 @@
 // Mlp and dust3r/patch_embed.py ManyAR_PatchEmbed.
 #pragma once
 
+#include "vanelia/model/rope2d.hpp"
+
 #include <cstdint>
 #include <utility>
-
-#include "vanelia/model/rope2d.hpp"
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
@@ -49,6 +49,7 @@ class MlpImpl : public torch::nn::Module {
   torch::nn::Linear fc1_{nullptr};
   torch::nn::Linear fc2_{nullptr};
 };
+
 TORCH_MODULE(Mlp);
 
 // Self-attention with a fused qkv Linear ([q | k | v] along the output) and
@@ -58,6 +59,7 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(int64_t dim, int64_t num_heads, RoPE2D rope, bool qkv_bias);
   // x: [B, N, C] float; pos: [B, N, 2] int64 (y, x). Returns [B, N, C].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pos);
+
   void set_backend(AttentionBackend backend) { backend_ = backend; }
 
  private:
@@ -67,6 +69,7 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::Linear qkv_{nullptr};
   torch::nn::Linear proj_{nullptr};
 };
+
 TORCH_MODULE(Attention);
 
 // Cross-attention whose keys and values are projected ahead of time
@@ -81,6 +84,7 @@ class CrossAttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& query,
                         const torch::Tensor& key,
                         const torch::Tensor& value);
+
   void set_backend(AttentionBackend backend) { backend_ = backend; }
 
  private:
@@ -91,6 +95,7 @@ class CrossAttentionImpl : public torch::nn::Module {
   torch::nn::Linear projv_{nullptr};
   torch::nn::Linear proj_{nullptr};
 };
+
 TORCH_MODULE(CrossAttention);
 
 // Pre-norm ViT block: x += attn(norm1 x); x += mlp(norm2 x).
@@ -107,6 +112,7 @@ class BlockImpl : public torch::nn::Module {
   torch::nn::LayerNorm norm2_{nullptr};
   Mlp mlp_{nullptr};
 };
+
 TORCH_MODULE(Block);
 
 // Decoder block with cross-attention. What a layer stores of its input
@@ -143,6 +149,7 @@ class DecoderBlockImpl : public torch::nn::Module {
   torch::nn::LayerNorm norm3_{nullptr};
   Mlp mlp_{nullptr};
 };
+
 TORCH_MODULE(DecoderBlock);
 
 // Conv2d 3 -> C with kernel = stride = patch (no norm), tokens row-major
@@ -156,6 +163,7 @@ class PatchEmbedImpl : public torch::nn::Module {
   // Returns tokens [B, N, C] and positions [B, N, 2] int64.
   std::pair<torch::Tensor, torch::Tensor> forward(
       const torch::Tensor& img, const torch::Tensor& true_shape);
+
   int64_t patch_size() const { return patch_size_; }
 
  private:
@@ -163,6 +171,7 @@ class PatchEmbedImpl : public torch::nn::Module {
   int64_t embed_dim_;
   torch::nn::Conv2d proj_{nullptr};
 };
+
 TORCH_MODULE(PatchEmbed);
 
 // Token grid positions: [1, rows*cols, 2] int64 of (y, x), row-major.
@@ -174,12 +183,15 @@ class LinearHeadImpl : public torch::nn::Module {
  public:
   LinearHeadImpl(int64_t embed_dim, int64_t output_dim, int64_t patch_size);
   // feats: [B, N, D] with N = (H/p)*(W/p). Returns [B, H, W, C] float.
-  torch::Tensor forward(const torch::Tensor& feats, int64_t height, int64_t width);
+  torch::Tensor forward(const torch::Tensor& feats,
+                        int64_t height,
+                        int64_t width);
 
  private:
   int64_t patch_size_;
   torch::nn::Linear proj_{nullptr};
 };
+
 TORCH_MODULE(LinearHead);
 
 }  // namespace vanelia::model

@@ -4,11 +4,11 @@
 // norm_enc.*. Ports must3r/model/encoder.py Dust3rEncoder.forward.
 #pragma once
 
-#include <cstdint>
-#include <utility>
-
 #include "vanelia/model/blocks.hpp"
 #include "vanelia/model/model_config.hpp"
+
+#include <cstdint>
+#include <utility>
 
 #include <torch/nn/modules/container/modulelist.h>
 
@@ -36,6 +36,7 @@ class CrocoEncoderImpl : public torch::nn::Module {
   EncoderOutput Encode(const torch::Tensor& images);
 
   void SetAttentionBackend(AttentionBackend backend);
+
   const EncoderConfig& options() const { return options_; }
 
  private:
@@ -44,6 +45,7 @@ class CrocoEncoderImpl : public torch::nn::Module {
   torch::nn::ModuleList blocks_enc_{nullptr};
   torch::nn::LayerNorm norm_enc_{nullptr};
 };
+
 TORCH_MODULE(CrocoEncoder);
 
 }  // namespace vanelia::model

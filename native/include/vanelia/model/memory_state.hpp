@@ -22,9 +22,7 @@ struct MemoryState {
   int64_t protected_images = 0;
   int64_t protected_tokens = 0;
 
-  int64_t NumTokens() const {
-    return labels.defined() ? labels.size(1) : 0;
-  }
+  int64_t NumTokens() const { return labels.defined() ? labels.size(1) : 0; }
 
   bool empty() const { return NumTokens() == 0; }
 

@@ -15,15 +15,16 @@
 // - head: norm_dec, Linear(D -> p*p*7), pixel shuffle, float32.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <utility>
-#include <vector>
-
 #include "vanelia/model/blocks.hpp"
 #include "vanelia/model/croco_encoder.hpp"
 #include "vanelia/model/memory_state.hpp"
 #include "vanelia/model/model_config.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -65,13 +66,13 @@ class Must3rDecoderImpl : public torch::nn::Module {
                         int64_t max_batch = 0);
 
   void SetAttentionBackend(AttentionBackend backend);
+
   const DecoderConfig& options() const { return options_; }
+
   int64_t memory_dim() const;
 
  private:
-  torch::Tensor Head(const torch::Tensor& feats,
-                     int64_t height,
-                     int64_t width);
+  torch::Tensor Head(const torch::Tensor& feats, int64_t height, int64_t width);
   torch::Tensor Feedback(const torch::Tensor& y_last);
 
   DecoderConfig options_;
@@ -84,10 +85,12 @@ class Must3rDecoderImpl : public torch::nn::Module {
   torch::nn::LayerNorm norm_dec_{nullptr};
   LinearHead head_dec_{nullptr};
 };
+
 TORCH_MODULE(Must3rDecoder);
 
 // Encoder + decoder as load_model returns them.
 struct Must3rModel {
+  ModelConfig config;
   CrocoEncoder encoder{nullptr};
   Must3rDecoder decoder{nullptr};
 
@@ -99,5 +102,9 @@ struct Must3rModel {
 // Random-weight model of the given configuration (benchmarks, tests).
 Must3rModel MakeMust3rModel(const EncoderConfig& encoder,
                             const DecoderConfig& decoder);
+
+// Loads an official MUSt3R checkpoint (safe unpickler, typed config, strict
+// state dicts): ModelError naming the file and the problem otherwise.
+Must3rModel LoadMust3rModel(const std::string& path);
 
 }  // namespace vanelia::model

@@ -12,14 +12,14 @@
 // The encoder runs ahead of the decoder in large batches.
 #pragma once
 
-#include <cstdint>
-#include <functional>
-#include <vector>
-
 #include "vanelia/core/progress.hpp"
 #include "vanelia/model/memory_state.hpp"
 #include "vanelia/model/must3r.hpp"
 #include "vanelia/model/postprocess.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -34,8 +34,8 @@ struct Must3rVideoOptions {
   // keyframes. Upstream has no bound; 300 is far above its demo's runs.
   int max_keyframes = 300;
   int num_refinements = 0;  // extra passes over the keyframe memory, >= 0
-  int max_batch = 0;        // decoder images per chunk (upstream max_bs), 0 = all
-  int encoder_batch = 16;   // images per encoder call, >= 1
+  int max_batch = 0;  // decoder images per chunk (upstream max_bs), 0 = all
+  int encoder_batch = 16;  // images per encoder call, >= 1
   // Optional keyframe rule replacing the default: (id, its prediction) ->
   // keyframe? Called once per frame after the first batch.
   std::function<bool(int, const PointmapPrediction&)> is_keyframe;
@@ -59,8 +59,8 @@ struct Must3rVideoResult {
   // Per frame, in input order, from the last pass: pts3d [n, H, W, 3],
   // pts3d_local, conf [n, H, W], focal [n], c2w [n, 4, 4] (all float32).
   PointmapPrediction frames;
-  MemoryState memory;           // final memory (keyframes only)
-  std::vector<int> keyframes;   // sorted ids
+  MemoryState memory;                // final memory (keyframes only)
+  std::vector<int> keyframes;        // sorted ids
   std::vector<int64_t> frame_label;  // memory label of each frame
   std::vector<int> mem_batches;
   std::vector<VideoCallRecord> trace;

@@ -33,7 +33,9 @@ torch::Tensor EstimateFocalKnowingDepth(
 // [..., N, 3]; weights [..., N] (normalised inside). Returns R [..., 3, 3]
 // and t [..., 3] in the input dtype; solved in float64.
 std::pair<torch::Tensor, torch::Tensor> RigidPointsRegistration(
-    const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& weights);
+    const torch::Tensor& x,
+    const torch::Tensor& y,
+    const torch::Tensor& weights);
 
 struct PointmapPrediction {
   torch::Tensor pts3d;        // [..., H, W, 3] f32, frame of memory image 0

@@ -6,10 +6,10 @@
 // the crop offset rounds, and ignores the pixel-centre shift of the resize).
 #pragma once
 
+#include "vanelia/geometry/intrinsics.hpp"
+
 #include <cstdint>
 #include <vector>
-
-#include "vanelia/geometry/intrinsics.hpp"
 
 #include <torch/types.h>
 

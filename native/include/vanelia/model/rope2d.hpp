@@ -1,7 +1,8 @@
-// 2-D rotary position embedding (RoPE2D) of CroCo; its options (RopeConfig: base `freq`, scale `f0`)
-// come from the parsed model config, shared by the CroCo/DUSt3R
-// encoder and the MUSt3R decoder. Ports croco/models/pos_embed.py RoPE2D
-// (the pure-PyTorch path) and must3r/model/blocks/pos_embed.py get_pos_embed.
+// 2-D rotary position embedding (RoPE2D) of CroCo; its options (RopeConfig:
+// base `freq`, scale `f0`) come from the parsed model config, shared by the
+// CroCo/DUSt3R encoder and the MUSt3R decoder. Ports croco/models/pos_embed.py
+// RoPE2D (the pure-PyTorch path) and must3r/model/blocks/pos_embed.py
+// get_pos_embed.
 //
 // A head vector of size d is split into halves: the first d/2 dims rotate
 // with the token's row y, the last d/2 with its column x. In a half of size
@@ -10,9 +11,9 @@
 // t[:D/2]] (element i pairs with i + D/2, not interleaved).
 #pragma once
 
-#include <utility>
-
 #include "vanelia/model/model_config.hpp"
+
+#include <utility>
 
 #include <torch/types.h>
 
