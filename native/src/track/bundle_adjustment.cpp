@@ -113,6 +113,8 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
       if (f >= num_frames || !rec->poses[f].registered || !rec->inlier[id][k]) {
         continue;
       }
+      // Motion only: the other frames add nothing.
+      if (!options.refine_points && !variable[f]) continue;
       double* focal_ptr = rec->per_frame_focal ? &focal_params[f] : &focal;
       auto* cost =
           new ceres::AutoDiffCostFunction<ReprojectionCost, 2, 6, 3, 1, 2>(
@@ -143,12 +145,15 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
       first_variable = std::min(first_variable, f);
     }
   }
-  if (!any_constant && first_variable < num_frames) {
+  // Gauge: with free points and no constant frame, the first frame holds.
+  const bool gauge = options.refine_points && !any_constant &&
+                     first_variable < num_frames;
+  if (gauge) {
     problem.SetParameterBlockConstant(pose_params[first_variable].data());
   }
   if (options.fix_translation) {
     for (int f : used_frames) {
-      if (variable[f] && !(!any_constant && f == first_variable)) {
+      if (variable[f] && !(gauge && f == first_variable)) {
         problem.SetManifold(pose_params[f].data(),
                             new ceres::SubsetManifold(6, {3, 4, 5}));
       }
@@ -172,8 +177,14 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
 
   ceres::Solver::Options solver;
   const int num_cams = static_cast<int>(used_frames.size());
-  solver.linear_solver_type =
-      num_cams <= 300 ? ceres::DENSE_SCHUR : ceres::ITERATIVE_SCHUR;
+  if (!options.refine_points) {
+    solver.linear_solver_type = ceres::DENSE_QR;
+  } else if (options.iterative) {
+    solver.linear_solver_type = ceres::ITERATIVE_SCHUR;
+  } else {
+    solver.linear_solver_type =
+        num_cams <= 300 ? ceres::DENSE_SCHUR : ceres::ITERATIVE_SCHUR;
+  }
   if (solver.linear_solver_type == ceres::ITERATIVE_SCHUR) {
     solver.preconditioner_type = ceres::SCHUR_JACOBI;
   }

@@ -24,6 +24,9 @@ struct BundleAdjustmentOptions {
   bool refine_points = true;
   // Rotation-only (tripod) solve: translations stay at their values.
   bool fix_translation = false;
+  // Conjugate gradients on the implicit Schur complement instead of a dense
+  // factorisation: faster when long tracks tie every frame to every other.
+  bool iterative = false;
   int max_iterations = 20;
   double loss_scale_px = 1.0;  // Cauchy scale; <= 0 = plain least squares
   int num_threads = 2;

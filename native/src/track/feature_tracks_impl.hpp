@@ -7,6 +7,7 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <memory>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct FeatureTrack {
   std::vector<FeatureObservation> obs;  // ascending frame
   Eigen::Matrix<uint8_t, 3, 1> rgb = Eigen::Matrix<uint8_t, 3, 1>::Zero();
   bool alive = true;  // still tracked in the newest frame
+  // The frame whose patch the track is matched against (drift control):
+  // frame-to-frame flow predicts, the anchor patch corrects.
+  int anchor_frame = 0;
+  Eigen::Vector2f anchor_px = Eigen::Vector2f::Zero();
 };
 
 // Per frame: (track id, index into that track's obs).
@@ -35,6 +40,12 @@ struct FeatureTrackerOptions {
   int levels = 3;
   double max_forward_backward_px = 0.5;
   double border_px = 4.0;  // drop tracks this close to the edge
+  // A track is re-anchored on its current frame after moving this fraction
+  // of the width from its anchor, or after `max_anchor_age` frames.
+  double reanchor_fraction = 0.1;
+  int max_anchor_age = 60;
+  // Largest disagreement (px) between the anchor match and the prediction.
+  double max_anchor_correction_px = 1.0;
 };
 
 class FeatureTracker {
@@ -56,6 +67,12 @@ class FeatureTracker {
 
  private:
   struct State;
+  // Matches the predicted positions against each track's anchor patch and
+  // re-anchors tracks whose patch changed, moved far or aged.
+  void CorrectFromAnchors(const std::vector<cv::Mat>& pyramid,
+                          int slot,
+                          std::vector<int>* ids,
+                          std::vector<cv::Point2f>* px);
   FeatureTrackerOptions options_;
   std::unique_ptr<State> state_;
   std::vector<FeatureTrack> tracks_;

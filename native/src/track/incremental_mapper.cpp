@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
+#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 
@@ -17,6 +20,8 @@ namespace {
 
 constexpr double kInitMinAngleDeg = 1.0;
 constexpr int kInitMinPoints = 50;
+// Keyframes registered before the focal is first solved (by a profile).
+constexpr int kProfileKeyframes = 6;
 
 double MedianOf(std::vector<double> v) {
   if (v.empty()) return 0.0;
@@ -70,8 +75,14 @@ std::vector<uint8_t> IncrementalMapper::RegisteredMask() const {
   return mask;
 }
 
+struct CpuClock { using time_point = std::chrono::duration<double>; static time_point now() { timespec ts; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts); return time_point(ts.tv_sec + 1e-9 * ts.tv_nsec); } };
+static double g_track_s = 0, g_map_s = 0;
 void IncrementalMapper::AddFrame(const Image& image) {
+  auto t0 = CpuClock::now();
   const int slot = tracker_.AddFrame(image);
+  auto t1 = CpuClock::now();
+  g_track_s += (t1 - t0).count();
+  struct Acc { CpuClock::time_point t; ~Acc() { g_map_s += (CpuClock::now() - t).count(); } } acc{t1};
   rec_.Resize(tracker_);
   rec_.poses[slot].focal = rec_.camera.focal;
   if (slot == 0 || !IsKeyframe(slot)) {
@@ -213,10 +224,49 @@ void IncrementalMapper::AddKeyframe(int slot) {
   TriangulateFrom(slot, KeyframeMask());
   LocalBundleAdjustment();
   const std::vector<int> kfs = RegisteredKeyframes();
+  if (!focal_known_ && !focal_profiled_ &&
+      static_cast<int>(kfs.size()) >= kProfileKeyframes) {
+    ProfileFocal({0.5, 0.63, 0.8, 1.0, 1.25, 1.6, 2.0});
+    focal_profiled_ = true;
+  }
   if (kfs.size() >= 4 && 2 * kfs.size() >= 3 * last_global_count_) {
     KeyframeBundleAdjustment(30);
     last_global_count_ = kfs.size();
   }
+}
+
+void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
+  const std::vector<int> kfs = RegisteredKeyframes();
+  const std::vector<uint8_t> usable = KeyframeMask();
+  const Reconstruction base = rec_;
+  Reconstruction best = base;
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (double factor : factors) {
+    rec_ = base;
+    rec_.camera.focal = base.camera.focal * factor;
+    for (auto& pose : rec_.poses) pose.focal = rec_.camera.focal;
+    std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
+    for (size_t id = 0; id < base.has_point.size(); ++id) {
+      if (!base.has_point[id]) continue;
+      TriangulateTrack(tracker_, static_cast<int>(id), usable, 0.1, 1e6, &rec_);
+    }
+    BundleAdjustmentOptions ba;
+    ba.variable_frames = kfs;
+    ba.max_iterations = 30;
+    // A wide loss: at a new focal every residual starts large.
+    ba.loss_scale_px = 4.0 * options_.loss_scale_px;
+    ba.num_threads = options_.num_threads;
+    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec_);
+    if (!report.solved || report.num_residuals == 0) continue;
+    const double cost = report.final_cost / report.num_residuals;
+    if (std::getenv("VDBG")) fprintf(stderr, "profile f %.1f cost %.5f n %d\n", rec_.camera.focal, cost, report.num_residuals);
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = rec_;
+    }
+  }
+  rec_ = std::move(best);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
 
 void IncrementalMapper::LocalBundleAdjustment() {
@@ -235,7 +285,7 @@ void IncrementalMapper::LocalBundleAdjustment() {
 void IncrementalMapper::KeyframeBundleAdjustment(int iterations) {
   BundleAdjustmentOptions ba;
   ba.variable_frames = RegisteredKeyframes();
-  ba.refine_focal = !focal_known_;
+  ba.refine_focal = !focal_known_ && focal_profiled_;
   ba.max_iterations = iterations;
   ba.loss_scale_px = options_.loss_scale_px;
   ba.num_threads = options_.num_threads;
@@ -276,17 +326,29 @@ void IncrementalMapper::RegisterAllFrames() {
   }
 }
 
+void IncrementalMapper::RefineFramePoses() {
+  BundleAdjustmentOptions ba;
+  ba.refine_points = false;
+  ba.max_iterations = 10;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.num_threads = 1;
+  for (size_t f = 0; f < rec_.poses.size(); ++f) {
+    if (!rec_.poses[f].registered || rec_.poses[f].keyframe) continue;
+    ba.variable_frames = {static_cast<int>(f)};
+    BundleAdjust(tracker_, ba, &rec_);
+  }
+}
+
 void IncrementalMapper::GlobalBundleAdjustment() {
   BundleAdjustmentOptions ba;
   for (size_t f = 0; f < rec_.poses.size(); ++f) {
     if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
   }
   ba.refine_focal = !focal_known_;
-  ba.max_iterations = options_.global_ba_iterations;
+  ba.max_iterations = 10;
+  ba.iterative = true;
   ba.loss_scale_px = options_.loss_scale_px;
   ba.num_threads = options_.num_threads;
-  BundleAdjust(tracker_, ba, &rec_);
-  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
   ba.function_tolerance = 1e-8;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, 0.75 * options_.max_reprojection_error_px, &rec_);
@@ -318,6 +380,7 @@ void IncrementalMapper::SolveLens() {
 }
 
 void IncrementalMapper::Finish(ProgressReporter* progress) {
+  if (std::getenv("VDBG")) fprintf(stderr, "track %.3f s map %.3f s\n", g_track_s, g_map_s);
   if (!initialized_) {
     if (pair_tests_ > 0 && tripod_votes_ * 2 >= pair_tests_) {
       SolveRotationOnly();
@@ -330,11 +393,17 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
     throw InputError(msg.str());
   }
   if (progress != nullptr) progress->Update(1, "keyframe bundle adjustment");
+  if (!focal_known_ && !focal_profiled_) {
+    ProfileFocal({0.5, 0.63, 0.8, 1.0, 1.25, 1.6, 2.0});
+    focal_profiled_ = true;
+  }
+  KeyframeBundleAdjustment(50);
   KeyframeBundleAdjustment(50);
   if (progress != nullptr) progress->Update(2, "registering every frame");
   RegisterAllFrames();
+  RefineFramePoses();
   if (progress != nullptr) progress->Update(3, "global bundle adjustment");
-  GlobalBundleAdjustment();
+  if (std::getenv("VGLOBAL")) GlobalBundleAdjustment();
   SolveLens();
 }
 

@@ -47,7 +47,11 @@ class IncrementalMapper {
   void TriangulateFrom(int slot, const std::vector<uint8_t>& usable);
   void LocalBundleAdjustment();
   void KeyframeBundleAdjustment(int iterations);
+  // Solves the focal by a profile: for each factor, the keyframes' points
+  // re-triangulated and bundle adjusted at focal * factor; keeps the best.
+  void ProfileFocal(const std::vector<double>& factors);
   void RegisterAllFrames();
+  void RefineFramePoses();
   void GlobalBundleAdjustment();
   void SolveLens();
   void SolveRotationOnly();
@@ -65,6 +69,7 @@ class IncrementalMapper {
   size_t anchor_ = 0;  // index in keyframes_ of the two-view start's first
   bool initialized_ = false;
   bool rotation_only_ = false;
+  bool focal_profiled_ = false;
   size_t last_global_count_ = 0;
   int tripod_votes_ = 0;  // keyframe pairs a homography explained
   int pair_tests_ = 0;

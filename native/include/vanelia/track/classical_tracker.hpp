@@ -47,7 +47,7 @@ struct ClassicalTrackerOptions {
   // Keyframes: a new one when the median displacement of the tracks since
   // the last keyframe exceeds this fraction of the image width, or when
   // fewer than `keyframe_min_track_ratio` of its tracks survive.
-  double keyframe_parallax = 0.04;
+  double keyframe_parallax = 0.02;
   double keyframe_min_track_ratio = 0.6;
 
   // Geometry.
