@@ -17,12 +17,15 @@
 //   nb_frames is only cross-checked. The timestamps of those packets give the
 //   frame rate check and VFR detection.
 // - Variable frame rate: a clip is VFR when a frame's duration differs from
-//   the median duration by more than max(1 time-base tick, 2 %). A VFR clip is
-//   mapped to constant frames at the source's average rate (VideoInfo::fps):
-//   output frame k shows the source frame whose time is nearest to k / fps
-//   (ties go to the earlier one) and has timestamp_s = k / fps. Mapping()
-//   lists, for every output frame, the source frame it shows; Cfr() counts the
-//   duplicated and dropped source frames. A constant-rate clip maps 1:1.
+//   the median duration by more than max(1 time-base tick, 2 %). A VFR clip of
+//   n frames is mapped to n constant frames at its average rate over the
+//   frames' span, VideoInfo::fps = (n - 1) / (t_last - t_first) (exact, from
+//   the pts): output frame k has timestamp_s = k / fps and shows the source
+//   frame whose time is nearest to it (ties go to the earlier one), so the
+//   first and last frames map to themselves. Mapping() lists the source frame
+//   of every output frame; Cfr() counts duplicated and dropped source frames.
+//   duration_s is then n / fps. A constant-rate clip maps 1:1 and its fps is
+//   the container's rate (checked against the pts).
 // - Image sequences have the rate ReadOptions::sequence_fps; frame k is at
 //   k / fps. With FFmpeg they are decoded by libav (PNG, JPEG, BMP, TIFF,
 //   PPM, ...). Without FFmpeg only binary PPM/PGM (P6/P5, 8-bit) is read.
@@ -141,6 +144,11 @@ class VideoReader {
 
 // Opens `path` and returns its description (what `vanelia info` prints).
 VideoInfo ProbeVideo(const std::string& path);
+
+// Silences (true) or restores (false) libav's own log lines on stderr; the
+// errors still reach callers as DecodeError. Process-wide: the CLI calls it,
+// the library never does on its own.
+void SetLibavLogQuiet(bool quiet);
 
 // Whether this build decodes video files (FFmpeg); image sequences of
 // PPM/PGM are read either way.
