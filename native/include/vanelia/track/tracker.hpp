@@ -14,6 +14,7 @@
 #include "vanelia/core/progress.hpp"
 #include "vanelia/geometry/sim3d.hpp"
 #include "vanelia/track/camera_track.hpp"
+#include "vanelia/track/track_file.hpp"
 #include "vanelia/video/frame.hpp"
 
 #include <cstdint>
@@ -56,19 +57,12 @@ struct TrackerOptions {
   void Check() const;
 };
 
-// A floor found in the track's world, filled by the scene module.
-struct TrackGroundPlane {
-  Eigen::Vector3d normal = Eigen::Vector3d::UnitZ();  // unit, towards cameras
-  double offset = 0.0;  // dot(normal, x) + offset = 0, track units
-  int64_t num_inliers = 0;
-  double inlier_rms = 0.0;  // track units
-};
-
 struct TrackResult {
   CameraTrack track;  // registered frames only, cam_from_world in "track"
   PointCloud points;  // sparse (classical) or dense (networks) points
   TrackSummary summary;
-  // Filled by the scene module's alignment; unset in the raw track world.
+  // Filled by the scene module's alignment (track_file.hpp's type); unset
+  // in the raw track world.
   std::optional<TrackGroundPlane> ground_plane;
   std::optional<Sim3d> blender_from_track;
 };
