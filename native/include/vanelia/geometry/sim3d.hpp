@@ -21,8 +21,29 @@ struct Sim3d {
   Eigen::Vector3d translation = Eigen::Vector3d::Zero();
 
   Sim3d() = default;
+
   Sim3d(double s, const Eigen::Quaterniond& r, const Eigen::Vector3d& t)
       : scale(s), rotation(r.normalized()), translation(t) {}
+
+  // The rigid transform as a similarity with scale 1.
+  static Sim3d FromRigid(const Rigid3d& b_from_a) {
+    return Sim3d(1.0, b_from_a.rotation, b_from_a.translation);
+  }
+
+  // b_from_a from [s R | t] (3x4) or a homogeneous 4x4 matrix; s is the cube
+  // root of det(s R). Throws InputError when an entry is not finite, when
+  // det(s R) <= 0 (scale not positive, or a reflection), when (s R) / s is
+  // not a rotation (|R^T R - I| > 1e-6), or when the last row of a 4x4 is
+  // not [0 0 0 1].
+  static Sim3d FromMatrix(const Eigen::Matrix<double, 3, 4>& matrix);
+  static Sim3d FromMatrix4(const Eigen::Matrix4d& matrix);
+
+  Eigen::Matrix<double, 3, 4> ToMatrix() const {
+    Eigen::Matrix<double, 3, 4> m;
+    m.leftCols<3>() = scale * rotation.toRotationMatrix();
+    m.col(3) = translation;
+    return m;
+  }
 
   Eigen::Matrix4d ToMatrix4() const {
     Eigen::Matrix4d m = Eigen::Matrix4d::Identity();

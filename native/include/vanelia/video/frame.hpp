@@ -16,8 +16,7 @@ struct Rational {
   int64_t den = 1;
 
   double ToDouble() const {
-    return den != 0 ? static_cast<double>(num) / static_cast<double>(den)
-                    : 0.0;
+    return den != 0 ? static_cast<double>(num) / static_cast<double>(den) : 0.0;
   }
 };
 
@@ -30,21 +29,26 @@ struct Frame {
 
 struct VideoInfo {
   std::string path;
-  int width = 0;             // upright, after display rotation, pixels
-  int height = 0;            // upright, pixels
-  int coded_width = 0;       // as stored in the stream
+  int width = 0;        // upright, after display rotation, pixels
+  int height = 0;       // upright, pixels
+  int coded_width = 0;  // as stored in the stream
   int coded_height = 0;
-  int rotation_deg = 0;      // display rotation applied: 0, 90, 180, 270
-  Rational fps;              // stream frame rate (average rate for VFR)
-  int64_t frame_count = 0;   // decoded frames (after the CFR mapping)
+  int rotation_deg = 0;     // display rotation applied: 0, 90, 180, 270
+  Rational fps;             // stream frame rate (average rate for VFR)
+  int64_t frame_count = 0;  // decoded frames (after the CFR mapping)
   double duration_s = 0.0;
-  std::string codec;         // "h264", "hevc", "png", ...
+  std::string codec;  // "h264", "hevc", "png", ...
   Rational pixel_aspect{1, 1};
   std::string color_range;      // "tv", "pc", "unknown"
   std::string color_primaries;  // "bt709", ...
   bool has_audio = false;
-  bool is_vfr = false;          // variable frame rate detected
+  bool is_vfr = false;  // variable frame rate detected
   bool is_image_sequence = false;
+  // Added by the video module (all optional to fill for other producers):
+  int64_t source_frame_count = 0;  // frames in the source, before CFR mapping
+  std::string pixel_format;        // "yuv420p", "rgb24", ...
+  std::string color_space;         // matrix: "bt709", "bt470bg", "unknown"
+  std::string audio_codec;         // "aac", ... ("" when has_audio is false)
 };
 
 }  // namespace vanelia

@@ -1,0 +1,1 @@
+"""bpy builders: each module creates or updates its part of the Vanelia scene."""

@@ -1,0 +1,254 @@
+// Bindings of the track module: the track file (as the validated JSON
+// document, a dict with the numbers exactly as in the file), the camera
+// convention, and the gt.json / COLMAP importers.
+#include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
+#include "vanelia/track/colmap_import.hpp"
+#include "vanelia/track/conventions.hpp"
+#include "vanelia/track/gt_import.hpp"
+#include "vanelia/track/track_file.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pybind11/eigen.h>
+#include <pybind11/stl.h>
+
+#include "bindings.hpp"
+
+namespace py = pybind11;
+
+namespace vanelia::python {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+py::object ToPython(const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::null:
+      return py::none();
+    case Json::value_t::boolean:
+      return py::bool_(j.get<bool>());
+    case Json::value_t::number_integer:
+      return py::int_(j.get<int64_t>());
+    case Json::value_t::number_unsigned:
+      return py::int_(j.get<uint64_t>());
+    case Json::value_t::number_float:
+      return py::float_(j.get<double>());
+    case Json::value_t::string:
+      return py::str(j.get<std::string>());
+    case Json::value_t::array: {
+      py::list list;
+      for (const Json& item : j) list.append(ToPython(item));
+      return std::move(list);
+    }
+    case Json::value_t::object: {
+      py::dict dict;
+      for (const auto& [key, item] : j.items())
+        dict[py::str(key)] = ToPython(item);
+      return std::move(dict);
+    }
+    default:
+      break;
+  }
+  throw InputError("track: a JSON value of unsupported type");
+}
+
+Json FromPython(const py::handle& obj) {
+  if (obj.is_none()) return nullptr;
+  if (py::isinstance<py::bool_>(obj)) return obj.cast<bool>();
+  if (py::isinstance<py::int_>(obj)) return obj.cast<int64_t>();
+  if (py::isinstance<py::float_>(obj)) return obj.cast<double>();
+  if (py::isinstance<py::str>(obj)) return obj.cast<std::string>();
+  if (py::isinstance<py::dict>(obj)) {
+    Json j = Json::object();
+    for (const auto& [key, value] : obj.cast<py::dict>()) {
+      j[py::str(key).cast<std::string>()] = FromPython(value);
+    }
+    return j;
+  }
+  if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
+    Json j = Json::array();
+    for (const py::handle item : obj) j.push_back(FromPython(item));
+    return j;
+  }
+  if (py::hasattr(obj, "tolist")) return FromPython(obj.attr("tolist")());
+  throw InputError(
+      "track: cannot store a Python " +
+      py::str(py::type::of(obj).attr("__name__")).cast<std::string>() +
+      " in a track file");
+}
+
+Rigid3d PoseFrom(const Eigen::Matrix3d& rotation,
+                 const Eigen::Vector3d& translation) {
+  return Rigid3d(Eigen::Quaterniond(ProjectToRotation(rotation)), translation);
+}
+
+}  // namespace
+
+void BindTrack(py::module_& m) {
+  m.attr("TRACK_FILE_FORMAT") = kTrackFileFormat;
+  m.attr("TRACK_FILE_VERSION") = kTrackFileVersion;
+  m.attr("TRACK_FILE_MAX_POINTS") = kTrackFileMaxPoints;
+
+  m.def(
+      "read_track_file",
+      [](const std::string& path) {
+        Json doc;
+        {
+          py::gil_scoped_release release;
+          doc = ReadTrackFileJson(path);
+        }
+        return ToPython(doc);
+      },
+      py::arg("path"),
+      "Reads and validates a track file (C++ reader); returns the document as "
+      "a dict, "
+      "numbers exactly as in the file. Raises InputError naming the key and "
+      "the rule.");
+  m.def(
+      "read_track_file_string",
+      [](const std::string& text, const std::string& name) {
+        return ToPython(ParseTrackFileJson(text, name));
+      },
+      py::arg("text"),
+      py::arg("name") = "<string>",
+      "Parses and validates the text of a track file; returns the document.");
+  m.def(
+      "validate_track",
+      [](const py::object& doc, const std::string& name) {
+        ValidateTrackFileJson(FromPython(doc), name);
+      },
+      py::arg("doc"),
+      py::arg("name") = "<document>",
+      "Raises InputError unless `doc` (a dict) is a valid version-1 track.");
+  m.def(
+      "format_track",
+      [](const py::object& doc) {
+        const Json j = FromPython(doc);
+        ValidateTrackFileJson(j, "<track being written>");
+        return FormatTrackFileJson(j);
+      },
+      py::arg("doc"),
+      "The text the C++ writer writes for a track document (validated first).");
+  m.def(
+      "write_track_file",
+      [](const std::string& path, const py::object& doc, bool overwrite) {
+        const Json j = FromPython(doc);
+        py::gil_scoped_release release;
+        CheckCanWrite(path, overwrite, "track");
+        ValidateTrackFileJson(j, path);
+        WriteFileAtomic(path, FormatTrackFileJson(j), overwrite);
+      },
+      py::arg("path"),
+      py::arg("doc"),
+      py::arg("overwrite") = false,
+      "Writes a track document atomically; never replaces a file unless "
+      "overwrite.");
+  m.def(
+      "normalize_track",
+      [](const py::object& doc) {
+        return ToPython(
+            TrackFileToJson(TrackFileFromJson(FromPython(doc), "<document>")));
+      },
+      py::arg("doc"),
+      "The document after a pass through the typed C++ TrackFile (poses "
+      "re-derived "
+      "through the one convention).");
+
+  m.def(
+      "import_ground_truth",
+      [](const std::string& gt_path) {
+        Json doc;
+        {
+          py::gil_scoped_release release;
+          doc = TrackFileToJson(ImportGroundTruth(gt_path));
+        }
+        return ToPython(doc);
+      },
+      py::arg("gt_path"),
+      "Converts a gt.json (footage/README.md) into a track document (world "
+      "'blender').");
+  m.def(
+      "import_colmap",
+      [](const std::string& model_dir,
+         int64_t fps_num,
+         int64_t fps_den,
+         int64_t first_number,
+         const std::string& video_path,
+         int64_t frame_count,
+         int64_t max_points) {
+        ColmapImportOptions options;
+        options.fps = {fps_num, fps_den};
+        options.first_number = first_number;
+        options.video_path = video_path;
+        options.frame_count = frame_count;
+        options.max_points = max_points;
+        Json doc;
+        {
+          py::gil_scoped_release release;
+          doc = TrackFileToJson(ImportColmapModel(model_dir, options));
+        }
+        return ToPython(doc);
+      },
+      py::arg("model_dir"),
+      py::arg("fps_num") = 24,
+      py::arg("fps_den") = 1,
+      py::arg("first_number") = 0,
+      py::arg("video_path") = "",
+      py::arg("frame_count") = 0,
+      py::arg("max_points") = kTrackFileMaxPoints,
+      "Converts a COLMAP sparse model (text or binary) into a track document "
+      "(world 'track', with its points and radial distortion).");
+
+  m.def(
+      "blender_c2w_from_cam_from_world",
+      [](const Eigen::Matrix3d& rotation, const Eigen::Vector3d& translation) {
+        return BlenderC2wFromCamFromWorld(PoseFrom(rotation, translation));
+      },
+      py::arg("rotation"),
+      py::arg("translation"),
+      "Blender camera-to-world 4x4 of cam_from_world (OpenCV camera: R, t).");
+  m.def(
+      "cam_from_world_from_blender_c2w",
+      [](const Eigen::Matrix4d& c2w) {
+        const Rigid3d pose = CamFromWorldFromBlenderC2w(c2w);
+        return std::make_pair(Eigen::Matrix3d(pose.rotation.toRotationMatrix()),
+                              Eigen::Vector3d(pose.translation));
+      },
+      py::arg("c2w_blender"),
+      "(R, t) of cam_from_world (OpenCV camera) from a Blender camera-to-world "
+      "4x4.");
+  m.def(
+      "project_track_points",
+      [](const std::string& path,
+         int64_t index,
+         const Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor>&
+             points) {
+        const TrackFile track = ReadTrackFile(path);
+        for (const TrackedFrame& frame : track.frames) {
+          if (frame.index != index) continue;
+          Eigen::Matrix<double, Eigen::Dynamic, 2, Eigen::RowMajor> pixels(
+              points.rows(), 2);
+          for (Eigen::Index i = 0; i < points.rows(); ++i) {
+            const Eigen::Vector3d x_in_cam =
+                frame.cam_from_world *
+                Eigen::Vector3d(points.row(i).transpose());
+            pixels.row(i) = frame.intrinsics.Project(x_in_cam).transpose();
+          }
+          return pixels;
+        }
+        throw InputError("track '" + path + "': no frame with index " +
+                         std::to_string(index));
+      },
+      py::arg("path"),
+      py::arg("index"),
+      py::arg("points"),
+      "Pixels (OpenCV, pixel centres at integers) of world points [N,3] in "
+      "frame "
+      "`index` of a track file, through the C++ reader's K and "
+      "cam_from_world.");
+}
+
+}  // namespace vanelia::python

@@ -1,0 +1,228 @@
+#include "vanelia/track/gt_import.hpp"
+
+#include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
+#include "vanelia/track/conventions.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace vanelia {
+namespace {
+
+using Json = nlohmann::json;
+
+class GtReader {
+ public:
+  explicit GtReader(const std::string& path) : path_(path) {}
+
+  [[noreturn]] void Fail(const std::string& key,
+                         const std::string& rule) const {
+    throw InputError("gt '" + path_ + "': " + key + ": " + rule);
+  }
+
+  const Json& Member(const Json& object,
+                     const std::string& key,
+                     const std::string& name) const {
+    if (!object.is_object() || !object.contains(name)) {
+      Fail(key, "is missing");
+    }
+    return object[name];
+  }
+
+  double Number(const Json& value, const std::string& key) const {
+    if (!value.is_number() || !std::isfinite(value.get<double>())) {
+      Fail(key, "must be a finite number");
+    }
+    return value.get<double>();
+  }
+
+  int64_t Integer(const Json& value,
+                  const std::string& key,
+                  int64_t min) const {
+    if (!value.is_number_integer() || value.get<int64_t>() < min) {
+      Fail(key, "must be an integer >= " + std::to_string(min));
+    }
+    return value.get<int64_t>();
+  }
+
+  Eigen::MatrixXd Matrix(const Json& value,
+                         const std::string& key,
+                         int rows,
+                         int cols) const {
+    const std::string rule =
+        "must be " + std::to_string(rows) + "x" + std::to_string(cols);
+    if (!value.is_array() || value.size() != static_cast<size_t>(rows)) {
+      Fail(key, rule);
+    }
+    Eigen::MatrixXd m(rows, cols);
+    for (int r = 0; r < rows; ++r) {
+      if (!value[r].is_array() ||
+          value[r].size() != static_cast<size_t>(cols)) {
+        Fail(key, rule);
+      }
+      for (int c = 0; c < cols; ++c) m(r, c) = Number(value[r][c], key);
+    }
+    return m;
+  }
+
+ private:
+  std::string path_;
+};
+
+TrackedFrame ReadGtFrame(const GtReader& gt,
+                         const Json& f,
+                         const std::string& key,
+                         const TrackFile& track) {
+  TrackedFrame frame;
+  frame.index = gt.Integer(gt.Member(f, key, "index"), key + ".index", 0);
+  frame.timestamp_s =
+      f.contains("time_s")
+          ? gt.Number(f["time_s"], key + ".time_s")
+          : static_cast<double>(frame.index) / track.fps.ToDouble();
+  const Eigen::Matrix4d c2w =
+      gt.Matrix(gt.Member(f, key, "c2w_blender"), key + ".c2w_blender", 4, 4);
+  try {
+    frame.cam_from_world = CamFromWorldFromBlenderC2w(c2w, 1e-4);
+  } catch (const InputError& error) {
+    gt.Fail(key, error.what());
+  }
+  const Eigen::Matrix3d k =
+      gt.Matrix(gt.Member(f, key, "K_opencv"), key + ".K_opencv", 3, 3);
+  if (!(k(0, 0) > 0.0 && k(1, 1) > 0.0) || k(0, 1) != 0.0 || k(1, 0) != 0.0 ||
+      k(2, 0) != 0.0 || k(2, 1) != 0.0 || k(2, 2) != 1.0) {
+    gt.Fail(key + ".K_opencv",
+            "must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0");
+  }
+  frame.intrinsics = {
+      k(0, 0), k(1, 1), k(0, 2), k(1, 2), track.width, track.height};
+  frame.confidence = 1.0;
+  return frame;
+}
+
+}  // namespace
+
+Rational RationalFromFps(double fps) {
+  const double rounded = std::round(fps);
+  if (std::abs(fps - rounded) < 1e-9 * fps) {
+    return {static_cast<int64_t>(rounded), 1};
+  }
+  for (const int64_t base : {24, 30, 60, 120}) {
+    const double ntsc = static_cast<double>(base) * 1000.0 / 1001.0;
+    if (std::abs(fps - ntsc) < 1e-4) return {base * 1000, 1001};
+  }
+  return {static_cast<int64_t>(std::round(fps * 1000.0)), 1000};
+}
+
+TrackFile ImportGroundTruthString(const std::string& text,
+                                  const std::string& gt_path) {
+  const GtReader gt(gt_path);
+  Json doc;
+  try {
+    doc = Json::parse(text);
+  } catch (const Json::parse_error& error) {
+    throw InputError("gt '" + gt_path + "': not valid JSON: " + error.what());
+  }
+  if (!doc.is_object()) gt.Fail("(document)", "must be a JSON object");
+  const Json& format = gt.Member(doc, "format", "format");
+  if (!format.is_string() ||
+      format.get<std::string>().rfind("vanelia-gt-track/", 0) != 0) {
+    gt.Fail("format", "must be \"vanelia-gt-track/1\"");
+  }
+  TrackFile track;
+  track.width = static_cast<int>(
+      gt.Integer(gt.Member(doc, "width", "width"), "width", 1));
+  track.height = static_cast<int>(
+      gt.Integer(gt.Member(doc, "height", "height"), "height", 1));
+  const double fps = gt.Number(gt.Member(doc, "fps", "fps"), "fps");
+  if (!(fps > 0.0)) gt.Fail("fps", "must be > 0");
+  track.fps = RationalFromFps(fps);
+  track.tracker = {"ground-truth", format.get<std::string>(), {}};
+  track.tracker.options = nlohmann::ordered_json::object();
+  track.world = TrackWorld::kBlender;
+  track.scale = {ScaleMethod::kNone, std::nullopt};
+  const int64_t num_frames =
+      gt.Integer(gt.Member(doc, "num_frames", "num_frames"), "num_frames", 1);
+  const std::filesystem::path video =
+      std::filesystem::path(gt_path).parent_path() /
+      (doc.contains("video") && doc["video"].is_string()
+           ? doc["video"].get<std::string>()
+           : std::string("video.mp4"));
+  track.source.path = video.string();
+  std::error_code ec;
+  track.source.sha256 = std::filesystem::is_regular_file(video, ec)
+                            ? Sha256OfFile(video.string())
+                            : "";
+  track.source.frame_count = num_frames;
+  if (doc.contains("ground_plane")) {
+    const Json& p = doc["ground_plane"];
+    const Json& normal = gt.Member(p, "ground_plane.normal", "normal");
+    if (!normal.is_array() || normal.size() != 3) {
+      gt.Fail("ground_plane.normal", "must be a 3-vector");
+    }
+    const Eigen::Vector3d n(gt.Number(normal[0], "ground_plane.normal"),
+                            gt.Number(normal[1], "ground_plane.normal"),
+                            gt.Number(normal[2], "ground_plane.normal"));
+    const double offset = gt.Number(
+        gt.Member(p, "ground_plane.offset", "offset"), "ground_plane.offset");
+    if (!(n.norm() > 0.0)) gt.Fail("ground_plane.normal", "must be non-zero");
+    TrackGroundPlane plane;
+    plane.normal = n / n.norm();
+    plane.offset = offset / n.norm();
+    plane.method = GroundPlaneMethod::kManual;
+    plane.inliers = 0;
+    plane.rms = 0.0;
+    plane.confidence = 1.0;
+    track.ground_plane = plane;
+  }
+  const Json& frames = gt.Member(doc, "frames", "frames");
+  if (!frames.is_array() || frames.empty()) {
+    gt.Fail("frames", "must be a non-empty array");
+  }
+  for (size_t i = 0; i < frames.size(); ++i) {
+    track.frames.push_back(
+        ReadGtFrame(gt, frames[i], "frames[" + std::to_string(i) + "]", track));
+  }
+  std::sort(track.frames.begin(),
+            track.frames.end(),
+            [](const TrackedFrame& a, const TrackedFrame& b) {
+              return a.index < b.index;
+            });
+  std::vector<double> focals;
+  for (size_t i = 0; i < track.frames.size(); ++i) {
+    if (i > 0 && track.frames[i].index == track.frames[i - 1].index) {
+      gt.Fail(
+          "frames",
+          "index " + std::to_string(track.frames[i].index) + " appears twice");
+    }
+    focals.push_back(track.frames[i].intrinsics.fx);
+  }
+  std::nth_element(
+      focals.begin(), focals.begin() + focals.size() / 2, focals.end());
+  if (track.ground_plane) {
+    // The track file's normal points towards the cameras.
+    double side = 0.0;
+    for (const TrackedFrame& f : track.frames) {
+      side += track.ground_plane->normal.dot(
+                  f.cam_from_world.Inverse().translation) +
+              track.ground_plane->offset;
+    }
+    if (side < 0.0) {
+      track.ground_plane->normal = -track.ground_plane->normal;
+      track.ground_plane->offset = -track.ground_plane->offset;
+    }
+  }
+  track.summary.registered = static_cast<int64_t>(track.frames.size());
+  track.summary.total = std::max(num_frames, track.summary.registered);
+  track.summary.focal_px = focals[focals.size() / 2];
+  return track;
+}
+
+TrackFile ImportGroundTruth(const std::string& gt_path) {
+  return ImportGroundTruthString(ReadFile(gt_path), gt_path);
+}
+
+}  // namespace vanelia

@@ -1,0 +1,115 @@
+// `vanelia info VIDEO [--json]`: what the reader knows about a clip (upright
+// size, rotation, rate, exact frame count, duration, codec, audio, VFR,
+// pixel aspect, colour tags).
+#include "vanelia/video/video_reader.hpp"
+
+#include <cstdio>
+#include <string>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include <nlohmann/json.hpp>
+
+namespace vanelia::cli {
+namespace {
+
+nlohmann::ordered_json InfoJson(const VideoInfo& info, const CfrReport& cfr) {
+  nlohmann::ordered_json json;
+  json["path"] = info.path;
+  json["width"] = info.width;
+  json["height"] = info.height;
+  json["coded_width"] = info.coded_width;
+  json["coded_height"] = info.coded_height;
+  json["rotation_deg"] = info.rotation_deg;
+  json["fps"] = {{"num", info.fps.num}, {"den", info.fps.den}};
+  json["fps_float"] = info.fps.ToDouble();
+  json["frame_count"] = info.frame_count;
+  json["source_frame_count"] = info.source_frame_count;
+  json["duration_s"] = info.duration_s;
+  json["codec"] = info.codec;
+  json["pixel_format"] = info.pixel_format;
+  json["pixel_aspect"] = {{"num", info.pixel_aspect.num},
+                          {"den", info.pixel_aspect.den}};
+  json["color_range"] = info.color_range;
+  json["color_primaries"] = info.color_primaries;
+  json["color_space"] = info.color_space;
+  json["has_audio"] = info.has_audio;
+  json["audio_codec"] = info.audio_codec;
+  json["is_vfr"] = info.is_vfr;
+  json["cfr_mapping"] = {{"duplicated", cfr.duplicated},
+                         {"dropped", cfr.dropped}};
+  json["is_image_sequence"] = info.is_image_sequence;
+  return json;
+}
+
+std::string Text(const VideoInfo& info, const CfrReport& cfr) {
+  char buffer[2048];
+  std::snprintf(
+      buffer,
+      sizeof(buffer),
+      "path:           %s\n"
+      "resolution:     %dx%d (upright; coded %dx%d, rotation %d deg)\n"
+      "frame rate:     %lld/%lld (%.6g fps)%s\n"
+      "frames:         %lld (source %lld)\n"
+      "duration:       %.6g s\n"
+      "codec:          %s (%s)\n"
+      "pixel aspect:   %lld:%lld\n"
+      "colour:         range %s, primaries %s, matrix %s\n"
+      "audio:          %s\n",
+      info.path.c_str(),
+      info.width,
+      info.height,
+      info.coded_width,
+      info.coded_height,
+      info.rotation_deg,
+      static_cast<long long>(info.fps.num),
+      static_cast<long long>(info.fps.den),
+      info.fps.ToDouble(),
+      info.is_image_sequence ? " (image sequence)" : "",
+      static_cast<long long>(info.frame_count),
+      static_cast<long long>(info.source_frame_count),
+      info.duration_s,
+      info.codec.c_str(),
+      info.pixel_format.c_str(),
+      static_cast<long long>(info.pixel_aspect.num),
+      static_cast<long long>(info.pixel_aspect.den),
+      info.color_range.c_str(),
+      info.color_primaries.c_str(),
+      info.color_space.c_str(),
+      info.has_audio ? info.audio_codec.c_str() : "none");
+  std::string text = buffer;
+  if (info.is_vfr) {
+    std::snprintf(buffer,
+                  sizeof(buffer),
+                  "VFR:            yes; mapped to %lld constant frames at the "
+                  "average rate (%lld duplicated, %lld dropped)\n",
+                  static_cast<long long>(cfr.output_frames),
+                  static_cast<long long>(cfr.duplicated),
+                  static_cast<long long>(cfr.dropped));
+  } else {
+    std::snprintf(buffer, sizeof(buffer), "VFR:            no\n");
+  }
+  return text + buffer;
+}
+
+}  // namespace
+
+int RunInfo(const Args& args) {
+  ArgParser parser("vanelia info",
+                   "Describe a video file or an image sequence.");
+  parser.AddPositional("VIDEO",
+                       "video file, image folder or pattern (frames/%04d.png)");
+  parser.AddFlag("--json", "print one JSON object instead of text");
+  if (!parser.Parse(args)) return 0;
+  SetLibavLogQuiet(true);  // errors come back as one DecodeError line
+  const auto reader = VideoReader::Open(parser.Get("VIDEO"));
+  if (parser.Flag("--json")) {
+    std::printf("%s\n",
+                InfoJson(reader->Info(), reader->Cfr()).dump(2).c_str());
+  } else {
+    std::fputs(Text(reader->Info(), reader->Cfr()).c_str(), stdout);
+  }
+  return 0;
+}
+
+}  // namespace vanelia::cli

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Make one test fixture with Blender 3.4 headless (Cycles on the CPU) and ffmpeg.
+#
+#   tests/data/generate/generate.sh FIXTURE [OUT]
+#
+# FIXTURE  OUT default                  what (committed ones are in tests/data/README.md)
+# sample   tests/data/sample            2 s 640x360 clip with audio + gt.json (committed)
+# product  tests/data/sample/product.glb  30 cm bottle, PBR, near-black cap (committed)
+# portrait tests/data/clips/portrait    1 s portrait clip stored rotated + rotation metadata
+# vfr      tests/data/clips/vfr         1 s clip, intervals alternate 1/30 s and 1/20 s
+# tripod   $TMPDIR/vanelia-clips/tripod  2 s rotation-only pan, 28 mm
+# lowtex   $TMPDIR/vanelia-clips/lowtex  2 s arc over a nearly uniform floor
+# distort  $TMPDIR/vanelia-clips/distort 2 s arc with OpenCV k1=-0.15, k2=0.03 distortion
+#
+# Run from anywhere; paths are relative to the repository root. Render times on 2 busy cores:
+# sample ~6 min CPU (8 spp, 48 frames); the 24-frame 4 spp clips ~1-2 min.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+cd "$root"
+fixture="${1:?usage: generate.sh FIXTURE [OUT] (sample|product|portrait|vfr|tripod|lowtex|distort)}"
+tmp="${TMPDIR:-/tmp}/vanelia-clips"
+blender_run() { blender -b --factory-startup --python "$@"; }
+clip() { blender_run tests/data/generate/make_clip.py -- "$@"; }
+case "$fixture" in
+  sample) clip --preset sample --out "${2:-tests/data/sample}" ;;
+  product) blender_run tests/data/generate/make_product.py -- --out "${2:-tests/data/sample/product.glb}" ;;
+  portrait) clip --preset portrait --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/portrait}" ;;
+  vfr) clip --preset vfr --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/vfr}" ;;
+  tripod) clip --preset tripod --out "${2:-$tmp/tripod}" ;;
+  lowtex) clip --preset lowtex --out "${2:-$tmp/lowtex}" ;;
+  distort) clip --preset distort --out "${2:-$tmp/distort}" ;;
+  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort" >&2; exit 2 ;;
+esac

@@ -1,0 +1,322 @@
+"""Render a test clip with exact ground-truth cameras (run by Blender 3.4 headless).
+
+    blender -b --factory-startup --python tests/data/generate/make_clip.py -- \
+        --preset sample --out tests/data/sample [--samples 12] [--frames 48] [--keep-png]
+
+Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
+../shared/footage/README.md, plus a few fields some presets add). Presets:
+
+- sample:   2 s, 48 frames at 24 fps, 640x360, a 30-degree arc at 1.5 m height looking ~20 deg
+            down at a floor point, textured scene, with an AAC audio track (a chirp).
+- portrait: 360x640 upright frames stored as 640x360 with display-rotation metadata (90 deg).
+- vfr:      frame intervals alternate 1/30 s and 1/20 s (average 24 fps); the camera poses are
+            sampled at each frame's true timestamp.
+- tripod:   rotation only (camera centre fixed), pan 40 deg left to right, known focal 28 mm.
+- lowtex:   nearly uniform concrete floor, two plain boxes, no walls.
+- distort:  rendered wider, then warped by OpenCV radial distortion (k1, k2 in gt.json).
+
+Rendering is Cycles on the CPU with a fixed seed, no denoiser, no motion blur. The camera pose
+of each frame is set explicitly, rendered to PNG and read back from `matrix_world`, so gt.json is
+exactly what Blender rendered.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import bpy
+import mathutils
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clip_encode  # noqa: E402
+import scene_build  # noqa: E402
+
+SENSOR_WIDTH_MM = 36.0
+
+PRESETS = {
+    "sample": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", audio=True),
+    "portrait": dict(size=(360, 640), focal_mm=40.0, texture="rich", motion="arc", rotate=-90),
+    "vfr": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", vfr=True),
+    "tripod": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="pan"),
+    "lowtex": dict(size=(640, 360), focal_mm=28.0, texture="low", motion="arc"),
+    "distort": dict(
+        size=(640, 360), focal_mm=24.0, texture="rich", motion="arc", k1=-0.15, k2=0.03
+    ),
+}
+DESCRIPTIONS = {
+    "arc": "camera 1.5 m high on a 30-degree arc (radius 4.3 m to 3.9 m) around the floor point "
+    "(0, 1, 0), looking at it (about 20 deg down)",
+    "pan": "tripod: camera fixed at (0, -3, 1.5), pans 40 deg left to right (yaw +20 to -20 deg) "
+    "while tilted 15 deg down; rotation only",
+}
+
+
+def parse_args():
+    argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--preset", required=True, choices=sorted(PRESETS))
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--frames", type=int, default=48, help="number of frames (default 48)")
+    p.add_argument("--fps", type=int, default=24, help="frame rate (average for vfr)")
+    p.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel")
+    p.add_argument("--crf", type=int, default=21, help="libx264 crf")
+    p.add_argument("--keep-png", action="store_true", help="keep the rendered PNGs in OUT/png")
+    p.add_argument(
+        "--reuse-png",
+        action="store_true",
+        help="do not render: encode the PNGs a --keep-png run left in OUT/png (same preset)",
+    )
+    return p.parse_args(argv)
+
+
+def frame_times(num_frames, fps, vfr):
+    """Presentation time of each frame in seconds (alternating 1/30, 1/20 s intervals if vfr)."""
+    if not vfr:
+        return [i / fps for i in range(num_frames)]
+    return [(i // 2) / 12.0 + (i % 2) / 30.0 for i in range(num_frames)]
+
+
+def look_rotation(forward):
+    """Blender camera rotation looking along `forward` with world +Z up (no roll)."""
+    f = mathutils.Vector(forward).normalized()
+    right = f.cross(mathutils.Vector((0, 0, 1))).normalized()
+    up = right.cross(f)
+    rot = mathutils.Matrix((right, up, -f)).transposed()  # columns: cam X, cam Y, cam Z
+    return rot
+
+
+def camera_pose(motion, u):
+    """Camera-to-world 4x4 at normalised time u in [0, 1]."""
+    if motion == "arc":
+        target = mathutils.Vector((0.0, 1.0, 0.0))
+        radius = 4.3 - 0.4 * u
+        azimuth = math.radians(-105.0 + 30.0 * u)  # camera south of the target, moving east
+        eye = target + mathutils.Vector(
+            (radius * math.cos(azimuth), radius * math.sin(azimuth), 1.5)
+        )
+        rot = look_rotation(target - eye)
+    elif motion == "pan":
+        eye = mathutils.Vector((0.0, -3.0, 1.5))
+        yaw = math.radians(20.0 - 40.0 * u)  # + is to the left (towards -x)
+        pitch = math.radians(-15.0)
+        forward = (
+            -math.sin(yaw) * math.cos(pitch),
+            math.cos(yaw) * math.cos(pitch),
+            math.sin(pitch),
+        )
+        rot = look_rotation(forward)
+    else:
+        raise ValueError(f"motion = {motion!r}; must be 'arc' or 'pan'")
+    return mathutils.Matrix.Translation(eye) @ rot.to_4x4()
+
+
+def setup_render(scene, width, height, samples):
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.cycles.use_adaptive_sampling = False
+    scene.cycles.use_denoising = False
+    scene.cycles.seed = 7
+    scene.cycles.max_bounces = 2
+    scene.cycles.diffuse_bounces = 1
+    scene.cycles.glossy_bounces = 1
+    scene.cycles.transmission_bounces = 0
+    scene.cycles.volume_bounces = 0
+    scene.cycles.caustics_reflective = False
+    scene.cycles.caustics_refractive = False
+    scene.render.use_motion_blur = False
+    scene.render.resolution_x = width
+    scene.render.resolution_y = height
+    scene.render.resolution_percentage = 100
+    scene.render.pixel_aspect_x = 1.0
+    scene.render.pixel_aspect_y = 1.0
+    scene.render.film_transparent = False
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.image_settings.color_depth = "8"
+    scene.render.threads_mode = "FIXED"
+    scene.render.threads = max(1, min(2, os.cpu_count() or 1))
+    scene.view_settings.view_transform = "Filmic"
+    scene.view_settings.look = "Medium High Contrast"
+    scene.view_settings.exposure = -1.0
+
+
+def add_camera(scene, focal_mm):
+    cam_data = bpy.data.cameras.new("Camera")
+    cam_data.lens = focal_mm
+    cam_data.sensor_width = SENSOR_WIDTH_MM
+    cam_data.sensor_fit = "HORIZONTAL"
+    cam_data.shift_x = 0.0
+    cam_data.shift_y = 0.0
+    cam_data.clip_start = 0.05
+    cam_data.clip_end = 200.0
+    cam = bpy.data.objects.new("Camera", cam_data)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    return cam
+
+
+def matrix_rows(m):
+    return [[float(m[r][c]) for c in range(4)] for r in range(4)]
+
+
+def opencv_w2c(c2w):
+    """w2c in OpenCV axes: inverse(c2w @ diag(1, -1, -1, 1))."""
+    flip = mathutils.Matrix.Diagonal((1.0, -1.0, -1.0, 1.0))
+    return (c2w @ flip).inverted()
+
+
+def render_frames(args, preset, png_dir):
+    """Render every frame; return (gt frame dicts, camera centres, render seconds)."""
+    scene = bpy.context.scene
+    out_w, out_h = preset["size"]
+    focal_px = preset["focal_mm"] / SENSOR_WIDTH_MM * out_w
+    margin = 1.2 if "k1" in preset else 1.0  # distortion pulls in pixels from outside the frame
+    render_w, render_h = round(out_w * margin / 2) * 2, round(out_h * margin / 2) * 2
+    setup_render(scene, render_w, render_h, args.samples)
+    cam = add_camera(scene, focal_px * SENSOR_WIDTH_MM / render_w)
+    times = frame_times(args.frames, args.fps, preset.get("vfr", False))
+    duration = (args.frames - 1) / args.fps  # the trajectory spans the first to last frame time
+    cx, cy = out_w / 2.0, out_h / 2.0
+    k_opencv = [[focal_px, 0.0, cx - 0.5], [0.0, focal_px, cy - 0.5], [0.0, 0.0, 1.0]]
+    frames, centres = [], []
+    t0 = time.time()
+    for i, t in enumerate(times):
+        scene.frame_set(i + 1)
+        cam.matrix_world = camera_pose(preset["motion"], min(1.0, t / duration))
+        bpy.context.view_layer.update()
+        c2w = cam.matrix_world.copy()
+        scene.render.filepath = os.path.join(png_dir, f"{i:04d}.png")
+        if not args.reuse_png:
+            bpy.ops.render.render(write_still=True)
+        elif not os.path.exists(scene.render.filepath):
+            raise FileNotFoundError(f"--reuse-png: '{scene.render.filepath}' is missing")
+        frames.append(
+            {
+                "index": i,
+                "blender_frame": i + 1,
+                "time_s": t,
+                "focal_mm": preset["focal_mm"],
+                "focal_px": focal_px,
+                "c2w_blender": matrix_rows(c2w),
+                "w2c_opencv": matrix_rows(opencv_w2c(c2w)),
+                "K_opencv": k_opencv,
+            }
+        )
+        centres.append(c2w.translation.copy())
+        print(f"make_clip: frame {i + 1}/{len(times)} at {time.time() - t0:.1f} s", flush=True)
+    return frames, centres, time.time() - t0
+
+
+def gt_document(args, preset, objects, frames, centres):
+    out_w, out_h = preset["size"]
+    length = sum((centres[i + 1] - centres[i]).length for i in range(len(centres) - 1))
+    gt = {
+        "format": "vanelia-gt-track/1",
+        "name": args.preset,
+        "description": f"{args.preset}: {DESCRIPTIONS[preset['motion']]}.",
+        "video": "video.mp4",
+        "fps": args.fps,
+        "width": out_w,
+        "height": out_h,
+        "num_frames": len(frames),
+        "sensor_width_mm": SENSOR_WIDTH_MM,
+        "sensor_fit": "HORIZONTAL",
+        "pixel_aspect": 1.0,
+        "lens_distortion": "none (ideal pinhole)",
+        "principal_point_px": [out_w / 2.0, out_h / 2.0],
+        "principal_point_px_opencv": [out_w / 2.0 - 0.5, out_h / 2.0 - 0.5],
+        "trajectory_length_m": length,
+        "conventions": {
+            "index": "frames[i].index is the 0-based decoded frame number of video.mp4 "
+            "(blender_frame = index + 1 in the generating scene)",
+            "c2w_blender": "camera-to-world 4x4 (row-major rows), Blender world (metres, Z up); "
+            "camera looks down its local -Z, local +Y is image up, local +X image right",
+            "w2c_opencv": "world-to-camera 4x4 (row-major rows) in OpenCV camera convention "
+            "(x right, y down, z forward); X_cam = R X_world + t; same world as c2w_blender",
+            "focal_px": "focal_mm / sensor_width_mm * width (horizontal sensor fit, square "
+            "pixels)",
+            "principal_point_px": "image centre with the image spanning [0,W]x[0,H] (pixel "
+            "corners); principal_point_px_opencv / K_opencv use pixel centres at integers",
+        },
+        "ground_plane": {
+            "normal": [0.0, 0.0, 1.0],
+            "offset": 0.0,
+            "equation": "dot(normal, X) + offset = 0 in world metres; normal points up, towards "
+            "the cameras",
+        },
+        "scale": "metric: 1 Blender unit = 1 m; camera height 1.5 m above the floor; boxes are "
+        "0.4-1.2 m tall; box 'location' is the box centre, 'size' its full extent",
+        "scene_objects": objects,
+        "frames": frames,
+        "video_encoding": f"H.264 yuv420p crf {args.crf}, from 8-bit PNG renders (Cycles "
+        f"{args.samples} spp, no denoiser, no motion blur)",
+        "generator": "blender -b --factory-startup --python tests/data/generate/make_clip.py -- "
+        + " ".join(
+            a
+            for a in sys.argv[sys.argv.index("--") + 1 :]
+            if a not in ("--reuse-png", "--keep-png")
+        ),
+    }
+    if "k1" in preset:
+        gt["lens_distortion"] = {
+            "model": "opencv",
+            "k1": preset["k1"],
+            "k2": preset["k2"],
+            "p1": 0.0,
+            "p2": 0.0,
+            "k3": 0.0,
+            "note": "x_d = x_u (1 + k1 r^2 + k2 r^4), r^2 = |x_u|^2 in normalised camera "
+            "coordinates; K_opencv maps the distorted normalised point to pixels; the pinhole "
+            "render was warped with this model",
+        }
+    if "rotate" in preset:
+        gt["display_rotation_deg"] = preset["rotate"]
+        gt["stored_width"], gt["stored_height"] = out_h, out_w
+        gt["rotation_note"] = (
+            "width/height/K/cameras are for the upright (displayed) frames; the stream stores "
+            "them rotated 90 deg counter-clockwise (stored_width x stored_height) with a "
+            "display matrix that rotates them back 90 deg clockwise; display_rotation_deg is "
+            "ffprobe's 'rotation' of that matrix (counter-clockwise degrees), as on phone clips"
+        )
+    if preset.get("vfr"):
+        gt["vfr"] = True
+        gt["vfr_note"] = (
+            "frame intervals alternate 1/30 s and 1/20 s (fps is the average rate); "
+            "frames[i].time_s is the true presentation time and the camera pose is the one at "
+            "that time"
+        )
+    if "audio" in preset:
+        gt["audio"] = "AAC 48 kHz mono, a 200-800 Hz chirp lasting the clip"
+    return gt
+
+
+def main():
+    args = parse_args()
+    preset = PRESETS[args.preset]
+    out_dir = os.path.abspath(args.out)
+    png_dir = os.path.join(out_dir, "png")
+    os.makedirs(png_dir, exist_ok=True)
+    objects = scene_build.build_scene(preset["texture"])
+    frames, centres, seconds = render_frames(args, preset, png_dir)
+    gt = gt_document(args, preset, objects, frames, centres)
+    clip_encode.encode(png_dir, os.path.join(out_dir, "video.mp4"), gt, args.crf)
+    with open(os.path.join(out_dir, "gt.json"), "w") as f:
+        json.dump(gt, f, indent=1)
+        f.write("\n")
+    if not args.keep_png:
+        clip_encode.remove_pngs(png_dir)
+    print(f"make_clip: {args.preset}: {len(frames)} frames rendered in {seconds:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception:  # exit non-zero so the driver sees the failure
+        import traceback
+
+        traceback.print_exc()
+        sys.exit(1)
