@@ -172,7 +172,6 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
           if (is_keyframe) keyframes.insert(id);
         }
       }
-      if (first_batch_ever) num_seen = count;
       num_seen = static_cast<int>(std::count_if(
           label.begin(), label.end(), [](int64_t v) { return v >= 0; }));
       while (static_cast<int>(window.size()) > options.local_context_size) {

@@ -32,9 +32,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#ifdef VANELIA_HAVE_PNG
+#include <png.h>
+#endif
+
 #include "testing/npy.hpp"
 #include <nlohmann/json.hpp>
-#include <png.h>
 
 namespace vanelia::model {
 namespace {
@@ -254,6 +257,7 @@ void RunDecoderScenario(const fs::path& dir,
 
 // ---------------------------------------------------------- preprocessing
 
+#ifdef VANELIA_HAVE_PNG
 torch::Tensor ReadPngRgb(const fs::path& path) {
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
@@ -271,6 +275,7 @@ torch::Tensor ReadPngRgb(const fs::path& path) {
   }
   return rgb;
 }
+#endif
 
 void RunPreprocessing(const fs::path& dir) {
   const json m = ReadJson(dir / "manifest.json");
@@ -283,10 +288,7 @@ void RunPreprocessing(const fs::path& dir) {
     ++cases;
     const std::string png = "synthetic_" + match[1].str() + ".png";
     const int size = std::stoi(match[2].str());
-    const torch::Tensor rgb = ReadPngRgb(dir / png);
     const auto wh = fact.at("input_WxH").get<std::vector<int>>();
-    ASSERT_EQ(rgb.size(1), wh[0]);
-    ASSERT_EQ(rgb.size(0), wh[1]);
     const ResizePlan plan = PlanResize(wh[0], wh[1], BucketsForSize(size));
     const auto crop = fact.at("center_crop_HxW").get<std::vector<int>>();
     const auto out_hw = fact.at("resize_to_HxW").get<std::vector<int>>();
@@ -294,11 +296,18 @@ void RunPreprocessing(const fs::path& dir) {
     EXPECT_EQ(plan.crop_width, crop[1]) << key;
     EXPECT_EQ(plan.output_height, out_hw[0]) << key;
     EXPECT_EQ(plan.output_width, out_hw[1]) << key;
-    const torch::Tensor img = ApplyResizePlan(NormalizeImage(rgb), plan);
     std::map<std::string, torch::Tensor> produced;
-    produced[key + "_img_antialias"] = img;
+#ifdef VANELIA_HAVE_PNG
+    const torch::Tensor rgb = ReadPngRgb(dir / png);
+    ASSERT_EQ(rgb.size(1), wh[0]);
+    ASSERT_EQ(rgb.size(0), wh[1]);
+    produced[key + "_img_antialias"] =
+        ApplyResizePlan(NormalizeImage(rgb), plan);
+#else
+    (void)png;
+#endif
     produced[key + "_true_shape"] =
-        torch::tensor({img.size(1), img.size(2)}, torch::kInt32);
+        torch::tensor({plan.output_height, plan.output_width}, torch::kInt32);
     produced[key + "_to_orig"] =
         torch::from_blob(
             const_cast<double*>(plan.upstream_to_orig), {3, 3}, torch::kFloat64)

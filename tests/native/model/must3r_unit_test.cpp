@@ -12,6 +12,7 @@
 #include <iostream>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -36,47 +37,88 @@ torch::Tensor PinholePointmap(int w, int h, double f, double cx, double cy) {
                        torch::full({h, w}, depth, opts)});
 }
 
-void ExpectSourceIntrinsicsRecovered(int w, int h, int size, double f_src) {
+// Least-squares pinhole fit along one axis of a network pointmap [H, W, 3]
+// (pixel index = f * X/Z + c), over the interior (the antialiasing filter
+// is truncated at the borders). Returns (f, c) in network pixels.
+std::pair<double, double> FitAxis(const torch::Tensor& net, int axis) {
+  const int64_t h = net.size(0);
+  const int64_t w = net.size(1);
+  const int64_t m = 4;
+  const torch::Tensor inner = net.slice(0, m, h - m).slice(1, m, w - m);
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  torch::Tensor idx;
+  if (axis == 0) {
+    idx = torch::arange(m, w - m, opts)
+              .view({1, -1})
+              .expand({h - 2 * m, w - 2 * m});
+  } else {
+    idx = torch::arange(m, h - m, opts)
+              .view({-1, 1})
+              .expand({h - 2 * m, w - 2 * m});
+  }
+  const torch::Tensor r = inner.select(2, axis) / inner.select(2, 2);
+  const torch::Tensor rc = r - r.mean();
+  const double f = ((idx - idx.mean()) * rc).sum().item<double>() /
+                   (rc * rc).sum().item<double>();
+  const double c = idx.mean().item<double>() - f * r.mean().item<double>();
+  return {f, c};
+}
+
+// A source camera with an arbitrary principal point: crop and resize its
+// pointmap as upstream does, fit the network-pixel pinhole, map it back.
+void ExpectSourceIntrinsicsRecovered(
+    int w, int h, int size, double f_src, double cx, double cy) {
   const ResizePlan plan = PlanResize(w, h, BucketsForSize(size));
-  // Principal point chosen where upstream's network pp (W/2, H/2) lands.
-  const double cx = plan.SourceX(plan.output_width / 2.0);
-  const double cy = plan.SourceY(plan.output_height / 2.0);
   const torch::Tensor source = PinholePointmap(w, h, f_src, cx, cy);
   const torch::Tensor net = ApplyResizePlan(source, plan).permute({1, 2, 0});
+  const auto [fx_net, cx_net] = FitAxis(net, 0);
+  const auto [fy_net, cy_net] = FitAxis(net, 1);
+  SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h) + " at " +
+               std::to_string(size));
+  const double fx = fx_net * plan.ScaleX();
+  const double fy = fy_net * plan.ScaleY();
+  const double cx_back = plan.SourceX(cx_net);
+  const double cy_back = plan.SourceY(cy_net);
+  std::cout << "SOURCE_PX " << w << "x" << h << "@" << size
+            << " dfx=" << fx - f_src << " dfy=" << fy - f_src
+            << " dcx=" << cx_back - cx << " dcy=" << cy_back - cy << "\n";
+  EXPECT_NEAR(fx, f_src, 0.01);
+  EXPECT_NEAR(fy, f_src, 0.01);
+  EXPECT_NEAR(cx_back, cx, 0.01);
+  EXPECT_NEAR(cy_back, cy, 0.01);
+  // Upstream's to_orig (x_orig = s x + unrounded offset) is off here.
+  const double upstream_cx =
+      plan.upstream_to_orig[0] * cx_net + plan.upstream_to_orig[2];
+  if (!plan.identity) {
+    EXPECT_GT(std::abs(upstream_cx - cx), 0.1);
+  }
+  // The network-side focal as upstream estimates it (Weiszfeld with its
+  // principal point at (W/2, H/2)) comes back through SourceIntrinsics when
+  // the camera's principal point is where that convention puts it.
+  const double cx0 = plan.SourceX(plan.output_width / 2.0);
+  const double cy0 = plan.SourceY(plan.output_height / 2.0);
+  const torch::Tensor centred =
+      ApplyResizePlan(PinholePointmap(w, h, f_src, cx0, cy0), plan)
+          .permute({1, 2, 0});
   const double f_net =
-      EstimateFocalKnowingDepth(net.unsqueeze(0).to(torch::kFloat32),
+      EstimateFocalKnowingDepth(centred.unsqueeze(0).to(torch::kFloat32),
                                 plan.output_width / 2.0,
                                 plan.output_height / 2.0)
           .item<double>();
   const Intrinsics k = SourceIntrinsics(f_net, plan);
-  SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h) + " at " +
-               std::to_string(size));
-  std::cout << "SOURCE_PX " << w << "x" << h << "@" << size
-            << " dfx=" << k.fx - f_src << " dcx=" << k.cx - cx
-            << " dcy=" << k.cy - cy << "\n";
   EXPECT_NEAR(k.fx, f_src, 0.01);
-  EXPECT_NEAR(k.cx, cx, 0.01);
-  EXPECT_NEAR(k.cy, cy, 0.01);
   EXPECT_EQ(k.width, w);
   EXPECT_EQ(k.height, h);
-  // Upstream's to_orig maps the network pp elsewhere whenever the crop
-  // offset rounds or the image is rescaled.
-  const double upstream_cx =
-      plan.upstream_to_orig[0] * plan.output_width / 2.0 +
-      plan.upstream_to_orig[2];
-  if (!plan.identity) {
-    EXPECT_GT(std::abs(upstream_cx - cx), 0.1);
-  }
 }
 
 TEST(Must3rPreprocess, SourceIntrinsicsKnownAnswer) {
   // Horizontal crop with a rounded offset (280.5 -> 280) and a 720/224 scale.
-  ExpectSourceIntrinsicsRecovered(1281, 720, 224, 500.0);
+  ExpectSourceIntrinsicsRecovered(1281, 720, 224, 500.0, 633.3, 371.9);
   // Vertical crop with a rounded offset (14.5 -> 14).
-  ExpectSourceIntrinsicsRecovered(1024, 701, 512, 800.0);
+  ExpectSourceIntrinsicsRecovered(1024, 701, 512, 800.0, 520.2, 344.7);
   // No crop, scale only; and a portrait frame.
-  ExpectSourceIntrinsicsRecovered(1280, 720, 512, 900.0);
-  ExpectSourceIntrinsicsRecovered(720, 1280, 512, 900.0);
+  ExpectSourceIntrinsicsRecovered(1280, 720, 512, 900.0, 650.5, 355.0);
+  ExpectSourceIntrinsicsRecovered(720, 1280, 512, 900.0, 362.0, 630.25);
 }
 
 TEST(Must3rPreprocess, PlanResizeBadarg) {
