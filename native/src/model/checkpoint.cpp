@@ -75,7 +75,7 @@ class CheckpointReader {
 
   Checkpoint Read(const LoadCheckpointOptions& options) {
     Checkpoint ckpt;
-    ckpt.path = zip_.path();
+    ckpt.path = zip_.Path();
     ckpt.archive_root = FindRoot();
     root_ = ckpt.archive_root;
     ckpt.format_version = ReadVersion();
@@ -99,11 +99,11 @@ class CheckpointReader {
       ckpt.model = StateDictAt(ckpt.root, "model");
     }
     if (options.load_other_tensors) {
-      for (const auto& [k, v] : ckpt.root.node().entries) {
+      for (const auto& [k, v] : ckpt.root.Node().entries) {
         if (k.Is(Kind::kString) && v.Is(Kind::kDict)) {
-          for (const auto& [kk, vv] : v.node().entries) {
+          for (const auto& [kk, vv] : v.Node().entries) {
             if (vv.Is(Kind::kTensor)) {
-              MakeTensor(vv.node().tensor, k.node().str_value);
+              MakeTensor(vv.Node().tensor, k.Node().str_value);
             }
           }
         }
@@ -115,7 +115,7 @@ class CheckpointReader {
  private:
   std::string FindRoot() {
     std::set<std::string> roots;
-    for (const ZipEntry& e : zip_.entries()) {
+    for (const ZipEntry& e : zip_.Entries()) {
       const size_t slash = e.name.find('/');
       if (slash == std::string::npos || slash == 0) {
         throw ModelError(what_ + ": wrong archive layout: entry '" + e.name +
@@ -132,7 +132,7 @@ class CheckpointReader {
           what_ + ": wrong archive layout: " + std::to_string(roots.size()) +
           " top folders (" + list + "); a torch.save archive has exactly one");
     }
-    const std::string root = *roots.begin();
+    std::string root = *roots.begin();
     if (zip_.Find(root + "/data.pkl") == nullptr) {
       throw ModelError(what_ + ": wrong archive layout: no '" + root +
                        "/data.pkl' (not a torch.save archive; a TorchScript "
@@ -213,14 +213,20 @@ class CheckpointReader {
     bool empty = false;
     for (size_t d = 0; d < ref.sizes.size(); ++d) {
       if (ref.sizes[d] < 0 || ref.strides[d] < 0) {
-        throw ModelError(what_ + ": tensor '" + name +
-                         "' has a negative size or stride");
+        throw ModelError(what_ + ": tensor " + name +
+                         " has a negative size or stride");
       }
       if (ref.sizes[d] == 0) empty = true;
-      last += (ref.sizes[d] - 1) * ref.strides[d];
+      int64_t span = 0;
+      if (ref.sizes[d] > 0 &&
+          (__builtin_mul_overflow(ref.sizes[d] - 1, ref.strides[d], &span) ||
+           __builtin_add_overflow(last, span, &last))) {
+        throw ModelError(what_ + ": tensor " + name +
+                         " has sizes and strides that overflow 64 bits");
+      }
     }
     if (ref.storage_offset < 0 || (!empty && last >= ref.storage.numel)) {
-      throw ModelError(what_ + ": tensor '" + name + "' reaches element " +
+      throw ModelError(what_ + ": tensor " + name + " reaches element " +
                        std::to_string(last) + " of storage '" +
                        ref.storage.key + "' of " +
                        std::to_string(ref.storage.numel) + " elements");
@@ -243,13 +249,18 @@ class CheckpointReader {
                        ", not a state dict");
     }
     StateDict out;
-    for (const auto& [k, v] : sd.node().entries) {
-      const std::string& name = k.AsString(what_ + ": a key of '" + key + "'");
-      const TensorRef& ref =
-          v.AsTensor(what_ + ": " + key + "['" + name + "']");
-      if (!out.emplace(name, MakeTensor(ref, key + "." + name)).second) {
-        throw ModelError(what_ + ": " + key + " has the key '" + name +
-                         "' twice");
+    for (const auto& [k, v] : sd.Node().entries) {
+      if (!k.Is(Kind::kString)) {
+        k.AsString(what_ + ": a key of '" + key + "'");  // throws
+      }
+      const std::string& name = k.Node().str_value;
+      std::string where = key;
+      where += "['";
+      where += name;
+      where += "']";
+      if (!v.Is(Kind::kTensor)) v.AsTensor(what_ + ": " + where);  // throws
+      if (!out.emplace(name, MakeTensor(v.Node().tensor, where)).second) {
+        throw ModelError(what_ + ": " + where + " appears twice");
       }
     }
     return out;

@@ -55,7 +55,7 @@ class BoundArgs {
     }
   }
 
-  const std::vector<std::string>& ignored() const { return ignored_; }
+  const std::vector<std::string>& Ignored() const { return ignored_; }
 
   const CallLiteral* Find(const std::string& name) const {
     for (const auto& [k, v] : values_) {
@@ -128,7 +128,7 @@ class BoundArgs {
     if (const CallLiteral* v = Find(name)) Wrong(name, *v, rule);
   }
 
-  const std::string& what() const { return what_; }
+  const std::string& What() const { return what_; }
 
  private:
   std::string what_;
@@ -211,9 +211,9 @@ EncoderConfig ParseEncoder(const std::string& text, const std::string& what) {
   c.mlp_ratio = a.Float("mlp_ratio", c.mlp_ratio);
   a.RejectPresent("norm_layer", "only the default LayerNorm(eps=1e-6)");
   c.patch_embed =
-      ParsePatchEmbed(a.String("patch_embed", "PatchEmbedDust3R"), a.what());
-  c.pos_embed = ParseRope(a.String("pos_embed", "RoPE100"), a.what());
-  CheckHeads(c.embed_dim, c.num_heads, a.what());
+      ParsePatchEmbed(a.String("patch_embed", "PatchEmbedDust3R"), a.What());
+  c.pos_embed = ParseRope(a.String("pos_embed", "RoPE100"), a.What());
+  CheckHeads(c.embed_dim, c.num_heads, a.What());
   return c;
 }
 
@@ -269,7 +269,7 @@ DecoderConfig ParseDecoder(const std::string& converted,
       a.Wrong("act_layer", *v, "only nn.GELU is supported");
     }
   }
-  c.pos_embed = ParseRope(a.String("pos_embed", "RoPE100"), a.what());
+  c.pos_embed = ParseRope(a.String("pos_embed", "RoPE100"), a.What());
   c.landscape_only = a.Bool("landscape_only", true);
   if (a.String("head", "Linear") != "Linear") {
     a.Wrong("head", *a.Find("head"), "must be 'Linear'");
@@ -314,13 +314,13 @@ DecoderConfig ParseDecoder(const std::string& converted,
       a.Wrong("block_type", *v, "only CachedDecoderBlock is supported");
     }
   }
-  CheckHeads(c.embed_dim, c.num_heads, a.what());
+  CheckHeads(c.embed_dim, c.num_heads, a.What());
   if (c.output_dim % (c.patch_size * c.patch_size) != 0) {
-    throw ModelError(a.what() + ": output_dim " + std::to_string(c.output_dim) +
+    throw ModelError(a.What() + ": output_dim " + std::to_string(c.output_dim) +
                      " is not a multiple of patch_size^2 = " +
                      std::to_string(c.patch_size * c.patch_size));
   }
-  *ignored = a.ignored();
+  *ignored = a.Ignored();
   return c;
 }
 
@@ -378,7 +378,7 @@ Dust3rConfig ParseDust3rConfigString(const std::string& text,
   e.depth = a.Int("enc_depth", 12);
   e.num_heads = a.Int("enc_num_heads", 12);
   e.mlp_ratio = a.Float("mlp_ratio", 4.0);
-  ParsePatchEmbed(a.String("patch_embed_cls", "PatchEmbedDust3R"), a.what());
+  ParsePatchEmbed(a.String("patch_embed_cls", "PatchEmbedDust3R"), a.What());
   e.patch_embed = PatchEmbedKind::kDust3r;
   const std::string pos = a.String("pos_embed", "cosine");
   if (pos.rfind("RoPE", 0) != 0) {
@@ -386,7 +386,7 @@ Dust3rConfig ParseDust3rConfigString(const std::string& text,
             *a.Find("pos_embed"),
             "only RoPE position embeddings are supported");
   }
-  e.pos_embed = ParseRope(pos, a.what());
+  e.pos_embed = ParseRope(pos, a.What());
   a.RejectPresent("norm_layer", "only the default LayerNorm(eps=1e-6)");
   c.dec_embed_dim = a.Int("dec_embed_dim", c.dec_embed_dim);
   c.dec_depth = a.Int("dec_depth", c.dec_depth);
@@ -401,8 +401,8 @@ Dust3rConfig ParseDust3rConfigString(const std::string& text,
   ParseMode(a, "depth_mode", &c.depth_mode, &c.depth_min, &c.depth_max);
   ParseMode(a, "conf_mode", &c.conf_mode, &c.conf_min, &c.conf_max);
   c.landscape_only = false;
-  CheckHeads(e.embed_dim, e.num_heads, a.what());
-  CheckHeads(c.dec_embed_dim, c.dec_num_heads, a.what());
+  CheckHeads(e.embed_dim, e.num_heads, a.What());
+  CheckHeads(c.dec_embed_dim, c.dec_num_heads, a.What());
   c.resolution = std::max(e.img_size_h, e.img_size_w);
   return c;
 }
@@ -459,6 +459,9 @@ ModelConfig ParseMust3rConfigStrings(const std::string& encoder_args,
   ModelConfig config;
   config.encoder_string = encoder_args;
   config.decoder_string = decoder_args;
+  // Validate the stored string first: convert_decoder_args drops the last
+  // character blindly, which would turn a malformed string into another one.
+  ParseCall(decoder_args, what + ": args.decoder");
   config.decoder_string_converted = ConvertDecoderArgs(decoder_args);
   config.encoder = ParseEncoder(encoder_args, what + ": args.encoder");
   config.decoder =
@@ -486,7 +489,7 @@ ModelConfig ParseMust3rConfig(const Checkpoint& checkpoint) {
   if (checkpoint.layout == CheckpointLayout::kDust3r) {
     std::string model = "?";
     if (const PyValue* m = checkpoint.args.Find("model")) {
-      if (m->Is(PyNode::Kind::kString)) model = m->node().str_value;
+      if (m->Is(PyNode::Kind::kString)) model = m->Node().str_value;
     }
     throw ModelError(what + " is a DUSt3R checkpoint (args.model = '" +
                      model.substr(0, 60) + (model.size() > 60 ? "...'" : "'") +

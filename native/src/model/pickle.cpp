@@ -186,7 +186,7 @@ class Unpickler {
     const std::string dotted = module + "." + name;
     if (IsWhitelistedGlobal(dotted)) {
       PyValue g = MakePyNode(Kind::kGlobal);
-      g.mutable_node().str_value = dotted;
+      g.MutableNode().str_value = dotted;
       return g;
     }
     return PyValue::Placeholder(dotted);
@@ -453,15 +453,15 @@ void Unpickler::Dispatch(uint8_t op, size_t p) {
       const PyValue& target = Top(p);
       if (target.Is(Kind::kSet)) {
         for (auto& v : items)
-          target.mutable_node().items.push_back(std::move(v));
+          target.MutableNode().items.push_back(std::move(v));
       } else if (!target.IsPlaceholder()) {
-        Fail(p, std::string("ADDITEMS on a ") + PyKindName(target.kind()));
+        Fail(p, std::string("ADDITEMS on a ") + PyKindName(target.GetKind()));
       }
       break;
     }
     case 0x91: {  // FROZENSET
       PyValue s = MakePyNode(Kind::kSet);
-      s.mutable_node().items = PopMark(p);
+      s.MutableNode().items = PopMark(p);
       Push(std::move(s));
       break;
     }
@@ -498,7 +498,7 @@ void Unpickler::Dispatch(uint8_t op, size_t p) {
       if (!name.Is(Kind::kString) || !module.Is(Kind::kString)) {
         Fail(p, "STACK_GLOBAL needs two str");
       }
-      Push(Global(module.node().str_value, name.node().str_value));
+      Push(Global(module.Node().str_value, name.Node().str_value));
       break;
     }
     case 'R': {  // REDUCE
@@ -518,10 +518,10 @@ void Unpickler::Dispatch(uint8_t op, size_t p) {
       PyValue args = Pop(p);
       PyValue cls = Pop(p);
       PyValue r = Call(cls, args, p);
-      if (!kwargs.Is(Kind::kDict) || !kwargs.node().entries.empty()) {
+      if (!kwargs.Is(Kind::kDict) || !kwargs.Node().entries.empty()) {
         r = r.IsPlaceholder()
                 ? r
-                : PyValue::Placeholder(cls.node().str_value + "(**kwargs)");
+                : PyValue::Placeholder(cls.Node().str_value + "(**kwargs)");
       }
       Push(std::move(r));
       break;
@@ -577,11 +577,11 @@ void Unpickler::AppendItems(const PyValue& target,
                             std::vector<PyValue> items,
                             size_t pos) {
   if (target.Is(Kind::kList)) {
-    auto& dst = target.mutable_node().items;
+    auto& dst = target.MutableNode().items;
     for (auto& v : items) dst.push_back(std::move(v));
   } else if (!target.IsPlaceholder()) {
     // list subclasses reduce to placeholders; anything else is malformed.
-    Fail(pos, std::string("APPEND(S) on a ") + PyKindName(target.kind()));
+    Fail(pos, std::string("APPEND(S) on a ") + PyKindName(target.GetKind()));
   }
 }
 
@@ -591,18 +591,18 @@ void Unpickler::SetItems(const PyValue& target,
   if (kv.size() % 2 != 0) Fail(pos, "SETITEMS with an odd number of values");
   if (target.IsPlaceholder()) return;
   if (!target.Is(Kind::kDict)) {
-    Fail(pos, std::string("SETITEM(S) on a ") + PyKindName(target.kind()));
+    Fail(pos, std::string("SETITEM(S) on a ") + PyKindName(target.GetKind()));
   }
-  auto& entries = target.mutable_node().entries;
+  auto& entries = target.MutableNode().entries;
   for (size_t i = 0; i < kv.size(); i += 2) {
     // Replace an existing str/int key (dict semantics); other keys append.
     bool replaced = false;
     const PyValue& key = kv[i];
     if (key.Is(Kind::kString) || key.Is(Kind::kInt)) {
       for (auto& [k, v] : entries) {
-        if (k.kind() == key.kind() &&
-            k.node().str_value == key.node().str_value &&
-            k.node().int_value == key.node().int_value) {
+        if (k.GetKind() == key.GetKind() &&
+            k.Node().str_value == key.Node().str_value &&
+            k.Node().int_value == key.Node().int_value) {
           v = kv[i + 1];
           replaced = true;
           break;
@@ -615,13 +615,13 @@ void Unpickler::SetItems(const PyValue& target,
 
 void Unpickler::Build(const PyValue& target, const PyValue& state, size_t pos) {
   if (target.IsPlaceholder()) return;  // never call __setstate__
-  PyNode& node = target.mutable_node();
+  PyNode& node = target.MutableNode();
   if (target.Is(Kind::kNumpyDtype)) {
     // state = (version, byteorder, subarray, names, fields, elsize, align,
     // flags): keep the byte order.
-    if (state.Is(Kind::kTuple) && state.node().items.size() >= 2 &&
-        state.node().items[1].Is(Kind::kString)) {
-      const std::string& order = state.node().items[1].node().str_value;
+    if (state.Is(Kind::kTuple) && state.Node().items.size() >= 2 &&
+        state.Node().items[1].Is(Kind::kString)) {
+      const std::string& order = state.Node().items[1].Node().str_value;
       std::string& descr = node.str_value;
       if (!descr.empty() && (descr[0] == '<' || descr[0] == '>' ||
                              descr[0] == '|' || descr[0] == '=')) {
@@ -635,27 +635,27 @@ void Unpickler::Build(const PyValue& target, const PyValue& state, size_t pos) {
   auto set_attrs = [&](const PyValue& dict) {
     if (dict.IsNone()) return;
     if (!dict.Is(Kind::kDict)) {
-      Fail(pos, std::string("BUILD state is a ") + PyKindName(dict.kind()));
+      Fail(pos, std::string("BUILD state is a ") + PyKindName(dict.GetKind()));
     }
-    for (const auto& [k, v] : dict.node().entries) {
+    for (const auto& [k, v] : dict.Node().entries) {
       if (!k.Is(Kind::kString)) Fail(pos, "BUILD state key is not a str");
       bool replaced = false;
       for (auto& [name, value] : node.attrs) {
-        if (name == k.node().str_value) {
+        if (name == k.Node().str_value) {
           value = v;
           replaced = true;
         }
       }
-      if (!replaced) node.attrs.emplace_back(k.node().str_value, v);
+      if (!replaced) node.attrs.emplace_back(k.Node().str_value, v);
     }
   };
   if (!target.Is(Kind::kDict) && !target.Is(Kind::kNamespace) &&
       !target.Is(Kind::kList) && !target.Is(Kind::kSet)) {
-    Fail(pos, std::string("BUILD on a ") + PyKindName(target.kind()));
+    Fail(pos, std::string("BUILD on a ") + PyKindName(target.GetKind()));
   }
-  if (state.Is(Kind::kTuple) && state.node().items.size() == 2) {
-    set_attrs(state.node().items[0]);  // (state, slotstate)
-    set_attrs(state.node().items[1]);
+  if (state.Is(Kind::kTuple) && state.Node().items.size() == 2) {
+    set_attrs(state.Node().items[0]);  // (state, slotstate)
+    set_attrs(state.Node().items[1]);
   } else {
     set_attrs(state);
   }
@@ -669,29 +669,29 @@ PyValue Unpickler::PersistentLoad(const PyValue& pid, size_t pos) {
                      "numel) is accepted");
   };
   if (!pid.Is(Kind::kTuple)) bad("not a tuple");
-  const auto& t = pid.node().items;
+  const auto& t = pid.Node().items;
   if (t.size() != 5 || !t[0].Is(Kind::kString) ||
-      t[0].node().str_value != "storage") {
+      t[0].Node().str_value != "storage") {
     bad("not a 5-tuple starting with 'storage'");
   }
   if (t[1].IsPlaceholder()) {
     throw ModelError(what_ + ": storage type is the non-whitelisted global '" +
-                     t[1].node().str_value + "'");
+                     t[1].Node().str_value + "'");
   }
   StorageRef ref;
   if (!t[1].Is(Kind::kGlobal) ||
-      !StorageDtypeFromClass(t[1].node().str_value, &ref.dtype)) {
+      !StorageDtypeFromClass(t[1].Node().str_value, &ref.dtype)) {
     bad("second item is not a torch storage class");
   }
   if (!t[2].Is(Kind::kString)) bad("key is not a str");
-  ref.key = t[2].node().str_value;
-  if (t[3].Is(Kind::kString)) ref.location = t[3].node().str_value;
-  if (!t[4].Is(Kind::kInt) || t[4].node().int_value < 0) {
+  ref.key = t[2].Node().str_value;
+  if (t[3].Is(Kind::kString)) ref.location = t[3].Node().str_value;
+  if (!t[4].Is(Kind::kInt) || t[4].Node().int_value < 0) {
     bad("numel is not a non-negative int");
   }
-  ref.numel = t[4].node().int_value;
+  ref.numel = t[4].Node().int_value;
   PyValue v = MakePyNode(Kind::kStorage);
-  v.mutable_node().storage = ref;
+  v.MutableNode().storage = ref;
   return v;
 }
 
@@ -699,18 +699,18 @@ PyValue Unpickler::Call(const PyValue& callable,
                         const PyValue& args,
                         size_t pos) {
   if (callable.IsPlaceholder()) {
-    return PyValue::Placeholder(callable.node().str_value);
+    return PyValue::Placeholder(callable.Node().str_value);
   }
   if (!callable.Is(Kind::kGlobal)) {
-    Fail(pos, std::string("call of a ") + PyKindName(callable.kind()));
+    Fail(pos, std::string("call of a ") + PyKindName(callable.GetKind()));
   }
   if (!args.Is(Kind::kTuple)) {
     Fail(pos,
-         "call arguments are a " + std::string(PyKindName(args.kind())) +
+         "call arguments are a " + std::string(PyKindName(args.GetKind())) +
              ", not a tuple");
   }
-  return CallWhitelistedGlobal(callable.node().str_value,
-                               args.node().items,
+  return CallWhitelistedGlobal(callable.Node().str_value,
+                               args.Node().items,
                                [&](const std::string& m) { Fail(pos, m); });
 }
 

@@ -244,18 +244,18 @@ PyValue CallWhitelistedGlobal(const std::string& g,
   };
   if (g == "collections.OrderedDict") {
     PyValue d = PyValue::Dict();
-    d.mutable_node().ordered_dict = true;
+    d.MutableNode().ordered_dict = true;
     if (!args.empty()) {
       // OrderedDict([(k, v), ...])
       if (!args[0].Is(Kind::kList) && !args[0].Is(Kind::kTuple)) bad_args();
       std::vector<PyValue> kv;
-      for (const auto& pair : args[0].node().items) {
-        if (!pair.Is(Kind::kTuple) || pair.node().items.size() != 2) bad_args();
-        kv.push_back(pair.node().items[0]);
-        kv.push_back(pair.node().items[1]);
+      for (const auto& pair : args[0].Node().items) {
+        if (!pair.Is(Kind::kTuple) || pair.Node().items.size() != 2) bad_args();
+        kv.push_back(pair.Node().items[0]);
+        kv.push_back(pair.Node().items[1]);
       }
       for (size_t i = 0; i < kv.size(); i += 2) {
-        d.mutable_node().entries.emplace_back(kv[i], kv[i + 1]);
+        d.MutableNode().entries.emplace_back(kv[i], kv[i + 1]);
       }
     }
     return d;
@@ -273,24 +273,24 @@ PyValue CallWhitelistedGlobal(const std::string& g,
       bad_args();
     }
     TensorRef t;
-    t.storage = args[0].node().storage;
-    t.storage_offset = args[1].node().int_value;
-    for (const auto& s : args[2].node().items) {
+    t.storage = args[0].Node().storage;
+    t.storage_offset = args[1].Node().int_value;
+    for (const auto& s : args[2].Node().items) {
       if (!s.Is(Kind::kInt)) bad_args();
-      t.sizes.push_back(s.node().int_value);
+      t.sizes.push_back(s.Node().int_value);
     }
-    for (const auto& s : args[3].node().items) {
+    for (const auto& s : args[3].Node().items) {
       if (!s.Is(Kind::kInt)) bad_args();
-      t.strides.push_back(s.node().int_value);
+      t.strides.push_back(s.Node().int_value);
     }
     if (t.sizes.size() != t.strides.size()) bad_args();
     if (args.size() > 4 && args[4].Is(Kind::kBool)) {
-      t.requires_grad = args[4].node().bool_value;
+      t.requires_grad = args[4].Node().bool_value;
     }
     if (g == "torch._utils._rebuild_tensor_v3") {
       // (storage, offset, size, stride, requires_grad, hooks, dtype, meta)
       if (args.size() < 7 || !args[6].Is(Kind::kGlobal) ||
-          !StorageDtypeFromTorchDtype(args[6].node().str_value,
+          !StorageDtypeFromTorchDtype(args[6].Node().str_value,
                                       &t.storage.dtype)) {
         bad_args();
       }
@@ -299,23 +299,23 @@ PyValue CallWhitelistedGlobal(const std::string& g,
       t.storage.numel /= size;  // untyped storage numel is in bytes
     }
     PyValue v = MakePyNode(Kind::kTensor);
-    v.mutable_node().tensor = std::move(t);
+    v.MutableNode().tensor = std::move(t);
     return v;
   }
   if (g == "torch._utils._rebuild_parameter" ||
       g == "torch._utils._rebuild_parameter_with_state") {
     if (args.empty() || !args[0].Is(Kind::kTensor)) bad_args();
     PyValue v = MakePyNode(Kind::kTensor);
-    v.mutable_node().tensor = args[0].node().tensor;
+    v.MutableNode().tensor = args[0].Node().tensor;
     if (args.size() > 1 && args[1].Is(Kind::kBool)) {
-      v.mutable_node().tensor.requires_grad = args[1].node().bool_value;
+      v.MutableNode().tensor.requires_grad = args[1].Node().bool_value;
     }
     return v;
   }
   if (g == "numpy.dtype") {
     if (args.empty() || !args[0].Is(Kind::kString)) bad_args();
     PyValue v = MakePyNode(Kind::kNumpyDtype);
-    v.mutable_node().str_value = args[0].node().str_value;
+    v.MutableNode().str_value = args[0].Node().str_value;
     return v;
   }
   if (g == "numpy.core.multiarray.scalar" ||
@@ -324,10 +324,10 @@ PyValue CallWhitelistedGlobal(const std::string& g,
         !(args[1].Is(Kind::kBytes) || args[1].Is(Kind::kString))) {
       bad_args();
     }
-    PyValue v = NumpyScalar(args[0].node().str_value, args[1].node().str_value);
+    PyValue v = NumpyScalar(args[0].Node().str_value, args[1].Node().str_value);
     // An exotic dtype stays inert: an error only if the model needs it.
     if (v.IsNone()) {
-      return PyValue::Placeholder(g + "(dtype '" + args[0].node().str_value +
+      return PyValue::Placeholder(g + "(dtype '" + args[0].Node().str_value +
                                   "')");
     }
     return v;
@@ -335,16 +335,16 @@ PyValue CallWhitelistedGlobal(const std::string& g,
   if (g == "_codecs.encode") {
     if (args.empty() || !args[0].Is(Kind::kString)) bad_args();
     const std::string enc = args.size() > 1 && args[1].Is(Kind::kString)
-                                ? args[1].node().str_value
+                                ? args[1].Node().str_value
                                 : "utf-8";
     if (enc == "utf-8" || enc == "utf8") {
-      return PyValue::Bytes(args[0].node().str_value);
+      return PyValue::Bytes(args[0].Node().str_value);
     }
     if (enc != "latin1" && enc != "latin-1" && enc != "iso-8859-1") {
       return PyValue::Placeholder("_codecs.encode(" + enc + ")");
     }
     std::vector<uint32_t> cps;
-    if (!DecodeUtf8(args[0].node().str_value, &cps)) bad_args();
+    if (!DecodeUtf8(args[0].Node().str_value, &cps)) bad_args();
     std::string bytes;
     for (uint32_t cp : cps) {
       if (cp > 0xFF) bad_args();
@@ -360,7 +360,7 @@ PyValue CallWhitelistedGlobal(const std::string& g,
           !args[0].Is(Kind::kSet)) {
         bad_args();
       }
-      s.mutable_node().items = args[0].node().items;
+      s.MutableNode().items = args[0].Node().items;
     }
     return s;
   }
@@ -373,7 +373,7 @@ PyValue CallWhitelistedGlobal(const std::string& g,
     } else {
       for (size_t i = 0; i < args.size(); ++i) items[i] = args[i];
     }
-    s.mutable_node().items = std::move(items);
+    s.MutableNode().items = std::move(items);
     return s;
   }
   // Storage classes and dtypes are data but not callable here (the legacy

@@ -113,12 +113,12 @@ PyNode::~PyNode() {
   // it dies, so no destructor recurses more than one level.
   std::vector<std::shared_ptr<PyNode>> work;
   auto take = [&work](PyNode& n) {
-    for (auto& v : n.items) work.push_back(v.shared_node());
+    for (auto& v : n.items) work.push_back(v.SharedNode());
     for (auto& [k, v] : n.entries) {
-      work.push_back(k.shared_node());
-      work.push_back(v.shared_node());
+      work.push_back(k.SharedNode());
+      work.push_back(v.SharedNode());
     }
-    for (auto& [k, v] : n.attrs) work.push_back(v.shared_node());
+    for (auto& [k, v] : n.attrs) work.push_back(v.SharedNode());
     n.items.clear();
     n.entries.clear();
     n.attrs.clear();
@@ -284,7 +284,7 @@ const TensorRef& PyValue::AsTensor(const std::string& what) const {
 const PyValue* PyValue::Find(const std::string& key) const {
   if (Is(Kind::kDict)) {
     for (const auto& [k, v] : node_->entries) {
-      if (k.Is(Kind::kString) && k.node().str_value == key) return &v;
+      if (k.Is(Kind::kString) && k.Node().str_value == key) return &v;
     }
     return nullptr;
   }

@@ -28,7 +28,7 @@ uint64_t LoadLe(const uint8_t* p, int n) {
 
 // Slicing-by-8 tables for the reflected IEEE polynomial.
 const std::array<std::array<uint32_t, 256>, 8>& CrcTables() {
-  static const auto tables = [] {
+  static const auto kTables = [] {
     std::array<std::array<uint32_t, 256>, 8> t{};
     for (uint32_t i = 0; i < 256; ++i) {
       uint32_t c = i;
@@ -42,7 +42,7 @@ const std::array<std::array<uint32_t, 256>, 8>& CrcTables() {
     }
     return t;
   }();
-  return tables;
+  return kTables;
 }
 
 }  // namespace

@@ -49,9 +49,9 @@ struct EncoderConfig {
   RopeConfig pos_embed;
   double norm_eps = 1e-6;  // LayerNorm eps (fixed upstream)
 
-  int head_dim() const { return embed_dim / num_heads; }
+  int HeadDim() const { return embed_dim / num_heads; }
 
-  int mlp_hidden_dim() const { return static_cast<int>(embed_dim * mlp_ratio); }
+  int MlpHiddenDim() const { return static_cast<int>(embed_dim * mlp_ratio); }
 };
 
 enum class FeedbackType { kNone, kSingleMlp, kSingleLinear };
@@ -82,17 +82,17 @@ struct DecoderConfig {
   double norm_eps = 1e-6;           // every LayerNorm but feedback_norm
   double feedback_norm_eps = 1e-5;  // plain nn.LayerNorm in upstream
 
-  int head_dim() const { return embed_dim / num_heads; }
+  int HeadDim() const { return embed_dim / num_heads; }
 
-  int mlp_hidden_dim() const { return static_cast<int>(embed_dim * mlp_ratio); }
+  int MlpHiddenDim() const { return static_cast<int>(embed_dim * mlp_ratio); }
 
   // Width of one stored memory token: 2 * embed_dim for kv, else embed_dim.
-  int memory_dim() const {
+  int MemoryDim() const {
     return memory_mode == MemoryMode::kKv ? 2 * embed_dim : embed_dim;
   }
 
   // Channels per pixel of the linear head: output_dim / patch_size^2 (7).
-  int head_channels() const { return output_dim / (patch_size * patch_size); }
+  int HeadChannels() const { return output_dim / (patch_size * patch_size); }
 };
 
 struct ModelConfig {

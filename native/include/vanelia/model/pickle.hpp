@@ -130,11 +130,11 @@ class PyValue {
   static PyValue Dict();
   static PyValue Placeholder(std::string global_name);
 
-  Kind kind() const { return node_->kind; }
+  Kind GetKind() const { return node_->kind; }
 
-  const PyNode& node() const { return *node_; }
+  const PyNode& Node() const { return *node_; }
 
-  PyNode& mutable_node() const { return *node_; }
+  PyNode& MutableNode() const { return *node_; }
 
   bool Is(Kind k) const { return node_->kind == k; }
 
@@ -165,7 +165,7 @@ class PyValue {
   std::string Describe() const;
 
   // The shared node (for the unpickler and for iterative destruction).
-  const std::shared_ptr<PyNode>& shared_node() const { return node_; }
+  const std::shared_ptr<PyNode>& SharedNode() const { return node_; }
 
  private:
   std::shared_ptr<PyNode> node_;

@@ -29,9 +29,9 @@ class ZipArchive {
   // (default: "zip archive '<path>'").
   explicit ZipArchive(const std::string& path, const std::string& what = "");
 
-  const std::string& path() const { return path_; }
+  const std::string& Path() const { return path_; }
 
-  const std::vector<ZipEntry>& entries() const { return entries_; }
+  const std::vector<ZipEntry>& Entries() const { return entries_; }
 
   // nullptr when absent.
   const ZipEntry* Find(const std::string& name) const;
