@@ -148,12 +148,31 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   // Gauge: with free points and no constant frame, the first frame holds.
   const bool gauge = options.refine_points && !any_constant &&
                      first_variable < num_frames;
+  int scale_frame = -1;  // holds one translation coordinate: the scale
   if (gauge) {
     problem.SetParameterBlockConstant(pose_params[first_variable].data());
+    for (int f : options.variable_frames) {
+      if (f != first_variable && used_frames.count(f) != 0 &&
+          (scale_frame < 0 || f < scale_frame)) {
+        scale_frame = f;
+      }
+    }
+  }
+  if (scale_frame >= 0) {
+    const double* t = pose_params[scale_frame].data() + 3;
+    int axis = 0;
+    for (int i = 1; i < 3; ++i) {
+      if (std::abs(t[i]) > std::abs(t[axis])) axis = i;
+    }
+    std::vector<int> fixed = {3 + axis};
+    if (options.fix_translation) fixed = {3, 4, 5};
+    problem.SetManifold(pose_params[scale_frame].data(),
+                        new ceres::SubsetManifold(6, fixed));
   }
   if (options.fix_translation) {
     for (int f : used_frames) {
-      if (variable[f] && !(gauge && f == first_variable)) {
+      if (variable[f] && !(gauge && f == first_variable) &&
+          f != scale_frame) {
         problem.SetManifold(pose_params[f].data(),
                             new ceres::SubsetManifold(6, {3, 4, 5}));
       }

@@ -358,11 +358,9 @@ void IncrementalMapper::SolveLens() {
   const LensMode mode = options_.common.lens;
   if (mode == LensMode::kNone) return;
   BundleAdjustmentOptions ba;
-  for (size_t f = 0; f < rec_.poses.size(); ++f) {
-    if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
-  }
+  ba.variable_frames = RegisteredKeyframes();
   ba.refine_focal = !focal_known_;
-  ba.max_iterations = options_.global_ba_iterations;
+  ba.max_iterations = 50;
   ba.loss_scale_px = options_.loss_scale_px;
   ba.num_threads = options_.num_threads;
   ba.function_tolerance = 1e-8;
@@ -371,6 +369,7 @@ void IncrementalMapper::SolveLens() {
   ba.refine_k1 = true;
   ba.refine_k2 = true;
   BundleAdjust(tracker_, ba, &rec_);
+  RefineFramePoses();
   const double err_after = MeanReprojectionError(tracker_, rec_);
   // Auto: keep the lens only when it clearly lowers the error.
   if (mode == LensMode::kAuto &&
@@ -403,7 +402,7 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   RegisterAllFrames();
   RefineFramePoses();
   if (progress != nullptr) progress->Update(3, "global bundle adjustment");
-  if (std::getenv("VGLOBAL")) GlobalBundleAdjustment();
+  if (options_.global_ba_all_frames) GlobalBundleAdjustment();
   SolveLens();
 }
 
