@@ -38,6 +38,52 @@ struct ReprojectionCost {
   double cy;
 };
 
+// The same without distortion (k1 = k2 = 0 and held): fewer derivatives.
+struct PinholeCost {
+  PinholeCost(const Eigen::Vector2d& px, double cx, double cy)
+      : u(px.x()), v(px.y()), cx(cx), cy(cy) {}
+
+  template <typename T>
+  bool operator()(const T* pose,
+                  const T* point,
+                  const T* focal,
+                  T* residual) const {
+    T uv[2];
+    const T zero(0.0);
+    ProjectPoint(pose, pose + 3, point, focal[0], zero, zero, cx, cy, uv);
+    residual[0] = uv[0] - T(u);
+    residual[1] = uv[1] - T(v);
+    return true;
+  }
+
+  double u;
+  double v;
+  double cx;
+  double cy;
+};
+
+// Pinhole with a fixed focal: only pose and point derivatives.
+struct FixedPinholeCost {
+  FixedPinholeCost(const Eigen::Vector2d& px, double f, double cx, double cy)
+      : u(px.x()), v(px.y()), f(f), cx(cx), cy(cy) {}
+
+  template <typename T>
+  bool operator()(const T* pose, const T* point, T* residual) const {
+    T uv[2];
+    const T zero(0.0);
+    ProjectPoint(pose, pose + 3, point, T(f), zero, zero, cx, cy, uv);
+    residual[0] = uv[0] - T(u);
+    residual[1] = uv[1] - T(v);
+    return true;
+  }
+
+  double u;
+  double v;
+  double f;
+  double cx;
+  double cy;
+};
+
 bool AllFinite(const double* values, int n) {
   for (int i = 0; i < n; ++i) {
     if (!std::isfinite(values[i])) return false;
@@ -100,6 +146,9 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
       options.loss_scale_px > 0.0 ? &cauchy : nullptr;
 
   std::unordered_set<int> used_frames;
+  // Distortion enters the residuals only when it is solved or non-zero.
+  const bool with_lens = options.refine_k1 || options.refine_k2 ||
+                         dist[0] != 0.0 || dist[1] != 0.0;
   const double cx = rec->camera.cx;
   const double cy = rec->camera.cy;
   for (int id : point_ids) {
@@ -116,11 +165,31 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
       // Motion only: the other frames add nothing.
       if (!options.refine_points && !variable[f]) continue;
       double* focal_ptr = rec->per_frame_focal ? &focal_params[f] : &focal;
-      auto* cost =
-          new ceres::AutoDiffCostFunction<ReprojectionCost, 2, 6, 3, 1, 2>(
-              new ReprojectionCost(obs[k].px, cx, cy));
-      problem.AddResidualBlock(
-          cost, loss, pose_params[f].data(), point, focal_ptr, dist);
+      if (with_lens) {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<ReprojectionCost, 2, 6, 3, 1, 2>(
+                new ReprojectionCost(obs[k].px, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point,
+            focal_ptr,
+            dist);
+      } else if (options.refine_focal) {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<PinholeCost, 2, 6, 3, 1>(
+                new PinholeCost(obs[k].px, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point,
+            focal_ptr);
+      } else {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<FixedPinholeCost, 2, 6, 3>(
+                new FixedPinholeCost(obs[k].px, *focal_ptr, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point);
+      }
       used_frames.insert(f);
       ++added;
     }
@@ -137,7 +206,7 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   for (int f : used_frames) {
     if (!variable[f]) {
       problem.SetParameterBlockConstant(pose_params[f].data());
-      if (rec->per_frame_focal) {
+      if (rec->per_frame_focal && (with_lens || options.refine_focal)) {
         problem.SetParameterBlockConstant(&focal_params[f]);
       }
       any_constant = true;
@@ -178,21 +247,24 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
       }
     }
   }
-  if (!rec->per_frame_focal && !options.refine_focal) {
+  // Focal and distortion blocks exist only in the residuals that use them.
+  const bool focal_blocks = with_lens || options.refine_focal;
+  if (focal_blocks && !rec->per_frame_focal && !options.refine_focal) {
     problem.SetParameterBlockConstant(&focal);
   }
-  if (rec->per_frame_focal && !options.refine_focal) {
+  if (focal_blocks && rec->per_frame_focal && !options.refine_focal) {
     for (int f : used_frames) {
       problem.SetParameterBlockConstant(&focal_params[f]);
     }
   }
-  if (!options.refine_k1 && !options.refine_k2) {
+  if (with_lens && !options.refine_k1 && !options.refine_k2) {
     problem.SetParameterBlockConstant(dist);
-  } else if (!options.refine_k2) {
+  } else if (with_lens && !options.refine_k2) {
     problem.SetManifold(dist, new ceres::SubsetManifold(2, {1}));
-  } else if (!options.refine_k1) {
+  } else if (with_lens && !options.refine_k1) {
     problem.SetManifold(dist, new ceres::SubsetManifold(2, {0}));
   }
+
 
   ceres::Solver::Options solver;
   const int num_cams = static_cast<int>(used_frames.size());

@@ -90,7 +90,8 @@ TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
                               int a,
                               int b,
                               double threshold_px,
-                              bool estimate_focal) {
+                              bool estimate_focal,
+                              bool check_parallax) {
   TwoViewResult result;
   const CameraModel& cam = rec.camera;
   std::vector<int> ids;
@@ -156,7 +157,9 @@ TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
       static_cast<int>(std::count(mask_e.begin(), mask_e.end(), 1));
   // GRIC-like model choice: a homography that explains nearly every track
   // the essential matrix explains means too little parallax.
-  if (good < 30 || result.num_h_inliers > 0.9 * num_e) return result;
+  if (good < 30 || (check_parallax && result.num_h_inliers > 0.9 * num_e)) {
+    return result;
+  }
   cv::cv2eigen(R_cv, result.R);
   cv::cv2eigen(t_cv, result.t);
   result.t.normalize();

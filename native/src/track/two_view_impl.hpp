@@ -35,13 +35,15 @@ struct TwoViewResult {
 // Relative pose between frame slots a and b from their common tracks with
 // the current camera model. Fails (success = false) when the homography
 // explains the tracks nearly as well as the essential matrix (too little
-// parallax) or when too few points triangulate.
+// parallax; skipped when `check_parallax` is false) or when too few points
+// triangulate.
 TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
                               const Reconstruction& rec,
                               int a,
                               int b,
                               double threshold_px,
-                              bool estimate_focal);
+                              bool estimate_focal,
+                              bool check_parallax = true);
 
 // Normalised (z = 1) ray of a pixel, radial distortion removed.
 Eigen::Vector2d Normalize(const CameraModel& camera,
