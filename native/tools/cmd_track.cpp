@@ -77,8 +77,9 @@ std::optional<double> ParseFocal(const ArgParser& args, int width) {
   if (focal && !(std::isfinite(*focal) && *focal >= 0.05 * width &&
                  *focal <= 20.0 * width)) {
     std::ostringstream msg;
-    msg << (px ? "--focal-px " : "--focal-mm ") << args.Get(px ? "--focal-px" : "--focal-mm")
-        << ": gives a focal of " << *focal << " px for a " << width
+    msg << (px ? "--focal-px " : "--focal-mm ")
+        << args.Get(px ? "--focal-px" : "--focal-mm") << ": gives a focal of "
+        << *focal << " px for a " << width
         << " px wide frame; must be between 0.05 and 20 times the width";
     throw UsageError(msg.str());
   }
@@ -108,7 +109,8 @@ void PrintSummary(const std::string& output,
                static_cast<long long>(s.registered),
                static_cast<long long>(s.total));
   if (s.reproj_err_px) {
-    std::fprintf(stderr, "  reprojection error  %.3f px (mean)\n", *s.reproj_err_px);
+    std::fprintf(
+        stderr, "  reprojection error  %.3f px (mean)\n", *s.reproj_err_px);
   }
   if (s.focal_px) {
     std::fprintf(stderr,
@@ -144,10 +146,10 @@ int RunTrack(const Args& argv) {
   args.AddOutputOptions("track file (.json)");
   args.AddFrameRangeOptions();
   args.AddOption("--tracker", "NAME", "tracker: classical", "classical");
-  args.AddOption("--focal-px",
-                 "F",
-                 "known focal length in pixels of the source frame");
-  args.AddOption("--focal-mm", "F", "known focal length in mm (needs --sensor-mm)");
+  args.AddOption(
+      "--focal-px", "F", "known focal length in pixels of the source frame");
+  args.AddOption(
+      "--focal-mm", "F", "known focal length in mm (needs --sensor-mm)");
   args.AddOption("--sensor-mm", "S", "sensor width in mm, for --focal-mm");
   args.AddOption("--lens",
                  "MODEL",
@@ -155,8 +157,7 @@ int RunTrack(const Args& argv) {
                  "only when it clearly lowers the error)",
                  "auto");
   args.AddFlag("--per-frame-focal", "solve one focal per frame (zoom shots)");
-  args.AddFlag("--no-align",
-               "keep the tracker's raw world (world \"track\")");
+  args.AddFlag("--no-align", "keep the tracker's raw world (world \"track\")");
   args.SetEpilog(
       "Without a focal option the focal is solved from the footage. Frames\n"
       "that cannot be registered are left out and listed in the summary.");
@@ -180,12 +181,11 @@ int RunTrack(const Args& argv) {
   common.focal_px = ParseFocal(args, info.width);
   if (range.start >= info.frame_count) {
     std::ostringstream msg;
-    msg << "--start " << range.start << ": past the end of '" << video
-        << "' (" << info.frame_count << " frames)";
+    msg << "--start " << range.start << ": past the end of '" << video << "' ("
+        << info.frame_count << " frames)";
     throw UsageError(msg.str());
   }
-  std::unique_ptr<Tracker> tracker =
-      MakeTracker(args.Get("--tracker"), common);
+  std::unique_ptr<Tracker> tracker = MakeTracker(args.Get("--tracker"), common);
 
   FrameFeedInfo feed_info;
   feed_info.width = reader->OutputWidth();
@@ -225,8 +225,9 @@ int RunTrack(const Args& argv) {
   tracker_info.options = {
       {"lens", LensName(common.lens)},
       {"per_frame_focal", common.per_frame_focal},
-      {"focal_px", common.focal_px ? nlohmann::ordered_json(*common.focal_px)
-                                   : nlohmann::ordered_json(nullptr)},
+      {"focal_px",
+       common.focal_px ? nlohmann::ordered_json(*common.focal_px)
+                       : nlohmann::ordered_json(nullptr)},
       {"start", range.start},
       {"end", range.end},
       {"every", range.every}};

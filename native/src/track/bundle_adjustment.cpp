@@ -1,13 +1,14 @@
-#include "bundle_adjustment_impl.hpp"
-
 #include "vanelia/core/check.hpp"
 
 #include <algorithm>
-#include <ceres/ceres.h>
 #include <cmath>
-#include <unordered_set>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_set>
+
+#include <ceres/ceres.h>
+
+#include "bundle_adjustment_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -142,8 +143,7 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   problem_options.loss_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
   ceres::Problem problem(problem_options);
   ceres::CauchyLoss cauchy(options.loss_scale_px);
-  ceres::LossFunction* loss =
-      options.loss_scale_px > 0.0 ? &cauchy : nullptr;
+  ceres::LossFunction* loss = options.loss_scale_px > 0.0 ? &cauchy : nullptr;
 
   std::unordered_set<int> used_frames;
   // Distortion enters the residuals only when it is solved or non-zero.
@@ -215,8 +215,8 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
     }
   }
   // Gauge: with free points and no constant frame, the first frame holds.
-  const bool gauge = options.refine_points && !any_constant &&
-                     first_variable < num_frames;
+  const bool gauge =
+      options.refine_points && !any_constant && first_variable < num_frames;
   int scale_frame = -1;  // holds one translation coordinate: the scale
   if (gauge) {
     problem.SetParameterBlockConstant(pose_params[first_variable].data());
@@ -240,8 +240,7 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   }
   if (options.fix_translation) {
     for (int f : used_frames) {
-      if (variable[f] && !(gauge && f == first_variable) &&
-          f != scale_frame) {
+      if (variable[f] && !(gauge && f == first_variable) && f != scale_frame) {
         problem.SetManifold(pose_params[f].data(),
                             new ceres::SubsetManifold(6, {3, 4, 5}));
       }
@@ -265,7 +264,6 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
     problem.SetManifold(dist, new ceres::SubsetManifold(2, {0}));
   }
 
-
   ceres::Solver::Options solver;
   const int num_cams = static_cast<int>(used_frames.size());
   if (!options.refine_points) {
@@ -287,7 +285,20 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
 
   ceres::Solver::Summary summary;
   ceres::Solve(solver, &problem, &summary);
-  if (std::getenv("VDBG")) fprintf(stderr, "BA cams %d var %zu res %d iters %zu time %.3f rms %.3f->%.3f f %.2f\n", num_cams, options.variable_frames.size(), problem.NumResiduals(), summary.iterations.size(), summary.total_time_in_seconds, std::sqrt(2*summary.initial_cost/std::max(1,problem.NumResiduals()/2)), std::sqrt(2*summary.final_cost/std::max(1,problem.NumResiduals()/2)), focal);
+  if (std::getenv("VDBG"))
+    fprintf(
+        stderr,
+        "BA cams %d var %zu res %d iters %zu time %.3f rms %.3f->%.3f f %.2f\n",
+        num_cams,
+        options.variable_frames.size(),
+        problem.NumResiduals(),
+        summary.iterations.size(),
+        summary.total_time_in_seconds,
+        std::sqrt(2 * summary.initial_cost /
+                  std::max(1, problem.NumResiduals() / 2)),
+        std::sqrt(2 * summary.final_cost /
+                  std::max(1, problem.NumResiduals() / 2)),
+        focal);
   report.solved = summary.IsSolutionUsable();
   report.iterations = static_cast<int>(summary.iterations.size());
   report.final_cost = summary.final_cost;
@@ -326,8 +337,7 @@ int FilterOutliers(const FeatureTracker& tracker,
       if (f >= num_frames || !rec->poses[f].registered || !rec->inlier[id][k]) {
         continue;
       }
-      const double e =
-          ReprojectionError(*rec, f, rec->points[id], obs[k].px);
+      const double e = ReprojectionError(*rec, f, rec->points[id], obs[k].px);
       if (e < 0.0 || e > max_error_px) {
         rec->inlier[id][k] = 0;
         ++marked;

@@ -5,16 +5,17 @@
 // bundle adjustment. See classical_tracker.hpp for the pipeline.
 #pragma once
 
-#include "feature_tracks_impl.hpp"
-#include "reconstruction_impl.hpp"
-#include "two_view_impl.hpp"
 #include "vanelia/core/progress.hpp"
 #include "vanelia/track/classical_tracker.hpp"
 
 #include <optional>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "feature_tracks_impl.hpp"
+#include "reconstruction_impl.hpp"
+#include "two_view_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -34,9 +35,13 @@ class IncrementalMapper {
   void Finish(ProgressReporter* progress);
 
   const FeatureTracker& Tracker() const { return tracker_; }
+
   const Reconstruction& Rec() const { return rec_; }
+
   const std::vector<std::string>& Warnings() const { return warnings_; }
+
   bool RotationOnly() const { return rotation_only_; }
+
   int NumKeyframes() const { return static_cast<int>(keyframes_.size()); }
 
   // Mean reprojection error (px) and inlier count of one frame slot.

@@ -10,8 +10,7 @@
 namespace vanelia {
 
 void TrackerOptions::Check() const {
-  if (focal_px.has_value() &&
-      !(std::isfinite(*focal_px) && *focal_px > 0.0)) {
+  if (focal_px.has_value() && !(std::isfinite(*focal_px) && *focal_px > 0.0)) {
     std::ostringstream msg;
     msg << "TrackerOptions::focal_px = " << *focal_px
         << "; must be a finite number > 0";
@@ -50,8 +49,8 @@ TrackFile ToTrackFile(const TrackResult& result,
   file.height = result.track.height;
   file.fps = result.track.fps;
   file.tracker = tracker;
-  file.world = result.blender_from_track ? TrackWorld::kBlender
-                                         : TrackWorld::kTrack;
+  file.world =
+      result.blender_from_track ? TrackWorld::kBlender : TrackWorld::kTrack;
   file.blender_from_track = result.blender_from_track.value_or(Sim3d());
   file.ground_plane = result.ground_plane;
   file.lens = result.track.lens;
@@ -62,11 +61,10 @@ TrackFile ToTrackFile(const TrackResult& result,
     std::vector<Eigen::Index> order(static_cast<size_t>(in.Size()));
     std::iota(order.begin(), order.end(), Eigen::Index{0});
     if (in.Size() > kTrackFileMaxPoints) {
-      std::stable_sort(order.begin(),
-                       order.end(),
-                       [&in](Eigen::Index a, Eigen::Index b) {
-                         return in.confidence[a] > in.confidence[b];
-                       });
+      std::stable_sort(
+          order.begin(), order.end(), [&in](Eigen::Index a, Eigen::Index b) {
+            return in.confidence[a] > in.confidence[b];
+          });
       order.resize(static_cast<size_t>(kTrackFileMaxPoints));
       std::sort(order.begin(), order.end());
     }

@@ -3,12 +3,13 @@
 // PnP registration, over OpenCV's RANSAC estimators.
 #pragma once
 
-#include "feature_tracks_impl.hpp"
-#include "reconstruction_impl.hpp"
-
-#include <Eigen/Core>
 #include <optional>
 #include <vector>
+
+#include <Eigen/Core>
+
+#include "feature_tracks_impl.hpp"
+#include "reconstruction_impl.hpp"
 
 namespace vanelia::internal {
 

@@ -39,10 +39,10 @@ struct ClassicalTrackerOptions {
   TrackerOptions common;
 
   // Features.
-  int max_features = 600;      // corners tracked at once
-  double min_distance_px = 10.0;  // between corners, at 640 px width
-  int klt_window_px = 21;      // Lucas-Kanade window side
-  int klt_levels = 3;          // pyramid levels above the base
+  int max_features = 600;                // corners tracked at once
+  double min_distance_px = 10.0;         // between corners, at 640 px width
+  int klt_window_px = 21;                // Lucas-Kanade window side
+  int klt_levels = 3;                    // pyramid levels above the base
   double max_forward_backward_px = 0.5;  // forward-backward check
 
   // Keyframes: a new one when the median displacement of the tracks since
@@ -52,7 +52,7 @@ struct ClassicalTrackerOptions {
   double keyframe_min_track_ratio = 0.6;
 
   // Geometry.
-  double ransac_threshold_px = 1.5;   // PnP / epipolar inlier threshold
+  double ransac_threshold_px = 1.5;  // PnP / epipolar inlier threshold
   double min_triangulation_angle_deg = 1.5;
   double max_reprojection_error_px = 3.0;  // observations beyond: outliers
   int local_ba_keyframes = 8;              // sliding window size
