@@ -31,9 +31,9 @@ inline Timing Measure(const std::function<void()>& body,
   for (int i = 0; i < repetitions; ++i) {
     const auto start = std::chrono::steady_clock::now();
     body();
-    seconds.push_back(std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - start)
-                          .count());
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   std::sort(seconds.begin(), seconds.end());
   Timing timing;
@@ -52,8 +52,9 @@ inline void Report(const std::string& name,
                    const std::map<std::string, double>& extra,
                    bool sane) {
   std::ostringstream out;
-  out << "{\"bench\": \"" << name << "\", \"repetitions\": "
-      << timing.repetitions << ", \"min_s\": " << timing.min_s
+  out << "{\"bench\": \"" << name
+      << "\", \"repetitions\": " << timing.repetitions
+      << ", \"min_s\": " << timing.min_s
       << ", \"median_s\": " << timing.median_s
       << ", \"max_s\": " << timing.max_s;
   for (const auto& [key, value] : extra) {

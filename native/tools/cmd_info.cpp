@@ -81,8 +81,10 @@ std::string Text(const VideoInfo& info, const CfrReport& cfr) {
   if (info.is_vfr) {
     std::snprintf(buffer,
                   sizeof(buffer),
-                  "VFR:            yes; mapped to %lld constant frames at the "
-                  "average rate (%lld duplicated, %lld dropped)\n",
+                  "VFR:            yes; %lld frames mapped to %lld constant "
+                  "frames at the frame rate above (%lld duplicated, %lld "
+                  "dropped)\n",
+                  static_cast<long long>(cfr.source_frames),
                   static_cast<long long>(cfr.output_frames),
                   static_cast<long long>(cfr.duplicated),
                   static_cast<long long>(cfr.dropped));

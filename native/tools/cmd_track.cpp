@@ -19,6 +19,11 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#ifdef VANELIA_HAVE_SCENE
+#include "vanelia/scene/alignment.hpp"
+
+#include "align_options.hpp"
+#endif
 
 namespace vanelia::cli {
 namespace {
@@ -208,13 +213,6 @@ int RunTrack(const Args& argv) {
   } catch (const InputError& error) {
     throw InputError("VIDEO '" + video + "': " + error.what());
   }
-  // Alignment to Blender's world (floor at z = 0, Z up, metres) is issue 6's
-  // scene module; until it is compiled in, the track stays in its raw world.
-  if (!args.Flag("--no-align")) {
-    result.summary.warnings.push_back(
-        "not aligned: this build has no ground-plane alignment; world "
-        "\"track\" (arbitrary scale and orientation)");
-  }
   TrackSource source;
   source.path = video;
   source.sha256 = Sha256OfFile(video);
@@ -231,9 +229,26 @@ int RunTrack(const Args& argv) {
       {"start", range.start},
       {"end", range.end},
       {"every", range.every}};
-  const TrackFile file = ToTrackFile(result, source, tracker_info);
+  TrackFile file = ToTrackFile(result, source, tracker_info);
+  std::string alignment_text;
+  if (!args.Flag("--no-align")) {
+    // Floor at z = 0, Z up, metres (the scene module, issue 6).
+#ifdef VANELIA_HAVE_SCENE
+    const AlignmentOptions align = AlignmentOptionsFromArgs(args, file);
+    const Alignment alignment = AlignTrackFile(align, &file);
+    alignment_text = DescribeAlignment(alignment, file);
+#else
+    file.summary.warnings.push_back(
+        "not aligned: this build has no scene module; world \"track\"");
+#endif
+  }
   WriteTrackFile(output, file, overwrite);
-  if (!quiet) PrintSummary(output, file, timer.ElapsedSeconds());
+  if (!quiet) {
+    PrintSummary(output, file, timer.ElapsedSeconds());
+    if (!alignment_text.empty()) {
+      std::fprintf(stderr, "%s\n", alignment_text.c_str());
+    }
+  }
   return 0;
 }
 

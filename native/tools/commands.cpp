@@ -18,6 +18,11 @@ const std::vector<Command>& Commands() {
     defined(VANELIA_HAVE_CLASSICAL_TRACKER)
       {"track", "solve the camera of a video into a track file", &RunTrack},
 #endif
+#ifdef VANELIA_HAVE_SCENE
+      {"align",
+       "put a track's floor at z = 0 (Z up, metres) without tracking again",
+       &RunAlign},
+#endif
   };
   return kCommands;
 }

@@ -21,16 +21,6 @@ Eigen::Matrix4d BlenderC2wFromCamFromWorld(const Rigid3d& cam_from_world) {
   return c2w;
 }
 
-Eigen::Matrix3d ProjectToRotation(const Eigen::Matrix3d& m) {
-  const Eigen::JacobiSVD<Eigen::Matrix3d> svd(
-      m, Eigen::ComputeFullU | Eigen::ComputeFullV);
-  Eigen::Matrix3d d = Eigen::Matrix3d::Identity();
-  d(2, 2) = (svd.matrixU() * svd.matrixV().transpose()).determinant() < 0.0
-                ? -1.0
-                : 1.0;
-  return svd.matrixU() * d * svd.matrixV().transpose();
-}
-
 Rigid3d CamFromWorldFromBlenderC2w(const Eigen::Matrix4d& c2w_blender,
                                    double tolerance) {
   if (!c2w_blender.allFinite()) {

@@ -62,6 +62,32 @@ bool Agrees(Rational fps, int64_t ticks, Rational time_base) {
   return std::abs(frame_s - delta_s) <= 0.02 * delta_s;
 }
 
+// The standard rate nearest to `rate` if it is within 1 %, else `rate`.
+Rational SnapToStandardRate(Rational rate) {
+  static const Rational kStandard[] = {{24000, 1001},
+                                       {24, 1},
+                                       {25, 1},
+                                       {30000, 1001},
+                                       {30, 1},
+                                       {48, 1},
+                                       {50, 1},
+                                       {60000, 1001},
+                                       {60, 1},
+                                       {90, 1},
+                                       {120, 1},
+                                       {240, 1}};
+  Rational best = rate;
+  double best_error = 0.01;
+  for (const Rational& standard : kStandard) {
+    const double error = std::abs(rate.ToDouble() / standard.ToDouble() - 1.0);
+    if (error <= best_error) {
+      best = standard;
+      best_error = error;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 CfrMappingResult BuildCfrMapping(const std::vector<int64_t>& sorted_pts,
@@ -76,24 +102,23 @@ CfrMappingResult BuildCfrMapping(const std::vector<int64_t>& sorted_pts,
   result.is_vfr = DetectVfr(sorted_pts, median);
 
   // Frame rate: the container's when it agrees with the timestamps, else one
-  // derived from them. A VFR clip gets its average rate over the frames'
-  // span, (n - 1) / (t_last - t_first), so that the n output frames start
-  // and end on the source's first and last frames.
+  // derived from them; for VFR the (snapped) average rate.
   const int64_t span_ticks = sorted_pts.back() - sorted_pts.front() +
                              (last_duration > 0 ? last_duration : median);
+  Rational average{0, 1};
   if (result.is_vfr) {
-    result.fps =
+    average =
         Reduce({(n - 1) * time_base.den,
                 (sorted_pts.back() - sorted_pts.front()) * time_base.num});
+    result.fps = SnapToStandardRate(average);
   } else if (Agrees(fps_hint, median, time_base) || median <= 0) {
     result.fps = Valid(fps_hint) ? Reduce(fps_hint) : Rational{24, 1};
   } else {
     result.fps = Reduce({time_base.den, median * time_base.num});
   }
   result.duration_s =
-      result.is_vfr || span_ticks <= 0
-          ? static_cast<double>(n) * result.fps.den / result.fps.num
-          : span_ticks * time_base.ToDouble();
+      span_ticks > 0 ? span_ticks * time_base.ToDouble()
+                     : static_cast<double>(n) * result.fps.den / result.fps.num;
 
   std::vector<double> times(sorted_pts.size());
   for (int64_t i = 0; i < n; ++i) {
@@ -112,7 +137,14 @@ CfrMappingResult BuildCfrMapping(const std::vector<int64_t>& sorted_pts,
   }
 
   // Output frame k at k / fps shows the nearest source frame (ties: earlier).
-  const int64_t outputs = n;
+  // n frames at the average rate last n / average seconds; at the (snapped)
+  // output rate that is this many frames.
+  const int64_t outputs = std::max<int64_t>(
+      1,
+      std::llround(static_cast<double>(n) * result.fps.ToDouble() /
+                   average.ToDouble()));
+  result.duration_s =
+      static_cast<double>(outputs) * result.fps.den / result.fps.num;
   result.mapping.resize(outputs);
   std::vector<bool> used(n, false);
   for (int64_t k = 0; k < outputs; ++k) {

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 # Debian's glTF add-on still uses np.bool, which numpy >= 1.24 removed.
-if not hasattr(np, "bool"):
+if "bool" not in vars(np):  # hasattr() would itself warn on numpy 1.24
     np.bool = bool
 
 import bpy  # noqa: E402

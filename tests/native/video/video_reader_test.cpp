@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -168,6 +169,23 @@ TEST(VideoReader, StartEndEvery) {
     EXPECT_EQ(Packed(frame->rgb), CliFrame(cli, 320, 240, frame->index));
   }
   EXPECT_EQ(got, expected);
+
+  // Gaps longer than the forward-decoding limit (32 frames) seek instead.
+  for (const auto& [start, every] : {std::pair<int64_t, int64_t>{0, 35},
+                                     std::pair<int64_t, int64_t>{40, 1}}) {
+    ReadOptions sparse;
+    sparse.start = start;
+    sparse.every = every;
+    auto seeking = VideoReader::Open(path, sparse);
+    int64_t count = 0;
+    while (auto frame = seeking->Next()) {
+      EXPECT_EQ(frame->index, start + count * every);
+      EXPECT_EQ(Packed(frame->rgb), CliFrame(cli, 320, 240, frame->index))
+          << "frame " << frame->index;
+      ++count;
+    }
+    EXPECT_EQ(count, (48 - start + every - 1) / every);
+  }
 }
 
 TEST(VideoReader, ResizeOnTheWayOutMatchesCliScale) {
@@ -205,36 +223,42 @@ TEST(VideoReader, ResizeOnTheWayOutMatchesCliScale) {
 // decode rotated here, loosely against its own autorotation (it transposes
 // before the YUV->RGB conversion, so chroma is interpolated along the other
 // axis), which pins the direction.
-void ExpectUpright(const std::string& path, int rotation_deg) {
+void ExpectUpright(const std::string& path,
+                   int rotation_deg,
+                   int coded_width,
+                   int coded_height,
+                   int64_t frames) {
+  const int cw = coded_width;
+  const int ch = coded_height;
   auto reader = VideoReader::Open(path);
   const VideoInfo& info = reader->Info();
   EXPECT_EQ(info.rotation_deg, rotation_deg);
-  EXPECT_EQ(info.coded_width, 320);
-  EXPECT_EQ(info.coded_height, 176);
-  EXPECT_EQ(info.width, 176);
-  EXPECT_EQ(info.height, 320);
+  EXPECT_EQ(info.coded_width, cw);
+  EXPECT_EQ(info.coded_height, ch);
+  EXPECT_EQ(info.width, ch);
+  EXPECT_EQ(info.height, cw);
   const std::vector<uint8_t> raw = CliDecodeRgb(path, "", "-noautorotate");
   const std::vector<uint8_t> upright = CliDecodeRgb(path);
   int64_t count = 0;
   while (auto frame = reader->Next()) {
-    ASSERT_EQ(frame->rgb.width, 176);
-    ASSERT_EQ(frame->rgb.height, 320);
-    const std::vector<uint8_t> coded = CliFrame(raw, 320, 176, frame->index);
+    ASSERT_EQ(frame->rgb.width, ch);
+    ASSERT_EQ(frame->rgb.height, cw);
+    const std::vector<uint8_t> coded = CliFrame(raw, cw, ch, frame->index);
     ASSERT_FALSE(coded.empty());
     int64_t mismatches = 0;
-    for (int y = 0; y < 320; ++y) {
-      for (int x = 0; x < 176; ++x) {
+    for (int y = 0; y < cw; ++y) {
+      for (int x = 0; x < ch; ++x) {
         // 90 clockwise: out(x, y) = in(y, H-1-x); 270: in(W-1-y, x).
-        const int sx = rotation_deg == 90 ? y : 320 - 1 - y;
-        const int sy = rotation_deg == 90 ? 176 - 1 - x : x;
-        const size_t src = (static_cast<size_t>(sy) * 320 + sx) * 3;
+        const int sx = rotation_deg == 90 ? y : cw - 1 - y;
+        const int sy = rotation_deg == 90 ? ch - 1 - x : x;
+        const size_t src = (static_cast<size_t>(sy) * cw + sx) * 3;
         for (int c = 0; c < 3; ++c) {
           mismatches += frame->rgb.At(x, y, c) != coded[src + c];
         }
       }
     }
     EXPECT_EQ(mismatches, 0) << "frame " << frame->index;
-    const std::vector<uint8_t> cli = CliFrame(upright, 176, 320, frame->index);
+    const std::vector<uint8_t> cli = CliFrame(upright, ch, cw, frame->index);
     const std::vector<uint8_t> ours = Packed(frame->rgb);
     ASSERT_EQ(cli.size(), ours.size());
     // Mean difference to the CLI's upright frame, and to it turned by 180
@@ -251,15 +275,15 @@ void ExpectUpright(const std::string& path, int rotation_deg) {
     EXPECT_LT(same, 0.1 * turned) << "frame " << frame->index;
     ++count;
   }
-  EXPECT_EQ(count, 12);
+  EXPECT_EQ(count, frames);
 }
 
 TEST(VideoReader, PortraitClipComesOutUpright) {
   // A phone's portrait clip: its matrix turns the frame 90 degrees clockwise
   // for display (ffprobe: rotation=-90). ffmpeg 5.1 writes that matrix for
   // the tag rotate=270, and the opposite one for rotate=90.
-  ExpectUpright(testing::PortraitClip(270), 90);
-  ExpectUpright(testing::PortraitClip(90), 270);
+  ExpectUpright(testing::PortraitClip(270), 90, 320, 176, 12);
+  ExpectUpright(testing::PortraitClip(90), 270, 320, 176, 12);
 }
 
 TEST(VideoReader, VfrClipIsMappedToConstantFrames) {
@@ -270,7 +294,7 @@ TEST(VideoReader, VfrClipIsMappedToConstantFrames) {
   EXPECT_EQ(info.source_frame_count, 24);
   EXPECT_EQ(info.frame_count, 24);
   // Source times: k/24 for k < 12, then (2k - 12)/24: span 34/24 s, so the
-  // average rate is 23 / (34/24) = 276/17.
+  // average rate is 23 / (34/24) = 276/17 (16.2 fps: no standard rate near).
   EXPECT_EQ(info.fps.num, 276);
   EXPECT_EQ(info.fps.den, 17);
   std::vector<double> source_times;
@@ -309,6 +333,67 @@ TEST(VideoReader, VfrClipIsMappedToConstantFrames) {
         << "output " << frame->index;
   }
 }
+
+#ifdef VANELIA_HAVE_SAMPLE_CLIPS
+// The project's own clips (tests/data, made by tests/data/generate).
+std::string DataClip(const std::string& name) {
+  return testing::SourceDir() + "/tests/data/" + name + "/video.mp4";
+}
+
+TEST(VideoReader, BundledSampleFirstLastExact) {
+  const std::string path = DataClip("sample");
+  auto reader = VideoReader::Open(path);
+  const VideoInfo& info = reader->Info();
+  EXPECT_EQ(info.frame_count, 48);
+  EXPECT_EQ(info.fps.num, 24);
+  EXPECT_EQ(info.fps.den, 1);
+  EXPECT_EQ(info.width, 640);
+  EXPECT_EQ(info.height, 360);
+  EXPECT_TRUE(info.has_audio);
+  EXPECT_FALSE(info.is_vfr);
+  const std::vector<uint8_t> cli = CliDecodeRgb(path);
+  for (int64_t index : {int64_t{0}, int64_t{47}}) {
+    const Frame frame = reader->Read(index);
+    EXPECT_DOUBLE_EQ(frame.timestamp_s, index / 24.0);
+    EXPECT_EQ(Packed(frame.rgb), CliFrame(cli, 640, 360, index))
+        << "frame " << index;
+  }
+}
+
+TEST(VideoReader, BundledPortraitClipUpright) {
+  // Stored 640x360 with display matrix rotation -90, as phones write.
+  ExpectUpright(DataClip("clips/portrait"), 90, 640, 360, 24);
+}
+
+TEST(VideoReader, BundledVfrClipMapping) {
+  // Intervals alternate 1/30 and 1/20 s: average 23 / 0.95 s = 24.2 fps,
+  // snapped to 24; 24 output frames at k / 24.
+  const std::string path = DataClip("clips/vfr");
+  auto reader = VideoReader::Open(path);
+  const VideoInfo& info = reader->Info();
+  EXPECT_TRUE(info.is_vfr);
+  EXPECT_EQ(info.fps.num, 24);
+  EXPECT_EQ(info.fps.den, 1);
+  EXPECT_EQ(info.frame_count, 24);
+  std::vector<double> times;
+  for (int k = 0; k < 24; ++k) {
+    times.push_back((k / 2) * (1.0 / 30 + 1.0 / 20) + (k % 2) / 30.0);
+  }
+  const std::vector<uint8_t> cli = CliDecodeRgb(path);
+  for (const FrameMapping& map : reader->Mapping()) {
+    EXPECT_NEAR(map.source_time_s, times[map.source_index], 1e-9);
+    const double t = map.index / 24.0;
+    for (double other : times) {
+      EXPECT_LE(std::abs(map.source_time_s - t), std::abs(other - t) + 1e-9);
+    }
+  }
+  while (auto frame = reader->Next()) {
+    EXPECT_EQ(
+        Packed(frame->rgb),
+        CliFrame(cli, 640, 360, reader->Mapping()[frame->index].source_index));
+  }
+}
+#endif
 
 TEST(VideoReader, ConstantRateClipMapsOneToOne) {
   auto reader = VideoReader::Open(OrbitClip());

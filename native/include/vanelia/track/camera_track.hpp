@@ -11,11 +11,12 @@
 #include "vanelia/geometry/rigid3d.hpp"
 #include "vanelia/video/frame.hpp"
 
-#include <Eigen/Core>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <Eigen/Core>
 
 namespace vanelia {
 
@@ -24,7 +25,7 @@ struct TrackedFrame {
   double timestamp_s = 0.0;  // seconds
   Rigid3d cam_from_world;
   Intrinsics intrinsics;
-  double confidence = 1.0;               // 0..1
+  double confidence = 1.0;              // 0..1
   std::optional<double> reproj_err_px;  // mean reprojection error, if known
 };
 
@@ -46,17 +47,17 @@ struct CameraTrack {
 
 // Reconstructed points in the track's world.
 struct PointCloud {
-  Eigen::Matrix3Xf xyz;                              // [3, N] world units
-  Eigen::Matrix<uint8_t, 3, Eigen::Dynamic> rgb;    // [3, N] 0..255
-  Eigen::VectorXf confidence;                        // [N] 0..1
+  Eigen::Matrix3Xf xyz;                           // [3, N] world units
+  Eigen::Matrix<uint8_t, 3, Eigen::Dynamic> rgb;  // [3, N] 0..255
+  Eigen::VectorXf confidence;                     // [N] 0..1
   std::vector<int64_t> frame_index;  // [N] frame that saw it first (or empty)
 
   int64_t Size() const { return xyz.cols(); }
 };
 
 struct TrackSummary {
-  int64_t registered = 0;  // frames with a pose
-  int64_t total = 0;       // frames given to the tracker
+  int64_t registered = 0;               // frames with a pose
+  int64_t total = 0;                    // frames given to the tracker
   std::optional<double> reproj_err_px;  // mean over registered frames
   std::optional<double> focal_px;       // solved focal (median if per-frame)
   std::vector<std::string> warnings;    // human-readable, one line each

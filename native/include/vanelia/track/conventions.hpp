@@ -24,6 +24,7 @@
 #pragma once
 
 #include "vanelia/geometry/rigid3d.hpp"
+#include "vanelia/geometry/rotation.hpp"
 
 #include <Eigen/Core>
 
@@ -44,8 +45,5 @@ Eigen::Matrix4d BlenderC2wFromCamFromWorld(const Rigid3d& cam_from_world);
 // within `tolerance` (max |R^T R - I|, det > 0).
 Rigid3d CamFromWorldFromBlenderC2w(const Eigen::Matrix4d& c2w_blender,
                                    double tolerance = 1e-5);
-
-// The closest rotation (Frobenius) to a 3x3 matrix, det = +1.
-Eigen::Matrix3d ProjectToRotation(const Eigen::Matrix3d& m);
 
 }  // namespace vanelia

@@ -18,14 +18,16 @@
 //   frame rate check and VFR detection.
 // - Variable frame rate: a clip is VFR when a frame's duration differs from
 //   the median duration by more than max(1 time-base tick, 2 %). A VFR clip of
-//   n frames is mapped to n constant frames at its average rate over the
-//   frames' span, VideoInfo::fps = (n - 1) / (t_last - t_first) (exact, from
-//   the pts): output frame k has timestamp_s = k / fps and shows the source
-//   frame whose time is nearest to it (ties go to the earlier one), so the
-//   first and last frames map to themselves. Mapping() lists the source frame
-//   of every output frame; Cfr() counts duplicated and dropped source frames.
-//   duration_s is then n / fps. A constant-rate clip maps 1:1 and its fps is
-//   the container's rate (checked against the pts).
+//   n frames has the average rate (n - 1) / (t_last - t_first) (exact, from
+//   the pts; packet durations are not trusted: muxers write 1 tick for VFR),
+//   snapped to the nearest standard rate (23.976, 24, 25, 29.97, 30, 48, 50,
+//   59.94, 60, 90, 120, 240) when within 1 %; that is VideoInfo::fps. It is
+//   mapped to round(n * fps / average) constant frames: output frame k has
+//   timestamp_s = k / fps and shows the source frame whose time is nearest to
+//   it (ties go to the earlier one). Mapping() lists the source frame of every
+//   output frame; Cfr() counts duplicated and dropped source frames;
+//   duration_s is frame_count / fps. A constant-rate clip maps 1:1 and its
+//   fps is the container's rate (checked against the pts).
 // - Image sequences have the rate ReadOptions::sequence_fps; frame k is at
 //   k / fps. With FFmpeg they are decoded by libav (PNG, JPEG, BMP, TIFF,
 //   PPM, ...). Without FFmpeg only binary PPM/PGM (P6/P5, 8-bit) is read.
