@@ -163,6 +163,9 @@ int RunTrack(const Args& argv) {
                  "auto");
   args.AddFlag("--per-frame-focal", "solve one focal per frame (zoom shots)");
   args.AddFlag("--no-align", "keep the tracker's raw world (world \"track\")");
+#ifdef VANELIA_HAVE_SCENE
+  AddAlignmentOptions(&args);
+#endif
   args.SetEpilog(
       "Without a focal option the focal is solved from the footage. Frames\n"
       "that cannot be registered are left out and listed in the summary.");
