@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <unordered_set>
 
 #include <ceres/ceres.h>
@@ -285,20 +283,6 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
 
   ceres::Solver::Summary summary;
   ceres::Solve(solver, &problem, &summary);
-  if (std::getenv("VDBG"))
-    fprintf(
-        stderr,
-        "BA cams %d var %zu res %d iters %zu time %.3f rms %.3f->%.3f f %.2f\n",
-        num_cams,
-        options.variable_frames.size(),
-        problem.NumResiduals(),
-        summary.iterations.size(),
-        summary.total_time_in_seconds,
-        std::sqrt(2 * summary.initial_cost /
-                  std::max(1, problem.NumResiduals() / 2)),
-        std::sqrt(2 * summary.final_cost /
-                  std::max(1, problem.NumResiduals() / 2)),
-        focal);
   report.solved = summary.IsSolutionUsable();
   report.iterations = static_cast<int>(summary.iterations.size());
   report.final_cost = summary.final_cost;

@@ -2,10 +2,7 @@
 #include "vanelia/core/error.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <limits>
 #include <sstream>
@@ -95,30 +92,8 @@ std::vector<uint8_t> IncrementalMapper::RegisteredMask() const {
   return mask;
 }
 
-struct CpuClock {
-  using time_point = std::chrono::duration<double>;
-
-  static time_point now() {
-    timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return time_point(ts.tv_sec + 1e-9 * ts.tv_nsec);
-  }
-};
-
-static double g_track_s = 0, g_map_s = 0;
-
 void IncrementalMapper::AddFrame(const Image& image) {
-  auto t0 = CpuClock::now();
   const int slot = tracker_.AddFrame(image);
-  auto t1 = CpuClock::now();
-  g_track_s += (t1 - t0).count();
-
-  struct Acc {
-    CpuClock::time_point t;
-
-    ~Acc() { g_map_s += (CpuClock::now() - t).count(); }
-  } acc{t1};
-
   rec_.Resize(tracker_);
   rec_.poses[slot].focal = rec_.camera.focal;
   if (slot == 0 || !IsKeyframe(slot)) {
@@ -169,17 +144,6 @@ void IncrementalMapper::TryInitialize(int slot) {
   const TwoViewResult tv = EstimateTwoView(
       tracker_, rec_, a, slot, options_.ransac_threshold_px, !focal_known_);
   ++pair_tests_;
-  if (std::getenv("VDBG"))
-    fprintf(stderr,
-            "init %d-%d: ok %d F %d H %d angle %.2f n %zu f %.1f\n",
-            a,
-            slot,
-            tv.success,
-            tv.num_f_inliers,
-            tv.num_h_inliers,
-            tv.median_angle_deg,
-            tv.inlier_ids.size(),
-            tv.focal_from_f.value_or(-1));
   if (tv.num_f_inliers > 0 && tv.num_h_inliers >= 0.9 * tv.num_f_inliers) {
     ++tripod_votes_;
   }
@@ -308,14 +272,7 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
     rec_.camera.focal = base.camera.focal * factor;
     const TwoViewResult tv = EstimateTwoView(
         tracker_, rec_, a, b, options_.ransac_threshold_px, false, false);
-    if (!tv.success || !StartFromPair(a, b, tv)) {
-      if (std::getenv("VDBG"))
-        fprintf(stderr,
-                "profile f %.1f: start failed (tv %d)\n",
-                rec_.camera.focal,
-                tv.success);
-      continue;
-    }
+    if (!tv.success || !StartFromPair(a, b, tv)) continue;
     bool all = true;
     for (int kf : kfs) {
       if (kf == a || kf == b) continue;
@@ -326,13 +283,6 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
                                           nullptr,
                                           &rec_);
       if (!pnp.success) {
-        if (std::getenv("VDBG"))
-          fprintf(stderr,
-                  "profile f %.1f: kf %d pnp failed %d/%d\n",
-                  rec_.camera.focal,
-                  kf,
-                  pnp.num_inliers,
-                  pnp.num_correspondences);
         all = false;
         break;
       }
@@ -347,12 +297,6 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
     const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec_);
     if (!report.solved || report.num_residuals == 0) continue;
     const double cost = report.final_cost / report.num_residuals;
-    if (std::getenv("VDBG"))
-      fprintf(stderr,
-              "profile f %.1f cost %.5f n %d\n",
-              rec_.camera.focal,
-              cost,
-              report.num_residuals);
     if (cost < best_cost) {
       best_cost = cost;
       best = rec_;
@@ -472,8 +416,6 @@ void IncrementalMapper::SolveLens() {
 }
 
 void IncrementalMapper::Finish(ProgressReporter* progress) {
-  if (std::getenv("VDBG"))
-    fprintf(stderr, "track %.3f s map %.3f s\n", g_track_s, g_map_s);
   if (!initialized_) {
     if (pair_tests_ > 0 && tripod_votes_ * 2 >= pair_tests_) {
       SolveRotationOnly();
