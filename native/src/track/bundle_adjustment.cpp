@@ -1,13 +1,12 @@
-#include "bundle_adjustment_impl.hpp"
-
 #include "vanelia/core/check.hpp"
 
 #include <algorithm>
-#include <ceres/ceres.h>
 #include <cmath>
 #include <unordered_set>
-#include <cstdio>
-#include <cstdlib>
+
+#include <ceres/ceres.h>
+
+#include "bundle_adjustment_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -34,6 +33,52 @@ struct ReprojectionCost {
 
   double u;
   double v;
+  double cx;
+  double cy;
+};
+
+// The same without distortion (k1 = k2 = 0 and held): fewer derivatives.
+struct PinholeCost {
+  PinholeCost(const Eigen::Vector2d& px, double cx, double cy)
+      : u(px.x()), v(px.y()), cx(cx), cy(cy) {}
+
+  template <typename T>
+  bool operator()(const T* pose,
+                  const T* point,
+                  const T* focal,
+                  T* residual) const {
+    T uv[2];
+    const T zero(0.0);
+    ProjectPoint(pose, pose + 3, point, focal[0], zero, zero, cx, cy, uv);
+    residual[0] = uv[0] - T(u);
+    residual[1] = uv[1] - T(v);
+    return true;
+  }
+
+  double u;
+  double v;
+  double cx;
+  double cy;
+};
+
+// Pinhole with a fixed focal: only pose and point derivatives.
+struct FixedPinholeCost {
+  FixedPinholeCost(const Eigen::Vector2d& px, double f, double cx, double cy)
+      : u(px.x()), v(px.y()), f(f), cx(cx), cy(cy) {}
+
+  template <typename T>
+  bool operator()(const T* pose, const T* point, T* residual) const {
+    T uv[2];
+    const T zero(0.0);
+    ProjectPoint(pose, pose + 3, point, T(f), zero, zero, cx, cy, uv);
+    residual[0] = uv[0] - T(u);
+    residual[1] = uv[1] - T(v);
+    return true;
+  }
+
+  double u;
+  double v;
+  double f;
   double cx;
   double cy;
 };
@@ -96,10 +141,12 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   problem_options.loss_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
   ceres::Problem problem(problem_options);
   ceres::CauchyLoss cauchy(options.loss_scale_px);
-  ceres::LossFunction* loss =
-      options.loss_scale_px > 0.0 ? &cauchy : nullptr;
+  ceres::LossFunction* loss = options.loss_scale_px > 0.0 ? &cauchy : nullptr;
 
   std::unordered_set<int> used_frames;
+  // Distortion enters the residuals only when it is solved or non-zero.
+  const bool with_lens = options.refine_k1 || options.refine_k2 ||
+                         dist[0] != 0.0 || dist[1] != 0.0;
   const double cx = rec->camera.cx;
   const double cy = rec->camera.cy;
   for (int id : point_ids) {
@@ -116,11 +163,31 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
       // Motion only: the other frames add nothing.
       if (!options.refine_points && !variable[f]) continue;
       double* focal_ptr = rec->per_frame_focal ? &focal_params[f] : &focal;
-      auto* cost =
-          new ceres::AutoDiffCostFunction<ReprojectionCost, 2, 6, 3, 1, 2>(
-              new ReprojectionCost(obs[k].px, cx, cy));
-      problem.AddResidualBlock(
-          cost, loss, pose_params[f].data(), point, focal_ptr, dist);
+      if (with_lens) {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<ReprojectionCost, 2, 6, 3, 1, 2>(
+                new ReprojectionCost(obs[k].px, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point,
+            focal_ptr,
+            dist);
+      } else if (options.refine_focal) {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<PinholeCost, 2, 6, 3, 1>(
+                new PinholeCost(obs[k].px, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point,
+            focal_ptr);
+      } else {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<FixedPinholeCost, 2, 6, 3>(
+                new FixedPinholeCost(obs[k].px, *focal_ptr, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point);
+      }
       used_frames.insert(f);
       ++added;
     }
@@ -137,7 +204,7 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   for (int f : used_frames) {
     if (!variable[f]) {
       problem.SetParameterBlockConstant(pose_params[f].data());
-      if (rec->per_frame_focal) {
+      if (rec->per_frame_focal && (with_lens || options.refine_focal)) {
         problem.SetParameterBlockConstant(&focal_params[f]);
       }
       any_constant = true;
@@ -146,32 +213,52 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
     }
   }
   // Gauge: with free points and no constant frame, the first frame holds.
-  const bool gauge = options.refine_points && !any_constant &&
-                     first_variable < num_frames;
+  const bool gauge =
+      options.refine_points && !any_constant && first_variable < num_frames;
+  int scale_frame = -1;  // holds one translation coordinate: the scale
   if (gauge) {
     problem.SetParameterBlockConstant(pose_params[first_variable].data());
+    for (int f : options.variable_frames) {
+      if (f != first_variable && used_frames.count(f) != 0 &&
+          (scale_frame < 0 || f < scale_frame)) {
+        scale_frame = f;
+      }
+    }
+  }
+  if (scale_frame >= 0) {
+    const double* t = pose_params[scale_frame].data() + 3;
+    int axis = 0;
+    for (int i = 1; i < 3; ++i) {
+      if (std::abs(t[i]) > std::abs(t[axis])) axis = i;
+    }
+    std::vector<int> fixed = {3 + axis};
+    if (options.fix_translation) fixed = {3, 4, 5};
+    problem.SetManifold(pose_params[scale_frame].data(),
+                        new ceres::SubsetManifold(6, fixed));
   }
   if (options.fix_translation) {
     for (int f : used_frames) {
-      if (variable[f] && !(gauge && f == first_variable)) {
+      if (variable[f] && !(gauge && f == first_variable) && f != scale_frame) {
         problem.SetManifold(pose_params[f].data(),
                             new ceres::SubsetManifold(6, {3, 4, 5}));
       }
     }
   }
-  if (!rec->per_frame_focal && !options.refine_focal) {
+  // Focal and distortion blocks exist only in the residuals that use them.
+  const bool focal_blocks = with_lens || options.refine_focal;
+  if (focal_blocks && !rec->per_frame_focal && !options.refine_focal) {
     problem.SetParameterBlockConstant(&focal);
   }
-  if (rec->per_frame_focal && !options.refine_focal) {
+  if (focal_blocks && rec->per_frame_focal && !options.refine_focal) {
     for (int f : used_frames) {
       problem.SetParameterBlockConstant(&focal_params[f]);
     }
   }
-  if (!options.refine_k1 && !options.refine_k2) {
+  if (with_lens && !options.refine_k1 && !options.refine_k2) {
     problem.SetParameterBlockConstant(dist);
-  } else if (!options.refine_k2) {
+  } else if (with_lens && !options.refine_k2) {
     problem.SetManifold(dist, new ceres::SubsetManifold(2, {1}));
-  } else if (!options.refine_k1) {
+  } else if (with_lens && !options.refine_k1) {
     problem.SetManifold(dist, new ceres::SubsetManifold(2, {0}));
   }
 
@@ -196,7 +283,6 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
 
   ceres::Solver::Summary summary;
   ceres::Solve(solver, &problem, &summary);
-  if (std::getenv("VDBG")) fprintf(stderr, "BA cams %d var %zu res %d iters %zu time %.3f rms %.3f->%.3f f %.2f\n", num_cams, options.variable_frames.size(), problem.NumResiduals(), summary.iterations.size(), summary.total_time_in_seconds, std::sqrt(2*summary.initial_cost/std::max(1,problem.NumResiduals()/2)), std::sqrt(2*summary.final_cost/std::max(1,problem.NumResiduals()/2)), focal);
   report.solved = summary.IsSolutionUsable();
   report.iterations = static_cast<int>(summary.iterations.size());
   report.final_cost = summary.final_cost;
@@ -235,8 +321,7 @@ int FilterOutliers(const FeatureTracker& tracker,
       if (f >= num_frames || !rec->poses[f].registered || !rec->inlier[id][k]) {
         continue;
       }
-      const double e =
-          ReprojectionError(*rec, f, rec->points[id], obs[k].px);
+      const double e = ReprojectionError(*rec, f, rec->points[id], obs[k].px);
       if (e < 0.0 || e > max_error_px) {
         rec->inlier[id][k] = 0;
         ++marked;

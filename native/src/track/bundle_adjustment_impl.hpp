@@ -5,10 +5,10 @@
 // and the library must not.
 #pragma once
 
+#include <vector>
+
 #include "feature_tracks_impl.hpp"
 #include "reconstruction_impl.hpp"
-
-#include <vector>
 
 namespace vanelia::internal {
 

@@ -1,13 +1,15 @@
 #include "vanelia/track/classical_tracker.hpp"
 
-#include "incremental_mapper_impl.hpp"
 #include "vanelia/core/error.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-#include <sstream>
+
+#include "incremental_mapper_impl.hpp"
 
 namespace vanelia {
 
@@ -17,8 +19,7 @@ template <typename T>
 void Require(bool ok, const char* field, T value, const char* rule) {
   if (ok) return;
   std::ostringstream msg;
-  msg << "ClassicalTrackerOptions::" << field << " = " << value << "; "
-      << rule;
+  msg << "ClassicalTrackerOptions::" << field << " = " << value << "; " << rule;
   throw InputError(msg.str());
 }
 
@@ -58,10 +59,8 @@ void CheckFrame(const Frame& frame, const FrameFeedInfo& info, int64_t n) {
 void ClassicalTrackerOptions::Check() const {
   common.Check();
   Require(max_features >= 50, "max_features", max_features, "must be >= 50");
-  Require(min_distance_px > 0.0,
-          "min_distance_px",
-          min_distance_px,
-          "must be > 0");
+  Require(
+      min_distance_px > 0.0, "min_distance_px", min_distance_px, "must be > 0");
   Require(klt_window_px >= 5 && klt_window_px % 2 == 1,
           "klt_window_px",
           klt_window_px,
@@ -98,10 +97,8 @@ void ClassicalTrackerOptions::Check() const {
           "local_ba_keyframes",
           local_ba_keyframes,
           "must be >= 2");
-  Require(min_pnp_inliers >= 6,
-          "min_pnp_inliers",
-          min_pnp_inliers,
-          "must be >= 6");
+  Require(
+      min_pnp_inliers >= 6, "min_pnp_inliers", min_pnp_inliers, "must be >= 6");
   Require(global_ba_iterations >= 1,
           "global_ba_iterations",
           global_ba_iterations,
@@ -213,9 +210,9 @@ TrackResult Collect(const internal::IncrementalMapper& mapper,
     tf.timestamp_s = metas[f].timestamp_s;
     const double angle = pose.rvec.norm();
     const Eigen::Quaterniond q =
-        angle > 0.0 ? Eigen::Quaterniond(
-                          Eigen::AngleAxisd(angle, pose.rvec / angle))
-                    : Eigen::Quaterniond::Identity();
+        angle > 0.0
+            ? Eigen::Quaterniond(Eigen::AngleAxisd(angle, pose.rvec / angle))
+            : Eigen::Quaterniond::Identity();
     tf.cam_from_world = Rigid3d(q, pose.t);
     const double focal = rec.FocalOf(static_cast<int>(f));
     tf.intrinsics = Intrinsics::Centered(focal, work_width, work_height)

@@ -1,12 +1,13 @@
-#include "feature_tracks_impl.hpp"
-
 #include "vanelia/core/check.hpp"
 
 #include <algorithm>
 #include <map>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/tracking.hpp>
+
+#include "feature_tracks_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -30,6 +31,25 @@ const Eigen::Vector2d* FeatureTracker::Find(int id, int frame) const {
   const int k = frame - obs.front().frame;
   if (k < 0 || k >= static_cast<int>(obs.size())) return nullptr;
   return &obs[k].px;
+}
+
+int FeatureTracker::AddEmptyFrame() {
+  frames_.emplace_back();
+  return static_cast<int>(frames_.size()) - 1;
+}
+
+int FeatureTracker::AddTrack(FeatureTrack track) {
+  const int id = static_cast<int>(tracks_.size());
+  for (size_t k = 0; k < track.obs.size(); ++k) {
+    const int f = track.obs[k].frame;
+    VANELIA_CHECK(f >= 0 && f < NumFrames() &&
+                  f == track.obs.front().frame + static_cast<int>(k))
+        << "AddTrack: observations must lie in consecutive existing slots";
+    frames_[f].refs.emplace_back(id, static_cast<int>(k));
+  }
+  track.alive = false;
+  tracks_.push_back(std::move(track));
+  return id;
 }
 
 namespace {
@@ -114,8 +134,8 @@ int FeatureTracker::AddFrame(const Image& image) {
                                1,
                                term,
                                cv::OPTFLOW_USE_INITIAL_FLOW);
-      const double max_fb2 = options_.max_forward_backward_px *
-                             options_.max_forward_backward_px;
+      const double max_fb2 =
+          options_.max_forward_backward_px * options_.max_forward_backward_px;
       for (size_t j = 0; j < check.size(); ++j) {
         const cv::Point2f d = back[j] - s.active_px[check[j]];
         fb_ok[check[j]] = st_bwd[j] && d.x * d.x + d.y * d.y <= max_fb2;
@@ -124,8 +144,8 @@ int FeatureTracker::AddFrame(const Image& image) {
     const float b = static_cast<float>(options_.border_px);
     for (size_t i = 0; i < s.active.size(); ++i) {
       const int id = s.active[i];
-      const bool ok = st_fwd[i] && fb_ok[i] && fwd[i].x >= b &&
-                      fwd[i].y >= b && fwd[i].x <= image.width - 1 - b &&
+      const bool ok = st_fwd[i] && fb_ok[i] && fwd[i].x >= b && fwd[i].y >= b &&
+                      fwd[i].x <= image.width - 1 - b &&
                       fwd[i].y <= image.height - 1 - b;
       if (!ok) {
         tracks_[id].alive = false;
@@ -157,14 +177,13 @@ int FeatureTracker::AddFrame(const Image& image) {
     cv::goodFeaturesToTrack(
         grey, corners, wanted, 0.005, radius, mask, 5, false, 0.04);
     if (!corners.empty()) {
-      cv::cornerSubPix(grey,
-                       corners,
-                       cv::Size(4, 4),
-                       cv::Size(-1, -1),
-                       cv::TermCriteria(cv::TermCriteria::COUNT |
-                                            cv::TermCriteria::EPS,
-                                        10,
-                                        0.01));
+      cv::cornerSubPix(
+          grey,
+          corners,
+          cv::Size(4, 4),
+          cv::Size(-1, -1),
+          cv::TermCriteria(
+              cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 10, 0.01));
     }
     const float b = static_cast<float>(options_.border_px);
     for (const auto& p : corners) {
@@ -259,8 +278,8 @@ void FeatureTracker::CorrectFromAnchors(const std::vector<cv::Mat>& pyramid,
   ids->resize(kept);
   px->resize(kept);
   // Re-anchor tracks that moved far or aged.
-  const float far = static_cast<float>(options_.reanchor_fraction *
-                                       pyramid[0].cols);
+  const float far =
+      static_cast<float>(options_.reanchor_fraction * pyramid[0].cols);
   for (size_t i = 0; i < ids->size(); ++i) {
     FeatureTrack& t = tracks_[(*ids)[i]];
     const Eigen::Vector2f p((*px)[i].x, (*px)[i].y);

@@ -5,11 +5,12 @@
 
 #include "vanelia/core/image.hpp"
 
-#include <Eigen/Core>
 #include <cstdint>
-#include <opencv2/core.hpp>
 #include <memory>
 #include <vector>
+
+#include <Eigen/Core>
+#include <opencv2/core.hpp>
 
 namespace vanelia::internal {
 
@@ -59,8 +60,16 @@ class FeatureTracker {
   int AddFrame(const Image& image);
 
   const std::vector<FeatureTrack>& Tracks() const { return tracks_; }
+
   const std::vector<FrameFeatures>& Frames() const { return frames_; }
+
   int NumFrames() const { return static_cast<int>(frames_.size()); }
+
+  // Observations made elsewhere (synthetic tests, imported tracks): a frame
+  // slot without an image, and a track whose observations lie in
+  // consecutive existing slots. Not to be mixed with AddFrame.
+  int AddEmptyFrame();
+  int AddTrack(FeatureTrack track);
 
   // Pixel of track `id` in frame slot `frame`, or nullptr.
   const Eigen::Vector2d* Find(int id, int frame) const;

@@ -1,18 +1,15 @@
-#include "incremental_mapper_impl.hpp"
-
-#include "bundle_adjustment_impl.hpp"
-#include "two_view_impl.hpp"
 #include "vanelia/core/check.hpp"
 #include "vanelia/core/error.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <limits>
 #include <sstream>
-#include <chrono>
-#include <ctime>
-#include <cstdio>
-#include <cstdlib>
+
+#include "bundle_adjustment_impl.hpp"
+#include "incremental_mapper_impl.hpp"
+#include "two_view_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -22,6 +19,26 @@ constexpr double kInitMinAngleDeg = 1.0;
 constexpr int kInitMinPoints = 50;
 // Keyframes registered before the focal is first solved (by a profile).
 constexpr int kProfileKeyframes = 6;
+// ... and the rotation they span: the focal shows in how far the image
+// moves for a rotation; with too little of it (a dolly straight ahead) the
+// focal and the depths trade off against each other.
+constexpr double kProfileRotationDeg = 10.0;
+
+// Largest rotation angle between the first keyframe and any other.
+double SpanOf(const std::vector<FramePose>& poses,
+              const std::vector<int>& kfs) {
+  double span = 0.0;
+  const Eigen::Vector3d& r0 = poses[kfs.front()].rvec;
+  const Eigen::Quaterniond q0(Eigen::AngleAxisd(
+      r0.norm(), r0.norm() > 0 ? r0.normalized() : Eigen::Vector3d::UnitX()));
+  for (int kf : kfs) {
+    const Eigen::Vector3d& r = poses[kf].rvec;
+    const Eigen::Quaterniond q(Eigen::AngleAxisd(
+        r.norm(), r.norm() > 0 ? r.normalized() : Eigen::Vector3d::UnitX()));
+    span = std::max(span, q0.angularDistance(q) * 180.0 / M_PI);
+  }
+  return span;
+}
 
 double MedianOf(std::vector<double> v) {
   if (v.empty()) return 0.0;
@@ -75,14 +92,8 @@ std::vector<uint8_t> IncrementalMapper::RegisteredMask() const {
   return mask;
 }
 
-struct CpuClock { using time_point = std::chrono::duration<double>; static time_point now() { timespec ts; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts); return time_point(ts.tv_sec + 1e-9 * ts.tv_nsec); } };
-static double g_track_s = 0, g_map_s = 0;
 void IncrementalMapper::AddFrame(const Image& image) {
-  auto t0 = CpuClock::now();
   const int slot = tracker_.AddFrame(image);
-  auto t1 = CpuClock::now();
-  g_track_s += (t1 - t0).count();
-  struct Acc { CpuClock::time_point t; ~Acc() { g_map_s += (CpuClock::now() - t).count(); } } acc{t1};
   rec_.Resize(tracker_);
   rec_.poses[slot].focal = rec_.camera.focal;
   if (slot == 0 || !IsKeyframe(slot)) {
@@ -130,14 +141,9 @@ void IncrementalMapper::TryInitialize(int slot) {
   }
   const int a = keyframes_[anchor_];
   if (a == slot) return;
-  const TwoViewResult tv = EstimateTwoView(tracker_,
-                                           rec_,
-                                           a,
-                                           slot,
-                                           options_.ransac_threshold_px,
-                                           !focal_known_);
+  const TwoViewResult tv = EstimateTwoView(
+      tracker_, rec_, a, slot, options_.ransac_threshold_px, !focal_known_);
   ++pair_tests_;
-  if (std::getenv("VDBG")) fprintf(stderr, "init %d-%d: ok %d F %d H %d angle %.2f n %zu f %.1f\n", a, slot, tv.success, tv.num_f_inliers, tv.num_h_inliers, tv.median_angle_deg, tv.inlier_ids.size(), tv.focal_from_f.value_or(-1));
   if (tv.num_f_inliers > 0 && tv.num_h_inliers >= 0.9 * tv.num_f_inliers) {
     ++tripod_votes_;
   }
@@ -150,19 +156,32 @@ void IncrementalMapper::TryInitialize(int slot) {
       *tv.focal_from_f < 3.0 * width_) {
     rec_.camera.focal = *tv.focal_from_f;
   }
+  if (!StartFromPair(a, slot, tv)) {
+    rec_.camera.focal = old_focal;
+    return;
+  }
+  initialized_ = true;
+  init_pair_ = {a, slot};
+  // Keyframes between the two start views.
+  for (size_t i = anchor_ + 1; i + 1 < keyframes_.size(); ++i) {
+    AddKeyframe(keyframes_[i]);
+  }
+}
+
+bool IncrementalMapper::StartFromPair(int a, int b, const TwoViewResult& tv) {
   FramePose& pa = rec_.poses[a];
-  FramePose& pb = rec_.poses[slot];
+  FramePose& pb = rec_.poses[b];
   pa.registered = true;
   pa.rvec.setZero();
   pa.t.setZero();
-  Eigen::AngleAxisd aa(tv.R);
+  const Eigen::AngleAxisd aa(tv.R);
   pb.registered = true;
   pb.rvec = aa.angle() * aa.axis();
   pb.t = tv.t;
   for (auto& p : rec_.poses) p.focal = rec_.camera.focal;
   std::vector<uint8_t> usable(rec_.poses.size(), 0);
   usable[a] = 1;
-  usable[slot] = 1;
+  usable[b] = 1;
   int made = 0;
   for (int id : tv.inlier_ids) {
     made += TriangulateTrack(tracker_,
@@ -178,21 +197,16 @@ void IncrementalMapper::TryInitialize(int slot) {
     pa.registered = false;
     pb.registered = false;
     std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
-    rec_.camera.focal = old_focal;
-    return;
+    return false;
   }
   BundleAdjustmentOptions ba;
-  ba.variable_frames = {a, slot};
+  ba.variable_frames = {a, b};
   ba.max_iterations = 20;
   ba.loss_scale_px = options_.loss_scale_px;
   ba.num_threads = options_.num_threads;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
-  initialized_ = true;
-  // Keyframes between the two start views.
-  for (size_t i = anchor_ + 1; i + 1 < keyframes_.size(); ++i) {
-    AddKeyframe(keyframes_[i]);
-  }
+  return true;
 }
 
 void IncrementalMapper::TriangulateFrom(int slot,
@@ -225,7 +239,8 @@ void IncrementalMapper::AddKeyframe(int slot) {
   LocalBundleAdjustment();
   const std::vector<int> kfs = RegisteredKeyframes();
   if (!focal_known_ && !focal_profiled_ &&
-      static_cast<int>(kfs.size()) >= kProfileKeyframes) {
+      static_cast<int>(kfs.size()) >= kProfileKeyframes &&
+      RotationSpanDeg(kfs) >= kProfileRotationDeg) {
     ProfileFocal({0.5, 0.63, 0.8, 1.0, 1.25, 1.6, 2.0});
     focal_profiled_ = true;
   }
@@ -235,31 +250,53 @@ void IncrementalMapper::AddKeyframe(int slot) {
   }
 }
 
+double IncrementalMapper::RotationSpanDeg(const std::vector<int>& kfs) const {
+  return kfs.empty() ? 0.0 : SpanOf(rec_.poses, kfs);
+}
+
 void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
   const std::vector<int> kfs = RegisteredKeyframes();
-  const std::vector<uint8_t> usable = KeyframeMask();
   const Reconstruction base = rec_;
   Reconstruction best = base;
   double best_cost = std::numeric_limits<double>::infinity();
+  const auto [a, b] = init_pair_;
+  std::vector<uint8_t> usable(base.poses.size(), 0);
+  for (int kf : kfs) usable[kf] = 1;
   for (double factor : factors) {
+    // Start again from the two views at this focal: poses estimated at
+    // another focal would bias the comparison towards that one.
     rec_ = base;
-    rec_.camera.focal = base.camera.focal * factor;
-    for (auto& pose : rec_.poses) pose.focal = rec_.camera.focal;
+    for (auto& pose : rec_.poses) pose.registered = false;
     std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
-    for (size_t id = 0; id < base.has_point.size(); ++id) {
-      if (!base.has_point[id]) continue;
-      TriangulateTrack(tracker_, static_cast<int>(id), usable, 0.1, 1e6, &rec_);
+    for (auto& in : rec_.inlier) std::fill(in.begin(), in.end(), 1);
+    rec_.camera.focal = base.camera.focal * factor;
+    const TwoViewResult tv = EstimateTwoView(
+        tracker_, rec_, a, b, options_.ransac_threshold_px, false, false);
+    if (!tv.success || !StartFromPair(a, b, tv)) continue;
+    bool all = true;
+    for (int kf : kfs) {
+      if (kf == a || kf == b) continue;
+      const PnpResult pnp = RegisterFrame(tracker_,
+                                          kf,
+                                          options_.ransac_threshold_px,
+                                          options_.min_pnp_inliers,
+                                          nullptr,
+                                          &rec_);
+      if (!pnp.success) {
+        all = false;
+        break;
+      }
+      TriangulateFrom(kf, usable);
     }
+    if (!all) continue;
     BundleAdjustmentOptions ba;
     ba.variable_frames = kfs;
-    ba.max_iterations = 30;
-    // A wide loss: at a new focal every residual starts large.
-    ba.loss_scale_px = 4.0 * options_.loss_scale_px;
+    ba.max_iterations = 20;
+    ba.loss_scale_px = options_.loss_scale_px;
     ba.num_threads = options_.num_threads;
     const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec_);
     if (!report.solved || report.num_residuals == 0) continue;
     const double cost = report.final_cost / report.num_residuals;
-    if (std::getenv("VDBG")) fprintf(stderr, "profile f %.1f cost %.5f n %d\n", rec_.camera.focal, cost, report.num_residuals);
     if (cost < best_cost) {
       best_cost = cost;
       best = rec_;
@@ -275,7 +312,7 @@ void IncrementalMapper::LocalBundleAdjustment() {
   const size_t n = std::min<size_t>(kfs.size(), options_.local_ba_keyframes);
   ba.variable_frames.assign(kfs.end() - static_cast<std::ptrdiff_t>(n),
                             kfs.end());
-  ba.max_iterations = 10;
+  ba.max_iterations = 6;
   ba.loss_scale_px = options_.loss_scale_px;
   ba.num_threads = options_.num_threads;
   BundleAdjust(tracker_, ba, &rec_);
@@ -358,11 +395,9 @@ void IncrementalMapper::SolveLens() {
   const LensMode mode = options_.common.lens;
   if (mode == LensMode::kNone) return;
   BundleAdjustmentOptions ba;
-  for (size_t f = 0; f < rec_.poses.size(); ++f) {
-    if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
-  }
+  ba.variable_frames = RegisteredKeyframes();
   ba.refine_focal = !focal_known_;
-  ba.max_iterations = options_.global_ba_iterations;
+  ba.max_iterations = 50;
   ba.loss_scale_px = options_.loss_scale_px;
   ba.num_threads = options_.num_threads;
   ba.function_tolerance = 1e-8;
@@ -371,6 +406,7 @@ void IncrementalMapper::SolveLens() {
   ba.refine_k1 = true;
   ba.refine_k2 = true;
   BundleAdjust(tracker_, ba, &rec_);
+  RefineFramePoses();
   const double err_after = MeanReprojectionError(tracker_, rec_);
   // Auto: keep the lens only when it clearly lowers the error.
   if (mode == LensMode::kAuto &&
@@ -380,7 +416,6 @@ void IncrementalMapper::SolveLens() {
 }
 
 void IncrementalMapper::Finish(ProgressReporter* progress) {
-  if (std::getenv("VDBG")) fprintf(stderr, "track %.3f s map %.3f s\n", g_track_s, g_map_s);
   if (!initialized_) {
     if (pair_tests_ > 0 && tripod_votes_ * 2 >= pair_tests_) {
       SolveRotationOnly();
@@ -403,7 +438,7 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   RegisterAllFrames();
   RefineFramePoses();
   if (progress != nullptr) progress->Update(3, "global bundle adjustment");
-  if (std::getenv("VGLOBAL")) GlobalBundleAdjustment();
+  if (options_.global_ba_all_frames) GlobalBundleAdjustment();
   SolveLens();
 }
 

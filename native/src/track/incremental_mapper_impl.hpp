@@ -5,14 +5,17 @@
 // bundle adjustment. See classical_tracker.hpp for the pipeline.
 #pragma once
 
-#include "feature_tracks_impl.hpp"
-#include "reconstruction_impl.hpp"
 #include "vanelia/core/progress.hpp"
 #include "vanelia/track/classical_tracker.hpp"
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "feature_tracks_impl.hpp"
+#include "reconstruction_impl.hpp"
+#include "two_view_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -32,9 +35,13 @@ class IncrementalMapper {
   void Finish(ProgressReporter* progress);
 
   const FeatureTracker& Tracker() const { return tracker_; }
+
   const Reconstruction& Rec() const { return rec_; }
+
   const std::vector<std::string>& Warnings() const { return warnings_; }
+
   bool RotationOnly() const { return rotation_only_; }
+
   int NumKeyframes() const { return static_cast<int>(keyframes_.size()); }
 
   // Mean reprojection error (px) and inlier count of one frame slot.
@@ -43,6 +50,9 @@ class IncrementalMapper {
  private:
   bool IsKeyframe(int slot) const;
   void TryInitialize(int slot);
+  // Poses of the two start views and their points; false when too few
+  // points triangulate.
+  bool StartFromPair(int a, int b, const TwoViewResult& tv);
   void AddKeyframe(int slot);
   void TriangulateFrom(int slot, const std::vector<uint8_t>& usable);
   void LocalBundleAdjustment();
@@ -50,6 +60,7 @@ class IncrementalMapper {
   // Solves the focal by a profile: for each factor, the keyframes' points
   // re-triangulated and bundle adjusted at focal * factor; keeps the best.
   void ProfileFocal(const std::vector<double>& factors);
+  double RotationSpanDeg(const std::vector<int>& kfs) const;
   void RegisterAllFrames();
   void RefineFramePoses();
   void GlobalBundleAdjustment();
@@ -70,6 +81,7 @@ class IncrementalMapper {
   bool initialized_ = false;
   bool rotation_only_ = false;
   bool focal_profiled_ = false;
+  std::pair<int, int> init_pair_{0, 0};  // frame slots of the start
   size_t last_global_count_ = 0;
   int tripod_votes_ = 0;  // keyframe pairs a homography explained
   int pair_tests_ = 0;

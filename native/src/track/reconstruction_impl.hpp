@@ -7,12 +7,13 @@
 //   pixel    = (f d xn + cx, f d yn + cy)
 #pragma once
 
-#include "feature_tracks_impl.hpp"
+#include <cstdint>
+#include <vector>
 
 #include <Eigen/Core>
 #include <ceres/rotation.h>
-#include <cstdint>
-#include <vector>
+
+#include "feature_tracks_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -35,9 +36,9 @@ struct FramePose {
 struct Reconstruction {
   CameraModel camera;
   bool per_frame_focal = false;
-  std::vector<FramePose> poses;             // per frame slot
-  std::vector<Eigen::Vector3d> points;      // per track id
-  std::vector<uint8_t> has_point;           // per track id
+  std::vector<FramePose> poses;              // per frame slot
+  std::vector<Eigen::Vector3d> points;       // per track id
+  std::vector<uint8_t> has_point;            // per track id
   std::vector<std::vector<uint8_t>> inlier;  // per track id, per obs
 
   double FocalOf(int frame) const {

@@ -5,15 +5,17 @@
 // Zisserman 2003, sec. 8.4.2, "rotating camera"); the focal, when unknown,
 // from the sweep that makes K^-1 H K closest to rotations (de Agapito et al.
 // 1998); bundle adjustment refines both.
+#include "vanelia/core/error.hpp"
+
+#include <cmath>
+
+#include <Eigen/SVD>
+#include <opencv2/calib3d.hpp>
+#include <opencv2/core/eigen.hpp>
+
 #include "bundle_adjustment_impl.hpp"
 #include "incremental_mapper_impl.hpp"
 #include "two_view_impl.hpp"
-#include "vanelia/core/error.hpp"
-
-#include <Eigen/SVD>
-#include <cmath>
-#include <opencv2/calib3d.hpp>
-#include <opencv2/core/eigen.hpp>
 
 namespace vanelia::internal {
 
@@ -60,8 +62,8 @@ void IncrementalMapper::SolveRotationOnly() {
       pb.emplace_back(x->x(), x->y());
     }
     if (pa.size() < 20) continue;
-    const cv::Mat H = cv::findHomography(
-        pa, pb, cv::RANSAC, options_.ransac_threshold_px);
+    const cv::Mat H =
+        cv::findHomography(pa, pb, cv::RANSAC, options_.ransac_threshold_px);
     if (H.empty()) continue;
     cv::cv2eigen(H, homographies[f]);
     ok[f] = 1;
@@ -88,7 +90,8 @@ void IncrementalMapper::SolveRotationOnly() {
   Eigen::Matrix3d R = Eigen::Matrix3d::Identity();
   for (int f = 0; f < n; ++f) {
     if (f > 0 && !ok[f]) break;  // a gap ends the chain
-    if (f > 0) R = NearestRotation(K.inverse() * homographies[f] * K, nullptr) * R;
+    if (f > 0)
+      R = NearestRotation(K.inverse() * homographies[f] * K, nullptr) * R;
     FramePose& pose = rec_.poses[f];
     const Eigen::AngleAxisd aa(R);
     pose.rvec = aa.angle() * aa.axis();
@@ -105,7 +108,8 @@ void IncrementalMapper::SolveRotationOnly() {
                                      ceres::ColumnMajorAdapter3x3(Rf.data()));
     const Eigen::Vector2d x =
         Normalize(rec_.camera, rec_.camera.focal, obs[0].px);
-    rec_.points[id] = Rf.transpose() * Eigen::Vector3d(x.x(), x.y(), 1.0).normalized();
+    rec_.points[id] =
+        Rf.transpose() * Eigen::Vector3d(x.x(), x.y(), 1.0).normalized();
     rec_.has_point[id] = 1;
   }
   BundleAdjustmentOptions ba;
@@ -113,8 +117,9 @@ void IncrementalMapper::SolveRotationOnly() {
     if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
   }
   if (ba.variable_frames.size() < 2) {
-    throw InputError("cannot solve the clip: no parallax and no homography "
-                     "between consecutive frames");
+    throw InputError(
+        "cannot solve the clip: no parallax and no homography "
+        "between consecutive frames");
   }
   ba.fix_translation = true;
   ba.refine_focal = !focal_known_;

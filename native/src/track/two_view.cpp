@@ -1,14 +1,15 @@
-#include "two_view_impl.hpp"
-
 #include "vanelia/core/check.hpp"
+
+#include <algorithm>
+#include <cmath>
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/Geometry>
 #include <Eigen/SVD>
-#include <algorithm>
-#include <cmath>
 #include <opencv2/calib3d.hpp>
 #include <opencv2/core/eigen.hpp>
+
+#include "two_view_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -18,8 +19,8 @@ constexpr double kRadToDeg = 180.0 / M_PI;
 
 Eigen::Matrix3d RotationOf(const FramePose& pose) {
   Eigen::Matrix3d R;
-  ceres::AngleAxisToRotationMatrix(
-      pose.rvec.data(), ceres::ColumnMajorAdapter3x3(R.data()));
+  ceres::AngleAxisToRotationMatrix(pose.rvec.data(),
+                                   ceres::ColumnMajorAdapter3x3(R.data()));
   return R;
 }
 
@@ -58,12 +59,14 @@ std::optional<double> FocalFromFundamental(const Eigen::Matrix3d& F,
   std::vector<double> focals;
   std::vector<double> costs;
   for (int i = 0; i <= kSteps; ++i) {
-    const double f = width * 0.3 * std::pow(10.0, static_cast<double>(i) /
-                                                       kSteps);  // 0.3..3 w
+    const double f =
+        width * 0.3 *
+        std::pow(10.0, static_cast<double>(i) / kSteps);  // 0.3..3 w
     Eigen::Matrix3d K;
     K << f, 0, cx, 0, f, cy, 0, 0, 1;
     const Eigen::Matrix3d E = K.transpose() * F * K;
-    const Eigen::Vector3d s = Eigen::JacobiSVD<Eigen::Matrix3d>(E).singularValues();
+    const Eigen::Vector3d s =
+        Eigen::JacobiSVD<Eigen::Matrix3d>(E).singularValues();
     if (!(s[0] > 0.0)) return std::nullopt;
     focals.push_back(f);
     costs.push_back((s[0] - s[1]) / (s[0] + s[1]));
@@ -90,7 +93,8 @@ TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
                               int a,
                               int b,
                               double threshold_px,
-                              bool estimate_focal) {
+                              bool estimate_focal,
+                              bool check_parallax) {
   TwoViewResult result;
   const CameraModel& cam = rec.camera;
   std::vector<int> ids;
@@ -156,7 +160,9 @@ TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
       static_cast<int>(std::count(mask_e.begin(), mask_e.end(), 1));
   // GRIC-like model choice: a homography that explains nearly every track
   // the essential matrix explains means too little parallax.
-  if (good < 30 || result.num_h_inliers > 0.9 * num_e) return result;
+  if (good < 30 || (check_parallax && result.num_h_inliers > 0.9 * num_e)) {
+    return result;
+  }
   cv::cv2eigen(R_cv, result.R);
   cv::cv2eigen(t_cv, result.t);
   result.t.normalize();
@@ -206,7 +212,8 @@ bool TriangulateTrack(const FeatureTracker& tracker,
     Eigen::Matrix<double, 3, 4> P;
     P.leftCols<3>() = RotationOf(pose);
     P.col(3) = pose.t;
-    const Eigen::Vector2d x = Normalize(rec->camera, rec->FocalOf(f), obs[k].px);
+    const Eigen::Vector2d x =
+        Normalize(rec->camera, rec->FocalOf(f), obs[k].px);
     Eigen::Matrix<double, 2, 4> rows;
     rows.row(0) = x.x() * P.row(2) - P.row(0);
     rows.row(1) = x.y() * P.row(2) - P.row(1);
@@ -224,10 +231,10 @@ bool TriangulateTrack(const FeatureTracker& tracker,
   const Eigen::Vector3d r1 = (centers.back() - p).normalized();
   for (const auto& c : centers) {
     const Eigen::Vector3d r = (c - p).normalized();
-    max_angle = std::max(
-        {max_angle,
-         std::acos(std::clamp(r.dot(r0), -1.0, 1.0)) * kRadToDeg,
-         std::acos(std::clamp(r.dot(r1), -1.0, 1.0)) * kRadToDeg});
+    max_angle =
+        std::max({max_angle,
+                  std::acos(std::clamp(r.dot(r0), -1.0, 1.0)) * kRadToDeg,
+                  std::acos(std::clamp(r.dot(r1), -1.0, 1.0)) * kRadToDeg});
   }
   if (max_angle < min_angle_deg) return false;
   int good = 0;
@@ -267,8 +274,9 @@ PnpResult RegisterFrame(const FeatureTracker& tracker,
   }
   result.num_correspondences = static_cast<int>(object.size());
   if (result.num_correspondences < std::max(6, min_inliers)) return result;
-  const double focal =
-      rec->per_frame_focal && prior != nullptr ? prior->focal : rec->camera.focal;
+  const double focal = rec->per_frame_focal && prior != nullptr
+                           ? prior->focal
+                           : rec->camera.focal;
   const cv::Matx33d K(
       focal, 0, rec->camera.cx, 0, focal, rec->camera.cy, 0, 0, 1);
   const cv::Vec4d dist(rec->camera.k1, rec->camera.k2, 0.0, 0.0);

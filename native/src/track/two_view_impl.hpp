@@ -3,12 +3,13 @@
 // PnP registration, over OpenCV's RANSAC estimators.
 #pragma once
 
-#include "feature_tracks_impl.hpp"
-#include "reconstruction_impl.hpp"
-
-#include <Eigen/Core>
 #include <optional>
 #include <vector>
+
+#include <Eigen/Core>
+
+#include "feature_tracks_impl.hpp"
+#include "reconstruction_impl.hpp"
 
 namespace vanelia::internal {
 
@@ -35,13 +36,15 @@ struct TwoViewResult {
 // Relative pose between frame slots a and b from their common tracks with
 // the current camera model. Fails (success = false) when the homography
 // explains the tracks nearly as well as the essential matrix (too little
-// parallax) or when too few points triangulate.
+// parallax; skipped when `check_parallax` is false) or when too few points
+// triangulate.
 TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
                               const Reconstruction& rec,
                               int a,
                               int b,
                               double threshold_px,
-                              bool estimate_focal);
+                              bool estimate_focal,
+                              bool check_parallax = true);
 
 // Normalised (z = 1) ray of a pixel, radial distortion removed.
 Eigen::Vector2d Normalize(const CameraModel& camera,

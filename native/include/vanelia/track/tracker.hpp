@@ -86,4 +86,12 @@ class Tracker {
                     const ProgressCallback& progress);
 };
 
+// The track file of a result (world "track" unless the result carries an
+// alignment, in which case world "blender" with the points and cameras
+// moved along is the scene module's job: here they are written as given).
+// At most kTrackFileMaxPoints points are kept (the most confident first).
+TrackFile ToTrackFile(const TrackResult& result,
+                      const TrackSource& source,
+                      const TrackerInfo& tracker);
+
 }  // namespace vanelia
