@@ -351,17 +351,32 @@ std::optional<GroundPlaneEstimate> DetectGroundPlane(
              : "ground plane: no plane found below the cameras");
     return std::nullopt;
   }
-  size_t best_support = 0;
+  // The best-supported plane is the floor, unless a plane parallel to it
+  // (within kParallelDeg) with enough support lies clearly below it (its
+  // inliers' median more than kBelowThresholds thresholds under the best
+  // plane): then the best one was a table top or a step. A plane crossing
+  // the floor at a small angle is not "below" it.
+  const Candidate* best = valid.front();
   for (const Candidate* c : valid) {
-    best_support = std::max(best_support, c->inliers.size());
+    if (c->inliers.size() > best->inliers.size()) best = c;
   }
-  const Candidate* floor = nullptr;
+  constexpr double kParallelDeg = 3.0;
+  constexpr double kBelowThresholds = 3.0;
+  const Candidate* floor = best;
   for (const Candidate* c : valid) {
-    if (static_cast<double>(c->inliers.size()) <
-        options.min_support_ratio * static_cast<double>(best_support)) {
-      continue;
+    if (c == best) continue;
+    const bool parallel = c->plane.normal.dot(best->plane.normal) >
+                          std::cos(Deg2Rad(kParallelDeg));
+    const bool supported =
+        static_cast<double>(c->inliers.size()) >=
+        options.min_support_ratio * static_cast<double>(best->inliers.size());
+    if (!parallel || !supported) continue;
+    std::vector<double> offsets;
+    for (const int i : c->inliers) {
+      offsets.push_back(best->plane.SignedDistance(points.col(i)));
     }
-    if (floor == nullptr || c->camera_height > floor->camera_height) floor = c;
+    const bool below = Median(offsets) < -kBelowThresholds * threshold;
+    if (below && c->camera_height > floor->camera_height) floor = c;
   }
 
   GroundPlaneEstimate estimate;

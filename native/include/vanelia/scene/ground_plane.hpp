@@ -12,9 +12,10 @@
 //     `max_pitch_deg` of the cameras' image-up axis, so walls are rejected
 //     (a wall in front of a camera makes more than 90 degrees with it);
 //   - the cameras are above it (the normal is oriented towards them);
-//   - among the candidates holding at least `min_support_ratio` of the best
-//     candidate's inliers, the one farthest below the cameras wins, so a
-//     table top is not taken for the floor.
+//   - the best-supported plane wins, unless a plane parallel to it (within
+//     3 degrees) holding at least `min_support_ratio` of its inliers lies
+//     clearly below it (3 inlier thresholds), so a table top is not taken
+//     for the floor.
 // The result is refit by least squares on its inliers and reports inlier
 // count, inlier RMS and a confidence in [0, 1].
 #pragma once
@@ -45,8 +46,8 @@ struct GroundPlaneOptions {
   // Largest angle, degrees, between the floor normal and a camera's
   // image-up axis (-y): the camera's downward pitch.
   double max_pitch_deg = 80.0;
-  // Candidates within this fraction of the best candidate's support compete
-  // on height (the lowest wins).
+  // A plane parallel to and below the best-supported one replaces it when it
+  // holds at least this fraction of the best one's inliers (table vs floor).
   double min_support_ratio = 0.35;
   // How many planes to extract before choosing.
   int max_candidates = 4;
