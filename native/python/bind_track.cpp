@@ -8,6 +8,12 @@
 #include "vanelia/track/gt_import.hpp"
 #include "vanelia/track/track_file.hpp"
 
+#if defined(VANELIA_HAVE_CLASSICAL_TRACKER) && defined(VANELIA_BIND_VIDEO)
+#include "vanelia/track/classical_tracker.hpp"
+#include "vanelia/video/video_reader.hpp"
+#define VANELIA_BIND_CLASSICAL_TRACKER
+#endif
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -87,7 +93,95 @@ Rigid3d PoseFrom(const Eigen::Matrix3d& rotation,
 
 }  // namespace
 
+#ifdef VANELIA_BIND_CLASSICAL_TRACKER
+// The classical tracker: `track_video` decodes and tracks with the GIL
+// released; the progress callback (WrapProgress) can cancel.
+LensMode LensFromString(const std::string& text) {
+  if (text == "none") return LensMode::kNone;
+  if (text == "radial") return LensMode::kRadial;
+  if (text == "auto") return LensMode::kAuto;
+  throw InputError("lens = '" + text + "'; must be none, radial or auto");
+}
+
+void BindClassicalTracker(py::module_& m) {
+  m.def(
+      "track_video",
+      [](const std::string& path,
+         const std::string& output,
+         int64_t start,
+         int64_t end,
+         int64_t every,
+         std::optional<double> focal_px,
+         const std::string& lens,
+         bool per_frame_focal,
+         bool overwrite,
+         const py::object& progress) {
+        ClassicalTrackerOptions options;
+        options.common.lens = LensFromString(lens);
+        options.common.focal_px = focal_px;
+        options.common.per_frame_focal = per_frame_focal;
+        const ProgressCallback callback = WrapProgress(progress);
+        Json doc;
+        {
+          py::gil_scoped_release release;
+          if (!output.empty()) CheckCanWrite(output, overwrite, "track");
+          ReadOptions read;
+          read.start = start;
+          read.end = end;
+          read.every = every;
+          auto reader = VideoReader::Open(path, read);
+          ClassicalTracker tracker(options);
+          FrameFeedInfo info;
+          info.width = reader->OutputWidth();
+          info.height = reader->OutputHeight();
+          info.expected_frames =
+              static_cast<int64_t>(reader->SelectedIndices().size());
+          info.fps = reader->Info().fps;
+          const TrackResult result = tracker.Track(
+              [&reader](Frame* frame) { return reader->Next(frame); },
+              info,
+              callback);
+          TrackSource source;
+          source.path = path;
+          source.sha256 = Sha256OfFile(path);
+          source.frame_count = reader->Info().frame_count;
+          TrackerInfo tracker_info;
+          tracker_info.name = tracker.Name();
+          tracker_info.version = VANELIA_VERSION;
+          tracker_info.options = {
+              {"lens", lens},
+              {"per_frame_focal", per_frame_focal},
+              {"focal_px", focal_px ? Json(*focal_px) : Json(nullptr)},
+              {"start", start},
+              {"end", end},
+              {"every", every}};
+          const TrackFile file = ToTrackFile(result, source, tracker_info);
+          if (!output.empty()) WriteTrackFile(output, file, overwrite);
+          doc = TrackFileToJson(file);
+        }
+        return ToPython(doc);
+      },
+      py::arg("path"),
+      py::arg("output") = "",
+      py::arg("start") = 0,
+      py::arg("end") = -1,
+      py::arg("every") = 1,
+      py::arg("focal_px") = py::none(),
+      py::arg("lens") = "auto",
+      py::arg("per_frame_focal") = false,
+      py::arg("overwrite") = false,
+      py::arg("progress") = py::none(),
+      "Tracks the camera of a video with the classical tracker (GIL "
+      "released). Returns the track document (a dict, world \"track\"); "
+      "writes it to `output` when given. `progress(p)` is called with a "
+      "Progress; returning False (or Ctrl-C) raises Cancelled.");
+}
+#endif
+
 void BindTrack(py::module_& m) {
+#ifdef VANELIA_BIND_CLASSICAL_TRACKER
+  BindClassicalTracker(m);
+#endif
   m.attr("TRACK_FILE_FORMAT") = kTrackFileFormat;
   m.attr("TRACK_FILE_VERSION") = kTrackFileVersion;
   m.attr("TRACK_FILE_MAX_POINTS") = kTrackFileMaxPoints;

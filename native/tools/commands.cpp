@@ -14,6 +14,10 @@ const std::vector<Command>& Commands() {
        "convert a gt.json or a COLMAP model into a track file",
        &RunImportTrack},
 #endif
+#if defined(VANELIA_HAVE_TRACK) && defined(VANELIA_HAVE_FFMPEG) && \
+    defined(VANELIA_HAVE_CLASSICAL_TRACKER)
+      {"track", "solve the camera of a video into a track file", &RunTrack},
+#endif
 #ifdef VANELIA_HAVE_SCENE
       {"align",
        "put a track's floor at z = 0 (Z up, metres) without tracking again",

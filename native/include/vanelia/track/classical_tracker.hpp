@@ -1,0 +1,97 @@
+// The weights-free default tracker: sparse structure from motion over KLT
+// feature tracks (OpenCV), bundle adjustment with Ceres.
+//
+// Pipeline (a keyframe-based visual odometry closed by a global bundle
+// adjustment, in the spirit of ORB-SLAM's mapping and COLMAP's incremental
+// mapper):
+//  1. Long KLT tracks: Shi-Tomasi corners (goodFeaturesToTrack) followed by
+//     pyramidal Lucas-Kanade, kept only when tracking back lands within
+//     `max_forward_backward_px`; new corners fill the gaps every frame.
+//  2. Keyframes by parallax (median track displacement) or track loss.
+//  3. A two-view start between the first keyframe and a later one, chosen
+//     when the essential matrix explains the tracks clearly better than a
+//     homography (GRIC-like ratio of inliers) and the median triangulation
+//     angle is large enough. The focal length, when unknown, starts from a
+//     sweep over the self-calibration residual of E = K^T F K (two equal
+//     singular values; Mendonca & Cipolla 1999) and is refined in bundle
+//     adjustment.
+//  4. Every later keyframe: PnP + RANSAC on the tracked 3-D points, motion
+//     refinement, triangulation of new tracks (angle, depth and reprojection
+//     checks), windowed bundle adjustment of the last keyframes; a bundle
+//     adjustment of all keyframes (focal free) whenever their count grows by
+//     half.
+//  5. Every frame: PnP + RANSAC; a global bundle adjustment of the keyframes
+//     and points (Cauchy loss, shared focal, principal point fixed at the
+//     centre, optional radial k1 k2) and of every frame against them
+//     (optionally all frames and points jointly), outlier rejection.
+//  6. No parallax anywhere but a good homography fit: a tripod shot, solved
+//     as rotations + focal with points at infinity.
+// Frames that cannot be registered are left out and listed in the summary.
+#pragma once
+
+#include "vanelia/track/tracker.hpp"
+
+#include <cstdint>
+
+namespace vanelia {
+
+struct ClassicalTrackerOptions {
+  TrackerOptions common;
+
+  // Features.
+  int max_features = 600;                // corners tracked at once
+  double min_distance_px = 10.0;         // between corners, at 640 px width
+  int klt_window_px = 21;                // Lucas-Kanade window side
+  int klt_levels = 3;                    // pyramid levels above the base
+  double max_forward_backward_px = 0.5;  // forward-backward check
+
+  // Keyframes: a new one when the median displacement of the tracks since
+  // the last keyframe exceeds this fraction of the image width, or when
+  // fewer than `keyframe_min_track_ratio` of its tracks survive.
+  double keyframe_parallax = 0.02;
+  double keyframe_min_track_ratio = 0.6;
+
+  // Geometry.
+  double ransac_threshold_px = 1.5;  // PnP / epipolar inlier threshold
+  double min_triangulation_angle_deg = 1.5;
+  double max_reprojection_error_px = 3.0;  // observations beyond: outliers
+  int local_ba_keyframes = 8;              // sliding window size
+  int min_pnp_inliers = 20;
+
+  // Bundle adjustment.
+  double loss_scale_px = 1.0;  // Cauchy scale
+  int global_ba_iterations = 40;
+  // The closing bundle adjustment: false = keyframes and points, then every
+  // other frame refined against them (motion only); true = all frames and
+  // points together (slower: long tracks tie every frame to every other;
+  // on the rendered test clips it changes the poses by < 0.1 mm).
+  bool global_ba_all_frames = false;
+
+  // Work on frames downscaled to at most this width (0 = full size); poses
+  // and intrinsics are reported for the source size. Bigger frames cost
+  // time, not accuracy that the solve can use.
+  int max_work_width = 960;
+
+  int num_threads = 2;  // Ceres and OpenCV
+
+  void Check() const;
+};
+
+class ClassicalTracker : public Tracker {
+ public:
+  explicit ClassicalTracker(ClassicalTrackerOptions options = {});
+
+  std::string Name() const override { return "classical"; }
+
+  TrackResult Track(const FrameFeed& feed,
+                    const FrameFeedInfo& info,
+                    const ProgressCallback& progress) override;
+  using Tracker::Track;
+
+  const ClassicalTrackerOptions& Options() const { return options_; }
+
+ private:
+  ClassicalTrackerOptions options_;
+};
+
+}  // namespace vanelia

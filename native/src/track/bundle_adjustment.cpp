@@ -1,0 +1,363 @@
+#include "vanelia/core/check.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include <ceres/ceres.h>
+
+#include "bundle_adjustment_impl.hpp"
+
+namespace vanelia::internal {
+
+namespace {
+
+// Reprojection residual, Ceres autodiff: pose [rvec(3), t(3)], point (3),
+// focal (1), distortion [k1, k2].
+struct ReprojectionCost {
+  ReprojectionCost(const Eigen::Vector2d& px, double cx, double cy)
+      : u(px.x()), v(px.y()), cx(cx), cy(cy) {}
+
+  template <typename T>
+  bool operator()(const T* pose,
+                  const T* point,
+                  const T* focal,
+                  const T* dist,
+                  T* residual) const {
+    T uv[2];
+    ProjectPoint(pose, pose + 3, point, focal[0], dist[0], dist[1], cx, cy, uv);
+    residual[0] = uv[0] - T(u);
+    residual[1] = uv[1] - T(v);
+    return true;
+  }
+
+  double u;
+  double v;
+  double cx;
+  double cy;
+};
+
+// The same without distortion (k1 = k2 = 0 and held): fewer derivatives.
+struct PinholeCost {
+  PinholeCost(const Eigen::Vector2d& px, double cx, double cy)
+      : u(px.x()), v(px.y()), cx(cx), cy(cy) {}
+
+  template <typename T>
+  bool operator()(const T* pose,
+                  const T* point,
+                  const T* focal,
+                  T* residual) const {
+    T uv[2];
+    const T zero(0.0);
+    ProjectPoint(pose, pose + 3, point, focal[0], zero, zero, cx, cy, uv);
+    residual[0] = uv[0] - T(u);
+    residual[1] = uv[1] - T(v);
+    return true;
+  }
+
+  double u;
+  double v;
+  double cx;
+  double cy;
+};
+
+// Pinhole with a fixed focal: only pose and point derivatives.
+struct FixedPinholeCost {
+  FixedPinholeCost(const Eigen::Vector2d& px, double f, double cx, double cy)
+      : u(px.x()), v(px.y()), f(f), cx(cx), cy(cy) {}
+
+  template <typename T>
+  bool operator()(const T* pose, const T* point, T* residual) const {
+    T uv[2];
+    const T zero(0.0);
+    ProjectPoint(pose, pose + 3, point, T(f), zero, zero, cx, cy, uv);
+    residual[0] = uv[0] - T(u);
+    residual[1] = uv[1] - T(v);
+    return true;
+  }
+
+  double u;
+  double v;
+  double f;
+  double cx;
+  double cy;
+};
+
+bool AllFinite(const double* values, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (!std::isfinite(values[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
+                                    const BundleAdjustmentOptions& options,
+                                    Reconstruction* rec) {
+  BundleAdjustmentReport report;
+  const auto& tracks = tracker.Tracks();
+  const auto& frames = tracker.Frames();
+  const int num_frames = static_cast<int>(rec->poses.size());
+
+  std::vector<uint8_t> variable(num_frames, 0);
+  for (int f : options.variable_frames) {
+    VANELIA_CHECK(f >= 0 && f < num_frames && rec->poses[f].registered)
+        << "bundle adjustment: frame slot " << f << " is not registered";
+    variable[f] = 1;
+  }
+  if (options.variable_frames.empty()) return report;
+
+  // Parameter storage: poses as 6-vectors.
+  std::vector<std::array<double, 6>> pose_params(num_frames);
+  std::vector<double> focal_params(num_frames);
+  for (int f = 0; f < num_frames; ++f) {
+    const FramePose& p = rec->poses[f];
+    if (!p.registered) continue;
+    std::copy(p.rvec.data(), p.rvec.data() + 3, pose_params[f].data());
+    std::copy(p.t.data(), p.t.data() + 3, pose_params[f].data() + 3);
+    focal_params[f] = p.focal;
+    VANELIA_CHECK(AllFinite(pose_params[f].data(), 6))
+        << "bundle adjustment: pose of frame slot " << f << " is not finite";
+  }
+  double focal = rec->camera.focal;
+  double dist[2] = {rec->camera.k1, rec->camera.k2};
+  VANELIA_CHECK(std::isfinite(focal) && focal > 0.0)
+      << "bundle adjustment: focal = " << focal << "; must be > 0";
+  VANELIA_CHECK(AllFinite(dist, 2)) << "bundle adjustment: k1/k2 not finite";
+
+  // Points seen by a variable frame.
+  std::vector<int> point_ids;
+  for (int f : options.variable_frames) {
+    for (const auto& [id, k] : frames[f].refs) {
+      if (rec->has_point[id] && rec->inlier[id][k]) point_ids.push_back(id);
+    }
+  }
+  std::sort(point_ids.begin(), point_ids.end());
+  point_ids.erase(std::unique(point_ids.begin(), point_ids.end()),
+                  point_ids.end());
+
+  ceres::Problem::Options problem_options;
+  problem_options.loss_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
+  ceres::Problem problem(problem_options);
+  ceres::CauchyLoss cauchy(options.loss_scale_px);
+  ceres::LossFunction* loss = options.loss_scale_px > 0.0 ? &cauchy : nullptr;
+
+  std::unordered_set<int> used_frames;
+  // Distortion enters the residuals only when it is solved or non-zero.
+  const bool with_lens = options.refine_k1 || options.refine_k2 ||
+                         dist[0] != 0.0 || dist[1] != 0.0;
+  const double cx = rec->camera.cx;
+  const double cy = rec->camera.cy;
+  for (int id : point_ids) {
+    double* point = rec->points[id].data();
+    VANELIA_CHECK(AllFinite(point, 3))
+        << "bundle adjustment: point " << id << " is not finite";
+    const auto& obs = tracks[id].obs;
+    int added = 0;
+    for (size_t k = 0; k < obs.size(); ++k) {
+      const int f = obs[k].frame;
+      if (f >= num_frames || !rec->poses[f].registered || !rec->inlier[id][k]) {
+        continue;
+      }
+      // Motion only: the other frames add nothing.
+      if (!options.refine_points && !variable[f]) continue;
+      double* focal_ptr = rec->per_frame_focal ? &focal_params[f] : &focal;
+      if (with_lens) {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<ReprojectionCost, 2, 6, 3, 1, 2>(
+                new ReprojectionCost(obs[k].px, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point,
+            focal_ptr,
+            dist);
+      } else if (options.refine_focal) {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<PinholeCost, 2, 6, 3, 1>(
+                new PinholeCost(obs[k].px, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point,
+            focal_ptr);
+      } else {
+        problem.AddResidualBlock(
+            new ceres::AutoDiffCostFunction<FixedPinholeCost, 2, 6, 3>(
+                new FixedPinholeCost(obs[k].px, *focal_ptr, cx, cy)),
+            loss,
+            pose_params[f].data(),
+            point);
+      }
+      used_frames.insert(f);
+      ++added;
+    }
+    if (added > 0 && !options.refine_points) {
+      problem.SetParameterBlockConstant(point);
+    }
+  }
+  report.num_residuals = problem.NumResiduals();
+  if (report.num_residuals == 0) return report;
+
+  // Constant frames; the gauge.
+  bool any_constant = false;
+  int first_variable = num_frames;
+  for (int f : used_frames) {
+    if (!variable[f]) {
+      problem.SetParameterBlockConstant(pose_params[f].data());
+      if (rec->per_frame_focal && (with_lens || options.refine_focal)) {
+        problem.SetParameterBlockConstant(&focal_params[f]);
+      }
+      any_constant = true;
+    } else {
+      first_variable = std::min(first_variable, f);
+    }
+  }
+  // Gauge: with free points and no constant frame, the first frame holds.
+  const bool gauge =
+      options.refine_points && !any_constant && first_variable < num_frames;
+  int scale_frame = -1;  // holds one translation coordinate: the scale
+  if (gauge) {
+    problem.SetParameterBlockConstant(pose_params[first_variable].data());
+    for (int f : options.variable_frames) {
+      if (f != first_variable && used_frames.count(f) != 0 &&
+          (scale_frame < 0 || f < scale_frame)) {
+        scale_frame = f;
+      }
+    }
+  }
+  if (scale_frame >= 0) {
+    const double* t = pose_params[scale_frame].data() + 3;
+    int axis = 0;
+    for (int i = 1; i < 3; ++i) {
+      if (std::abs(t[i]) > std::abs(t[axis])) axis = i;
+    }
+    std::vector<int> fixed = {3 + axis};
+    if (options.fix_translation) fixed = {3, 4, 5};
+    problem.SetManifold(pose_params[scale_frame].data(),
+                        new ceres::SubsetManifold(6, fixed));
+  }
+  if (options.fix_translation) {
+    for (int f : used_frames) {
+      if (variable[f] && !(gauge && f == first_variable) && f != scale_frame) {
+        problem.SetManifold(pose_params[f].data(),
+                            new ceres::SubsetManifold(6, {3, 4, 5}));
+      }
+    }
+  }
+  // Focal and distortion blocks exist only in the residuals that use them.
+  const bool focal_blocks = with_lens || options.refine_focal;
+  if (focal_blocks && !rec->per_frame_focal && !options.refine_focal) {
+    problem.SetParameterBlockConstant(&focal);
+  }
+  if (focal_blocks && rec->per_frame_focal && !options.refine_focal) {
+    for (int f : used_frames) {
+      problem.SetParameterBlockConstant(&focal_params[f]);
+    }
+  }
+  if (with_lens && !options.refine_k1 && !options.refine_k2) {
+    problem.SetParameterBlockConstant(dist);
+  } else if (with_lens && !options.refine_k2) {
+    problem.SetManifold(dist, new ceres::SubsetManifold(2, {1}));
+  } else if (with_lens && !options.refine_k1) {
+    problem.SetManifold(dist, new ceres::SubsetManifold(2, {0}));
+  }
+
+  ceres::Solver::Options solver;
+  const int num_cams = static_cast<int>(used_frames.size());
+  if (!options.refine_points) {
+    solver.linear_solver_type = ceres::DENSE_QR;
+  } else if (options.iterative) {
+    solver.linear_solver_type = ceres::ITERATIVE_SCHUR;
+  } else {
+    solver.linear_solver_type =
+        num_cams <= 300 ? ceres::DENSE_SCHUR : ceres::ITERATIVE_SCHUR;
+  }
+  if (solver.linear_solver_type == ceres::ITERATIVE_SCHUR) {
+    solver.preconditioner_type = ceres::SCHUR_JACOBI;
+  }
+  solver.max_num_iterations = options.max_iterations;
+  solver.num_threads = std::max(1, options.num_threads);
+  solver.function_tolerance = options.function_tolerance;
+  solver.logging_type = ceres::SILENT;
+  solver.minimizer_progress_to_stdout = false;
+
+  ceres::Solver::Summary summary;
+  ceres::Solve(solver, &problem, &summary);
+  report.solved = summary.IsSolutionUsable();
+  report.iterations = static_cast<int>(summary.iterations.size());
+  report.final_cost = summary.final_cost;
+  const double n = std::max(1, report.num_residuals / 2);
+  report.initial_rms_px = std::sqrt(2.0 * summary.initial_cost / n);
+  report.final_rms_px = std::sqrt(2.0 * summary.final_cost / n);
+  if (!report.solved) return report;
+
+  for (int f : used_frames) {
+    if (!variable[f]) continue;
+    FramePose& p = rec->poses[f];
+    p.rvec = Eigen::Vector3d(pose_params[f].data());
+    p.t = Eigen::Vector3d(pose_params[f].data() + 3);
+    if (rec->per_frame_focal) p.focal = focal_params[f];
+  }
+  if (!rec->per_frame_focal && focal > 0.0 && std::isfinite(focal)) {
+    rec->camera.focal = focal;
+  }
+  rec->camera.k1 = dist[0];
+  rec->camera.k2 = dist[1];
+  return report;
+}
+
+int FilterOutliers(const FeatureTracker& tracker,
+                   double max_error_px,
+                   Reconstruction* rec) {
+  const auto& tracks = tracker.Tracks();
+  int marked = 0;
+  const int num_frames = static_cast<int>(rec->poses.size());
+  for (size_t id = 0; id < tracks.size(); ++id) {
+    if (!rec->has_point[id]) continue;
+    const auto& obs = tracks[id].obs;
+    int good = 0;
+    for (size_t k = 0; k < obs.size(); ++k) {
+      const int f = obs[k].frame;
+      if (f >= num_frames || !rec->poses[f].registered || !rec->inlier[id][k]) {
+        continue;
+      }
+      const double e = ReprojectionError(*rec, f, rec->points[id], obs[k].px);
+      if (e < 0.0 || e > max_error_px) {
+        rec->inlier[id][k] = 0;
+        ++marked;
+      } else {
+        ++good;
+      }
+    }
+    if (good < 2) rec->has_point[id] = 0;
+  }
+  return marked;
+}
+
+double MeanReprojectionError(const FeatureTracker& tracker,
+                             const Reconstruction& rec,
+                             int* count) {
+  const auto& tracks = tracker.Tracks();
+  const int num_frames = static_cast<int>(rec.poses.size());
+  double sum = 0.0;
+  int n = 0;
+  for (size_t id = 0; id < tracks.size(); ++id) {
+    if (!rec.has_point[id]) continue;
+    const auto& obs = tracks[id].obs;
+    for (size_t k = 0; k < obs.size(); ++k) {
+      const int f = obs[k].frame;
+      if (f >= num_frames || !rec.poses[f].registered || !rec.inlier[id][k]) {
+        continue;
+      }
+      const double e = ReprojectionError(rec, f, rec.points[id], obs[k].px);
+      if (e >= 0.0) {
+        sum += e;
+        ++n;
+      }
+    }
+  }
+  if (count != nullptr) *count = n;
+  return n > 0 ? sum / n : 0.0;
+}
+
+}  // namespace vanelia::internal

@@ -1,0 +1,62 @@
+// Bundle adjustment of a Reconstruction with Ceres (private to the classical
+// tracker). Poses are angle-axis + translation, points are free 3-vectors,
+// the focal is shared (or one per frame), the principal point is fixed and
+// radial k1 k2 are optional. Inputs are validated first: Ceres CHECKs abort
+// and the library must not.
+#pragma once
+
+#include <vector>
+
+#include "feature_tracks_impl.hpp"
+#include "reconstruction_impl.hpp"
+
+namespace vanelia::internal {
+
+struct BundleAdjustmentOptions {
+  // Frame slots whose poses are refined. Other registered frames that see
+  // the same points enter as constants.
+  std::vector<int> variable_frames;
+  // When no constant frame is involved, the first variable frame is fixed
+  // (gauge).
+  bool refine_focal = false;
+  bool refine_k1 = false;
+  bool refine_k2 = false;
+  bool refine_points = true;
+  // Rotation-only (tripod) solve: translations stay at their values.
+  bool fix_translation = false;
+  // Conjugate gradients on the implicit Schur complement instead of a dense
+  // factorisation: faster when long tracks tie every frame to every other.
+  bool iterative = false;
+  int max_iterations = 20;
+  double loss_scale_px = 1.0;  // Cauchy scale; <= 0 = plain least squares
+  int num_threads = 2;
+  double function_tolerance = 1e-6;
+};
+
+struct BundleAdjustmentReport {
+  bool solved = false;
+  int num_residuals = 0;
+  double initial_rms_px = 0.0;
+  double final_rms_px = 0.0;
+  double final_cost = 0.0;
+  int iterations = 0;
+};
+
+BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
+                                    const BundleAdjustmentOptions& options,
+                                    Reconstruction* rec);
+
+// Marks observations with a reprojection error above `max_error_px` (or
+// behind the camera) as outliers and drops points left with fewer than two
+// inlier observations in registered frames. Returns the number marked.
+int FilterOutliers(const FeatureTracker& tracker,
+                   double max_error_px,
+                   Reconstruction* rec);
+
+// Mean reprojection error (pixels) over inlier observations in registered
+// frames, and the count.
+double MeanReprojectionError(const FeatureTracker& tracker,
+                             const Reconstruction& rec,
+                             int* count = nullptr);
+
+}  // namespace vanelia::internal

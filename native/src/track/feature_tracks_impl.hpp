@@ -1,0 +1,91 @@
+// KLT feature tracks (private to the classical tracker): Shi-Tomasi corners
+// tracked frame to frame with pyramidal Lucas-Kanade and a forward-backward
+// check (Kalal et al. 2010), replenished every frame where tracks are sparse.
+#pragma once
+
+#include "vanelia/core/image.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <Eigen/Core>
+#include <opencv2/core.hpp>
+
+namespace vanelia::internal {
+
+struct FeatureObservation {
+  int frame = 0;  // slot in the tracker's frame list
+  Eigen::Vector2d px;
+};
+
+struct FeatureTrack {
+  std::vector<FeatureObservation> obs;  // ascending frame
+  Eigen::Matrix<uint8_t, 3, 1> rgb = Eigen::Matrix<uint8_t, 3, 1>::Zero();
+  bool alive = true;  // still tracked in the newest frame
+  // The frame whose patch the track is matched against (drift control):
+  // frame-to-frame flow predicts, the anchor patch corrects.
+  int anchor_frame = 0;
+  Eigen::Vector2f anchor_px = Eigen::Vector2f::Zero();
+};
+
+// Per frame: (track id, index into that track's obs).
+struct FrameFeatures {
+  std::vector<std::pair<int, int>> refs;
+};
+
+struct FeatureTrackerOptions {
+  int max_features = 600;
+  double min_distance_px = 10.0;
+  int window_px = 21;
+  int levels = 3;
+  double max_forward_backward_px = 0.5;
+  double border_px = 4.0;  // drop tracks this close to the edge
+  // A track is re-anchored on its current frame after moving this fraction
+  // of the width from its anchor, or after `max_anchor_age` frames.
+  double reanchor_fraction = 0.1;
+  int max_anchor_age = 60;
+  // Largest disagreement (px) between the anchor match and the prediction.
+  double max_anchor_correction_px = 1.0;
+};
+
+class FeatureTracker {
+ public:
+  explicit FeatureTracker(FeatureTrackerOptions options);
+  ~FeatureTracker();
+  FeatureTracker(const FeatureTracker&) = delete;
+  FeatureTracker& operator=(const FeatureTracker&) = delete;
+
+  // Tracks into a new frame (RGB or grey), returns its slot.
+  int AddFrame(const Image& image);
+
+  const std::vector<FeatureTrack>& Tracks() const { return tracks_; }
+
+  const std::vector<FrameFeatures>& Frames() const { return frames_; }
+
+  int NumFrames() const { return static_cast<int>(frames_.size()); }
+
+  // Observations made elsewhere (synthetic tests, imported tracks): a frame
+  // slot without an image, and a track whose observations lie in
+  // consecutive existing slots. Not to be mixed with AddFrame.
+  int AddEmptyFrame();
+  int AddTrack(FeatureTrack track);
+
+  // Pixel of track `id` in frame slot `frame`, or nullptr.
+  const Eigen::Vector2d* Find(int id, int frame) const;
+
+ private:
+  struct State;
+  // Matches the predicted positions against each track's anchor patch and
+  // re-anchors tracks whose patch changed, moved far or aged.
+  void CorrectFromAnchors(const std::vector<cv::Mat>& pyramid,
+                          int slot,
+                          std::vector<int>* ids,
+                          std::vector<cv::Point2f>* px);
+  FeatureTrackerOptions options_;
+  std::unique_ptr<State> state_;
+  std::vector<FeatureTrack> tracks_;
+  std::vector<FrameFeatures> frames_;
+};
+
+}  // namespace vanelia::internal

@@ -1,0 +1,461 @@
+#include "vanelia/core/check.hpp"
+#include "vanelia/core/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <sstream>
+
+#include "bundle_adjustment_impl.hpp"
+#include "incremental_mapper_impl.hpp"
+#include "two_view_impl.hpp"
+
+namespace vanelia::internal {
+
+namespace {
+
+constexpr double kInitMinAngleDeg = 1.0;
+constexpr int kInitMinPoints = 50;
+// Keyframes registered before the focal is first solved (by a profile).
+constexpr int kProfileKeyframes = 6;
+// ... and the rotation they span: the focal shows in how far the image
+// moves for a rotation; with too little of it (a dolly straight ahead) the
+// focal and the depths trade off against each other.
+constexpr double kProfileRotationDeg = 10.0;
+
+// Largest rotation angle between the first keyframe and any other.
+double SpanOf(const std::vector<FramePose>& poses,
+              const std::vector<int>& kfs) {
+  double span = 0.0;
+  const Eigen::Vector3d& r0 = poses[kfs.front()].rvec;
+  const Eigen::Quaterniond q0(Eigen::AngleAxisd(
+      r0.norm(), r0.norm() > 0 ? r0.normalized() : Eigen::Vector3d::UnitX()));
+  for (int kf : kfs) {
+    const Eigen::Vector3d& r = poses[kf].rvec;
+    const Eigen::Quaterniond q(Eigen::AngleAxisd(
+        r.norm(), r.norm() > 0 ? r.normalized() : Eigen::Vector3d::UnitX()));
+    span = std::max(span, q0.angularDistance(q) * 180.0 / M_PI);
+  }
+  return span;
+}
+
+double MedianOf(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  return v[mid];
+}
+
+}  // namespace
+
+IncrementalMapper::IncrementalMapper(const ClassicalTrackerOptions& options,
+                                     int width,
+                                     int height,
+                                     std::optional<double> focal_px)
+    : options_(options),
+      width_(width),
+      height_(height),
+      focal_known_(focal_px.has_value()),
+      tracker_(FeatureTrackerOptions{options.max_features,
+                                     options.min_distance_px,
+                                     options.klt_window_px,
+                                     options.klt_levels,
+                                     options.max_forward_backward_px,
+                                     4.0}) {
+  rec_.camera.cx = 0.5 * width - 0.5;
+  rec_.camera.cy = 0.5 * height - 0.5;
+  // Unknown focal: a normal lens (about 36 mm full-frame) until solved.
+  rec_.camera.focal = focal_px.value_or(1.0 * width);
+  rec_.per_frame_focal = options.common.per_frame_focal;
+}
+
+std::vector<int> IncrementalMapper::RegisteredKeyframes() const {
+  std::vector<int> out;
+  for (int kf : keyframes_) {
+    if (rec_.poses[kf].registered) out.push_back(kf);
+  }
+  return out;
+}
+
+std::vector<uint8_t> IncrementalMapper::KeyframeMask() const {
+  std::vector<uint8_t> mask(rec_.poses.size(), 0);
+  for (int kf : keyframes_) mask[kf] = 1;
+  return mask;
+}
+
+std::vector<uint8_t> IncrementalMapper::RegisteredMask() const {
+  std::vector<uint8_t> mask(rec_.poses.size(), 0);
+  for (size_t f = 0; f < rec_.poses.size(); ++f) {
+    mask[f] = rec_.poses[f].registered ? 1 : 0;
+  }
+  return mask;
+}
+
+void IncrementalMapper::AddFrame(const Image& image) {
+  const int slot = tracker_.AddFrame(image);
+  rec_.Resize(tracker_);
+  rec_.poses[slot].focal = rec_.camera.focal;
+  if (slot == 0 || !IsKeyframe(slot)) {
+    if (slot == 0) {
+      keyframes_.push_back(0);
+      rec_.poses[0].keyframe = true;
+    }
+    return;
+  }
+  keyframes_.push_back(slot);
+  rec_.poses[slot].keyframe = true;
+  if (!initialized_) {
+    TryInitialize(slot);
+  } else {
+    AddKeyframe(slot);
+  }
+}
+
+bool IncrementalMapper::IsKeyframe(int slot) const {
+  const int last = keyframes_.back();
+  const auto& refs = tracker_.Frames()[last].refs;
+  std::vector<double> disp;
+  for (const auto& [id, k] : refs) {
+    const Eigen::Vector2d* x = tracker_.Find(id, slot);
+    if (x == nullptr) continue;
+    disp.push_back((*x - tracker_.Tracks()[id].obs[k].px).norm());
+  }
+  if (disp.size() <
+      options_.keyframe_min_track_ratio * static_cast<double>(refs.size())) {
+    return true;
+  }
+  return MedianOf(disp) > options_.keyframe_parallax * width_;
+}
+
+void IncrementalMapper::TryInitialize(int slot) {
+  // Move the anchor on while it shares too few tracks with the new keyframe.
+  while (anchor_ + 1 < keyframes_.size()) {
+    const int a = keyframes_[anchor_];
+    int common = 0;
+    for (const auto& ref : tracker_.Frames()[a].refs) {
+      if (tracker_.Find(ref.first, slot) != nullptr) ++common;
+    }
+    if (common >= 60) break;
+    ++anchor_;
+  }
+  const int a = keyframes_[anchor_];
+  if (a == slot) return;
+  const TwoViewResult tv = EstimateTwoView(
+      tracker_, rec_, a, slot, options_.ransac_threshold_px, !focal_known_);
+  ++pair_tests_;
+  if (tv.num_f_inliers > 0 && tv.num_h_inliers >= 0.9 * tv.num_f_inliers) {
+    ++tripod_votes_;
+  }
+  if (!tv.success || tv.median_angle_deg < kInitMinAngleDeg ||
+      static_cast<int>(tv.inlier_ids.size()) < kInitMinPoints) {
+    return;
+  }
+  const double old_focal = rec_.camera.focal;
+  if (!focal_known_ && tv.focal_from_f && *tv.focal_from_f > 0.3 * width_ &&
+      *tv.focal_from_f < 3.0 * width_) {
+    rec_.camera.focal = *tv.focal_from_f;
+  }
+  if (!StartFromPair(a, slot, tv)) {
+    rec_.camera.focal = old_focal;
+    return;
+  }
+  initialized_ = true;
+  init_pair_ = {a, slot};
+  // Keyframes between the two start views.
+  for (size_t i = anchor_ + 1; i + 1 < keyframes_.size(); ++i) {
+    AddKeyframe(keyframes_[i]);
+  }
+}
+
+bool IncrementalMapper::StartFromPair(int a, int b, const TwoViewResult& tv) {
+  FramePose& pa = rec_.poses[a];
+  FramePose& pb = rec_.poses[b];
+  pa.registered = true;
+  pa.rvec.setZero();
+  pa.t.setZero();
+  const Eigen::AngleAxisd aa(tv.R);
+  pb.registered = true;
+  pb.rvec = aa.angle() * aa.axis();
+  pb.t = tv.t;
+  for (auto& p : rec_.poses) p.focal = rec_.camera.focal;
+  std::vector<uint8_t> usable(rec_.poses.size(), 0);
+  usable[a] = 1;
+  usable[b] = 1;
+  int made = 0;
+  for (int id : tv.inlier_ids) {
+    made += TriangulateTrack(tracker_,
+                             id,
+                             usable,
+                             0.5 * options_.min_triangulation_angle_deg,
+                             options_.max_reprojection_error_px,
+                             &rec_)
+                ? 1
+                : 0;
+  }
+  if (made < kInitMinPoints) {
+    pa.registered = false;
+    pb.registered = false;
+    std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
+    return false;
+  }
+  BundleAdjustmentOptions ba;
+  ba.variable_frames = {a, b};
+  ba.max_iterations = 20;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.num_threads = options_.num_threads;
+  BundleAdjust(tracker_, ba, &rec_);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+  return true;
+}
+
+void IncrementalMapper::TriangulateFrom(int slot,
+                                        const std::vector<uint8_t>& usable) {
+  for (const auto& [id, k] : tracker_.Frames()[slot].refs) {
+    if (rec_.has_point[id] || !rec_.inlier[id][k]) continue;
+    TriangulateTrack(tracker_,
+                     id,
+                     usable,
+                     options_.min_triangulation_angle_deg,
+                     options_.max_reprojection_error_px,
+                     &rec_);
+  }
+}
+
+void IncrementalMapper::AddKeyframe(int slot) {
+  // Prior: the nearest registered keyframe before it.
+  const FramePose* prior = nullptr;
+  for (int kf : keyframes_) {
+    if (kf < slot && rec_.poses[kf].registered) prior = &rec_.poses[kf];
+  }
+  const PnpResult pnp = RegisterFrame(tracker_,
+                                      slot,
+                                      options_.ransac_threshold_px,
+                                      options_.min_pnp_inliers,
+                                      prior,
+                                      &rec_);
+  if (!pnp.success) return;
+  TriangulateFrom(slot, KeyframeMask());
+  LocalBundleAdjustment();
+  const std::vector<int> kfs = RegisteredKeyframes();
+  if (!focal_known_ && !focal_profiled_ &&
+      static_cast<int>(kfs.size()) >= kProfileKeyframes &&
+      RotationSpanDeg(kfs) >= kProfileRotationDeg) {
+    ProfileFocal({0.5, 0.63, 0.8, 1.0, 1.25, 1.6, 2.0});
+    focal_profiled_ = true;
+  }
+  if (kfs.size() >= 4 && 2 * kfs.size() >= 3 * last_global_count_) {
+    KeyframeBundleAdjustment(30);
+    last_global_count_ = kfs.size();
+  }
+}
+
+double IncrementalMapper::RotationSpanDeg(const std::vector<int>& kfs) const {
+  return kfs.empty() ? 0.0 : SpanOf(rec_.poses, kfs);
+}
+
+void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
+  const std::vector<int> kfs = RegisteredKeyframes();
+  const Reconstruction base = rec_;
+  Reconstruction best = base;
+  double best_cost = std::numeric_limits<double>::infinity();
+  const auto [a, b] = init_pair_;
+  std::vector<uint8_t> usable(base.poses.size(), 0);
+  for (int kf : kfs) usable[kf] = 1;
+  for (double factor : factors) {
+    // Start again from the two views at this focal: poses estimated at
+    // another focal would bias the comparison towards that one.
+    rec_ = base;
+    for (auto& pose : rec_.poses) pose.registered = false;
+    std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
+    for (auto& in : rec_.inlier) std::fill(in.begin(), in.end(), 1);
+    rec_.camera.focal = base.camera.focal * factor;
+    const TwoViewResult tv = EstimateTwoView(
+        tracker_, rec_, a, b, options_.ransac_threshold_px, false, false);
+    if (!tv.success || !StartFromPair(a, b, tv)) continue;
+    bool all = true;
+    for (int kf : kfs) {
+      if (kf == a || kf == b) continue;
+      const PnpResult pnp = RegisterFrame(tracker_,
+                                          kf,
+                                          options_.ransac_threshold_px,
+                                          options_.min_pnp_inliers,
+                                          nullptr,
+                                          &rec_);
+      if (!pnp.success) {
+        all = false;
+        break;
+      }
+      TriangulateFrom(kf, usable);
+    }
+    if (!all) continue;
+    BundleAdjustmentOptions ba;
+    ba.variable_frames = kfs;
+    ba.max_iterations = 20;
+    ba.loss_scale_px = options_.loss_scale_px;
+    ba.num_threads = options_.num_threads;
+    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec_);
+    if (!report.solved || report.num_residuals == 0) continue;
+    const double cost = report.final_cost / report.num_residuals;
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = rec_;
+    }
+  }
+  rec_ = std::move(best);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+}
+
+void IncrementalMapper::LocalBundleAdjustment() {
+  const std::vector<int> kfs = RegisteredKeyframes();
+  BundleAdjustmentOptions ba;
+  const size_t n = std::min<size_t>(kfs.size(), options_.local_ba_keyframes);
+  ba.variable_frames.assign(kfs.end() - static_cast<std::ptrdiff_t>(n),
+                            kfs.end());
+  ba.max_iterations = 6;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.num_threads = options_.num_threads;
+  BundleAdjust(tracker_, ba, &rec_);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+}
+
+void IncrementalMapper::KeyframeBundleAdjustment(int iterations) {
+  BundleAdjustmentOptions ba;
+  ba.variable_frames = RegisteredKeyframes();
+  ba.refine_focal = !focal_known_ && focal_profiled_;
+  ba.max_iterations = iterations;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.num_threads = options_.num_threads;
+  BundleAdjust(tracker_, ba, &rec_);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+}
+
+void IncrementalMapper::RegisterAllFrames() {
+  const int n = tracker_.NumFrames();
+  for (int f = 0; f < n; ++f) {
+    if (rec_.poses[f].registered) continue;
+    // Prior: the nearest registered frame.
+    const FramePose* prior = nullptr;
+    for (int d = 1; d < n && prior == nullptr; ++d) {
+      if (f - d >= 0 && rec_.poses[f - d].registered) {
+        prior = &rec_.poses[f - d];
+      } else if (f + d < n && rec_.poses[f + d].registered) {
+        prior = &rec_.poses[f + d];
+      }
+    }
+    RegisterFrame(tracker_,
+                  f,
+                  options_.ransac_threshold_px,
+                  options_.min_pnp_inliers,
+                  prior,
+                  &rec_);
+  }
+  // Tracks that no keyframe pair triangulated.
+  const std::vector<uint8_t> usable = RegisteredMask();
+  for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
+    if (rec_.has_point[id]) continue;
+    TriangulateTrack(tracker_,
+                     static_cast<int>(id),
+                     usable,
+                     options_.min_triangulation_angle_deg,
+                     options_.max_reprojection_error_px,
+                     &rec_);
+  }
+}
+
+void IncrementalMapper::RefineFramePoses() {
+  BundleAdjustmentOptions ba;
+  ba.refine_points = false;
+  ba.max_iterations = 10;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.num_threads = 1;
+  for (size_t f = 0; f < rec_.poses.size(); ++f) {
+    if (!rec_.poses[f].registered || rec_.poses[f].keyframe) continue;
+    ba.variable_frames = {static_cast<int>(f)};
+    BundleAdjust(tracker_, ba, &rec_);
+  }
+}
+
+void IncrementalMapper::GlobalBundleAdjustment() {
+  BundleAdjustmentOptions ba;
+  for (size_t f = 0; f < rec_.poses.size(); ++f) {
+    if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
+  }
+  ba.refine_focal = !focal_known_;
+  ba.max_iterations = 10;
+  ba.iterative = true;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.num_threads = options_.num_threads;
+  ba.function_tolerance = 1e-8;
+  BundleAdjust(tracker_, ba, &rec_);
+  FilterOutliers(tracker_, 0.75 * options_.max_reprojection_error_px, &rec_);
+}
+
+void IncrementalMapper::SolveLens() {
+  const LensMode mode = options_.common.lens;
+  if (mode == LensMode::kNone) return;
+  BundleAdjustmentOptions ba;
+  ba.variable_frames = RegisteredKeyframes();
+  ba.refine_focal = !focal_known_;
+  ba.max_iterations = 50;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.num_threads = options_.num_threads;
+  ba.function_tolerance = 1e-8;
+  const Reconstruction before = rec_;
+  const double err_before = MeanReprojectionError(tracker_, rec_);
+  ba.refine_k1 = true;
+  ba.refine_k2 = true;
+  BundleAdjust(tracker_, ba, &rec_);
+  RefineFramePoses();
+  const double err_after = MeanReprojectionError(tracker_, rec_);
+  // Auto: keep the lens only when it clearly lowers the error.
+  if (mode == LensMode::kAuto &&
+      !(err_after < 0.9 * err_before && err_before - err_after > 0.02)) {
+    rec_ = before;
+  }
+}
+
+void IncrementalMapper::Finish(ProgressReporter* progress) {
+  if (!initialized_) {
+    if (pair_tests_ > 0 && tripod_votes_ * 2 >= pair_tests_) {
+      SolveRotationOnly();
+      return;
+    }
+    std::ostringstream msg;
+    msg << "cannot start the reconstruction: " << tracker_.NumFrames()
+        << " frames, " << keyframes_.size()
+        << " keyframes, no pair of views with enough parallax and tracks";
+    throw InputError(msg.str());
+  }
+  if (progress != nullptr) progress->Update(1, "keyframe bundle adjustment");
+  if (!focal_known_ && !focal_profiled_) {
+    ProfileFocal({0.5, 0.63, 0.8, 1.0, 1.25, 1.6, 2.0});
+    focal_profiled_ = true;
+  }
+  KeyframeBundleAdjustment(50);
+  KeyframeBundleAdjustment(50);
+  if (progress != nullptr) progress->Update(2, "registering every frame");
+  RegisterAllFrames();
+  RefineFramePoses();
+  if (progress != nullptr) progress->Update(3, "global bundle adjustment");
+  if (options_.global_ba_all_frames) GlobalBundleAdjustment();
+  SolveLens();
+}
+
+double IncrementalMapper::FrameError(int frame, int* count) const {
+  double sum = 0.0;
+  int n = 0;
+  for (const auto& [id, k] : tracker_.Frames()[frame].refs) {
+    if (!rec_.has_point[id] || !rec_.inlier[id][k]) continue;
+    const double e = ReprojectionError(
+        rec_, frame, rec_.points[id], tracker_.Tracks()[id].obs[k].px);
+    if (e >= 0.0) {
+      sum += e;
+      ++n;
+    }
+  }
+  if (count != nullptr) *count = n;
+  return n > 0 ? sum / n : 0.0;
+}
+
+}  // namespace vanelia::internal

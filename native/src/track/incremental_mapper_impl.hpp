@@ -1,0 +1,91 @@
+// The incremental keyframe mapper behind ClassicalTracker (private): owns
+// the feature tracks and the reconstruction, decides keyframes, starts the
+// map from two views, registers keyframes as they arrive (windowed bundle
+// adjustment), and closes with the registration of every frame and a global
+// bundle adjustment. See classical_tracker.hpp for the pipeline.
+#pragma once
+
+#include "vanelia/core/progress.hpp"
+#include "vanelia/track/classical_tracker.hpp"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "feature_tracks_impl.hpp"
+#include "reconstruction_impl.hpp"
+#include "two_view_impl.hpp"
+
+namespace vanelia::internal {
+
+class IncrementalMapper {
+ public:
+  // `focal_px`: known focal at the working size, or nullopt to solve it.
+  IncrementalMapper(const ClassicalTrackerOptions& options,
+                    int width,
+                    int height,
+                    std::optional<double> focal_px);
+
+  // Tracks a frame (working size) and grows the map when it is a keyframe.
+  void AddFrame(const Image& image);
+
+  // Registers every frame and runs the global bundle adjustment. Throws
+  // InputError when the clip cannot be solved.
+  void Finish(ProgressReporter* progress);
+
+  const FeatureTracker& Tracker() const { return tracker_; }
+
+  const Reconstruction& Rec() const { return rec_; }
+
+  const std::vector<std::string>& Warnings() const { return warnings_; }
+
+  bool RotationOnly() const { return rotation_only_; }
+
+  int NumKeyframes() const { return static_cast<int>(keyframes_.size()); }
+
+  // Mean reprojection error (px) and inlier count of one frame slot.
+  double FrameError(int frame, int* count) const;
+
+ private:
+  bool IsKeyframe(int slot) const;
+  void TryInitialize(int slot);
+  // Poses of the two start views and their points; false when too few
+  // points triangulate.
+  bool StartFromPair(int a, int b, const TwoViewResult& tv);
+  void AddKeyframe(int slot);
+  void TriangulateFrom(int slot, const std::vector<uint8_t>& usable);
+  void LocalBundleAdjustment();
+  void KeyframeBundleAdjustment(int iterations);
+  // Solves the focal by a profile: for each factor, the keyframes' points
+  // re-triangulated and bundle adjusted at focal * factor; keeps the best.
+  void ProfileFocal(const std::vector<double>& factors);
+  double RotationSpanDeg(const std::vector<int>& kfs) const;
+  void RegisterAllFrames();
+  void RefineFramePoses();
+  void GlobalBundleAdjustment();
+  void SolveLens();
+  void SolveRotationOnly();
+  std::vector<int> RegisteredKeyframes() const;
+  std::vector<uint8_t> KeyframeMask() const;
+  std::vector<uint8_t> RegisteredMask() const;
+
+  ClassicalTrackerOptions options_;
+  int width_;
+  int height_;
+  bool focal_known_;
+  FeatureTracker tracker_;
+  Reconstruction rec_;
+  std::vector<int> keyframes_;
+  size_t anchor_ = 0;  // index in keyframes_ of the two-view start's first
+  bool initialized_ = false;
+  bool rotation_only_ = false;
+  bool focal_profiled_ = false;
+  std::pair<int, int> init_pair_{0, 0};  // frame slots of the start
+  size_t last_global_count_ = 0;
+  int tripod_votes_ = 0;  // keyframe pairs a homography explained
+  int pair_tests_ = 0;
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace vanelia::internal

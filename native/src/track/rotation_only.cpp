@@ -1,0 +1,138 @@
+// The tripod branch of the incremental mapper: a pan without translation
+// has no parallax, so the cameras are solved as rotations about one centre
+// (t = 0) with the focal, and the points as directions (unit distance).
+// Rotations start from frame-to-frame homographies H = K R K^-1 (Hartley &
+// Zisserman 2003, sec. 8.4.2, "rotating camera"); the focal, when unknown,
+// from the sweep that makes K^-1 H K closest to rotations (de Agapito et al.
+// 1998); bundle adjustment refines both.
+#include "vanelia/core/error.hpp"
+
+#include <cmath>
+
+#include <Eigen/SVD>
+#include <opencv2/calib3d.hpp>
+#include <opencv2/core/eigen.hpp>
+
+#include "bundle_adjustment_impl.hpp"
+#include "incremental_mapper_impl.hpp"
+#include "two_view_impl.hpp"
+
+namespace vanelia::internal {
+
+namespace {
+
+// Nearest rotation and the Frobenius distance to it, after removing H's scale.
+Eigen::Matrix3d NearestRotation(const Eigen::Matrix3d& M, double* residual) {
+  Eigen::Matrix3d A = M / std::cbrt(M.determinant());
+  Eigen::JacobiSVD<Eigen::Matrix3d> svd(
+      A, Eigen::ComputeFullU | Eigen::ComputeFullV);
+  Eigen::Matrix3d R = svd.matrixU() * svd.matrixV().transpose();
+  if (R.determinant() < 0) {
+    Eigen::Matrix3d U = svd.matrixU();
+    U.col(2) *= -1.0;
+    R = U * svd.matrixV().transpose();
+  }
+  if (residual != nullptr) *residual = (A - R).norm();
+  return R;
+}
+
+Eigen::Matrix3d KOf(double f, double cx, double cy) {
+  Eigen::Matrix3d K;
+  K << f, 0, cx, 0, f, cy, 0, 0, 1;
+  return K;
+}
+
+}  // namespace
+
+void IncrementalMapper::SolveRotationOnly() {
+  const int n = tracker_.NumFrames();
+  const double cx = rec_.camera.cx;
+  const double cy = rec_.camera.cy;
+  // Frame-to-frame homographies (pixels).
+  std::vector<Eigen::Matrix3d> homographies(n, Eigen::Matrix3d::Identity());
+  std::vector<uint8_t> ok(n, 0);
+  for (int f = 1; f < n; ++f) {
+    std::vector<cv::Point2f> pa;
+    std::vector<cv::Point2f> pb;
+    for (const auto& [id, k] : tracker_.Frames()[f - 1].refs) {
+      const Eigen::Vector2d* x = tracker_.Find(id, f);
+      if (x == nullptr) continue;
+      const Eigen::Vector2d& y = tracker_.Tracks()[id].obs[k].px;
+      pa.emplace_back(y.x(), y.y());
+      pb.emplace_back(x->x(), x->y());
+    }
+    if (pa.size() < 20) continue;
+    const cv::Mat H =
+        cv::findHomography(pa, pb, cv::RANSAC, options_.ransac_threshold_px);
+    if (H.empty()) continue;
+    cv::cv2eigen(H, homographies[f]);
+    ok[f] = 1;
+  }
+  if (!focal_known_) {
+    double best = 1e300;
+    for (int i = 0; i <= 200; ++i) {
+      const double f = width_ * 0.3 * std::pow(10.0, i / 200.0);
+      const Eigen::Matrix3d K = KOf(f, cx, cy);
+      double sum = 0.0;
+      for (int j = 1; j < n; ++j) {
+        if (!ok[j]) continue;
+        double r = 0.0;
+        NearestRotation(K.inverse() * homographies[j] * K, &r);
+        sum += r;
+      }
+      if (sum < best) {
+        best = sum;
+        rec_.camera.focal = f;
+      }
+    }
+  }
+  const Eigen::Matrix3d K = KOf(rec_.camera.focal, cx, cy);
+  Eigen::Matrix3d R = Eigen::Matrix3d::Identity();
+  for (int f = 0; f < n; ++f) {
+    if (f > 0 && !ok[f]) break;  // a gap ends the chain
+    if (f > 0)
+      R = NearestRotation(K.inverse() * homographies[f] * K, nullptr) * R;
+    FramePose& pose = rec_.poses[f];
+    const Eigen::AngleAxisd aa(R);
+    pose.rvec = aa.angle() * aa.axis();
+    pose.t.setZero();
+    pose.focal = rec_.camera.focal;
+    pose.registered = true;
+  }
+  // Points as directions at unit distance from the first observation.
+  for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
+    const auto& obs = tracker_.Tracks()[id].obs;
+    if (obs.size() < 2 || !rec_.poses[obs[0].frame].registered) continue;
+    Eigen::Matrix3d Rf;
+    ceres::AngleAxisToRotationMatrix(rec_.poses[obs[0].frame].rvec.data(),
+                                     ceres::ColumnMajorAdapter3x3(Rf.data()));
+    const Eigen::Vector2d x =
+        Normalize(rec_.camera, rec_.camera.focal, obs[0].px);
+    rec_.points[id] =
+        Rf.transpose() * Eigen::Vector3d(x.x(), x.y(), 1.0).normalized();
+    rec_.has_point[id] = 1;
+  }
+  BundleAdjustmentOptions ba;
+  for (int f = 0; f < n; ++f) {
+    if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
+  }
+  if (ba.variable_frames.size() < 2) {
+    throw InputError(
+        "cannot solve the clip: no parallax and no homography "
+        "between consecutive frames");
+  }
+  ba.fix_translation = true;
+  ba.refine_focal = !focal_known_;
+  ba.max_iterations = options_.global_ba_iterations;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.num_threads = options_.num_threads;
+  BundleAdjust(tracker_, ba, &rec_);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+  BundleAdjust(tracker_, ba, &rec_);
+  rotation_only_ = true;
+  warnings_.push_back(
+      "no parallax (tripod shot): solved as a rotation-only camera; points "
+      "are directions at unit distance");
+}
+
+}  // namespace vanelia::internal

@@ -1,0 +1,258 @@
+// `vanelia track VIDEO -o TRACK.json`: solves the camera of a video with a
+// tracker (the weights-free classical one by default) and writes a track
+// file. Frames are decoded by the VideoReader (FFmpeg) while the tracker
+// runs; progress with ETA goes to stderr; a summary closes the run. Bad
+// input exits with code 2 and leaves no track file behind (the file is
+// written atomically, only after a successful solve).
+#include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
+#include "vanelia/track/classical_tracker.hpp"
+#include "vanelia/track/track_file.hpp"
+#include "vanelia/track/tracker.hpp"
+#include "vanelia/video/video_reader.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#ifdef VANELIA_HAVE_SCENE
+#include "vanelia/scene/alignment.hpp"
+
+#include "align_options.hpp"
+#endif
+
+namespace vanelia::cli {
+namespace {
+
+LensMode ParseLens(const std::string& text) {
+  if (text == "none") return LensMode::kNone;
+  if (text == "radial") return LensMode::kRadial;
+  if (text == "auto") return LensMode::kAuto;
+  throw UsageError("--lens " + text + ": must be none, radial or auto");
+}
+
+const char* LensName(LensMode mode) {
+  switch (mode) {
+    case LensMode::kNone:
+      return "none";
+    case LensMode::kRadial:
+      return "radial";
+    case LensMode::kAuto:
+      return "auto";
+  }
+  return "none";
+}
+
+// The focal in pixels of the upright source frame, from --focal-px or
+// --focal-mm with --sensor-mm (horizontal sensor width), checked against the
+// frame width: 0.05 x width (a 1.8 mm lens on full frame) to 20 x width.
+std::optional<double> ParseFocal(const ArgParser& args, int width) {
+  std::optional<double> focal;
+  const bool px = args.Has("--focal-px");
+  const bool mm = args.Has("--focal-mm");
+  if (px && mm) {
+    throw UsageError("--focal-px and --focal-mm: give one of them, not both");
+  }
+  if (args.Has("--sensor-mm") && !mm) {
+    throw UsageError("--sensor-mm needs --focal-mm");
+  }
+  if (px) {
+    focal = args.GetDouble("--focal-px");
+  } else if (mm) {
+    if (!args.Has("--sensor-mm")) {
+      throw UsageError(
+          "--focal-mm needs --sensor-mm (the sensor width in mm, e.g. 36)");
+    }
+    const double f_mm = args.GetDouble("--focal-mm");
+    const double sensor_mm = args.GetDouble("--sensor-mm");
+    if (!(std::isfinite(sensor_mm) && sensor_mm > 0.0)) {
+      throw UsageError("--sensor-mm " + args.Get("--sensor-mm") +
+                       ": must be > 0");
+    }
+    if (!(std::isfinite(f_mm) && f_mm > 0.0)) {
+      throw UsageError("--focal-mm " + args.Get("--focal-mm") +
+                       ": must be > 0");
+    }
+    focal = f_mm / sensor_mm * width;
+  }
+  if (focal && !(std::isfinite(*focal) && *focal >= 0.05 * width &&
+                 *focal <= 20.0 * width)) {
+    std::ostringstream msg;
+    msg << (px ? "--focal-px " : "--focal-mm ")
+        << args.Get(px ? "--focal-px" : "--focal-mm") << ": gives a focal of "
+        << *focal << " px for a " << width
+        << " px wide frame; must be between 0.05 and 20 times the width";
+    throw UsageError(msg.str());
+  }
+  return focal;
+}
+
+std::unique_ptr<Tracker> MakeTracker(const std::string& name,
+                                     const TrackerOptions& common) {
+  if (name == "classical") {
+    ClassicalTrackerOptions options;
+    options.common = common;
+    return std::make_unique<ClassicalTracker>(options);
+  }
+  throw UsageError("--tracker " + name +
+                   ": not available in this build (available: classical)");
+}
+
+void PrintSummary(const std::string& output,
+                  const TrackFile& file,
+                  double seconds) {
+  const TrackSummary& s = file.summary;
+  std::fprintf(stderr,
+               "track: wrote %s (world \"%s\")\n"
+               "  frames registered   %lld / %lld\n",
+               output.c_str(),
+               ToString(file.world),
+               static_cast<long long>(s.registered),
+               static_cast<long long>(s.total));
+  if (s.reproj_err_px) {
+    std::fprintf(
+        stderr, "  reprojection error  %.3f px (mean)\n", *s.reproj_err_px);
+  }
+  if (s.focal_px) {
+    std::fprintf(stderr,
+                 "  focal               %.2f px (%.2f mm on a 36 mm sensor)\n",
+                 *s.focal_px,
+                 *s.focal_px / file.width * 36.0);
+  }
+  if (file.lens.model == LensDistortion::Model::kRadialK1K2) {
+    std::fprintf(stderr,
+                 "  lens                radial k1 %.5f k2 %.5f\n",
+                 file.lens.k1,
+                 file.lens.k2);
+  } else {
+    std::fprintf(stderr, "  lens                pinhole\n");
+  }
+  std::fprintf(stderr,
+               "  points              %lld\n"
+               "  time                %.2f s (%.1f frames/s)\n",
+               static_cast<long long>(file.points ? file.points->Size() : 0),
+               seconds,
+               seconds > 0.0 ? static_cast<double>(s.total) / seconds : 0.0);
+  for (const std::string& w : s.warnings) {
+    std::fprintf(stderr, "  warning: %s\n", w.c_str());
+  }
+}
+
+}  // namespace
+
+int RunTrack(const Args& argv) {
+  ArgParser args("vanelia track",
+                 "Solve the camera of a video and write a track file.");
+  args.AddPositional("VIDEO", "input video (or image sequence)");
+  args.AddOutputOptions("track file (.json)");
+  args.AddFrameRangeOptions();
+  args.AddOption("--tracker", "NAME", "tracker: classical", "classical");
+  args.AddOption(
+      "--focal-px", "F", "known focal length in pixels of the source frame");
+  args.AddOption(
+      "--focal-mm", "F", "known focal length in mm (needs --sensor-mm)");
+  args.AddOption("--sensor-mm", "S", "sensor width in mm, for --focal-mm");
+  args.AddOption("--lens",
+                 "MODEL",
+                 "lens distortion: none, radial (k1 k2), auto (radial "
+                 "only when it clearly lowers the error)",
+                 "auto");
+  args.AddFlag("--per-frame-focal", "solve one focal per frame (zoom shots)");
+  args.AddFlag("--no-align", "keep the tracker's raw world (world \"track\")");
+#ifdef VANELIA_HAVE_SCENE
+  AddAlignmentOptions(&args);
+#endif
+  args.SetEpilog(
+      "Without a focal option the focal is solved from the footage. Frames\n"
+      "that cannot be registered are left out and listed in the summary.");
+  if (!args.Parse(argv)) return 0;
+  const std::string video = args.Get("VIDEO");
+  const std::string output = args.Get("--output");
+  const bool overwrite = args.Flag("--overwrite");
+  const bool quiet = args.Flag("--quiet");
+  CheckCanWrite(output, overwrite, "track");
+  const FrameRange range = FrameRange::FromArgs(args);
+  TrackerOptions common;
+  common.lens = ParseLens(args.Get("--lens"));
+  common.per_frame_focal = args.Flag("--per-frame-focal");
+
+  ReadOptions read;
+  read.start = range.start;
+  read.end = range.end;
+  read.every = range.every;
+  auto reader = VideoReader::Open(video, read);
+  const VideoInfo& info = reader->Info();
+  common.focal_px = ParseFocal(args, info.width);
+  if (range.start >= info.frame_count) {
+    std::ostringstream msg;
+    msg << "--start " << range.start << ": past the end of '" << video << "' ("
+        << info.frame_count << " frames)";
+    throw UsageError(msg.str());
+  }
+  std::unique_ptr<Tracker> tracker = MakeTracker(args.Get("--tracker"), common);
+
+  FrameFeedInfo feed_info;
+  feed_info.width = reader->OutputWidth();
+  feed_info.height = reader->OutputHeight();
+  feed_info.expected_frames =
+      static_cast<int64_t>(reader->SelectedIndices().size());
+  feed_info.fps = info.fps;
+  const FrameFeed feed = [&reader](Frame* frame) {
+    return reader->Next(frame);
+  };
+  InstallInterruptHandler();
+  ProgressReporter timer("total", 0, nullptr);
+  TrackResult result;
+  try {
+    result = tracker->Track(feed, feed_info, CliProgress(quiet));
+  } catch (const DecodeError&) {
+    throw;
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const InputError& error) {
+    throw InputError("VIDEO '" + video + "': " + error.what());
+  }
+  TrackSource source;
+  source.path = video;
+  source.sha256 = Sha256OfFile(video);
+  source.frame_count = info.frame_count;
+  TrackerInfo tracker_info;
+  tracker_info.name = tracker->Name();
+  tracker_info.version = VANELIA_VERSION;
+  tracker_info.options = {
+      {"lens", LensName(common.lens)},
+      {"per_frame_focal", common.per_frame_focal},
+      {"focal_px",
+       common.focal_px ? nlohmann::ordered_json(*common.focal_px)
+                       : nlohmann::ordered_json(nullptr)},
+      {"start", range.start},
+      {"end", range.end},
+      {"every", range.every}};
+  TrackFile file = ToTrackFile(result, source, tracker_info);
+  std::string alignment_text;
+  if (!args.Flag("--no-align")) {
+    // Floor at z = 0, Z up, metres (the scene module, issue 6).
+#ifdef VANELIA_HAVE_SCENE
+    const AlignmentOptions align = AlignmentOptionsFromArgs(args, file);
+    const Alignment alignment = AlignTrackFile(align, &file);
+    alignment_text = DescribeAlignment(alignment, file);
+#else
+    file.summary.warnings.push_back(
+        "not aligned: this build has no scene module; world \"track\"");
+#endif
+  }
+  WriteTrackFile(output, file, overwrite);
+  if (!quiet) {
+    PrintSummary(output, file, timer.ElapsedSeconds());
+    if (!alignment_text.empty()) {
+      std::fprintf(stderr, "%s\n", alignment_text.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace vanelia::cli

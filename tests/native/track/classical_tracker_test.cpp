@@ -1,0 +1,201 @@
+// ClassicalTracker end to end: option checks, bad input, cancel, a tripod
+// pan made by rotating a real frame (exact rotation-only truth), and the
+// orbit clip (tests/data/footage/orbit, rendered with exact cameras) sampled
+// every 4th frame, scored against its gt.json.
+#include "vanelia/track/classical_tracker.hpp"
+
+#include "vanelia/core/error.hpp"
+#include "vanelia/geometry/umeyama.hpp"
+#include "vanelia/track/gt_import.hpp"
+#include "vanelia/video/video_reader.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+namespace vanelia {
+namespace {
+
+const std::string kOrbitDir =
+    std::string(VANELIA_SOURCE_DIR) + "/tests/data/footage/orbit";
+
+std::vector<Frame> ReadFrames(const std::string& path, int64_t every) {
+  ReadOptions options;
+  options.every = every;
+  auto reader = VideoReader::Open(path, options);
+  std::vector<Frame> frames;
+  Frame frame;
+  while (reader->Next(&frame)) frames.push_back(frame);
+  return frames;
+}
+
+double AngleDeg(const Eigen::Quaterniond& a, const Eigen::Quaterniond& b) {
+  return a.angularDistance(b) * 180.0 / M_PI;
+}
+
+TEST(ClassicalTracker, OptionsBadarg) {
+  ClassicalTrackerOptions options;
+  options.klt_window_px = 4;
+  try {
+    options.Check();
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("klt_window_px"));
+  }
+  options = {};
+  options.common.focal_px = -3.0;
+  try {
+    ClassicalTracker tracker(options);
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("focal_px"));
+  }
+}
+
+TEST(ClassicalTracker, TooFewFramesBadarg) {
+  std::vector<Frame> frames(2);
+  for (auto& f : frames) f.rgb = Image::Create(64, 48);
+  ClassicalTracker tracker;
+  try {
+    tracker.Track(frames, nullptr);
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("2 frame"));
+  }
+}
+
+TEST(ClassicalTracker, BlackClipBadarg) {
+  std::vector<Frame> frames(12);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    frames[i].index = static_cast<int64_t>(i);
+    frames[i].rgb = Image::Create(160, 90);
+  }
+  ClassicalTracker tracker;
+  try {
+    tracker.Track(frames, nullptr);
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("cannot"));
+  }
+}
+
+TEST(ClassicalTracker, FramesOfAnotherSizeBadarg) {
+  std::vector<Frame> frames(4);
+  for (auto& f : frames) f.rgb = Image::Create(64, 48);
+  frames[2].rgb = Image::Create(32, 48);
+  ClassicalTracker tracker;
+  EXPECT_THROW(tracker.Track(frames, nullptr), InputError);
+}
+
+TEST(ClassicalTracker, CallbackCancels) {
+  std::vector<Frame> frames = ReadFrames(kOrbitDir + "/video.mp4", 8);
+  ClassicalTracker tracker;
+  int calls = 0;
+  const ProgressCallback cancel = [&calls](const Progress&) {
+    return ++calls < 2;
+  };
+  EXPECT_THROW(tracker.Track(frames, cancel), Cancelled);
+}
+
+// A pan about the camera centre: frame k is frame 0 seen by a camera turned
+// by k degrees about its y axis (x_k = K R_k K^-1 x_0).
+TEST(ClassicalTracker, TripodPanIsSolvedAsRotationOnly) {
+  const Frame first = ReadFrames(kOrbitDir + "/video.mp4", 200).front();
+  const double f = 500.0;
+  cv::Matx33d K(f, 0, 319.5, 0, f, 179.5, 0, 0, 1);
+  const cv::Mat src(first.rgb.height,
+                    first.rgb.width,
+                    CV_8UC3,
+                    const_cast<uint8_t*>(first.rgb.data.data()),
+                    static_cast<size_t>(first.rgb.stride));
+  std::vector<Frame> frames;
+  std::vector<Eigen::Quaterniond> truth;
+  for (int k = 0; k < 16; ++k) {
+    const double a = 0.4 * k * M_PI / 180.0;
+    const Eigen::Quaterniond q(Eigen::AngleAxisd(a, Eigen::Vector3d::UnitY()));
+    const Eigen::Matrix3d R = q.toRotationMatrix();
+    cv::Matx33d Rc;
+    for (int i = 0; i < 3; ++i) {
+      for (int j = 0; j < 3; ++j) Rc(i, j) = R(i, j);
+    }
+    const cv::Matx33d H = K * Rc * K.inv();
+    Frame frame;
+    frame.index = k;
+    frame.rgb = Image::Create(first.rgb.width, first.rgb.height);
+    cv::Mat dst(frame.rgb.height,
+                frame.rgb.width,
+                CV_8UC3,
+                frame.rgb.data.data(),
+                static_cast<size_t>(frame.rgb.stride));
+    cv::warpPerspective(src, dst, cv::Mat(H), dst.size(), cv::INTER_CUBIC);
+    frames.push_back(std::move(frame));
+    truth.push_back(q);
+  }
+  ClassicalTracker tracker;
+  const TrackResult result = tracker.Track(frames, nullptr);
+  ASSERT_EQ(result.summary.registered, 16);
+  EXPECT_THAT(result.summary.warnings,
+              ::testing::Contains(::testing::HasSubstr("tripod")));
+  ASSERT_TRUE(result.summary.focal_px.has_value());
+  EXPECT_NEAR(*result.summary.focal_px, f, 0.03 * f);
+  for (const TrackedFrame& tf : result.track.frames) {
+    EXPECT_NEAR(tf.cam_from_world.translation.norm(), 0.0, 1e-9);
+    const Eigen::Quaterniond rel =
+        tf.cam_from_world.rotation *
+        result.track.frames.front().cam_from_world.rotation.conjugate();
+    EXPECT_LT(AngleDeg(rel, truth[tf.index]), 0.1) << "frame " << tf.index;
+  }
+}
+
+// The rendered orbit, every 4th frame (2.5 degrees of arc apart): all 24
+// frames registered, focal, orientations and centres close to the truth.
+TEST(ClassicalTracker, OrbitClipEveryFourthFrame) {
+  const std::vector<Frame> frames = ReadFrames(kOrbitDir + "/video.mp4", 4);
+  ASSERT_EQ(frames.size(), 24u);
+  const TrackFile gt = ImportGroundTruth(kOrbitDir + "/gt.json");
+  ClassicalTracker tracker;
+  const TrackResult result = tracker.Track(frames, nullptr);
+  ASSERT_EQ(result.summary.registered, 24);
+  ASSERT_TRUE(result.summary.focal_px.has_value());
+  const double true_focal = gt.frames.front().intrinsics.fx;
+  EXPECT_NEAR(*result.summary.focal_px, true_focal, 0.01 * true_focal);
+  ASSERT_TRUE(result.summary.reproj_err_px.has_value());
+  EXPECT_LT(*result.summary.reproj_err_px, 0.8);
+  EXPECT_GT(result.points.Size(), 300);
+
+  Eigen::Matrix3Xd est(3, 24);
+  Eigen::Matrix3Xd ref(3, 24);
+  for (int i = 0; i < 24; ++i) {
+    const TrackedFrame& tf = result.track.frames[i];
+    const TrackedFrame& g = gt.frames[static_cast<size_t>(tf.index)];
+    ASSERT_EQ(g.index, tf.index);
+    est.col(i) = tf.cam_from_world.Inverse().translation;
+    ref.col(i) = g.cam_from_world.Inverse().translation;
+  }
+  const std::optional<Sim3d> gt_from_est = EstimateSim3d(est, ref);
+  ASSERT_TRUE(gt_from_est.has_value());
+  double path = 0.0;
+  double max_err = 0.0;
+  double max_angle = 0.0;
+  for (int i = 0; i < 24; ++i) {
+    if (i > 0) path += (ref.col(i) - ref.col(i - 1)).norm();
+    max_err = std::max(
+        max_err,
+        (*gt_from_est * Eigen::Vector3d(est.col(i)) - ref.col(i)).norm());
+    const TrackedFrame& tf = result.track.frames[i];
+    const TrackedFrame& g = gt.frames[static_cast<size_t>(tf.index)];
+    // Orientation in the gt world: R_est * R_sim^-1 against R_gt.
+    const Eigen::Quaterniond mapped =
+        tf.cam_from_world.rotation * gt_from_est->rotation.conjugate();
+    max_angle =
+        std::max(max_angle, AngleDeg(mapped, g.cam_from_world.rotation));
+  }
+  EXPECT_LT(max_err, 0.005 * path);
+  EXPECT_LT(max_angle, 0.5);
+}
+
+}  // namespace
+}  // namespace vanelia
