@@ -82,8 +82,25 @@ class _JobOperator:
         if event.type == "ESC" and event.value == "PRESS":
             self._job.cancel()
             return {"RUNNING_MODAL"}
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER":
             return {"PASS_THROUGH"}
+        try:
+            return self._poll(context)
+        except Exception as e:  # noqa: BLE001 - never a traceback dialog
+            self._job.cancel()
+            self._end_modal(context)
+            report_error(self, e, self.label)
+            return {"CANCELLED"}
+
+    def _end_modal(self, context):
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        context.scene.vanelia.job_text, context.scene.vanelia.job_fraction = "", 0.0
+
+    def _poll(self, context):
         snap = self._job.snapshot()
         settings = context.scene.vanelia
         text = f"{self.label}: {jobs.describe(snap, self.unit)}"
@@ -93,10 +110,7 @@ class _JobOperator:
         _redraw(context)
         if not snap.finished:
             return {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
-        if context.workspace is not None:
-            context.workspace.status_text_set(None)
-        settings.job_text, settings.job_fraction = "", 0.0
+        self._end_modal(context)
         return self.finish(context, snap)
 
     def execute(self, context):

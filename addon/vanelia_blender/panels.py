@@ -29,21 +29,22 @@ class VANELIA_PT_main(bpy.types.Panel):
             try:
                 native.module()
             except native.NativeMissing as e:
-                for line in _wrap(str(e), 48):
+                for line in _wrap(str(e), 40):
                     box.label(text=line)
         col = layout.column(align=True)
         col.prop(s, "video_path")
         col.prop(s, "product_path")
         running = bool(s.job_text)
+        if running:  # the job's progress on top, where it is seen
+            box = layout.box()
+            for k, line in enumerate(_wrap(s.job_text, 26)):
+                box.label(text=line, icon="TIME" if k == 0 else "BLANK1")
+            box.prop(s, "job_fraction", text="Done", slider=True)
+            box.label(text="Esc cancels", icon="CANCEL")
         self._draw_tracking(layout, s, prefs, running)
         self._draw_summary(layout, s)
         self._draw_placement(layout, s)
         self._draw_render(layout, s, running)
-        if running:
-            box = layout.box()
-            box.label(text=s.job_text, icon="TIME")
-            box.prop(s, "job_fraction", text="", slider=True)
-            box.label(text="Esc cancels")
 
     def _draw_tracking(self, layout, s, prefs, running):
         box = layout.box()
@@ -60,10 +61,10 @@ class VANELIA_PT_main(bpy.types.Panel):
         for reason in reasons:
             box.label(text=reason, icon="INFO")
         box.prop(s, "device")
-        row = box.row(align=True)
-        row.prop(s, "frame_start")
-        row.prop(s, "frame_end")
-        row.prop(s, "frame_step")
+        col = box.column(align=True)
+        col.prop(s, "frame_start", text="Frame start")
+        col.prop(s, "frame_end", text="End (-1 = all)")
+        col.prop(s, "frame_step", text="Step")
         box.prop(s, "camera_height")
         row = box.row()
         row.enabled = not running
@@ -77,16 +78,15 @@ class VANELIA_PT_main(bpy.types.Panel):
         box = layout.box()
         box.label(text="Solve", icon="CHECKMARK")
         col = box.column(align=True)
-        col.label(text=f"Frames registered: {summary.registered} / {summary.total}")
-        col.label(text=f"Reprojection error: {_fmt(summary.reproj_err_px, '{:.2f} px')}")
-        col.label(text=f"Solved focal: {_fmt(summary.focal_px, '{:.1f} px')}")
-        conf = _fmt(summary.ground_confidence, "{:.2f}")
-        col.label(text=f"Ground plane confidence: {conf}")
+        col.label(text=f"Registered: {summary.registered} / {summary.total} frames")
+        col.label(text=f"Reprojection: {_fmt(summary.reproj_err_px, '{:.2f} px')}")
+        col.label(text=f"Focal: {_fmt(summary.focal_px, '{:.1f} px')}")
+        col.label(text=f"Floor confidence: {_fmt(summary.ground_confidence, '{:.2f}')}")
         if not summary.aligned:
             col.label(text="No floor found: not aligned", icon="ERROR")
         if summary.from_cache:
             col.label(text="(reused from the track cache)")
-        for line in _wrap(summary.warnings, 48) if summary.warnings else []:
+        for line in _wrap(summary.warnings, 40) if summary.warnings else []:
             col.label(text=line, icon="ERROR")
 
     def _draw_placement(self, layout, s):

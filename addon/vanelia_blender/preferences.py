@@ -109,7 +109,7 @@ def weights_problem(prefs, tracker):
     label = {"must3r": "MUSt3R", "dust3r": "DUSt3R"}[tracker]
     path = getattr(prefs, f"{tracker}_path", "") if prefs else ""
     if not path:
-        return f"{label}: set its checkpoint in the add-on preferences"
+        return f"{label}: no weights set"
     try:
         weights.check_checkpoint(bpy.path.abspath(path), f"{label} checkpoint")
     except weights.WeightsError as e:

@@ -49,6 +49,7 @@ class Snapshot:
     result: Any = None  # DONE: what run returned
     error: Optional[BaseException] = None  # FAILED: the exception
     cancel_requested: bool = False
+    cancel_at: Optional[float] = None  # time.monotonic() of cancel()
     cancelled_after_s: Optional[float] = None  # cancel() to the end, seconds
 
     @property
@@ -134,6 +135,7 @@ class Job:
             if self._cancel_time is None:
                 self._cancel_time = time.monotonic()
             self._snap.cancel_requested = True
+            self._snap.cancel_at = self._cancel_time
         self._cancel.set()
 
     def snapshot(self):
