@@ -3,7 +3,8 @@ installed with Blender's installer into a fresh profile, then track (the
 real classical tracker) -> build -> render through the operators on the
 sample, and bad input through the operators (nothing changes).
 
-    blender -b --factory-startup --python tests/blender/run_addon_install.py -- NATIVE_DIR
+    blender -b --factory-startup --python tests/blender/run_addon_install.py -- NATIVE_DIR \
+        [--vanelia build/bin/vanelia]   (then also: `vanelia run` reuses the add-on's track)
 """
 
 import os
@@ -121,6 +122,38 @@ def track_build_render(bpy, work):
     expect_error(bpy.ops.vanelia.render_video, "exists")  # no overwrite unless asked
 
 
+def shared_cache_with_cli(vanelia, work):
+    """`vanelia run` without --track reuses the add-on's cached raw track."""
+    from vanelia_blender.core import cache
+
+    raw = cache.TrackCache().path_for(
+        cache.video_sha256(os.path.join(at.SAMPLE, "video.mp4")),
+        "classical",
+        {"start": 0, "end": -1, "every": 1},
+    )
+    assert os.path.isfile(raw), raw
+    out = os.path.join(work, "cli.mp4")
+    run = subprocess.run(
+        [
+            vanelia,
+            "run",
+            os.path.join(at.SAMPLE, "video.mp4"),
+            os.path.join(at.SAMPLE, "product.glb"),
+            "-o",
+            out,
+            "--samples",
+            "4",
+            "--every",
+            "24",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"reusing {raw}" in run.stderr, run.stderr[-2000:]
+    print("ok: vanelia run reused the add-on's cached track")
+
+
 def child(args):
     import bpy
 
@@ -128,6 +161,9 @@ def child(args):
     work = at.option(args, "--work")
     check_bad_input(bpy, work)
     track_build_render(bpy, work)
+    vanelia = at.option(args, "--vanelia")
+    if vanelia:
+        shared_cache_with_cli(vanelia, work)
     print("run_addon_install: OK")
 
 
@@ -137,7 +173,8 @@ def main():
         child(args)
         return 0
     native_dir = args[0] if args else os.path.join(at.ROOT, "build", "python")
-    return at.relaunch(os.path.abspath(__file__), native_dir, [])
+    extra = ["--vanelia", at.option(args, "--vanelia")] if "--vanelia" in args else []
+    return at.relaunch(os.path.abspath(__file__), native_dir, extra)
 
 
 if __name__ == "__main__":
