@@ -35,6 +35,19 @@ class VaneliaSummary(bpy.types.PropertyGroup):
     warnings: StringProperty(name="Warnings")
 
 
+def _get_tracker(self):
+    """The scene's choice, else the preferences' default tracker."""
+    if "tracker" in self:
+        return self["tracker"]
+    prefs = preferences.get()
+    keys = [item[0] for item in TRACKER_ITEMS]
+    return keys.index(prefs.default_tracker) if prefs else 0
+
+
+def _set_tracker(self, value):
+    self["tracker"] = value
+
+
 class VaneliaSettings(bpy.types.PropertyGroup):
     video_path: StringProperty(name="Video", subtype="FILE_PATH", description="Footage")
     product_path: StringProperty(
@@ -43,8 +56,9 @@ class VaneliaSettings(bpy.types.PropertyGroup):
     tracker: EnumProperty(
         name="Tracker",
         items=TRACKER_ITEMS,
-        default="classical",
-        description="How the camera is tracked",
+        get=_get_tracker,
+        set=_set_tracker,
+        description="How the camera is tracked (default: the preferences')",
     )
     device: EnumProperty(
         name="Device",

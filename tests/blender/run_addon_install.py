@@ -154,10 +154,24 @@ def shared_cache_with_cli(vanelia, work):
     print("ok: vanelia run reused the add-on's cached track")
 
 
+def check_default_tracker(bpy):
+    """A scene that never chose a tracker follows the preferences' default."""
+    prefs = bpy.context.preferences.addons["vanelia_blender"].preferences
+    prefs.default_tracker = "dust3r"
+    other = bpy.data.scenes.new("default tracker")
+    assert other.vanelia.tracker == "dust3r", other.vanelia.tracker
+    other.vanelia.tracker = "classical"
+    prefs.default_tracker = "must3r"
+    assert other.vanelia.tracker == "classical"
+    bpy.data.scenes.remove(other)
+    prefs.default_tracker = "classical"
+
+
 def child(args):
     import bpy
 
     at.install(at.option(args, "--zip"))
+    check_default_tracker(bpy)
     work = at.option(args, "--work")
     check_bad_input(bpy, work)
     track_build_render(bpy, work)
