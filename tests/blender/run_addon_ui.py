@@ -113,6 +113,24 @@ def steps(bpy, args):
     if shots:
         screenshot(bpy, os.path.join(shots, "panel_after.png"))
 
+    # Render, cancelled with Esc: the child Blender is stopped, no output file.
+    s.samples, s.output_path = 64, os.path.join(at.option(args, "--work"), "cancelled.mp4")
+    window, _, _ = ui_context(bpy)
+    key = "VANELIA_OT_render_video"
+    assert invoke(bpy, bpy.ops.vanelia.render_video) == {"RUNNING_MODAL"}
+    while "render" not in s.job_text:  # the batch is rendering frames
+        assert key not in operators.LAST, operators.LAST.get(key)
+        yield 0.1
+    window.event_simulate(type="ESC", value="PRESS")
+    window.event_simulate(type="ESC", value="RELEASE")
+    while key not in operators.LAST:
+        yield 0.05
+    snap = operators.LAST[key]
+    print(
+        f"render cancelled: {snap.state} at {snap.done}/{snap.total}, stopped after "
+        f"{snap.cancelled_after_s:.3f} s"
+    )
+    assert snap.state == "CANCELLED" and not os.path.exists(s.output_path)
     # Build scene as the button does (undo push): one undo removes all of it.
     assert invoke(bpy, bpy.ops.vanelia.build_scene, True) == {"FINISHED"}
     assert "Vanelia" in bpy.data.collections and len(bpy.data.objects) > objects
