@@ -101,7 +101,7 @@ class _JobOperator:
         context.scene.vanelia.job_text, context.scene.vanelia.job_fraction = "", 0.0
 
     def _poll(self, context):
-        snap = self._job.snapshot()
+        snap = self._job.settled()
         settings = context.scene.vanelia
         text = f"{self.label}: {jobs.describe(snap, self.unit)}"
         settings.job_text, settings.job_fraction = text, snap.fraction

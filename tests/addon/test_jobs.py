@@ -72,6 +72,26 @@ def test_result_after_cancel_is_discarded():
     assert job.snapshot().result is None
 
 
+def test_settled_reports_cancel_while_worker_is_busy():
+    gate = threading.Event()
+
+    def run(progress):
+        gate.wait(5)  # a long native step without progress calls
+        progress(stage="x", done=1, total=1)
+        return "late"
+
+    job = jobs.Job(run).start()
+    job.cancel()
+    assert job.settled(grace_s=0.2).state == jobs.RUNNING
+    time.sleep(0.25)
+    snap = job.settled(grace_s=0.2)
+    assert snap.state == jobs.CANCELLED and snap.worker_running and snap.result is None
+    gate.set()
+    assert job.wait(2)
+    snap = job.settled(grace_s=0.2)
+    assert snap.state == jobs.CANCELLED and not snap.worker_running and snap.result is None
+
+
 def test_failure_keeps_exception():
     snap = jobs.Job(counting(5, fail_at=2)).run_sync()
     assert snap.state == jobs.FAILED and "boom at 2" in str(snap.error)

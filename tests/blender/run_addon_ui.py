@@ -92,7 +92,8 @@ def steps(bpy, args):
     print(f"Esc reached the operator {lag:.3f} s after it was injected")
     print(
         f"cancelled: state {snap.state}, {snap.done}/{snap.total} in stage '{snap.stage}', "
-        f"worker stopped {snap.cancelled_after_s:.3f} s after cancel, report after "
+        f"cancel settled {snap.cancelled_after_s:.3f} s after cancel (worker still in a native "
+        f"step: {snap.worker_running}), report after "
         f"{latency:.3f} s"
     )
     assert snap.state == "CANCELLED" and snap.result is None

@@ -17,13 +17,19 @@ Two ways to run a job:
 Cancelling is cooperative: the next progress call returns False, the native
 code raises its Cancelled error, and the job ends CANCELLED. A result that
 arrives after `cancel()` is discarded, so a cancelled job never changes
-anything.
+anything; `settled()` lets the UI report a cancel after CANCEL_GRACE_S even
+while the worker is still inside a long native step.
 """
 
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
+
+# After Esc, how long the UI waits for the worker to stop before it reports
+# the cancel anyway (settled()); native steps without progress calls (a
+# bundle adjustment) can take longer than this.
+CANCEL_GRACE_S = 0.5
 
 PENDING = "PENDING"
 RUNNING = "RUNNING"
@@ -51,6 +57,7 @@ class Snapshot:
     cancel_requested: bool = False
     cancel_at: Optional[float] = None  # time.monotonic() of cancel()
     cancelled_after_s: Optional[float] = None  # cancel() to the end, seconds
+    worker_running: bool = False  # settled() gave up waiting for the worker
 
     @property
     def finished(self):
@@ -155,6 +162,22 @@ class Job:
         self._begin()
         self._body()
         return self.snapshot()
+
+    def settled(self, grace_s=CANCEL_GRACE_S):
+        """The snapshot to act on: a finished job's, or - once a cancel is
+        older than `grace_s` while the worker is still inside a long native
+        step - a CANCELLED one (`worker_running`). The worker then ends on its
+        own at its next progress call and its result is discarded, so the
+        owner can report the cancel at once without waiting for it."""
+        snap = self.snapshot()
+        if snap.finished or not snap.cancel_requested:
+            return snap
+        waited = time.monotonic() - snap.cancel_at
+        if waited < grace_s:
+            return snap
+        snap.state, snap.result, snap.worker_running = CANCELLED, None, True
+        snap.cancelled_after_s = waited
+        return snap
 
     def wait(self, timeout=None):
         """Joins the worker; True when it has finished."""
