@@ -178,7 +178,26 @@ def child(args):
     vanelia = at.option(args, "--vanelia")
     if vanelia:
         shared_cache_with_cli(vanelia, work)
+    existing_track_file(bpy, work)
+    bpy.ops.preferences.addon_disable(module="vanelia_blender")
+    assert not hasattr(bpy.types.Scene, "vanelia")
+    assert not hasattr(bpy.types, "VANELIA_OT_track_video")
+    assert not hasattr(bpy.types, "VANELIA_PT_main")
     print("run_addon_install: OK")
+
+
+def existing_track_file(bpy, work):
+    """track_video(track_file=...) takes an aligned track as it is."""
+    from vanelia_blender import native
+    from vanelia_blender.core import track_file
+
+    path = os.path.join(work, "gt_track.json")
+    doc = native.module().import_ground_truth(os.path.join(at.SAMPLE, "gt.json"))
+    track_file.dump(doc, path)
+    assert bpy.ops.vanelia.track_video(track_file=path) == {"FINISHED"}
+    s = bpy.context.scene.vanelia
+    assert s.track_path == path and s.summary.registered == 48 and s.summary.aligned
+    print("ok: an existing track file is used as it is")
 
 
 def main():
