@@ -83,11 +83,16 @@ def summarize(doc):
     }
 
 
-def _align(native, raw_text, request, progress):
+def _align(native, raw_path, out_path, request, progress):
+    """Aligns `raw_path` to the floor into `out_path` (native scene module)."""
     progress(stage="align", done=0, total=1)
-    text, aligned, warnings = native.align_track_text(raw_text, request.camera_height_m)
+    folder = os.path.dirname(out_path)
+    os.makedirs(folder, exist_ok=True)
+    report = native.align_track_file(
+        raw_path, out_path, camera_height_m=request.camera_height_m, overwrite=True
+    )
     progress(stage="align", done=1, total=1)
-    return text, aligned, warnings
+    return report
 
 
 def _aligned_path(raw_path, height_m):
@@ -108,16 +113,14 @@ def track_work(request, native):
             if doc.get("world") == "blender":
                 return TrackOutcome(raw_path, raw_path, False, True, summarize(doc))
         else:
-            raw_path, raw_text, from_cache = _raw_track(request, native, progress)
-        text, aligned, _ = _align(native, raw_text, request, progress)
+            raw_path, _, from_cache = _raw_track(request, native, progress)
         path = _aligned_path(raw_path, request.camera_height_m)
         if request.track_file:
-            path = cache.write_atomic(
-                os.path.join(_folder(request), "imported", os.path.basename(path)), text
-            )
-        else:
-            cache.write_atomic(path, text)
-        return TrackOutcome(path, raw_path, from_cache, aligned, summarize(json.loads(text)))
+            path = os.path.join(_folder(request), "imported", os.path.basename(path))
+        report = _align(native, raw_path, path, request, progress)
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        return TrackOutcome(path, raw_path, from_cache, report["aligned"], summarize(doc))
 
     return run
 

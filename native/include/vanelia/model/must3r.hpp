@@ -1,0 +1,110 @@
+// The MUSt3R decoder (upstream must3r/model/decoder.py MUSt3R, the
+// inference class) and the encoder + decoder pair.
+//
+// One call takes the encoder tokens of n images of one shape and either
+// updates the memory (render = false; an init call when there is no memory)
+// or renders against it (render = true, memory unchanged). Conventions, as
+// upstream behaves (see tests/data/must3r/README.md):
+// - image2_embed is added to every image but the first of an init call;
+// - in an update call, in layer k, image j cross-attends to [old memory of
+//   layer k] + the prepared layer-k inputs of the other images of the call,
+//   in call order (never its own; an init call of one image sees itself);
+// - feedback (single_mlp / single_linear): offset = F(LN_fb(y_last)), with
+//   y_last the input of the last block; stored tokens of layer k < depth-1
+//   are prep_k(y_k + offset), the last layer stores prep(y_last);
+// - head: norm_dec, Linear(D -> p*p*7), pixel shuffle, float32.
+#pragma once
+
+#include "vanelia/model/blocks.hpp"
+#include "vanelia/model/croco_encoder.hpp"
+#include "vanelia/model/memory_state.hpp"
+#include "vanelia/model/model_config.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+namespace vanelia::model {
+
+// Throws ModelError naming the field when a value is unusable.
+void CheckDecoderConfig(const DecoderConfig& config);
+
+// Intermediate values of one decoder call, for parity tests.
+struct DecoderTrace {
+  torch::Tensor embed;                   // [B, n, N, D] before image2_embed
+  torch::Tensor block0_in;               // [B, n, N, D]
+  std::vector<torch::Tensor> ca_memory;  // per layer [B*n, Nca, memD]
+  std::vector<torch::Tensor> block_out;  // per layer [B, n, N, D]
+  torch::Tensor norm_out;                // [B, n, N, D]
+};
+
+struct DecoderOutput {
+  MemoryState memory;  // updated (render = false) or the input (render)
+  torch::Tensor head;  // [B, n, H, W, output_dim / p^2] float32
+};
+
+class Must3rDecoderImpl : public torch::nn::Module {
+ public:
+  explicit Must3rDecoderImpl(const DecoderConfig& options);
+
+  // x: [B, n, N, enc_embed_dim]; pos: [B, n, N, 2] int64; height, width:
+  // the (true) shape of all n images; memory: nullptr for an init call.
+  // max_batch > 0 applies blocks and head to chunks of that many images
+  // (upstream max_bs; same maths, less peak memory).
+  DecoderOutput forward(const torch::Tensor& x,
+                        const torch::Tensor& pos,
+                        int64_t height,
+                        int64_t width,
+                        const MemoryState* memory,
+                        bool render,
+                        DecoderTrace* trace = nullptr,
+                        int64_t max_batch = 0);
+
+  void SetAttentionBackend(AttentionBackend backend);
+
+  const DecoderConfig& options() const { return options_; }
+
+  int64_t memory_dim() const;
+
+ private:
+  torch::Tensor Head(const torch::Tensor& feats, int64_t height, int64_t width);
+  torch::Tensor Feedback(const torch::Tensor& y_last);
+
+  DecoderConfig options_;
+  torch::nn::Linear feat_embed_enc_to_dec_{nullptr};
+  torch::Tensor image2_embed_;
+  torch::nn::ModuleList blocks_dec_{nullptr};
+  Mlp feedback_mlp_{nullptr};
+  torch::nn::Linear feedback_linear_{nullptr};
+  torch::nn::LayerNorm feedback_norm_{nullptr};
+  torch::nn::LayerNorm norm_dec_{nullptr};
+  LinearHead head_dec_{nullptr};
+};
+
+TORCH_MODULE(Must3rDecoder);
+
+// Encoder + decoder as load_model returns them.
+struct Must3rModel {
+  ModelConfig config;
+  CrocoEncoder encoder{nullptr};
+  Must3rDecoder decoder{nullptr};
+
+  void SetAttentionBackend(AttentionBackend backend);
+  // Moves both networks (parameters and buffers) to a device / dtype.
+  void To(torch::Device device, torch::Dtype dtype = torch::kFloat32);
+};
+
+// Random-weight model of the given configuration (benchmarks, tests).
+Must3rModel MakeMust3rModel(const EncoderConfig& encoder,
+                            const DecoderConfig& decoder);
+
+// Loads an official MUSt3R checkpoint (safe unpickler, typed config, strict
+// state dicts): ModelError naming the file and the problem otherwise.
+Must3rModel LoadMust3rModel(const std::string& path);
+
+}  // namespace vanelia::model

@@ -1,0 +1,81 @@
+// MUSt3R video mode: ports must3r/demo/inference.py must3r_inference_video
+// driving must3r/engine/inference.py inference_video_multi_ar.
+//
+// Frames are cut into one batch of min(init_num_images, n) frames and then
+// batches of batch_num_views; each batch is one decoder update call. Every
+// frame of the first batch is a keyframe; a later frame is tested once, right
+// after its call (default: id % keyframe_every == 0, bounded by
+// max_keyframes). A FIFO of the last local_context_size ids keeps
+// non-keyframes in memory; popped non-keyframes leave it, and at the end of a
+// pass only keyframes remain. Refinement passes rerun the batches on the
+// keyframe memory (keyframes overwrite their tokens in place, except label 0).
+// The encoder runs ahead of the decoder in large batches.
+#pragma once
+
+#include "vanelia/core/progress.hpp"
+#include "vanelia/model/memory_state.hpp"
+#include "vanelia/model/must3r.hpp"
+#include "vanelia/model/postprocess.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace vanelia::model {
+
+struct Must3rVideoOptions {
+  int init_num_images = 2;      // frames in the first (init) batch, >= 1
+  int batch_num_views = 1;      // frames per later decoder call, >= 1
+  int local_context_size = 25;  // frames kept in the working window, >= 0
+  int keyframe_every = 3;       // default rule: id % keyframe_every == 0
+  // Bound on keyframes (memory size): once reached, later frames are not
+  // keyframes. Upstream has no bound; 300 is far above its demo's runs.
+  int max_keyframes = 300;
+  int num_refinements = 0;  // extra passes over the keyframe memory, >= 0
+  int max_batch = 0;  // decoder images per chunk (upstream max_bs), 0 = all
+  int encoder_batch = 16;  // images per encoder call, >= 1
+  // Optional keyframe rule replacing the default: (id, its prediction) ->
+  // keyframe? Called once per frame after the first batch.
+  std::function<bool(int, const PointmapPrediction&)> is_keyframe;
+
+  // Throws InputError naming the field when a value is unusable.
+  void Check() const;
+};
+
+// One decoder call of the loop (upstream trace; all token counts).
+struct VideoCallRecord {
+  int pass = 0;
+  int batch = 0;
+  int first_id = 0;
+  int num_images = 0;
+  int64_t nmem_before = 0;
+  int64_t nmem_after_decoder = 0;
+  int64_t nmem_after_removals = 0;  // last batch: after the end-of-pass removal
+};
+
+struct Must3rVideoResult {
+  // Per frame, in input order, from the last pass: pts3d [n, H, W, 3],
+  // pts3d_local, conf [n, H, W], focal [n], c2w [n, 4, 4] (all float32).
+  PointmapPrediction frames;
+  MemoryState memory;                // final memory (keyframes only)
+  std::vector<int> keyframes;        // sorted ids
+  std::vector<int64_t> frame_label;  // memory label of each frame
+  std::vector<int> mem_batches;
+  std::vector<VideoCallRecord> trace;
+};
+
+// mem_batches as the demo computes them.
+std::vector<int> MemoryBatches(int num_frames,
+                               int init_num_images,
+                               int batch_num_views);
+
+// images: [n, 3, H, W] float in [-1, 1], natural orientation, one shape, on
+// the model's device. progress: one step per decoder call.
+Must3rVideoResult RunMust3rVideo(Must3rModel& model,
+                                 const torch::Tensor& images,
+                                 const Must3rVideoOptions& options,
+                                 const ProgressCallback& progress = {});
+
+}  // namespace vanelia::model

@@ -1,0 +1,289 @@
+// Must3rTracker: the MUSt3R video mode (vanelia/model) as a Tracker.
+// Intrinsics come back in source pixels through the real crop and scale
+// (model/preprocess.hpp SourceIntrinsics); poses are the inverse of
+// postprocess's c2w (OpenCV camera axes, world = first frame's camera).
+#include "vanelia/track/must3r_tracker.hpp"
+
+#include "vanelia/core/error.hpp"
+#include "vanelia/model/must3r.hpp"
+#include "vanelia/model/must3r_video.hpp"
+#include "vanelia/model/preprocess.hpp"
+#include "vanelia/track/conventions.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include <Eigen/Geometry>
+#include <torch/torch.h>
+
+namespace vanelia {
+
+struct Must3rTracker::State {
+  model::Must3rModel model;
+  torch::Device device{torch::kCPU};
+};
+
+void Must3rTrackerOptions::Check() const {
+  common.Check();
+  auto at_least = [](const char* name, int64_t v, int64_t lo) {
+    if (v < lo) {
+      std::ostringstream msg;
+      msg << "Must3rTrackerOptions::" << name << " = " << v
+          << "; must be >= " << lo;
+      throw InputError(msg.str());
+    }
+  };
+  if (weights.empty()) {
+    throw InputError(
+        "Must3rTrackerOptions::weights is empty; give a MUSt3R "
+        "checkpoint (--weights)");
+  }
+  if (custom_buckets.empty() && image_size != 224 && image_size != 512) {
+    throw InputError("Must3rTrackerOptions::image_size = " +
+                     std::to_string(image_size) + "; must be 224 or 512");
+  }
+  if (device != "auto" && device != "cpu" && device != "cuda") {
+    throw InputError("Must3rTrackerOptions::device = '" + device +
+                     "'; must be auto, cpu or cuda");
+  }
+  at_least("local_context", local_context, 0);
+  at_least("max_keyframes", max_keyframes, 1);
+  at_least("keyframe_every", keyframe_every, 1);
+  at_least("init_frames", init_frames, 1);
+  at_least("batch_frames", batch_frames, 1);
+  at_least("refinements", refinements, 0);
+  at_least("point_stride", point_stride, 1);
+  at_least("max_points", max_points, 0);
+  if (!(min_confidence >= 1.0)) {
+    throw InputError("Must3rTrackerOptions::min_confidence = " +
+                     std::to_string(min_confidence) +
+                     "; must be >= 1 (MUSt3R confidence is 1 + exp(x))");
+  }
+}
+
+Must3rTracker::Must3rTracker(Must3rTrackerOptions options)
+    : options_(std::move(options)) {
+  options_.Check();
+  auto state = std::make_unique<State>();
+  if (options_.device == "cuda" && !torch::cuda::is_available()) {
+    throw InputError(
+        "Must3rTrackerOptions::device = 'cuda' but no CUDA GPU is available "
+        "(use --device cpu or auto)");
+  }
+  if (options_.device != "cpu" && torch::cuda::is_available()) {
+    state->device = torch::Device(torch::kCUDA);
+  }
+  state->model = model::LoadMust3rModel(options_.weights);
+  CheckResolution(state->model.config, options_.image_size, options_.weights);
+  state->model.To(state->device);
+  state_ = std::move(state);
+}
+
+Must3rTracker::~Must3rTracker() = default;
+
+std::vector<model::AspectBucket> Must3rTracker::Buckets() const {
+  if (options_.custom_buckets.empty()) {
+    return model::BucketsForSize(options_.image_size);
+  }
+  std::vector<model::AspectBucket> out;
+  for (const auto& b : options_.custom_buckets) {
+    out.push_back({b.ratio, b.width, b.height});
+  }
+  return out;
+}
+
+namespace {
+
+torch::Tensor ImageToTensor(const Image& image) {
+  if (image.channels != 3 || image.Empty()) {
+    throw InputError("Must3rTracker: frames must be RGB (3 channels), got " +
+                     std::to_string(image.channels));
+  }
+  torch::Tensor t = torch::empty({image.height, image.width, 3}, torch::kUInt8);
+  for (int y = 0; y < image.height; ++y) {
+    std::copy(
+        image.Row(y),
+        image.Row(y) + image.width * 3,
+        t.data_ptr<uint8_t>() + static_cast<int64_t>(y) * image.width * 3);
+  }
+  return t;
+}
+
+// Dense points of one frame: world xyz where conf > threshold on a grid.
+void CollectPoints(const torch::Tensor& pts3d,  // [H, W, 3]
+                   const torch::Tensor& conf,   // [H, W]
+                   const torch::Tensor& image,  // [3, H, W] in [-1, 1]
+                   const Must3rTrackerOptions& options,
+                   int64_t frame_index,
+                   std::vector<float>* xyz,
+                   std::vector<uint8_t>* rgb,
+                   std::vector<float>* confidence,
+                   std::vector<int64_t>* frames) {
+  const int64_t s = options.point_stride;
+  const torch::Tensor p = pts3d.slice(0, 0, pts3d.size(0), s)
+                              .slice(1, 0, pts3d.size(1), s)
+                              .reshape({-1, 3})
+                              .contiguous();
+  const torch::Tensor c = conf.slice(0, 0, conf.size(0), s)
+                              .slice(1, 0, conf.size(1), s)
+                              .reshape({-1})
+                              .contiguous();
+  const torch::Tensor col = ((image.slice(1, 0, image.size(1), s)
+                                      .slice(2, 0, image.size(2), s)
+                                      .reshape({3, -1})
+                                      .t() *
+                                  0.5 +
+                              0.5) *
+                             255.0)
+                                .round()
+                                .clamp(0, 255)
+                                .to(torch::kUInt8)
+                                .contiguous();
+  const float* pp = p.data_ptr<float>();
+  const float* cp = c.data_ptr<float>();
+  const uint8_t* rp = col.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < c.size(0); ++i) {
+    if (!(cp[i] > options.min_confidence)) continue;
+    if (!std::isfinite(pp[3 * i]) || !std::isfinite(pp[3 * i + 1]) ||
+        !std::isfinite(pp[3 * i + 2])) {
+      continue;
+    }
+    xyz->insert(xyz->end(), pp + 3 * i, pp + 3 * i + 3);
+    rgb->insert(rgb->end(), rp + 3 * i, rp + 3 * i + 3);
+    confidence->push_back((cp[i] - 1.0f) / cp[i]);
+    frames->push_back(frame_index);
+  }
+}
+
+}  // namespace
+
+TrackResult Must3rTracker::Track(const FrameFeed& feed,
+                                 const FrameFeedInfo& info,
+                                 const ProgressCallback& progress) {
+  torch::NoGradGuard no_grad;
+  std::vector<Frame> frames;
+  std::vector<torch::Tensor> images;
+  model::ResizePlan plan;
+  Frame frame;
+  while (feed(&frame)) {
+    if (images.empty()) {
+      plan = model::PlanResize(frame.rgb.width, frame.rgb.height, Buckets());
+    } else if (frame.rgb.width != plan.source_width ||
+               frame.rgb.height != plan.source_height) {
+      throw InputError("Must3rTracker: frame " + std::to_string(frame.index) +
+                       " is " + std::to_string(frame.rgb.width) + "x" +
+                       std::to_string(frame.rgb.height) +
+                       "; all frames must be " +
+                       std::to_string(plan.source_width) + "x" +
+                       std::to_string(plan.source_height));
+    }
+    images.push_back(model::ApplyResizePlan(
+        model::NormalizeImage(ImageToTensor(frame.rgb)), plan));
+    frame.rgb = Image();  // the network image is all we keep
+    frames.push_back(frame);
+  }
+  if (frames.size() < 2) {
+    throw InputError("Must3rTracker: " + std::to_string(frames.size()) +
+                     " frames; needs at least 2");
+  }
+  model::Must3rVideoOptions video;
+  video.init_num_images = options_.init_frames;
+  video.batch_num_views = options_.batch_frames;
+  video.local_context_size = options_.local_context;
+  video.keyframe_every = options_.keyframe_every;
+  video.max_keyframes = options_.max_keyframes;
+  video.num_refinements = options_.refinements;
+  const torch::Tensor batch = torch::stack(images).to(state_->device);
+  model::Must3rVideoResult result;
+  try {
+    result = model::RunMust3rVideo(state_->model, batch, video, progress);
+  } catch (const c10::Error& e) {
+    const std::string what = e.what();
+    if (what.find("out of memory") != std::string::npos) {
+      throw ModelError(
+          "MUSt3R ran out of GPU memory on " + std::to_string(frames.size()) +
+          " frames at image size " + std::to_string(options_.image_size) +
+          "; try --image-size 224, a smaller --max-keyframes or "
+          "--local-context, or --device cpu");
+    }
+    throw ModelError(std::string("MUSt3R inference failed: ") +
+                     e.what_without_backtrace());
+  }
+
+  TrackResult out;
+  out.track.width = plan.source_width;
+  out.track.height = plan.source_height;
+  out.track.fps = info.fps;
+  const torch::Tensor focal =
+      result.frames.focal.to(torch::kCPU).to(torch::kFloat64);
+  const torch::Tensor c2w =
+      result.frames.c2w.to(torch::kCPU).to(torch::kFloat64);
+  const torch::Tensor conf = result.frames.conf.to(torch::kCPU);
+  const torch::Tensor pts3d = result.frames.pts3d.to(torch::kCPU);
+  std::vector<float> xyz, confidence;
+  std::vector<uint8_t> rgb;
+  std::vector<int64_t> point_frames;
+  std::vector<double> focals;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    TrackedFrame tf;
+    tf.index = frames[i].index;
+    tf.timestamp_s = frames[i].timestamp_s;
+    const double f = options_.common.focal_px.has_value()
+                         ? *options_.common.focal_px / plan.ScaleX()
+                         : focal[static_cast<int64_t>(i)].item<double>();
+    tf.intrinsics = model::SourceIntrinsics(f, plan);
+    focals.push_back(tf.intrinsics.fx);
+    Eigen::Matrix4d world_from_cam;
+    const torch::Tensor m = c2w[static_cast<int64_t>(i)].contiguous();
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c < 4; ++c) world_from_cam(r, c) = m[r][c].item<double>();
+    }
+    const Eigen::Matrix3d rot =
+        ProjectToRotation(world_from_cam.block<3, 3>(0, 0));
+    const Rigid3d w_from_c(Eigen::Quaterniond(rot),
+                           world_from_cam.block<3, 1>(0, 3));
+    tf.cam_from_world = w_from_c.Inverse();
+    const double mean_conf =
+        conf[static_cast<int64_t>(i)].mean().item<double>();
+    tf.confidence = (mean_conf - 1.0) / mean_conf;
+    out.track.frames.push_back(tf);
+    CollectPoints(pts3d[static_cast<int64_t>(i)],
+                  conf[static_cast<int64_t>(i)],
+                  images[i],
+                  options_,
+                  frames[i].index,
+                  &xyz,
+                  &rgb,
+                  &confidence,
+                  &point_frames);
+  }
+  // Bounded, deterministic subsample (every k-th point).
+  const int64_t total = static_cast<int64_t>(confidence.size());
+  const int64_t step =
+      options_.max_points > 0 && total > options_.max_points
+          ? (total + options_.max_points - 1) / options_.max_points
+          : 1;
+  const int64_t kept = options_.max_points == 0 ? 0 : (total + step - 1) / step;
+  out.points.xyz.resize(3, kept);
+  out.points.rgb.resize(3, kept);
+  out.points.confidence.resize(kept);
+  out.points.frame_index.resize(kept);
+  for (int64_t k = 0; k < kept; ++k) {
+    const int64_t i = k * step;
+    for (int d = 0; d < 3; ++d) {
+      out.points.xyz(d, k) = xyz[3 * i + d];
+      out.points.rgb(d, k) = rgb[3 * i + d];
+    }
+    out.points.confidence(k) = confidence[i];
+    out.points.frame_index[k] = point_frames[i];
+  }
+  out.summary.registered = static_cast<int64_t>(frames.size());
+  out.summary.total = static_cast<int64_t>(frames.size());
+  std::sort(focals.begin(), focals.end());
+  out.summary.focal_px = focals[focals.size() / 2];
+  return out;
+}
+
+}  // namespace vanelia

@@ -1,0 +1,562 @@
+// Data-driven parity of the MUSt3R port against upstream's golden fixtures.
+//
+// Every folder under the fixture root (default tests/data/must3r, override
+// with VANELIA_MUST3R_FIXTURES) that holds a manifest.json is one case; the
+// manifest says what to run:
+// - decoder scenarios (a checkpoint + decoder calls): folders with the same
+//   parent run in name order, the memory carried from one to the next;
+// - "preprocessing": PNG -> load_images outputs;
+// - "postprocess_synthetic": norm_exp, conf, focal, rigid registration;
+// - video mode (a manifest with parameters.mem_batches).
+// Gates (tests/data/must3r/README.md, float32): |d| <= 1e-4 (1 + |ref|)
+// elementwise, per point for pts3d*, abs 1e-4 for focal and c2w; positions,
+// labels, keyframes, traces and shapes exact. Each case prints its worst
+// errors as "PARITY <case> <file> <metric> <value>".
+#include "vanelia/model/must3r.hpp"
+#include "vanelia/model/must3r_video.hpp"
+#include "vanelia/model/postprocess.hpp"
+#include "vanelia/model/preprocess.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#ifdef VANELIA_HAVE_PNG
+#include <png.h>
+#endif
+
+#include "testing/npy.hpp"
+#include <nlohmann/json.hpp>
+
+namespace vanelia::model {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr double kGate = 1e-4;
+
+fs::path FixtureRoot() {
+  if (const char* env = std::getenv("VANELIA_MUST3R_FIXTURES")) return env;
+  return fs::path(VANELIA_SOURCE_DIR) / "tests/data/must3r";
+}
+
+json ReadJson(const fs::path& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+torch::Tensor LoadNpy(const fs::path& path) {
+  const testing::NpyArray a = testing::ReadNpy(path.string());
+  torch::Dtype dtype = torch::kFloat32;
+  switch (a.dtype) {
+    case testing::NpyDtype::kFloat32:
+      dtype = torch::kFloat32;
+      break;
+    case testing::NpyDtype::kFloat64:
+      dtype = torch::kFloat64;
+      break;
+    case testing::NpyDtype::kInt64:
+      dtype = torch::kInt64;
+      break;
+    case testing::NpyDtype::kInt32:
+      dtype = torch::kInt32;
+      break;
+    case testing::NpyDtype::kUInt8:
+      dtype = torch::kUInt8;
+      break;
+    case testing::NpyDtype::kBool:
+      dtype = torch::kBool;
+      break;
+  }
+  std::vector<uint8_t> bytes = a.data;
+  return torch::from_blob(bytes.data(), a.shape, dtype).clone();
+}
+
+std::string CaseName(const fs::path& dir) {
+  return fs::relative(dir, FixtureRoot()).generic_string();
+}
+
+// Compares one tensor against the fixture file and prints the worst error.
+enum class Gate { kScaled, kPerPoint, kAbs, kExact };
+
+void ExpectNear(const std::string& case_name,
+                const std::string& file,
+                const torch::Tensor& got_in,
+                const torch::Tensor& ref_in,
+                Gate gate) {
+  ASSERT_EQ(got_in.sizes(), ref_in.sizes())
+      << case_name << " " << file << ": shape mismatch";
+  const torch::Tensor got = got_in.to(torch::kCPU).to(torch::kFloat64);
+  const torch::Tensor ref = ref_in.to(torch::kCPU).to(torch::kFloat64);
+  double worst = 0.0;
+  std::string metric;
+  switch (gate) {
+    case Gate::kScaled:
+      metric = "scaled";
+      worst = ((got - ref).abs() / (1.0 + ref.abs())).max().item<double>();
+      break;
+    case Gate::kPerPoint:
+      metric = "scaled_per_point";
+      worst = ((got - ref).norm(2, -1) / (1.0 + ref.norm(2, -1)))
+                  .max()
+                  .item<double>();
+      break;
+    case Gate::kAbs:
+      metric = "abs";
+      worst = (got - ref).abs().max().item<double>();
+      break;
+    case Gate::kExact:
+      metric = "exact";
+      worst = (got - ref).abs().max().item<double>();
+      break;
+  }
+  if (got.numel() == 0) worst = 0.0;
+  std::cout << "PARITY " << case_name << " " << file << " " << metric << " "
+            << worst << "\n";
+  const double limit = gate == Gate::kExact ? 0.0 : kGate;
+  EXPECT_LE(worst, limit) << case_name << " " << file << " (" << metric << ")";
+}
+
+Gate GateFor(const std::string& stem) {
+  if (stem == "pts3d" || stem == "pts3d_local") return Gate::kPerPoint;
+  if (stem.rfind("focal", 0) == 0 || stem.rfind("c2w", 0) == 0)
+    return Gate::kAbs;
+  if (stem == "enc_pos" || stem == "mem_labels" || stem == "true_shape" ||
+      stem == "keyframes" || stem == "frame_label" || stem == "nmem_trace" ||
+      stem == "mem_batches" || stem == "frame_indices") {
+    return Gate::kExact;
+  }
+  return Gate::kScaled;
+}
+
+// Compares every manifest file we produced; inputs are skipped.
+void CompareFiles(const std::string& case_name,
+                  const fs::path& dir,
+                  const json& manifest,
+                  const std::map<std::string, torch::Tensor>& produced,
+                  const std::vector<std::string>& inputs) {
+  for (const auto& [file, info] : manifest.at("files").items()) {
+    const std::string stem = fs::path(file).stem().string();
+    if (std::find(inputs.begin(), inputs.end(), stem) != inputs.end()) continue;
+    std::string key = stem;
+    if (stem == "c2w_numpy_kabsch_reference") key = "c2w";
+    const auto it = produced.find(key);
+    ASSERT_NE(it, produced.end())
+        << case_name << ": no value for fixture file " << file;
+    const torch::Tensor ref = LoadNpy(dir / file);
+    std::vector<int64_t> shape = info.at("shape").get<std::vector<int64_t>>();
+    EXPECT_EQ(ref.sizes().vec(), shape) << case_name << " " << file;
+    ExpectNear(case_name, stem, it->second, ref, GateFor(stem));
+  }
+}
+
+// ---------------------------------------------------------------- decoder
+
+std::map<std::string, Must3rModel>& ModelCache() {
+  static std::map<std::string, Must3rModel> cache;
+  return cache;
+}
+
+Must3rModel& ModelFor(const fs::path& checkpoint) {
+  const std::string key = fs::weakly_canonical(checkpoint).string();
+  auto it = ModelCache().find(key);
+  if (it == ModelCache().end()) {
+    Must3rModel model = LoadMust3rModel(key);
+    model.SetAttentionBackend(AttentionBackend::kReference);
+    it = ModelCache().emplace(key, model).first;
+  }
+  return it->second;
+}
+
+bool IsDecoderScenario(const json& m) {
+  return m.contains("checkpoint") && m.contains("calls") &&
+         !m.contains("parameters") && !m.at("calls").empty();
+}
+
+// Runs one scenario folder; `memory` carries the state between folders.
+void RunDecoderScenario(const fs::path& dir,
+                        std::optional<MemoryState>& memory) {
+  const json m = ReadJson(dir / "manifest.json");
+  const std::string name = CaseName(dir);
+  Must3rModel& model = ModelFor(dir / m.at("checkpoint").get<std::string>());
+  EXPECT_EQ(model.config.decoder_string_converted,
+            m.at("decoder_args_after_convert_decoder_args").get<std::string>());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor images = LoadNpy(dir / "images.npy");
+  const torch::Tensor true_shape = LoadNpy(dir / "true_shape.npy");
+  for (const json& call : m.at("calls")) {
+    const std::string memory_in = call.at("memory_in").get<std::string>();
+    if (memory_in.rfind("none", 0) == 0) memory.reset();
+    ASSERT_TRUE(memory_in.rfind("none", 0) == 0 || memory.has_value())
+        << name << ": needs the memory of a previous scenario";
+    const int64_t h = call.at("H").get<int64_t>();
+    const int64_t w = call.at("W").get<int64_t>();
+    const bool render = call.at("render").get<bool>();
+    std::map<std::string, torch::Tensor> out;
+    const EncoderOutput enc = model.encoder->Encode(images);
+    out["enc_x"] = enc.tokens;
+    out["enc_pos"] = enc.positions;
+    DecoderTrace trace;
+    DecoderOutput dec = model.decoder->forward(enc.tokens.unsqueeze(0),
+                                               enc.positions.unsqueeze(0),
+                                               h,
+                                               w,
+                                               memory ? &*memory : nullptr,
+                                               render,
+                                               &trace);
+    out["dec_embed"] = trace.embed;
+    out["dec_block0_in"] = trace.block0_in;
+    for (size_t k = 0; k < trace.block_out.size(); ++k) {
+      out["dec_block" + std::to_string(k) + "_ca_mem"] = trace.ca_memory[k];
+      out["dec_block" + std::to_string(k) + "_out"] = trace.block_out[k];
+    }
+    out["dec_norm_out"] = trace.norm_out;
+    out["head_raw"] = dec.head;
+    for (size_t k = 0; k < dec.memory.layers.size(); ++k) {
+      out["mem_layer" + std::to_string(k)] = dec.memory.layers[k];
+    }
+    out["mem_labels"] = dec.memory.labels;
+    const PointmapPrediction pred = Postprocess(dec.head, true);
+    out["pts3d"] = pred.pts3d;
+    out["pts3d_local"] = pred.pts3d_local;
+    out["conf"] = pred.conf;
+    out["focal"] = pred.focal.reshape({-1});
+    out["c2w"] = pred.c2w;
+    out["focal_unclipped"] =
+        EstimateFocalKnowingDepth(pred.pts3d_local.reshape({-1, h, w, 3}),
+                                  w / 2.0,
+                                  h / 2.0,
+                                  FocalMode::kWeiszfeld,
+                                  -std::numeric_limits<double>::infinity());
+    out["true_shape"] =
+        torch::tensor({h, w}).view({1, 2}).repeat({images.size(0), 1});
+    CompareFiles(name, dir, m, out, {"images"});
+    const json& scalars = m.at("facts").at("memory_scalars");
+    EXPECT_EQ(dec.memory.num_images, scalars.at("mem_nimgs").get<int64_t>());
+    EXPECT_EQ(dec.memory.protected_images,
+              scalars.at("mem_protected_imgs").get<int64_t>());
+    EXPECT_EQ(dec.memory.protected_tokens,
+              scalars.at("mem_protected_tokens").get<int64_t>());
+    EXPECT_EQ(dec.memory.NumTokens(), scalars.at("Nmem").get<int64_t>());
+    memory = dec.memory;
+  }
+  (void)true_shape;
+}
+
+// ---------------------------------------------------------- preprocessing
+
+#ifdef VANELIA_HAVE_PNG
+torch::Tensor ReadPngRgb(const fs::path& path) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (png_image_begin_read_from_file(&image, path.string().c_str()) == 0) {
+    throw std::runtime_error("cannot read PNG " + path.string());
+  }
+  image.format = PNG_FORMAT_RGB;
+  torch::Tensor rgb = torch::empty({static_cast<int64_t>(image.height),
+                                    static_cast<int64_t>(image.width),
+                                    3},
+                                   torch::kUInt8);
+  if (png_image_finish_read(
+          &image, nullptr, rgb.data_ptr<uint8_t>(), 0, nullptr) == 0) {
+    throw std::runtime_error("cannot decode PNG " + path.string());
+  }
+  return rgb;
+}
+#endif
+
+void RunPreprocessing(const fs::path& dir) {
+  const json m = ReadJson(dir / "manifest.json");
+  const std::string name = CaseName(dir);
+  const std::regex size_re("^(.*)_size([0-9]+)$");
+  int cases = 0;
+  for (const auto& [key, fact] : m.at("facts").items()) {
+    std::smatch match;
+    if (!std::regex_match(key, match, size_re)) continue;
+    ++cases;
+    const std::string png = "synthetic_" + match[1].str() + ".png";
+    const int size = std::stoi(match[2].str());
+    const auto wh = fact.at("input_WxH").get<std::vector<int>>();
+    const ResizePlan plan = PlanResize(wh[0], wh[1], BucketsForSize(size));
+    const auto crop = fact.at("center_crop_HxW").get<std::vector<int>>();
+    const auto out_hw = fact.at("resize_to_HxW").get<std::vector<int>>();
+    EXPECT_EQ(plan.crop_height, crop[0]) << key;
+    EXPECT_EQ(plan.crop_width, crop[1]) << key;
+    EXPECT_EQ(plan.output_height, out_hw[0]) << key;
+    EXPECT_EQ(plan.output_width, out_hw[1]) << key;
+    std::map<std::string, torch::Tensor> produced;
+#ifdef VANELIA_HAVE_PNG
+    const torch::Tensor rgb = ReadPngRgb(dir / png);
+    ASSERT_EQ(rgb.size(1), wh[0]);
+    ASSERT_EQ(rgb.size(0), wh[1]);
+    produced[key + "_img_antialias"] =
+        ApplyResizePlan(NormalizeImage(rgb), plan);
+#else
+    (void)png;
+#endif
+    produced[key + "_true_shape"] =
+        torch::tensor({plan.output_height, plan.output_width}, torch::kInt32);
+    produced[key + "_to_orig"] =
+        torch::from_blob(
+            const_cast<double*>(plan.upstream_to_orig), {3, 3}, torch::kFloat64)
+            .clone();
+    for (const auto& [stem, value] : produced) {
+      const fs::path file = dir / (stem + ".npy");
+      if (!fs::exists(file)) continue;
+      const torch::Tensor ref = LoadNpy(file);
+      const bool exact = stem.find("true_shape") != std::string::npos;
+      if (stem.find("_img_") != std::string::npos) {
+        ExpectNear(
+            name + "/" + key, "img_antialias_abs", value, ref, Gate::kAbs);
+        EXPECT_LE((value - ref).abs().max().item<double>(), 1e-5) << stem;
+      } else {
+        ExpectNear(name + "/" + key,
+                   stem.substr(key.size() + 1),
+                   value,
+                   ref,
+                   exact ? Gate::kExact : Gate::kAbs);
+      }
+    }
+  }
+  EXPECT_GT(cases, 0) << name << ": no cases in facts";
+}
+
+// ----------------------------------------------------- postprocess_synthetic
+
+void RunPostprocessSynthetic(const fs::path& dir) {
+  const json m = ReadJson(dir / "manifest.json");
+  const std::string name = CaseName(dir);
+  std::map<std::string, torch::Tensor> out;
+  const PointmapPrediction pred =
+      Postprocess(LoadNpy(dir / "post_in_head_raw.npy"), false);
+  out["post_out_pts3d"] = pred.pts3d;
+  out["post_out_pts3d_local"] = pred.pts3d_local;
+  out["post_out_conf"] = pred.conf;
+  const torch::Tensor pts = LoadNpy(dir / "focal_in_pts3d_local.npy");
+  const double cx = pts.size(2) / 2.0;
+  const double cy = pts.size(1) / 2.0;
+  out["focal_out_weiszfeld"] =
+      EstimateFocalKnowingDepth(pts, cx, cy, FocalMode::kWeiszfeld);
+  out["focal_out_median"] =
+      EstimateFocalKnowingDepth(pts, cx, cy, FocalMode::kMedian);
+  const auto [r, t] = RigidPointsRegistration(LoadNpy(dir / "reg_in_x.npy"),
+                                              LoadNpy(dir / "reg_in_y.npy"),
+                                              LoadNpy(dir / "reg_in_w.npy"));
+  out["reg_out_R_roma"] = r;
+  out["reg_out_t_roma"] = t;
+  torch::Tensor c2w = torch::eye(4, torch::kFloat64).repeat({r.size(0), 1, 1});
+  c2w.narrow(1, 0, 3).narrow(2, 0, 3).copy_(r);
+  c2w.narrow(1, 0, 3).select(2, 3).copy_(t);
+  out["reg_out_c2w_numpy_kabsch_reference"] = c2w;
+  for (const auto& [stem, value] : out) {
+    const torch::Tensor ref = LoadNpy(dir / (stem + ".npy"));
+    Gate gate = Gate::kScaled;
+    if (stem.find("pts3d") != std::string::npos) gate = Gate::kPerPoint;
+    if (stem.rfind("reg_out", 0) == 0) gate = Gate::kAbs;
+    ExpectNear(name, stem, value, ref, gate);
+  }
+  // Known answers: exact pinhole f = 70 and noisy f = 120.
+  EXPECT_NEAR(out["focal_out_weiszfeld"][0].item<double>(), 70.0, 1e-3);
+  EXPECT_NEAR(out["focal_out_weiszfeld"][1].item<double>(), 120.0, 3.0);
+  (void)m;
+}
+
+// ------------------------------------------------------------------ video
+
+// "{3/2: [96, 64]}" -> buckets.
+std::vector<AspectBucket> ParseImageSize(const std::string& text) {
+  const std::regex item(
+      R"(([0-9.]+)\s*(?:/\s*([0-9.]+))?\s*:\s*\[\s*([0-9]+)\s*,\s*([0-9]+)\s*\])");
+  std::vector<AspectBucket> buckets;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), item);
+       it != std::sregex_iterator();
+       ++it) {
+    const std::smatch& mt = *it;
+    AspectBucket b;
+    b.ratio =
+        std::stod(mt[1].str()) / (mt[2].matched ? std::stod(mt[2].str()) : 1.0);
+    b.width = std::stoi(mt[3].str());
+    b.height = std::stoi(mt[4].str());
+    buckets.push_back(b);
+  }
+  if (buckets.empty()) return BucketsForSize(std::stoi(text));
+  return buckets;
+}
+
+void RunVideo(const fs::path& dir) {
+  const json m = ReadJson(dir / "manifest.json");
+  const std::string name = CaseName(dir);
+  const json& p = m.at("parameters");
+  ASSERT_NE(p.at("is_keyframe_function").get<std::string>().find("id % 3 == 0"),
+            std::string::npos)
+      << name << ": only upstream's default keyframe rule is supported";
+  Must3rModel& model = ModelFor(dir / m.at("checkpoint").get<std::string>());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor frames = LoadNpy(dir / "frames_u8.npy");
+  const auto buckets = ParseImageSize(p.at("image_size").get<std::string>());
+  const ResizePlan plan = PlanResize(static_cast<int>(frames.size(2)),
+                                     static_cast<int>(frames.size(1)),
+                                     buckets);
+  std::vector<torch::Tensor> imgs;
+  for (int64_t i = 0; i < frames.size(0); ++i) {
+    imgs.push_back(ApplyResizePlan(NormalizeImage(frames[i]), plan));
+  }
+  const torch::Tensor images = torch::stack(imgs);
+  ExpectNear(
+      name, "images_abs", images, LoadNpy(dir / "images.npy"), Gate::kAbs);
+  EXPECT_LE((images - LoadNpy(dir / "images.npy")).abs().max().item<double>(),
+            1e-5);
+
+  Must3rVideoOptions options;
+  options.init_num_images = p.at("init_num_images").get<int>();
+  options.batch_num_views = p.at("batch_num_views").get<int>();
+  options.local_context_size = p.at("local_context_size").get<int>();
+  options.num_refinements = p.at("num_refinements_iterations").get<int>();
+  options.max_batch = p.at("max_bs").get<int>();
+  options.keyframe_every = 3;
+  const Must3rVideoResult r = RunMust3rVideo(model, images, options);
+
+  std::map<std::string, torch::Tensor> out;
+  out["images"] = images;
+  out["true_shape"] =
+      torch::tensor({images.size(2), images.size(3)}, torch::kInt32)
+          .view({1, 2})
+          .repeat({images.size(0), 1});
+  out["pts3d"] = r.frames.pts3d;
+  out["pts3d_local"] = r.frames.pts3d_local;
+  out["conf"] = r.frames.conf;
+  out["focal"] = r.frames.focal;
+  out["c2w"] = r.frames.c2w;
+  out["focal_unclipped"] =
+      EstimateFocalKnowingDepth(r.frames.pts3d_local,
+                                images.size(3) / 2.0,
+                                images.size(2) / 2.0,
+                                FocalMode::kWeiszfeld,
+                                -std::numeric_limits<double>::infinity());
+  for (size_t k = 0; k < r.memory.layers.size(); ++k) {
+    out["mem_layer" + std::to_string(k)] = r.memory.layers[k];
+  }
+  out["mem_labels"] = r.memory.labels;
+  out["keyframes"] = torch::tensor(
+      std::vector<int64_t>(r.keyframes.begin(), r.keyframes.end()));
+  out["frame_label"] = torch::tensor(r.frame_label);
+  out["mem_batches"] = torch::tensor(
+      std::vector<int64_t>(r.mem_batches.begin(), r.mem_batches.end()));
+  std::vector<int64_t> trace;
+  for (const VideoCallRecord& c : r.trace) {
+    trace.insert(trace.end(),
+                 {c.pass,
+                  c.batch,
+                  c.first_id,
+                  c.num_images,
+                  c.nmem_before,
+                  c.nmem_after_decoder,
+                  c.nmem_after_removals});
+  }
+  out["nmem_trace"] =
+      torch::tensor(trace).view({static_cast<int64_t>(r.trace.size()), 7});
+  CompareFiles(name, dir, m, out, {"frames_u8", "frame_indices", "images"});
+}
+
+// --------------------------------------------------------------- dispatch
+
+struct FixtureCase {
+  std::string name;
+  std::string kind;  // decoder_chain | preprocessing | postprocess | video
+  std::vector<fs::path> dirs;
+};
+
+std::vector<FixtureCase> DiscoverCases() {
+  std::vector<FixtureCase> cases;
+  const fs::path root = FixtureRoot();
+  if (!fs::exists(root)) return cases;
+  std::map<fs::path, std::vector<fs::path>> chains;
+  std::vector<fs::path> manifests;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.path().filename() == "manifest.json") {
+      manifests.push_back(entry.path().parent_path());
+    }
+  }
+  std::sort(manifests.begin(), manifests.end());
+  for (const fs::path& dir : manifests) {
+    const json m = ReadJson(dir / "manifest.json");
+    const std::string scenario = m.value("scenario", "");
+    if (m.contains("parameters") &&
+        m.at("parameters").contains("mem_batches")) {
+      cases.push_back({CaseName(dir), "video", {dir}});
+    } else if (IsDecoderScenario(m)) {
+      chains[dir.parent_path()].push_back(dir);
+    } else if (scenario == "preprocessing") {
+      cases.push_back({CaseName(dir), "preprocessing", {dir}});
+    } else if (scenario == "postprocess_synthetic") {
+      cases.push_back({CaseName(dir), "postprocess", {dir}});
+    } else {
+      cases.push_back({CaseName(dir), "unknown", {dir}});
+    }
+  }
+  for (const auto& [parent, dirs] : chains) {
+    cases.push_back({CaseName(parent), "decoder_chain", dirs});
+  }
+  return cases;
+}
+
+class Must3rFixture : public ::testing::TestWithParam<FixtureCase> {};
+
+TEST_P(Must3rFixture, MatchesUpstream) {
+  const FixtureCase& c = GetParam();
+  torch::manual_seed(0);
+  if (c.kind == "decoder_chain") {
+    std::optional<MemoryState> memory;
+    for (const fs::path& dir : c.dirs) {
+      SCOPED_TRACE(dir.string());
+      RunDecoderScenario(dir, memory);
+    }
+  } else if (c.kind == "preprocessing") {
+    RunPreprocessing(c.dirs[0]);
+  } else if (c.kind == "postprocess") {
+    RunPostprocessSynthetic(c.dirs[0]);
+  } else if (c.kind == "video") {
+    RunVideo(c.dirs[0]);
+  } else {
+    FAIL() << c.name << ": manifest describes no known scenario";
+  }
+}
+
+std::string CaseTestName(const ::testing::TestParamInfo<FixtureCase>& info) {
+  std::string s = info.param.name;
+  for (char& ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures,
+                         Must3rFixture,
+                         ::testing::ValuesIn(DiscoverCases()),
+                         CaseTestName);
+
+TEST(Must3rFixtureDiscovery, FindsEveryShippedCase) {
+  // The shipped copy holds 2 decoder chains, preprocessing, postprocess and
+  // one video run; a root pointed elsewhere must hold at least one case.
+  const auto cases = DiscoverCases();
+  if (std::getenv("VANELIA_MUST3R_FIXTURES") == nullptr) {
+    EXPECT_EQ(cases.size(), 5u);
+  } else {
+    EXPECT_GE(cases.size(), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace vanelia::model

@@ -1,0 +1,119 @@
+// Must3rTracker end to end on the video_orbit fixture (tiny random-weight
+// checkpoint): poses and intrinsics must be upstream's c2w / focal taken
+// through the one conversion and the real crop, points bounded.
+#include "vanelia/track/must3r_tracker.hpp"
+
+#include "vanelia/core/error.hpp"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "testing/npy.hpp"
+
+namespace vanelia {
+namespace {
+
+const std::string kData =
+    std::string(VANELIA_SOURCE_DIR) + "/tests/data/must3r";
+
+Must3rTrackerOptions TinyOptions() {
+  Must3rTrackerOptions options;
+  options.weights = kData + "/checkpoints/tiny_kv.pth";
+  options.image_size = 128;  // the tiny checkpoint's training resolution
+  options.custom_buckets = {{1.5, 96, 64}};
+  options.device = "cpu";
+  options.init_frames = 2;
+  options.batch_frames = 1;
+  options.local_context = 5;
+  options.min_confidence = 1.5;
+  options.point_stride = 2;
+  options.max_points = 500;
+  return options;
+}
+
+std::vector<Frame> OrbitFrames() {
+  const testing::NpyArray a =
+      testing::ReadNpy(kData + "/video_orbit/frames_u8.npy");
+  std::vector<Frame> frames;
+  const int n = static_cast<int>(a.shape[0]);
+  const int h = static_cast<int>(a.shape[1]);
+  const int w = static_cast<int>(a.shape[2]);
+  for (int i = 0; i < n; ++i) {
+    Frame f;
+    f.index = 2 * i;
+    f.timestamp_s = 2 * i / 24.0;
+    f.rgb = Image::Create(w, h, 3);
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w * 3; ++x) {
+        f.rgb.Row(y)[x] = a.data[(static_cast<size_t>(i) * h + y) * w * 3 + x];
+      }
+    }
+    frames.push_back(std::move(f));
+  }
+  return frames;
+}
+
+TEST(Must3rTracker, OrbitMatchesUpstreamThroughTheConversion) {
+  Must3rTracker tracker(TinyOptions());
+  EXPECT_EQ(tracker.Name(), "must3r");
+  const TrackResult r = tracker.Track(OrbitFrames(), nullptr);
+  ASSERT_EQ(r.track.frames.size(), 16u);
+  EXPECT_EQ(r.track.width, 160);
+  EXPECT_EQ(r.track.height, 90);
+  const auto focal =
+      testing::ReadNpy(kData + "/video_orbit/focal.npy").AsFloat64();
+  const auto c2w = testing::ReadNpy(kData + "/video_orbit/c2w.npy").AsFloat64();
+  // Crop 90x135 at x = 12 (12.5 rounded half to even), scale 135/96.
+  const double s = 135.0 / 96.0;
+  for (size_t i = 0; i < 16; ++i) {
+    const TrackedFrame& f = r.track.frames[i];
+    EXPECT_EQ(f.index, static_cast<int64_t>(2 * i));
+    EXPECT_NEAR(f.intrinsics.fx, focal[i] * s, 1e-3);
+    EXPECT_NEAR(f.intrinsics.cx, 12 + s * 48.5 - 0.5, 1e-9);
+    EXPECT_NEAR(f.intrinsics.cy, s * 32.5 - 0.5, 1e-9);
+    // world_from_cam = upstream c2w (OpenCV camera axes).
+    const Rigid3d world_from_cam = f.cam_from_world.Inverse();
+    const Eigen::Matrix3d rot = world_from_cam.rotation.toRotationMatrix();
+    for (int a = 0; a < 3; ++a) {
+      for (int b = 0; b < 3; ++b) {
+        EXPECT_NEAR(rot(a, b), c2w[i * 16 + a * 4 + b], 1e-4);
+      }
+      EXPECT_NEAR(world_from_cam.translation(a), c2w[i * 16 + a * 4 + 3], 1e-4);
+    }
+    EXPECT_GT(f.confidence, 0.0);
+    EXPECT_LT(f.confidence, 1.0);
+  }
+  EXPECT_GT(r.points.Size(), 0);
+  EXPECT_LE(r.points.Size(), 500);
+  EXPECT_EQ(r.points.frame_index.size(), static_cast<size_t>(r.points.Size()));
+  EXPECT_TRUE(r.points.xyz.allFinite());
+  EXPECT_EQ(r.summary.registered, 16);
+  ASSERT_TRUE(r.summary.focal_px.has_value());
+}
+
+TEST(Must3rTracker, Badarg) {
+  Must3rTrackerOptions options = TinyOptions();
+  options.weights.clear();
+  EXPECT_THROW(Must3rTracker{options}, InputError);
+  options = TinyOptions();
+  options.custom_buckets.clear();
+  try {
+    Must3rTracker tracker(options);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("image_size = 128"),
+              std::string::npos);
+  }
+  options = TinyOptions();
+  options.image_size = 512;  // weights are for 128
+  EXPECT_THROW(Must3rTracker{options}, ModelError);
+  options = TinyOptions();
+  options.batch_frames = 0;
+  EXPECT_THROW(Must3rTracker{options}, InputError);
+}
+
+}  // namespace
+}  // namespace vanelia
