@@ -5,23 +5,21 @@ namespace vanelia::cli {
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
 #ifdef VANELIA_HAVE_FFMPEG
-      {"info",
-       "describe a video: size, rotation, rate, frames, audio",
-       &RunInfo},
+    {"info", "describe a video: size, rotation, rate, frames, audio", &RunInfo},
 #endif
 #ifdef VANELIA_HAVE_TRACK
-      {"import-track",
-       "convert a gt.json or a COLMAP model into a track file",
-       &RunImportTrack},
+    {"import-track",
+     "convert a gt.json or a COLMAP model into a track file",
+     &RunImportTrack},
 #endif
 #if defined(VANELIA_HAVE_TRACK) && defined(VANELIA_HAVE_FFMPEG) && \
     defined(VANELIA_HAVE_CLASSICAL_TRACKER)
-      {"track", "solve the camera of a video into a track file", &RunTrack},
+    {"track", "solve the camera of a video into a track file", &RunTrack},
 #endif
 #ifdef VANELIA_HAVE_SCENE
-      {"align",
-       "put a track's floor at z = 0 (Z up, metres) without tracking again",
-       &RunAlign},
+    {"align",
+     "put a track's floor at z = 0 (Z up, metres) without tracking again",
+     &RunAlign},
 #endif
 #ifdef VANELIA_HAVE_RUN
       {"run",
