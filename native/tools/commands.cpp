@@ -22,9 +22,9 @@ const std::vector<Command>& Commands() {
      &RunAlign},
 #endif
 #ifdef VANELIA_HAVE_RUN
-      {"run",
-       "render a product into a video with Blender, write the MP4",
-       &RunRun},
+    {"run",
+     "render a product into a video with Blender, write the MP4",
+     &RunRun},
 #endif
   };
   return kCommands;
