@@ -20,10 +20,10 @@ def counting(n, delay=0.0, fail_at=None):
         for k in range(n):
             if fail_at == k:
                 raise ValueError(f"boom at {k}")
-            if not progress(stage="count", done=k, total=n):
+            if not progress(stage="track", done=k, total=n):
                 raise jobs.JobCancelled()
             time.sleep(delay)
-        progress(stage="count", done=n, total=n)
+        progress(stage="track", done=n, total=n)
         return n
 
     return run
@@ -110,6 +110,13 @@ def test_job_cannot_start_twice():
     job.run_sync()
     with pytest.raises(RuntimeError, match="already started"):
         job.start()
+
+
+def test_rate_only_for_frame_stages():
+    snap = jobs.Snapshot(state=jobs.RUNNING, stage="solve", done=1, total=4, rate_per_s=9.0)
+    assert "/s" not in jobs.describe(snap) and "25% (1/4)" in jobs.describe(snap)
+    snap.stage = "track"
+    assert "9.0 frames/s" in jobs.describe(snap)
 
 
 def test_format_duration():

@@ -77,6 +77,11 @@ def format_duration(seconds):
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+# Stages whose units are frames (the others count steps: a rate in frames/s
+# would mislead there).
+FRAME_STAGES = ("decode", "track", "render")
+
+
 def describe(snap, unit="frames"):
     """One line for the panel and the status bar."""
     if snap.state == PENDING:
@@ -84,7 +89,7 @@ def describe(snap, unit="frames"):
     parts = [snap.stage or "working"]
     if snap.total > 0:
         parts.append(f"{100.0 * snap.fraction:.0f}% ({snap.done}/{snap.total})")
-    if snap.rate_per_s > 0:
+    if snap.rate_per_s > 0 and snap.stage in FRAME_STAGES:
         parts.append(f"{snap.rate_per_s:.1f} {unit}/s")
     if snap.eta_s >= 0:
         parts.append(f"ETA {format_duration(snap.eta_s)}")
