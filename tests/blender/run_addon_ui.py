@@ -7,8 +7,10 @@ track, the panel screenshots before/after, and build scene as one undo step.
 (relaunches itself under xvfb-run with a fresh profile.)
 """
 
+import glob
 import os
 import sys
+import tempfile
 import time
 import traceback
 
@@ -118,6 +120,8 @@ def steps(bpy, args):
     s.samples, s.output_path = 64, os.path.join(at.option(args, "--work"), "cancelled.mp4")
     window, _, _ = ui_context(bpy)
     key = "VANELIA_OT_render_video"
+    scratch = os.path.join(tempfile.gettempdir(), "vanelia-render-*")
+    scratch_before = set(glob.glob(scratch))
     assert invoke(bpy, bpy.ops.vanelia.render_video) == {"RUNNING_MODAL"}
     while "render" not in s.job_text:  # the batch is rendering frames
         assert key not in operators.LAST, operators.LAST.get(key)
@@ -132,6 +136,10 @@ def steps(bpy, args):
         f"{snap.cancelled_after_s:.3f} s"
     )
     assert snap.state == "CANCELLED" and not os.path.exists(s.output_path)
+    t_end = time.monotonic()
+    while set(glob.glob(scratch)) - scratch_before:  # the child's files go too
+        assert time.monotonic() - t_end < 10, "the render's scratch folder stayed"
+        yield 0.1
     # Build scene as the button does (undo push): one undo removes all of it.
     assert invoke(bpy, bpy.ops.vanelia.build_scene, True) == {"FINISHED"}
     assert "Vanelia" in bpy.data.collections and len(bpy.data.objects) > objects

@@ -11,7 +11,9 @@ renames it into place, so a cancelled or failed render leaves no output.
 import copy
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -94,33 +96,44 @@ def render_work(request):
     """The job body: runs the batch, returns the output path."""
 
     def run(progress):
-        progress(stage="starting Blender", done=0, total=0)
-        proc = subprocess.Popen(
-            request.command(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-        )
-        lines = []
-        stopper = threading.Thread(target=_stop_when_cancelled, args=(proc, progress), daemon=True)
-        stopper.start()
-        for line in proc.stderr:
-            lines.append(line.rstrip())
-            match = _FRAME.search(line)
-            if match:
-                progress(stage="render", done=int(match.group(1)), total=int(match.group(2)))
-            elif line.startswith("vanelia: encode"):
-                progress(stage="encode", done=0, total=0)
-        code = proc.wait()
-        if not progress():
-            raise jobs.JobCancelled()
-        if code != 0:
-            said = [x for x in lines if x.startswith("vanelia: ")] or lines[-5:]
-            raise RenderError(f"batch render failed (exit {code}): {said[-1] if said else ''}")
-        return request.output
+        # The child's temporary files (frames, proxy) go to a folder of this
+        # job's, removed whatever happens: a stopped child cannot clean up.
+        scratch = tempfile.mkdtemp(prefix="vanelia-render-")
+        try:
+            return _run_batch(request, progress, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     return run
+
+
+def _run_batch(request, progress, scratch):
+    progress(stage="starting Blender", done=0, total=0)
+    proc = subprocess.Popen(
+        request.command(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env=dict(os.environ, TMPDIR=scratch),
+    )
+    lines = []
+    stopper = threading.Thread(target=_stop_when_cancelled, args=(proc, progress), daemon=True)
+    stopper.start()
+    for line in proc.stderr:
+        lines.append(line.rstrip())
+        match = _FRAME.search(line)
+        if match:
+            progress(stage="render", done=int(match.group(1)), total=int(match.group(2)))
+        elif line.startswith("vanelia: encode"):
+            progress(stage="encode", done=0, total=0)
+    code = proc.wait()
+    if not progress():
+        raise jobs.JobCancelled()
+    if code != 0:
+        said = [x for x in lines if x.startswith("vanelia: ")] or lines[-5:]
+        raise RenderError(f"batch render failed (exit {code}): {said[-1] if said else ''}")
+    return request.output
 
 
 def _stop_when_cancelled(proc, progress):
