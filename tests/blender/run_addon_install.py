@@ -96,6 +96,9 @@ def track_build_render(bpy, work):
     assert bpy.ops.vanelia.build_scene() == {"FINISHED"}  # updates, no duplicates
     assert len(bpy.data.objects) == count
 
+    # The artist moves the product: Render takes it from there (a negative X
+    # also checks that such values reach the batch's arguments intact).
+    bpy.data.objects["Vanelia Product"].location.x = -0.4
     s.samples, s.frame_start, s.frame_end = 16, 0, 3
     s.output_path = os.path.join(work, "final.mp4")
     assert bpy.ops.vanelia.render_video() == {"FINISHED"}

@@ -52,10 +52,11 @@ class RenderRequest:
         cmd += ["-o", self.output, "--samples", str(self.samples)]
         cmd += ["--start", str(self.start), "--end", str(self.end), "--every", str(self.every)]
         if self.location is not None:
-            cmd += ["--location", ",".join(f"{v:.6f}" for v in self.location)]
-        cmd += ["--rotation-z", f"{self.rotation_z_deg:.6f}"]
+            # "--opt=value": argparse would take "-0.5,1,0" for an option.
+            cmd.append("--location=" + ",".join(f"{v:.6f}" for v in self.location))
+        cmd.append(f"--rotation-z={self.rotation_z_deg:.6f}")
         if self.height_m:
-            cmd += ["--height", f"{self.height_m:.6f}"]
+            cmd.append(f"--height={self.height_m:.6f}")
         if self.overwrite:
             cmd.append("--overwrite")
         return cmd + list(self.extra)
