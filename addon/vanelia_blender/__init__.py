@@ -1,4 +1,9 @@
-"""Vanelia: put a product into real footage (camera track, floor, render)."""
+"""Vanelia: put a product into real footage (camera track, floor, render).
+
+The add-on's parts: properties.py (scene.vanelia), preferences.py,
+operators.py (vanelia.track_video / build_scene / render_video), panels.py
+(View3D > Sidebar > Vanelia); native.py imports the compiled module.
+"""
 
 bl_info = {
     "name": "Vanelia",
@@ -10,10 +15,20 @@ bl_info = {
     "category": "Compositing",
 }
 
+_MODULES = ("preferences", "properties", "operators", "panels")
+
+
+def _modules():
+    import importlib
+
+    return [importlib.import_module(f"{__package__}.{name}") for name in _MODULES]
+
 
 def register():
-    pass
+    for module in _modules():
+        module.register()
 
 
 def unregister():
-    pass
+    for module in reversed(_modules()):
+        module.unregister()

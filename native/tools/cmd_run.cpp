@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -171,9 +172,37 @@ const Command* FindCommand(const std::string& name) {
   return nullptr;
 }
 
-// Tracks VIDEO with the default tracker (`vanelia track`), then aligns the
-// track to the floor (`vanelia align`, with --camera-height) when this build
-// has it. Returns the track file to render with.
+// The track cache shared with the add-on (addon/vanelia_blender/core/cache.py
+// documents it): $VANELIA_CACHE_DIR, else $XDG_CACHE_HOME/vanelia/tracks, else
+// ~/.cache/vanelia/tracks; the raw (unaligned) classical track of VIDEO with
+// options {start, end, every} is <folder>/<sha256 of VIDEO>/classical-<first
+// 16 hex of sha256 of the canonical JSON {"end":E,"every":K,"start":S}>.json.
+std::string CachedRawTrack(const ArgParser& args) {
+  std::string folder;
+  if (const char* env = std::getenv("VANELIA_CACHE_DIR"); env && *env) {
+    folder = env;
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    folder = std::string(xdg) + "/vanelia/tracks";
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    folder = std::string(home) + "/.cache/vanelia/tracks";
+  } else {
+    return "";
+  }
+  const auto number = [&args](const char* name, const char* fallback) {
+    return std::to_string(
+        std::stoll(args.Has(name) ? args.Get(name) : std::string(fallback)));
+  };
+  const std::string options =
+      "{\"end\":" + number("--end", "-1") +
+      ",\"every\":1,\"start\":" + number("--start", "0") + "}";
+  return folder + "/" + Sha256OfFile(args.Get("VIDEO")) + "/classical-" +
+         Sha256(options).substr(0, 16) + ".json";
+}
+
+// Tracks VIDEO with the default tracker (`vanelia track`; a cached raw track
+// is reused, a new one is cached), then aligns the track to the floor
+// (`vanelia align`, with --camera-height) when this build has it. Returns the
+// track file to render with.
 std::string TrackFirst(const ArgParser& args, const std::string& dir) {
   const Command* track = FindCommand("track");
   if (track == nullptr) {
@@ -185,8 +214,11 @@ std::string TrackFirst(const ArgParser& args, const std::string& dir) {
   const bool quiet = args.Flag("--quiet");
   const Command* align = FindCommand("align");
   const std::string total = align != nullptr ? "3" : "2";
-  const std::string raw = dir + "/track.json";
+  const std::string cached = align != nullptr ? CachedRawTrack(args) : "";
+  const bool hit = !cached.empty() && IsFile(cached);
+  const std::string raw = hit ? cached : dir + "/track.json";
   Args track_args = {args.Get("VIDEO"), "-o", raw};
+  if (align != nullptr) track_args.push_back("--no-align");
   for (const char* name : {"--start", "--end"}) {
     if (args.Has(name)) {
       track_args.push_back(name);
@@ -198,7 +230,17 @@ std::string TrackFirst(const ArgParser& args, const std::string& dir) {
     std::fprintf(
         stderr, "vanelia: stage 1/%s: tracking the camera\n", total.c_str());
   }
-  if (track->run(track_args) != 0) return "";
+  if (hit) {
+    if (!quiet) std::fprintf(stderr, "vanelia: reusing %s\n", cached.c_str());
+  } else {
+    if (track->run(track_args) != 0) return "";
+    if (!cached.empty()) {
+      std::error_code error;
+      std::filesystem::create_directories(
+          std::filesystem::path(cached).parent_path(), error);
+      if (!error) WriteFileAtomic(cached, ReadFile(raw), true);
+    }
+  }
   if (align == nullptr) return raw;
   const std::string aligned = dir + "/aligned.json";
   Args align_args = {raw, "-o", aligned};

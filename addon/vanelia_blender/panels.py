@@ -1,0 +1,135 @@
+"""The "Vanelia" tab of the 3D viewport's sidebar: inputs, tracking, the
+solve summary, placement and render. Draw code only."""
+
+import bpy
+
+from . import native, preferences
+
+LABELS = {"classical": "Classical", "must3r": "MUSt3R", "dust3r": "DUSt3R"}
+
+
+def _fmt(value, fmt, missing="n/a"):
+    return missing if value < 0 else fmt.format(value)
+
+
+class VANELIA_PT_main(bpy.types.Panel):
+    bl_label = "Vanelia"
+    bl_idname = "VANELIA_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Vanelia"
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.vanelia
+        prefs = preferences.get(context)
+        if not native.available():
+            box = layout.box()
+            box.alert = True
+            try:
+                native.module()
+            except native.NativeMissing as e:
+                for line in _wrap(str(e), 40):
+                    box.label(text=line)
+        col = layout.column(align=True)
+        col.prop(s, "video_path")
+        col.prop(s, "product_path")
+        running = bool(s.job_text)
+        if running:  # the job's progress on top, where it is seen
+            box = layout.box()
+            for k, line in enumerate(_wrap(s.job_text, 26)):
+                box.label(text=line, icon="TIME" if k == 0 else "BLANK1")
+            box.prop(s, "job_fraction", text="Done", slider=True)
+            box.label(text="Esc cancels", icon="CANCEL")
+        self._draw_tracking(layout, s, prefs, running)
+        self._draw_summary(layout, s)
+        self._draw_placement(layout, s)
+        self._draw_render(layout, s, running)
+
+    def _draw_tracking(self, layout, s, prefs, running):
+        box = layout.box()
+        box.label(text="Tracking", icon="CAMERA_DATA")
+        row = box.row(align=True)
+        reasons = []
+        for key in ("classical", "must3r", "dust3r"):
+            problem = preferences.weights_problem(prefs, key)
+            sub = row.row(align=True)
+            sub.enabled = not problem
+            sub.prop_enum(s, "tracker", key, text=LABELS[key])
+            if problem:
+                reasons.append(problem)
+        for reason in reasons:
+            box.label(text=reason, icon="INFO")
+        box.prop(s, "device")
+        col = box.column(align=True)
+        col.prop(s, "frame_start", text="Frame start")
+        col.prop(s, "frame_end", text="End (-1 = all)")
+        col.prop(s, "frame_step", text="Step")
+        box.prop(s, "camera_height")
+        row = box.row()
+        row.enabled = not running
+        row.scale_y = 1.4
+        row.operator("vanelia.track_video", icon="TRACKING")
+
+    def _draw_summary(self, layout, s):
+        summary = s.summary
+        if not summary.valid:
+            return
+        box = layout.box()
+        box.label(text="Solve", icon="CHECKMARK")
+        col = box.column(align=True)
+        col.label(text=f"Registered: {summary.registered} / {summary.total} frames")
+        col.label(text=f"Reprojection: {_fmt(summary.reproj_err_px, '{:.2f} px')}")
+        col.label(text=f"Focal: {_fmt(summary.focal_px, '{:.1f} px')}")
+        col.label(text=f"Floor confidence: {_fmt(summary.ground_confidence, '{:.2f}')}")
+        if not summary.aligned:
+            col.label(text="No floor found: not aligned", icon="ERROR")
+        if summary.from_cache:
+            col.label(text="(reused from the track cache)")
+        for line in _wrap(summary.warnings, 40) if summary.warnings else []:
+            col.label(text=line, icon="ERROR")
+
+    def _draw_placement(self, layout, s):
+        box = layout.box()
+        box.label(text="Placement", icon="OBJECT_ORIGIN")
+        box.prop(s, "auto_location")
+        if not s.auto_location:
+            box.prop(s, "location")
+        box.prop(s, "rotation_z")
+        box.prop(s, "height")
+        box.operator("vanelia.build_scene", icon="SCENE_DATA")
+
+    def _draw_render(self, layout, s, running):
+        box = layout.box()
+        box.label(text="Render", icon="RENDER_ANIMATION")
+        box.prop(s, "samples", text="Quality (samples)")
+        box.prop(s, "output_path")
+        box.prop(s, "overwrite")
+        row = box.row()
+        row.enabled = not running
+        row.scale_y = 1.4
+        row.operator("vanelia.render_video", icon="RENDER_ANIMATION")
+
+
+def _wrap(text, width):
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
+
+
+CLASSES = (VANELIA_PT_main,)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,129 @@
+"""Add-on preferences: network checkpoints (checked when set), device,
+default tracker and the track cache folder (core/cache.py)."""
+
+import bpy
+from bpy.props import EnumProperty, StringProperty
+
+from . import native
+from .core import cache, weights
+
+PACKAGE = __package__
+
+
+def _check_path(prefs, key):
+    path = getattr(prefs, key)
+    status = ""
+    if path:
+        try:
+            weights.check_checkpoint(bpy.path.abspath(path), key.replace("_path", ""))
+        except weights.WeightsError as e:
+            status = str(e)
+    setattr(prefs, key.replace("_path", "_status"), status)
+
+
+def _must3r_changed(self, context):
+    _check_path(self, "must3r_path")
+
+
+def _dust3r_changed(self, context):
+    _check_path(self, "dust3r_path")
+
+
+def cuda_available():
+    mod = native.module() if native.available() else None
+    probe = getattr(mod, "cuda_available", None)
+    return bool(probe and probe())
+
+
+def device_items(self, context):
+    items = [
+        ("AUTO", "Auto", "CUDA when available, else CPU"),
+        ("CPU", "CPU", "Run on the processor"),
+    ]
+    if cuda_available():
+        items.append(("CUDA", "CUDA", "Run on the NVIDIA GPU"))
+    return items
+
+
+class VaneliaPreferences(bpy.types.AddonPreferences):
+    bl_idname = PACKAGE
+
+    must3r_path: StringProperty(
+        name="MUSt3R checkpoint",
+        subtype="FILE_PATH",
+        update=_must3r_changed,
+        description="MUSt3R weights (.pth saved by torch.save)",
+    )
+    must3r_status: StringProperty()
+    dust3r_path: StringProperty(
+        name="DUSt3R checkpoint",
+        subtype="FILE_PATH",
+        update=_dust3r_changed,
+        description="DUSt3R weights (.pth saved by torch.save)",
+    )
+    dust3r_status: StringProperty()
+    device: EnumProperty(name="Device", items=device_items)
+    default_tracker: EnumProperty(
+        name="Default tracker",
+        items=[("classical", "Classical", ""), ("must3r", "MUSt3R", ""), ("dust3r", "DUSt3R", "")],
+    )
+    cache_dir: StringProperty(
+        name="Track cache folder",
+        subtype="DIR_PATH",
+        description="Where tracks are kept for reuse; empty = " + cache.default_folder(),
+    )
+
+    def draw(self, context):
+        layout = self.layout
+        for key in ("must3r", "dust3r"):
+            layout.prop(self, f"{key}_path")
+            status = getattr(self, f"{key}_status")
+            if status:
+                layout.label(text=status, icon="ERROR")
+        layout.prop(self, "device")
+        layout.prop(self, "default_tracker")
+        layout.prop(self, "cache_dir")
+        if not native.available():
+            layout.label(text=str(_native_problem()), icon="ERROR")
+
+
+def _native_problem():
+    try:
+        native.module()
+        return ""
+    except native.NativeMissing as e:
+        return e
+
+
+def get(context=None):
+    """The preferences, or None when the add-on is not enabled by that name."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(PACKAGE)
+    return addon.preferences if addon else None
+
+
+def weights_problem(prefs, tracker):
+    """Why `tracker` cannot run ("" when it can)."""
+    if tracker == "classical":
+        return ""
+    label = {"must3r": "MUSt3R", "dust3r": "DUSt3R"}[tracker]
+    path = getattr(prefs, f"{tracker}_path", "") if prefs else ""
+    if not path:
+        return f"{label}: no weights set"
+    try:
+        weights.check_checkpoint(bpy.path.abspath(path), f"{label} checkpoint")
+    except weights.WeightsError as e:
+        return str(e)
+    return ""
+
+
+def cache_folder(prefs):
+    return bpy.path.abspath(prefs.cache_dir) if prefs and prefs.cache_dir else None
+
+
+def register():
+    bpy.utils.register_class(VaneliaPreferences)
+
+
+def unregister():
+    bpy.utils.unregister_class(VaneliaPreferences)

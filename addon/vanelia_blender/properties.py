@@ -1,0 +1,126 @@
+"""The scene's Vanelia settings (`scene.vanelia`): what the panel shows and
+the operators read. Thin: no logic beyond defaults and limits."""
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    FloatVectorProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+from . import preferences
+
+TRACKER_ITEMS = [
+    ("classical", "Classical", "Features + bundle adjustment (OpenCV, Ceres); no weights"),
+    ("must3r", "MUSt3R", "MUSt3R network (needs its checkpoint in the preferences)"),
+    ("dust3r", "DUSt3R", "DUSt3R network (needs its checkpoint in the preferences)"),
+]
+
+
+class VaneliaSummary(bpy.types.PropertyGroup):
+    """The last solve, as the panel shows it."""
+
+    valid: BoolProperty(default=False)
+    registered: IntProperty(name="Frames registered")
+    total: IntProperty(name="Frames given")
+    reproj_err_px: FloatProperty(name="Reprojection error", default=-1.0)
+    focal_px: FloatProperty(name="Solved focal", default=-1.0)
+    ground_confidence: FloatProperty(name="Ground-plane confidence", default=-1.0)
+    aligned: BoolProperty(name="Aligned to the floor")
+    from_cache: BoolProperty(name="From the cache")
+    warnings: StringProperty(name="Warnings")
+
+
+def _get_tracker(self):
+    """The scene's choice, else the preferences' default tracker."""
+    if "tracker" in self:
+        return self["tracker"]
+    prefs = preferences.get()
+    keys = [item[0] for item in TRACKER_ITEMS]
+    return keys.index(prefs.default_tracker) if prefs else 0
+
+
+def _set_tracker(self, value):
+    self["tracker"] = value
+
+
+class VaneliaSettings(bpy.types.PropertyGroup):
+    video_path: StringProperty(name="Video", subtype="FILE_PATH", description="Footage")
+    product_path: StringProperty(
+        name="Product", subtype="FILE_PATH", description="The product (.glb, metres)"
+    )
+    tracker: EnumProperty(
+        name="Tracker",
+        items=TRACKER_ITEMS,
+        get=_get_tracker,
+        set=_set_tracker,
+        description="How the camera is tracked (default: the preferences')",
+    )
+    device: EnumProperty(
+        name="Device",
+        items=preferences.device_items,
+        description="Where the networks run (the classical tracker uses the CPU)",
+    )
+    frame_start: IntProperty(name="Start", default=0, min=0, description="First frame (0-based)")
+    frame_end: IntProperty(
+        name="End",
+        default=-1,
+        min=-1,
+        description="End frame (exclusive, 0-based); -1 = to the end of the clip",
+    )
+    frame_step: IntProperty(name="Step", default=1, min=1, description="Every k-th frame")
+    camera_height: FloatProperty(
+        name="Camera height",
+        default=1.5,
+        min=0.01,
+        unit="LENGTH",
+        description="Height of the first camera above the floor (sets the scale)",
+    )
+    auto_location: BoolProperty(
+        name="Auto placement",
+        default=True,
+        description="Put the product where frame 0's image centre meets the floor",
+    )
+    location: FloatVectorProperty(name="Location", size=3, subtype="TRANSLATION", unit="LENGTH")
+    rotation_z: FloatProperty(name="Turn", subtype="ANGLE", description="Rotation about Z")
+    height: FloatProperty(
+        name="Height",
+        default=0.0,
+        min=0.0,
+        unit="LENGTH",
+        description="Product height; 0 = the file's real size",
+    )
+    samples: IntProperty(
+        name="Samples", default=256, min=1, max=65536, description="Cycles samples per pixel"
+    )
+    output_path: StringProperty(
+        name="Output",
+        subtype="FILE_PATH",
+        description="Final MP4; empty = beside the video, <name>_vanelia.mp4",
+    )
+    overwrite: BoolProperty(name="Overwrite", description="Replace an existing output file")
+    track_path: StringProperty(
+        name="Track", subtype="FILE_PATH", description="The aligned track used to build"
+    )
+    summary: PointerProperty(type=VaneliaSummary)
+    job_text: StringProperty(name="Progress")  # the running job, for the panel
+    job_fraction: FloatProperty(min=0.0, max=1.0, subtype="FACTOR")
+
+
+CLASSES = (VaneliaSummary, VaneliaSettings)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.vanelia = PointerProperty(type=VaneliaSettings)
+
+
+def unregister():
+    del bpy.types.Scene.vanelia
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
