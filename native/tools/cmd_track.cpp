@@ -7,6 +7,7 @@
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
 #include "vanelia/track/classical_tracker.hpp"
+#include "vanelia/track/must3r_tracker.hpp"
 #include "vanelia/track/track_file.hpp"
 #include "vanelia/track/tracker.hpp"
 #include "vanelia/video/video_reader.hpp"
@@ -91,15 +92,75 @@ std::optional<double> ParseFocal(const ArgParser& args, int width) {
   return focal;
 }
 
-std::unique_ptr<Tracker> MakeTracker(const std::string& name,
+std::string AvailableTrackers() {
+  std::string names;
+#ifdef VANELIA_HAVE_CLASSICAL_TRACKER
+  names += " classical";
+#endif
+#ifdef VANELIA_HAVE_MUST3R_TRACKER
+  names += " must3r";
+#endif
+  return names;
+}
+
+void AddNetworkOptions(ArgParser* args) {
+  args->AddOption(
+      "--weights", "CKPT", "network checkpoint (.pth) for --tracker must3r");
+  args->AddOption(
+      "--image-size", "N", "network resolution: 512 or 224 (must3r)", "512");
+  args->AddOption("--device",
+                  "D",
+                  "auto (CUDA when present), cpu or cuda (must3r)",
+                  "auto");
+  args->AddOption(
+      "--local-context", "N", "frames in MUSt3R's working window", "25");
+  args->AddOption(
+      "--max-keyframes", "N", "MUSt3R memory bound in keyframes", "300");
+  args->AddOption(
+      "--keyframe-every", "N", "a MUSt3R keyframe every N frames", "3");
+  args->AddOption(
+      "--init-frames", "N", "frames of MUSt3R's first memory batch", "8");
+  args->AddOption(
+      "--batch-frames", "N", "frames per later MUSt3R decoder call", "4");
+}
+
+std::unique_ptr<Tracker> MakeTracker(const ArgParser& args,
                                      const TrackerOptions& common) {
+  const std::string name = args.Get("--tracker");
+  if (name != "must3r" && args.Has("--weights")) {
+    throw UsageError("--weights: only used with --tracker must3r");
+  }
   if (name == "classical") {
+#ifdef VANELIA_HAVE_CLASSICAL_TRACKER
     ClassicalTrackerOptions options;
     options.common = common;
     return std::make_unique<ClassicalTracker>(options);
+#endif
   }
-  throw UsageError("--tracker " + name +
-                   ": not available in this build (available: classical)");
+  if (name == "must3r") {
+#ifdef VANELIA_HAVE_MUST3R_TRACKER
+    if (!args.Has("--weights")) {
+      throw UsageError(
+          "--tracker must3r needs --weights CKPT (MUSt3R_512.pth or "
+          "MUSt3R_224_cvpr.pth, downloaded from naver/must3r)");
+    }
+    Must3rTrackerOptions options;
+    options.common = common;
+    options.weights = args.Get("--weights");
+    options.image_size = static_cast<int>(args.GetInt("--image-size"));
+    options.device = args.Get("--device");
+    options.local_context = static_cast<int>(args.GetInt("--local-context"));
+    options.max_keyframes = static_cast<int>(args.GetInt("--max-keyframes"));
+    options.keyframe_every = static_cast<int>(args.GetInt("--keyframe-every"));
+    options.init_frames = static_cast<int>(args.GetInt("--init-frames"));
+    options.batch_frames = static_cast<int>(args.GetInt("--batch-frames"));
+    options.Check();
+    return std::make_unique<Must3rTracker>(options);
+#endif
+  }
+  throw UsageError(
+      "--tracker " + name +
+      ": not available in this build (available:" + AvailableTrackers() + ")");
 }
 
 void PrintSummary(const std::string& output,
@@ -150,7 +211,11 @@ int RunTrack(const Args& argv) {
   args.AddPositional("VIDEO", "input video (or image sequence)");
   args.AddOutputOptions("track file (.json)");
   args.AddFrameRangeOptions();
-  args.AddOption("--tracker", "NAME", "tracker: classical", "classical");
+  args.AddOption(
+      "--tracker",
+      "NAME",
+      "tracker:" + AvailableTrackers() + " (classical needs no weights)",
+      "classical");
   args.AddOption(
       "--focal-px", "F", "known focal length in pixels of the source frame");
   args.AddOption(
@@ -163,6 +228,7 @@ int RunTrack(const Args& argv) {
                  "auto");
   args.AddFlag("--per-frame-focal", "solve one focal per frame (zoom shots)");
   args.AddFlag("--no-align", "keep the tracker's raw world (world \"track\")");
+  AddNetworkOptions(&args);
 #ifdef VANELIA_HAVE_SCENE
   AddAlignmentOptions(&args);
 #endif
@@ -193,7 +259,7 @@ int RunTrack(const Args& argv) {
         << info.frame_count << " frames)";
     throw UsageError(msg.str());
   }
-  std::unique_ptr<Tracker> tracker = MakeTracker(args.Get("--tracker"), common);
+  std::unique_ptr<Tracker> tracker = MakeTracker(args, common);
 
   FrameFeedInfo feed_info;
   feed_info.width = reader->OutputWidth();

@@ -2,7 +2,8 @@
 //
 //   vanelia SUBCOMMAND [options]      vanelia SUBCOMMAND --help
 //
-// Exit codes: 0 success, 2 bad input or usage, 1 internal error,
+// Exit codes: 0 success, 2 bad input or usage (an unusable checkpoint
+// included), 1 internal error,
 // 130 interrupted.
 #include <cstdio>
 #include <exception>
@@ -65,6 +66,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\nvanelia: interrupted: %s\n", error.what());
     return 130;
   } catch (const vanelia::InputError& error) {
+    std::fprintf(stderr, "vanelia: error: %s\n", error.what());
+    return 2;
+  } catch (const vanelia::ModelError& error) {
+    // An unusable checkpoint is bad input too (wrong file, other resolution).
     std::fprintf(stderr, "vanelia: error: %s\n", error.what());
     return 2;
   } catch (const vanelia::Error& error) {
