@@ -70,10 +70,7 @@ def test_bad_image_size(tmp_path):
 
 
 def test_cuda_requested_without_gpu(tmp_path):
-    import ctypes.util
-
-    if ctypes.util.find_library("cuda"):
-        pytest.fail("this test expects a machine without a CUDA driver (CI's)")
+    # CI's machines have no GPU (the device machine runs only `ctest -L gpu`).
     run, out = _track(tmp_path, "--tracker", "must3r", "--weights", TINY, "--device", "cuda")
     assert run.returncode == 2 and "no CUDA GPU is available" in run.stderr
     assert not out.exists()
