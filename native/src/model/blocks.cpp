@@ -35,23 +35,44 @@ torch::Tensor ApplyRope1d(const torch::Tensor& t,
 
 }  // namespace
 
-torch::Tensor RoPE2D::Apply(const torch::Tensor& tokens,
-                            const torch::Tensor& positions) const {
-  VANELIA_CHECK(tokens.dim() == 4 && tokens.size(3) % 2 == 0);
-  const int64_t d = tokens.size(3) / 2;
-  const int64_t seq_len = positions.max().item<int64_t>() + 1;
+std::pair<torch::Tensor, torch::Tensor> RoPE2D::Tables(torch::Device device,
+                                                       torch::Dtype dtype,
+                                                       int64_t d) const {
+  const std::string key = device.str() + "/" +
+                          std::string(c10::toString(dtype)) + "/" +
+                          std::to_string(d);
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  auto it = cache_->tables.find(key);
+  if (it != cache_->tables.end()) return it->second;
   const auto fopts =
-      torch::TensorOptions().dtype(torch::kFloat32).device(tokens.device());
+      torch::TensorOptions().dtype(torch::kFloat32).device(device);
   // Same float32 operations as upstream's get_cos_sin.
   const torch::Tensor exponent =
       torch::arange(0, d, 2, fopts) / static_cast<double>(d);
   const torch::Tensor inv_freq =
       options_.f0 / torch::pow(options_.freq, exponent);
-  const torch::Tensor t = torch::arange(seq_len, fopts);
-  torch::Tensor freqs = torch::outer(t, inv_freq).to(tokens.scalar_type());
+  const torch::Tensor t = torch::arange(kMaxPositions, fopts);
+  torch::Tensor freqs = torch::outer(t, inv_freq).to(dtype);
   freqs = torch::cat({freqs, freqs}, -1);
-  const torch::Tensor cos = freqs.cos();
-  const torch::Tensor sin = freqs.sin();
+  auto tables = std::make_pair(freqs.cos(), freqs.sin());
+  cache_->tables.emplace(key, tables);
+  return tables;
+}
+
+torch::Tensor RoPE2D::Apply(const torch::Tensor& tokens,
+                            const torch::Tensor& positions) const {
+  VANELIA_CHECK(tokens.dim() == 4 && tokens.size(3) % 2 == 0);
+  const int64_t d = tokens.size(3) / 2;
+  if (positions.device().is_cpu() && positions.numel() > 0) {
+    const int64_t lo = positions.min().item<int64_t>();
+    const int64_t hi = positions.max().item<int64_t>();
+    if (lo < 0 || hi >= kMaxPositions) {
+      throw InputError("RoPE2D: token positions span [" + std::to_string(lo) +
+                       ", " + std::to_string(hi) + "]; must lie in [0, " +
+                       std::to_string(kMaxPositions) + ")");
+    }
+  }
+  const auto [cos, sin] = Tables(tokens.device(), tokens.scalar_type(), d);
   const auto halves = tokens.chunk(2, -1);
   const torch::Tensor y =
       ApplyRope1d(halves[0], positions.select(2, 0), cos, sin);
@@ -278,7 +299,28 @@ std::pair<torch::Tensor, torch::Tensor> PatchEmbedImpl::forward(
                 true_shape.size(1) == 2);
   const int64_t rows = h / patch_size_;
   const int64_t cols = w / patch_size_;
+  // true_shape on the CPU (what Encode passes): orientations are decided on
+  // the host, and a batch of one orientation needs no index_put (no device
+  // to host read in the loop).
   const torch::Tensor shape_cpu = true_shape.to(torch::kCPU);
+  if (true_shape.device().is_cpu()) {
+    const int64_t landscape = (shape_cpu.select(1, 1) >= shape_cpu.select(1, 0))
+                                  .sum()
+                                  .item<int64_t>();
+    if (landscape == b || landscape == 0) {
+      const bool portrait = landscape == 0;
+      const torch::Tensor patches =
+          proj_(portrait ? img.transpose(-1, -2) : img)
+              .permute({0, 2, 3, 1})
+              .flatten(1, 2);
+      const torch::Tensor pos =
+          (portrait ? GridPositions(cols, rows, img.device())
+                    : GridPositions(rows, cols, img.device()))
+              .expand({b, rows * cols, 2})
+              .contiguous();
+      return {patches, pos};
+    }
+  }
   const torch::Tensor is_landscape =
       (shape_cpu.select(1, 1) >= shape_cpu.select(1, 0)).to(img.device());
   const torch::Tensor is_portrait = is_landscape.logical_not();
@@ -373,7 +415,10 @@ EncoderOutput CrocoEncoderImpl::Encode(const torch::Tensor& images) {
                                        .view({1, 2})
                                        .repeat({images.size(0), 1});
   const torch::Tensor stored = w >= h ? images : images.transpose(-1, -2);
-  return forward(stored, true_shape.to(images.device()));
+  // Runs in the dtype of the weights (float32 by upstream's policy: its
+  // encoder is an autocast-off region).
+  const torch::Dtype dtype = norm_enc_->weight.scalar_type();
+  return forward(stored.to(dtype), true_shape);
 }
 
 void CrocoEncoderImpl::SetAttentionBackend(AttentionBackend backend) {

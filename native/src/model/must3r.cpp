@@ -16,22 +16,107 @@
 
 namespace vanelia::model {
 
+namespace {
+
+// Positions (int64) on `device`, through pinned memory with a non-blocking
+// copy on CUDA (a pageable copy would synchronise the stream).
+torch::Tensor IndexTensor(const std::vector<int64_t>& positions,
+                          torch::Device device) {
+  auto opts = torch::TensorOptions().dtype(torch::kInt64);
+  if (device.is_cuda()) opts = opts.pinned_memory(true);
+  torch::Tensor host =
+      torch::empty({static_cast<int64_t>(positions.size())}, opts);
+  std::copy(positions.begin(), positions.end(), host.data_ptr<int64_t>());
+  return device.is_cpu() ? host : host.to(device, /*non_blocking=*/true);
+}
+
+}  // namespace
+
+bool MemoryState::UsesStorage() const {
+  if (!storage || layers.empty() || storage->used != NumTokens()) return false;
+  const auto& active = storage->buffers[storage->active];
+  if (active.size() != layers.size()) return false;
+  for (size_t k = 0; k < layers.size(); ++k) {
+    if (layers[k].data_ptr() != active[k].data_ptr()) return false;
+  }
+  return true;
+}
+
 void MemoryState::RemoveLabel(int64_t label) {
   if (empty()) return;
+  if (HostLabelsValid()) {
+    std::vector<int64_t> keep;
+    std::vector<int64_t> kept_labels;
+    keep.reserve(host_labels.size());
+    for (size_t i = 0; i < host_labels.size(); ++i) {
+      if (host_labels[i] != label) {
+        keep.push_back(static_cast<int64_t>(i));
+        kept_labels.push_back(host_labels[i]);
+      }
+    }
+    if (keep.size() == host_labels.size()) return;
+    const int64_t m = static_cast<int64_t>(keep.size());
+    const torch::Tensor idx = IndexTensor(keep, labels.device());
+    if (UsesStorage() && layers[0].size(0) == 1) {
+      // Compaction into the other buffer: no allocation, no host read.
+      const int other = 1 - storage->active;
+      for (size_t k = 0; k < layers.size(); ++k) {
+        torch::Tensor dst = storage->buffers[other][k].narrow(1, 0, m);
+        torch::index_select_out(dst, layers[k], 1, idx);
+        layers[k] = dst;
+      }
+      storage->active = other;
+      storage->used = m;
+    } else {
+      for (auto& layer : layers) layer = layer.index_select(1, idx);
+      storage.reset();
+    }
+    labels = labels.index_select(1, idx);
+    host_labels = std::move(kept_labels);
+    return;
+  }
   const torch::Tensor keep = labels != label;
   const int64_t b = labels.size(0);
   for (auto& layer : layers) {
     layer = layer.index({keep}).view({b, -1, layer.size(2)});
   }
   labels = labels.index({keep}).view({b, -1});
+  storage.reset();
 }
 
 void MemoryState::Relabel(int64_t from, int64_t to) {
   if (empty()) return;
   labels = labels.masked_fill(labels == from, to);
+  for (int64_t& v : host_labels) {
+    if (v == from) v = to;
+  }
 }
 
 void MemoryState::OverwriteLabel(int64_t old_label, int64_t new_label) {
+  if (HostLabelsValid()) {
+    std::vector<int64_t> old_pos;
+    std::vector<int64_t> new_pos;
+    for (size_t i = 0; i < host_labels.size(); ++i) {
+      if (host_labels[i] == old_label)
+        old_pos.push_back(static_cast<int64_t>(i));
+      if (host_labels[i] == new_label)
+        new_pos.push_back(static_cast<int64_t>(i));
+    }
+    if (old_pos.size() != new_pos.size()) {
+      throw InternalError("MemoryState::OverwriteLabel: label " +
+                          std::to_string(old_label) + " has " +
+                          std::to_string(old_pos.size()) + " tokens, label " +
+                          std::to_string(new_label) + " has " +
+                          std::to_string(new_pos.size()) + "; must be equal");
+    }
+    if (old_pos.empty()) return;
+    const torch::Tensor old_idx = IndexTensor(old_pos, labels.device());
+    const torch::Tensor new_idx = IndexTensor(new_pos, labels.device());
+    for (auto& layer : layers) {
+      layer.index_copy_(1, old_idx, layer.index_select(1, new_idx));
+    }
+    return;
+  }
   const torch::Tensor old_mask = labels == old_label;
   const torch::Tensor new_mask = labels == new_label;
   for (auto& layer : layers) {
@@ -95,6 +180,21 @@ Must3rDecoderImpl::Must3rDecoderImpl(const DecoderConfig& options)
   norm_dec_ = register_module("norm_dec", MakeLayerNorm(d));
   head_dec_ = register_module(
       "head_dec", LinearHead(d, options_.output_dim, options_.patch_size));
+}
+
+torch::Tensor Must3rDecoderImpl::CrossAttentionWork(
+    int64_t rows, int64_t cols, int64_t dim, const torch::TensorOptions& opts) {
+  const bool fits = ca_work_.defined() && ca_work_.size(0) >= rows &&
+                    ca_work_.size(1) >= cols && ca_work_.size(2) == dim &&
+                    ca_work_.scalar_type() == opts.dtype().toScalarType() &&
+                    ca_work_.device() == opts.device();
+  if (!fits) {
+    const int64_t keep_rows =
+        ca_work_.defined() ? std::max(rows, ca_work_.size(0)) : rows;
+    ca_work_ = torch::Tensor();  // release before allocating the larger one
+    ca_work_ = torch::empty({keep_rows, cols + cols / 2 + 1024, dim}, opts);
+  }
+  return ca_work_.narrow(0, 0, rows);
 }
 
 int64_t Must3rDecoderImpl::memory_dim() const {
@@ -168,7 +268,10 @@ DecoderOutput Must3rDecoderImpl::forward(const torch::Tensor& x_enc,
                      std::to_string(height) + "x" + std::to_string(width));
   }
 
-  torch::Tensor x = feat_embed_enc_to_dec_(x_enc);  // [B, n, N, D]
+  // The decoder runs in the dtype of its blocks (the encoder's tokens may be
+  // float32); norm_dec and the head stay float32 (see Must3rModel::To).
+  const torch::Dtype dtype = feat_embed_enc_to_dec_->weight.scalar_type();
+  torch::Tensor x = feat_embed_enc_to_dec_(x_enc.to(dtype));  // [B, n, N, D]
   if (trace != nullptr) trace->embed = x.clone();
   const torch::Tensor i2e = image2_embed_.to(x.scalar_type());
   if (memory == nullptr) {
@@ -183,6 +286,7 @@ DecoderOutput Must3rDecoderImpl::forward(const torch::Tensor& x_enc,
   MemoryState current;
   if (memory == nullptr) {
     current.layers.assign(depth, torch::zeros({b, 0, mem_d}, x.options()));
+    current.host_labels.clear();
     current.labels = torch::zeros(
         {b, 0}, torch::TensorOptions().dtype(torch::kInt64).device(x.device()));
   } else {
@@ -209,16 +313,26 @@ DecoderOutput Must3rDecoderImpl::forward(const torch::Tensor& x_enc,
       const torch::Tensor prepared = block->PrepareMemory(y);
       const torch::Tensor& old = current.layers[k];
       if (masked) {
-        std::vector<torch::Tensor> per_image;
-        per_image.reserve(n);
+        // Image j sees [old | the others' prepared tokens]: written into a
+        // reused work buffer (no allocation per layer and call).
+        const int64_t nca = nm + (n - 1) * tokens;
+        const torch::Tensor work =
+            CrossAttentionWork(b * n, nca, mem_d, x.options());
+        const torch::Tensor wv = work.view({b, n, work.size(1), mem_d});
         for (int64_t j = 0; j < n; ++j) {
-          per_image.push_back(torch::cat(
-              {old,
-               prepared.narrow(1, 0, j * tokens),
-               prepared.narrow(1, (j + 1) * tokens, (n - 1 - j) * tokens)},
-              1));
+          const torch::Tensor row = wv.select(1, j);
+          if (nm > 0) row.narrow(1, 0, nm).copy_(old);
+          if (j > 0) {
+            row.narrow(1, nm, j * tokens)
+                .copy_(prepared.narrow(1, 0, j * tokens));
+          }
+          if (j + 1 < n) {
+            row.narrow(1, nm + j * tokens, (n - 1 - j) * tokens)
+                .copy_(
+                    prepared.narrow(1, (j + 1) * tokens, (n - 1 - j) * tokens));
+          }
         }
-        mem_k = torch::stack(per_image, 1).reshape({b * n, -1, mem_d});
+        mem_k = work.narrow(1, 0, nca);
       } else {
         mem_k = torch::cat({old, prepared}, 1)
                     .unsqueeze(1)
@@ -265,12 +379,42 @@ DecoderOutput Must3rDecoderImpl::forward(const torch::Tensor& x_enc,
       }
     }
     MemoryState updated;
+    const int64_t add = n * tokens;
+    const int64_t total = nm + add;
+    std::shared_ptr<MemoryStorage> storage = current.storage;
+    if (!current.UsesStorage() || storage->capacity < total ||
+        storage->buffers[0][0].size(0) != b ||
+        storage->buffers[0][0].scalar_type() != x.scalar_type()) {
+      // A new pair of buffers with room to grow (amortised doubling); the
+      // old tokens move once.
+      auto fresh = std::make_shared<MemoryStorage>();
+      fresh->capacity = std::max<int64_t>(2 * total, 16 * tokens);
+      for (auto& buffers : fresh->buffers) {
+        for (int64_t k = 0; k < depth; ++k) {
+          buffers.push_back(
+              torch::empty({b, fresh->capacity, mem_d}, x.options()));
+        }
+      }
+      for (int64_t k = 0; k < depth && nm > 0; ++k) {
+        fresh->buffers[0][k].narrow(1, 0, nm).copy_(current.layers[k]);
+      }
+      storage = std::move(fresh);
+    }
     for (int64_t k = 0; k < depth; ++k) {
-      updated.layers.push_back(
-          torch::cat({current.layers[k],
-                      blocks_dec_[k]->as<DecoderBlockImpl>()->PrepareMemory(
-                          layer_inputs[k])},
-                     1));
+      const torch::Tensor& buffer = storage->buffers[storage->active][k];
+      buffer.narrow(1, nm, add)
+          .copy_(blocks_dec_[k]->as<DecoderBlockImpl>()->PrepareMemory(
+              layer_inputs[k]));
+      updated.layers.push_back(buffer.narrow(1, 0, total));
+    }
+    storage->used = total;
+    updated.storage = storage;
+    if (current.HostLabelsValid()) {
+      updated.host_labels = current.host_labels;
+      for (int64_t j = 0; j < n; ++j) {
+        updated.host_labels.insert(
+            updated.host_labels.end(), tokens, current.num_images + j);
+      }
     }
     const torch::Tensor new_labels = torch::arange(n, current.labels.options())
                                          .view({1, n, 1})
@@ -286,7 +430,9 @@ DecoderOutput Must3rDecoderImpl::forward(const torch::Tensor& x_enc,
     out.memory = std::move(current);
   }
 
-  const torch::Tensor normed = norm_dec_(x);
+  // Upstream: norm_dec under autocast (a float32 op) then the head with
+  // autocast off: float32 from the last block's output on.
+  const torch::Tensor normed = norm_dec_(x.to(torch::kFloat32));
   if (trace != nullptr)
     trace->norm_out = normed.view({b, n, tokens, d}).clone();
   std::vector<torch::Tensor> heads;
@@ -306,8 +452,20 @@ void Must3rModel::SetAttentionBackend(AttentionBackend backend) {
 }
 
 void Must3rModel::To(torch::Device device, torch::Dtype dtype) {
-  encoder->to(device, dtype);
-  decoder->to(device, dtype);
+  To(device, torch::kFloat32, dtype);
+}
+
+void Must3rModel::To(torch::Device device,
+                     torch::Dtype encoder_dtype,
+                     torch::Dtype decoder_dtype) {
+  encoder->to(device, encoder_dtype);
+  decoder->to(device, decoder_dtype);
+  decoder->KeepOutputFloat32();
+}
+
+void Must3rDecoderImpl::KeepOutputFloat32() {
+  norm_dec_->to(torch::kFloat32);
+  head_dec_->to(torch::kFloat32);
 }
 
 Must3rModel MakeMust3rModel(const EncoderConfig& encoder,

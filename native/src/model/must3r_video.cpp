@@ -6,6 +6,7 @@
 #include "vanelia/core/error.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <optional>
 #include <set>
@@ -53,10 +54,41 @@ struct FrameSlot {
   torch::Tensor pts3d, pts3d_local, conf, focal, c2w;
 };
 
+// Sets the TF32 flags for its lifetime, restores them after.
+class Tf32Scope {
+ public:
+  explicit Tf32Scope(bool allow) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    cublas_ = at::globalContext().allowTF32CuBLAS();
+    cudnn_ = at::globalContext().allowTF32CuDNN();
+    at::globalContext().setAllowTF32CuBLAS(allow);
+    at::globalContext().setAllowTF32CuDNN(allow);
+#pragma GCC diagnostic pop
+  }
+
+  ~Tf32Scope() {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    at::globalContext().setAllowTF32CuBLAS(cublas_);
+    at::globalContext().setAllowTF32CuDNN(cudnn_);
+#pragma GCC diagnostic pop
+  }
+
+  Tf32Scope(const Tf32Scope&) = delete;
+  Tf32Scope& operator=(const Tf32Scope&) = delete;
+
+ private:
+  bool cublas_ = false;
+  bool cudnn_ = false;
+};
+
 // Encoder outputs of all frames, in chunks of `batch` images.
 EncoderOutput EncodeAll(Must3rModel& model,
                         const torch::Tensor& images,
                         int batch) {
+  std::optional<Tf32Scope> tf32;
+  if (model.encoder_tf32) tf32.emplace(true);
   std::vector<torch::Tensor> tokens;
   std::vector<torch::Tensor> positions;
   for (int64_t s = 0; s < images.size(0); s += batch) {
@@ -82,9 +114,20 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
   const int n = static_cast<int>(images.size(0));
   const int64_t height = images.size(2);
   const int64_t width = images.size(3);
-  const EncoderOutput enc = EncodeAll(model, images, options.encoder_batch);
-
   Must3rVideoResult result;
+  using Clock = std::chrono::steady_clock;
+  auto now = [&options] {
+    if (options.timing_sync) options.timing_sync();
+    return Clock::now();
+  };
+  auto seconds = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  Clock::time_point t0 = now();
+  const EncoderOutput enc = EncodeAll(model, images, options.encoder_batch);
+  Clock::time_point t1 = now();
+  result.timings.encoder_s = seconds(t0, t1);
+
   result.mem_batches =
       MemoryBatches(n, options.init_num_images, options.batch_num_views);
   std::vector<int> starts{0};
@@ -123,7 +166,12 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
                                  /*render=*/false,
                                  nullptr,
                                  options.max_batch);
+      Clock::time_point t2 = now();
+      result.timings.decoder_s += seconds(t1, t2);
       const PointmapPrediction pred = Postprocess(out.head[0], true);
+      if (options.sync_each_call) (void)pred.focal.to(torch::kCPU);
+      t1 = now();
+      result.timings.postprocess_s += seconds(t2, t1);
       mem = std::move(out.memory);
       record.nmem_after_decoder = mem->NumTokens();
       for (int j = 0; j < count; ++j) {
@@ -189,6 +237,9 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
       }
       record.nmem_after_removals = mem->NumTokens();
       result.trace.push_back(record);
+      t2 = now();
+      result.timings.bookkeeping_s += seconds(t1, t2);
+      t1 = t2;
       reporter.Update(++calls);
     }
   }

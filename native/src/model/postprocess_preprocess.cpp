@@ -88,7 +88,7 @@ std::pair<torch::Tensor, torch::Tensor> RigidPointsRegistration(
       torch::matmul((yhat * wd.unsqueeze(-1)).transpose(-1, -2), xhat);
   const auto [u, s, vh] = torch::linalg_svd(m, /*full_matrices=*/false);
   (void)s;
-  const torch::Tensor det = torch::linalg::det(torch::matmul(u, vh));
+  const torch::Tensor det = torch::linalg_det(torch::matmul(u, vh));
   torch::Tensor diag = torch::ones_like(s);
   diag.select(-1, 2).copy_(det.sign());
   const torch::Tensor r = torch::matmul(u * diag.unsqueeze(-2), vh);

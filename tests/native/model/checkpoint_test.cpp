@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -337,6 +338,33 @@ TEST(LoadCheckpoint, TinyCheckpointsMatchTorchLoad) {
             "81d14a33ff06e00fa65e648413e3e2ed9a395f01a1b2238b92d65339c4377afd");
   EXPECT_EQ(Sha256OfFile(kDataDir + "tiny_normy.pth"),
             "8200a9a57f33a900fe71f128df2d9db84adf869f27ef2873fd53a651434f5066");
+}
+
+// tiny_kv_torch2.pth: tiny_kv.pth loaded with torch.load and written back
+// with torch.save by torch 2.11 (on the GPU machine); torch >= 2.1 adds a
+// `byteorder` record. Same tensors, bit for bit, and the same config.
+TEST(LoadCheckpoint, Torch2SavedCopyMatchesOriginal) {
+  const Checkpoint a = LoadCheckpoint(kDataDir + "tiny_kv.pth");
+  const Checkpoint b = LoadCheckpoint(kDataDir + "tiny_kv_torch2.pth");
+  EXPECT_NE(ReadFile(kDataDir + "tiny_kv_torch2.pth")
+                .find("tiny_kv_torch2/byteorder"),
+            std::string::npos);
+  EXPECT_EQ(b.layout, CheckpointLayout::kMust3r);
+  EXPECT_EQ(b.archive_root, "tiny_kv_torch2");
+  EXPECT_FALSE(b.big_endian);
+  for (const auto& [name, sa, sb] :
+       {std::tuple{"encoder", &a.encoder, &b.encoder},
+        std::tuple{"decoder", &a.decoder, &b.decoder}}) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(sa->size(), sb->size());
+    for (const auto& [key, ta] : *sa) {
+      const auto it = sb->find(key);
+      ASSERT_NE(it, sb->end()) << key;
+      EXPECT_TRUE(torch::equal(ta, it->second)) << key;
+    }
+  }
+  EXPECT_EQ(ParseMust3rConfig(a).decoder_string_converted,
+            ParseMust3rConfig(b).decoder_string_converted);
 }
 
 TEST(LoadCheckpoint, NamespaceFieldsOfMixedTypes) {

@@ -47,6 +47,17 @@ using nlohmann::json;
 
 constexpr double kGate = 1e-4;
 
+// The device the cases run on: the CPU in the CPU test binary, CUDA (float32,
+// TF32 off, fused attention) in the GPU binary, which compiles this file with
+// VANELIA_MUST3R_TEST_CUDA (CTest label gpu).
+torch::Device TestDevice() {
+#ifdef VANELIA_MUST3R_TEST_CUDA
+  return torch::Device(torch::kCUDA, 0);
+#else
+  return torch::Device(torch::kCPU);
+#endif
+}
+
 fs::path FixtureRoot() {
   if (const char* env = std::getenv("VANELIA_MUST3R_FIXTURES")) return env;
   return fs::path(VANELIA_SOURCE_DIR) / "tests/data/must3r";
@@ -174,7 +185,12 @@ Must3rModel& ModelFor(const fs::path& checkpoint) {
   auto it = ModelCache().find(key);
   if (it == ModelCache().end()) {
     Must3rModel model = LoadMust3rModel(key);
+#ifdef VANELIA_MUST3R_TEST_CUDA
+    model.To(TestDevice());
+    model.SetAttentionBackend(DefaultAttentionBackend());
+#else
     model.SetAttentionBackend(AttentionBackend::kReference);
+#endif
     it = ModelCache().emplace(key, model).first;
   }
   return it->second;
@@ -194,7 +210,7 @@ void RunDecoderScenario(const fs::path& dir,
   EXPECT_EQ(model.config.decoder_string_converted,
             m.at("decoder_args_after_convert_decoder_args").get<std::string>());
   torch::NoGradGuard no_grad;
-  const torch::Tensor images = LoadNpy(dir / "images.npy");
+  const torch::Tensor images = LoadNpy(dir / "images.npy").to(TestDevice());
   const torch::Tensor true_shape = LoadNpy(dir / "true_shape.npy");
   for (const json& call : m.at("calls")) {
     const std::string memory_in = call.at("memory_in").get<std::string>();
@@ -339,21 +355,25 @@ void RunPostprocessSynthetic(const fs::path& dir) {
   const json m = ReadJson(dir / "manifest.json");
   const std::string name = CaseName(dir);
   std::map<std::string, torch::Tensor> out;
-  const PointmapPrediction pred =
-      Postprocess(LoadNpy(dir / "post_in_head_raw.npy"), false);
+  const PointmapPrediction pred = Postprocess(
+      LoadNpy(dir / "post_in_head_raw.npy").to(TestDevice()), false);
   out["post_out_pts3d"] = pred.pts3d;
   out["post_out_pts3d_local"] = pred.pts3d_local;
   out["post_out_conf"] = pred.conf;
-  const torch::Tensor pts = LoadNpy(dir / "focal_in_pts3d_local.npy");
+  const torch::Tensor pts =
+      LoadNpy(dir / "focal_in_pts3d_local.npy").to(TestDevice());
   const double cx = pts.size(2) / 2.0;
   const double cy = pts.size(1) / 2.0;
   out["focal_out_weiszfeld"] =
       EstimateFocalKnowingDepth(pts, cx, cy, FocalMode::kWeiszfeld);
   out["focal_out_median"] =
       EstimateFocalKnowingDepth(pts, cx, cy, FocalMode::kMedian);
-  const auto [r, t] = RigidPointsRegistration(LoadNpy(dir / "reg_in_x.npy"),
-                                              LoadNpy(dir / "reg_in_y.npy"),
-                                              LoadNpy(dir / "reg_in_w.npy"));
+  const auto [r_dev, t_dev] =
+      RigidPointsRegistration(LoadNpy(dir / "reg_in_x.npy").to(TestDevice()),
+                              LoadNpy(dir / "reg_in_y.npy").to(TestDevice()),
+                              LoadNpy(dir / "reg_in_w.npy").to(TestDevice()));
+  const torch::Tensor r = r_dev.to(torch::kCPU);
+  const torch::Tensor t = t_dev.to(torch::kCPU);
   out["reg_out_R_roma"] = r;
   out["reg_out_t_roma"] = t;
   torch::Tensor c2w = torch::eye(4, torch::kFloat64).repeat({r.size(0), 1, 1});
@@ -426,7 +446,8 @@ void RunVideo(const fs::path& dir) {
   options.num_refinements = p.at("num_refinements_iterations").get<int>();
   options.max_batch = p.at("max_bs").get<int>();
   options.keyframe_every = 3;
-  const Must3rVideoResult r = RunMust3rVideo(model, images, options);
+  const Must3rVideoResult r =
+      RunMust3rVideo(model, images.to(TestDevice()), options);
 
   std::map<std::string, torch::Tensor> out;
   out["images"] = images;

@@ -206,6 +206,59 @@ TEST(Must3rDecoder, MemoryModesAgree) {
   EXPECT_LT((heads[0] - heads[2]).abs().max().item<double>(), 1e-4);
 }
 
+// The preallocated memory (host label mirror, in-place append, compaction
+// into the second buffer) against the device-only paths.
+TEST(Must3rDecoder, PreallocatedMemoryMatchesDevicePaths) {
+  Must3rModel model = LoadMust3rModel(kData + "/checkpoints/tiny_kv.pth");
+  torch::NoGradGuard no_grad;
+  const auto a = testing::ReadNpy(kData + "/tiny_kv/s1_init/images.npy");
+  std::vector<float> data = a.AsFloat32();
+  const torch::Tensor images =
+      torch::from_blob(data.data(), a.shape, torch::kFloat32).clone();
+  const EncoderOutput enc = model.encoder->Encode(images);
+  const auto x = enc.tokens.unsqueeze(0);
+  const auto pos = enc.positions.unsqueeze(0);
+  const int64_t n = x.size(1);
+  ASSERT_GE(n, 2);
+  DecoderOutput init = model.decoder->forward(x, pos, 64, 96, nullptr, false);
+  MemoryState fast = init.memory;
+  ASSERT_TRUE(fast.UsesStorage());
+  ASSERT_TRUE(fast.HostLabelsValid());
+  // Appending in place keeps the buffers.
+  DecoderOutput upd = model.decoder->forward(
+      x.narrow(1, 0, 1), pos.narrow(1, 0, 1), 64, 96, &fast, false);
+  fast = upd.memory;
+  EXPECT_TRUE(fast.UsesStorage());
+  EXPECT_EQ(fast.layers[0].data_ptr(), init.memory.layers[0].data_ptr());
+  MemoryState slow;
+  for (const auto& layer : fast.layers) slow.layers.push_back(layer.clone());
+  slow.labels = fast.labels.clone();
+  slow.num_images = fast.num_images;
+  ASSERT_FALSE(slow.HostLabelsValid());
+  const int64_t newest = n;  // the label of the update call's image
+  for (MemoryState* m : {&fast, &slow}) {
+    m->OverwriteLabel(1, newest);
+    m->RemoveLabel(newest);
+    m->Relabel(0, 7);
+    m->RemoveLabel(2 < n ? 2 : 1);
+  }
+  EXPECT_TRUE(fast.UsesStorage());
+  ASSERT_EQ(fast.NumTokens(), slow.NumTokens());
+  EXPECT_TRUE(torch::equal(fast.labels, slow.labels));
+  EXPECT_EQ(
+      fast.host_labels,
+      std::vector<int64_t>(fast.labels.data_ptr<int64_t>(),
+                           fast.labels.data_ptr<int64_t>() + fast.NumTokens()));
+  for (size_t k = 0; k < fast.layers.size(); ++k) {
+    EXPECT_TRUE(torch::equal(fast.layers[k], slow.layers[k])) << k;
+  }
+  // A further update after the compaction appends into the same storage.
+  DecoderOutput again = model.decoder->forward(
+      x.narrow(1, 1, 1), pos.narrow(1, 1, 1), 64, 96, &fast, false);
+  EXPECT_EQ(again.memory.storage, fast.storage);
+  EXPECT_EQ(again.memory.NumTokens(), fast.NumTokens() + x.size(2));
+}
+
 TEST(Must3rDecoder, SingleLinearFeedbackHasUpstreamKeys) {
   DecoderConfig cfg;
   cfg.enc_embed_dim = 64;

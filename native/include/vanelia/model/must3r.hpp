@@ -67,6 +67,10 @@ class Must3rDecoderImpl : public torch::nn::Module {
 
   void SetAttentionBackend(AttentionBackend backend);
 
+  // norm_dec and the head back to float32 (upstream runs them with autocast
+  // off) after the module was cast to a half type.
+  void KeepOutputFloat32();
+
   const DecoderConfig& options() const { return options_; }
 
   int64_t memory_dim() const;
@@ -74,6 +78,13 @@ class Must3rDecoderImpl : public torch::nn::Module {
  private:
   torch::Tensor Head(const torch::Tensor& feats, int64_t height, int64_t width);
   torch::Tensor Feedback(const torch::Tensor& y_last);
+  // [rows, >= cols, dim] scratch for the per-image cross-attention memory of
+  // an update call, kept between layers and calls (grown by half when too
+  // small; rows = images per call).
+  torch::Tensor CrossAttentionWork(int64_t rows,
+                                   int64_t cols,
+                                   int64_t dim,
+                                   const torch::TensorOptions& opts);
 
   DecoderConfig options_;
   torch::nn::Linear feat_embed_enc_to_dec_{nullptr};
@@ -84,6 +95,7 @@ class Must3rDecoderImpl : public torch::nn::Module {
   torch::nn::LayerNorm feedback_norm_{nullptr};
   torch::nn::LayerNorm norm_dec_{nullptr};
   LinearHead head_dec_{nullptr};
+  torch::Tensor ca_work_;
 };
 
 TORCH_MODULE(Must3rDecoder);
@@ -93,10 +105,20 @@ struct Must3rModel {
   ModelConfig config;
   CrocoEncoder encoder{nullptr};
   Must3rDecoder decoder{nullptr};
+  // Let a float32 encoder use TF32 matrix units in RunMust3rVideo (the
+  // global cuBLAS/cuDNN TF32 flags are set around the encoder and restored).
+  bool encoder_tf32 = false;
 
   void SetAttentionBackend(AttentionBackend backend);
-  // Moves both networks (parameters and buffers) to a device / dtype.
+  // Moves both networks to a device with upstream's dtype policy for
+  // `dtype` (its autocast): the encoder, norm_dec and the head in float32,
+  // the decoder blocks (and so the memory) in `dtype`.
   void To(torch::Device device, torch::Dtype dtype = torch::kFloat32);
+  // Explicit policy: encoder weights/activations in `encoder_dtype`, decoder
+  // blocks in `decoder_dtype`, norm_dec and head always float32.
+  void To(torch::Device device,
+          torch::Dtype encoder_dtype,
+          torch::Dtype decoder_dtype);
 };
 
 // Random-weight model of the given configuration (benchmarks, tests).

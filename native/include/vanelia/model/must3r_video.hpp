@@ -39,6 +39,14 @@ struct Must3rVideoOptions {
   // Optional keyframe rule replacing the default: (id, its prediction) ->
   // keyframe? Called once per frame after the first batch.
   std::function<bool(int, const PointmapPrediction&)> is_keyframe;
+  // Optional: called before each clock read of Must3rVideoResult::timings
+  // (a device synchronize, for a time split of asynchronous GPU work; it
+  // stalls the pipeline, so time frames/s without it).
+  std::function<void()> timing_sync;
+  // Wait for the device after each decoder call (a tiny device-to-host copy
+  // of the call's focals). Bounds how far the host runs ahead of the GPU;
+  // measured faster on the H100 (see must3r_bench), harmless on the CPU.
+  bool sync_each_call = true;
 
   // Throws InputError naming the field when a value is unusable.
   void Check() const;
@@ -55,6 +63,15 @@ struct VideoCallRecord {
   int64_t nmem_after_removals = 0;  // last batch: after the end-of-pass removal
 };
 
+// Wall-clock split of one RunMust3rVideo call, in seconds (host clocks; see
+// Must3rVideoOptions::timing_sync).
+struct Must3rVideoTimings {
+  double encoder_s = 0.0;      // all frames, batched ahead of the decoder
+  double decoder_s = 0.0;      // decoder calls (blocks, memory, head)
+  double postprocess_s = 0.0;  // pointmaps, focal, Procrustes c2w
+  double bookkeeping_s = 0.0;  // keyframes, window, memory removals
+};
+
 struct Must3rVideoResult {
   // Per frame, in input order, from the last pass: pts3d [n, H, W, 3],
   // pts3d_local, conf [n, H, W], focal [n], c2w [n, 4, 4] (all float32).
@@ -64,6 +81,7 @@ struct Must3rVideoResult {
   std::vector<int64_t> frame_label;  // memory label of each frame
   std::vector<int> mem_batches;
   std::vector<VideoCallRecord> trace;
+  Must3rVideoTimings timings;
 };
 
 // mem_batches as the demo computes them.

@@ -13,6 +13,11 @@
 
 #include "vanelia/model/model_config.hpp"
 
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <utility>
 
 #include <torch/types.h>
@@ -21,9 +26,17 @@ namespace vanelia::model {
 
 class RoPE2D {
  public:
-  explicit RoPE2D(RopeConfig options = {}) : options_(std::move(options)) {}
+  // Positions (y or x) must be below this bound: the cos/sin tables are
+  // built once per (device, dtype, head size) for this many positions, so a
+  // call never reads a position back to the host (a patch grid of 4096 rows
+  // or columns is an image of 65536 pixels at patch 16).
+  static constexpr int64_t kMaxPositions = 4096;
 
-  // tokens: [B, heads, N, d] float; positions: [B, N, 2] int64 (y, x).
+  explicit RoPE2D(RopeConfig options = {})
+      : options_(std::move(options)), cache_(std::make_shared<Cache>()) {}
+
+  // tokens: [B, heads, N, d] float; positions: [B, N, 2] int64 (y, x) in
+  // [0, kMaxPositions) (checked when positions live on the CPU).
   // Returns the rotated tokens, same shape and dtype.
   torch::Tensor Apply(const torch::Tensor& tokens,
                       const torch::Tensor& positions) const;
@@ -31,7 +44,20 @@ class RoPE2D {
   const RopeConfig& options() const { return options_; }
 
  private:
+  // Tables [kMaxPositions, D] (cos, sin), per device/dtype/D. Upstream
+  // builds them for max(pos) + 1 positions on every call; the rows are the
+  // same values (row p depends on p alone).
+  struct Cache {
+    std::mutex mutex;
+    std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> tables;
+  };
+
+  std::pair<torch::Tensor, torch::Tensor> Tables(torch::Device device,
+                                                 torch::Dtype dtype,
+                                                 int64_t d) const;
+
   RopeConfig options_;
+  std::shared_ptr<Cache> cache_;  // shared by copies (every block's RoPE)
 };
 
 }  // namespace vanelia::model
