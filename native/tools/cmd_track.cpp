@@ -104,6 +104,10 @@ std::string AvailableTrackers() {
 }
 
 void AddNetworkOptions(ArgParser* args) {
+  args->AddOption("--dtype",
+                  "T",
+                  "MUSt3R decoder precision: fp32, bf16 or fp16 (CUDA)",
+                  "fp32");
   args->AddOption(
       "--weights", "CKPT", "network checkpoint (.pth) for --tracker must3r");
   args->AddOption(
@@ -149,6 +153,7 @@ std::unique_ptr<Tracker> MakeTracker(const ArgParser& args,
     options.weights = args.Get("--weights");
     options.image_size = static_cast<int>(args.GetInt("--image-size"));
     options.device = args.Get("--device");
+    options.dtype = args.Get("--dtype");
     options.local_context = static_cast<int>(args.GetInt("--local-context"));
     options.max_keyframes = static_cast<int>(args.GetInt("--max-keyframes"));
     options.keyframe_every = static_cast<int>(args.GetInt("--keyframe-every"));

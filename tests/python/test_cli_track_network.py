@@ -74,3 +74,16 @@ def test_cuda_requested_without_gpu(tmp_path):
     run, out = _track(tmp_path, "--tracker", "must3r", "--weights", TINY, "--device", "cuda")
     assert run.returncode == 2 and "no CUDA GPU is available" in run.stderr
     assert not out.exists()
+
+
+def test_half_precision_needs_cuda(tmp_path):
+    run, out = _track(
+        tmp_path, "--tracker", "must3r", "--weights", TINY, "--image-size", "512", "--dtype", "bf16"
+    )
+    assert run.returncode == 2 and "needs a CUDA GPU" in run.stderr
+    assert not out.exists()
+
+
+def test_bad_dtype_names_the_rule(tmp_path):
+    run, _ = _track(tmp_path, "--tracker", "must3r", "--weights", TINY, "--dtype", "fp8")
+    assert run.returncode == 2 and "dtype = 'fp8'" in run.stderr

@@ -48,6 +48,10 @@ void Must3rTrackerOptions::Check() const {
     throw InputError("Must3rTrackerOptions::device = '" + device +
                      "'; must be auto, cpu or cuda");
   }
+  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16") {
+    throw InputError("Must3rTrackerOptions::dtype = '" + dtype +
+                     "'; must be fp32, bf16 or fp16");
+  }
   at_least("local_context", local_context, 0);
   at_least("max_keyframes", max_keyframes, 1);
   at_least("keyframe_every", keyframe_every, 1);
@@ -75,9 +79,16 @@ Must3rTracker::Must3rTracker(Must3rTrackerOptions options)
   if (options_.device != "cpu" && torch::cuda::is_available()) {
     state->device = torch::Device(torch::kCUDA);
   }
+  if (options_.dtype != "fp32" && !state->device.is_cuda()) {
+    throw InputError("Must3rTrackerOptions::dtype = '" + options_.dtype +
+                     "' needs a CUDA GPU (use --dtype fp32 on the CPU)");
+  }
   state->model = model::LoadMust3rModel(options_.weights);
   CheckResolution(state->model.config, options_.image_size, options_.weights);
-  state->model.To(state->device);
+  const torch::Dtype dtype = options_.dtype == "bf16"   ? torch::kBFloat16
+                             : options_.dtype == "fp16" ? torch::kFloat16
+                                                        : torch::kFloat32;
+  state->model.To(state->device, dtype);
   state_ = std::move(state);
 }
 

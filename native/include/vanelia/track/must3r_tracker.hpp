@@ -22,6 +22,9 @@ struct Must3rTrackerOptions {
   std::string weights;          // MUSt3R checkpoint (.pth), required
   int image_size = 512;         // 224 or 512; must match the weights
   std::string device = "auto";  // "auto" (CUDA if present), "cpu", "cuda"
+  // Decoder precision: "fp32", "bf16" or "fp16" (upstream's autocast policy:
+  // encoder and head stay float32). Half precision needs CUDA.
+  std::string dtype = "fp32";
   int local_context = 25;       // frames in the working window
   int max_keyframes = 300;      // memory bound (keyframes)
   int keyframe_every = 3;       // a keyframe every n-th frame
