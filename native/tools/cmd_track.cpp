@@ -116,12 +116,39 @@ void AddNetworkOptions(ArgParser* args) {
                   "D",
                   "auto (CUDA when present), cpu or cuda (must3r)",
                   "auto");
-  args->AddOption(
-      "--local-context", "N", "frames in MUSt3R's working window", "25");
+  args->AddOption("--local-context",
+                  "N",
+                  "frames in MUSt3R's working window (default: 25; 0 with "
+                  "--keyframe-rule overlap, as upstream's SLAM mode)");
   args->AddOption(
       "--max-keyframes", "N", "MUSt3R memory bound in keyframes", "300");
-  args->AddOption(
-      "--keyframe-every", "N", "a MUSt3R keyframe every N frames", "3");
+  args->AddOption("--keyframe-rule",
+                  "R",
+                  "how later frames become MUSt3R keyframes: every (each "
+                  "--keyframe-every-th frame) or overlap (upstream's SLAM "
+                  "mode: when the frame's points are far from the keyframes' "
+                  "points, relative to their depth)",
+                  "every");
+  args->AddOption("--keyframe-every",
+                  "N",
+                  "a MUSt3R keyframe every N frames (rule every; default: 3)");
+  args->AddOption("--overlap-threshold",
+                  "X",
+                  "rule overlap: a keyframe when the score (a percentile of "
+                  "the frame's nearest-keyframe-point distances divided by "
+                  "depth) is above X (default: 0.05, upstream's)");
+  args->AddOption("--overlap-percentile",
+                  "P",
+                  "rule overlap: percentile of the distances, 0..100 "
+                  "(default: 85)");
+  args->AddOption("--overlap-subsample",
+                  "N",
+                  "rule overlap: score every N-th pixel in x and y "
+                  "(default: 2)");
+  args->AddOption("--overlap-min-conf",
+                  "C",
+                  "rule overlap: only points with MUSt3R confidence above C "
+                  "(default: 1.5)");
   args->AddOption(
       "--init-frames", "N", "frames of MUSt3R's first memory batch", "8");
   args->AddOption(
@@ -154,9 +181,48 @@ std::unique_ptr<Tracker> MakeTracker(const ArgParser& args,
     options.image_size = static_cast<int>(args.GetInt("--image-size"));
     options.device = args.Get("--device");
     options.dtype = args.Get("--dtype");
-    options.local_context = static_cast<int>(args.GetInt("--local-context"));
     options.max_keyframes = static_cast<int>(args.GetInt("--max-keyframes"));
-    options.keyframe_every = static_cast<int>(args.GetInt("--keyframe-every"));
+    options.keyframe_rule = args.Get("--keyframe-rule");
+    const bool overlap = options.keyframe_rule == "overlap";
+    if (options.keyframe_rule != "every" && !overlap) {
+      throw UsageError("--keyframe-rule " + options.keyframe_rule +
+                       ": must be every or overlap");
+    }
+    options.local_context =
+        args.Has("--local-context")
+            ? static_cast<int>(args.GetInt("--local-context"))
+            : (overlap ? 0 : 25);
+    if (args.Has("--keyframe-every")) {
+      if (overlap) {
+        throw UsageError(
+            "--keyframe-every: only used with --keyframe-rule "
+            "every");
+      }
+      options.keyframe_every =
+          static_cast<int>(args.GetInt("--keyframe-every"));
+    }
+    for (const char* flag : {"--overlap-threshold",
+                             "--overlap-percentile",
+                             "--overlap-subsample",
+                             "--overlap-min-conf"}) {
+      if (args.Has(flag) && !overlap) {
+        throw UsageError(std::string(flag) +
+                         ": only used with --keyframe-rule overlap");
+      }
+    }
+    if (args.Has("--overlap-threshold")) {
+      options.overlap_threshold = args.GetDouble("--overlap-threshold");
+    }
+    if (args.Has("--overlap-percentile")) {
+      options.overlap_percentile = args.GetDouble("--overlap-percentile");
+    }
+    if (args.Has("--overlap-subsample")) {
+      options.overlap_subsample =
+          static_cast<int>(args.GetInt("--overlap-subsample"));
+    }
+    if (args.Has("--overlap-min-conf")) {
+      options.overlap_min_conf = args.GetDouble("--overlap-min-conf");
+    }
     options.init_frames = static_cast<int>(args.GetInt("--init-frames"));
     options.batch_frames = static_cast<int>(args.GetInt("--batch-frames"));
     options.Check();

@@ -87,3 +87,32 @@ def test_half_precision_needs_cuda(tmp_path):
 def test_bad_dtype_names_the_rule(tmp_path):
     run, _ = _track(tmp_path, "--tracker", "must3r", "--weights", TINY, "--dtype", "fp8")
     assert run.returncode == 2 and "dtype = 'fp8'" in run.stderr
+
+
+def test_help_describes_the_keyframe_rules():
+    run = subprocess.run([VANELIA, "track", "--help"], capture_output=True, text=True)
+    assert run.returncode == 0
+    for flag in ["--keyframe-rule", "--overlap-threshold", "--overlap-percentile"]:
+        assert flag in run.stdout
+    assert "--keyframe-rule R" in run.stdout and "overlap (upstream's SLAM mode" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--keyframe-rule", "slam"], "--keyframe-rule slam: must be every or overlap"),
+        (
+            ["--overlap-threshold", "0.1"],
+            "--overlap-threshold: only used with --keyframe-rule overlap",
+        ),
+        (
+            ["--keyframe-rule", "overlap", "--keyframe-every", "2"],
+            "--keyframe-every: only used with --keyframe-rule every",
+        ),
+        (["--keyframe-rule", "overlap", "--overlap-percentile", "120"], "overlap_percentile = 120"),
+    ],
+)
+def test_keyframe_rule_options_are_checked_before_loading(tmp_path, extra, message):
+    run, out = _track(tmp_path, "--tracker", "must3r", "--weights", TINY, *extra)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert not out.exists()

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,6 +33,7 @@ void Must3rVideoOptions::Check() const {
   at_least("num_refinements", num_refinements, 0);
   at_least("max_batch", max_batch, 0);
   at_least("encoder_batch", encoder_batch, 1);
+  if (keyframe_rule == KeyframeRule::kOverlap) overlap.Check();
 }
 
 std::vector<int> MemoryBatches(int num_frames,
@@ -139,6 +141,11 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
   int num_seen = 0;
   std::set<int> keyframes;
   std::vector<FrameSlot> slots(n);
+  result.overlap_score.assign(n, std::numeric_limits<double>::quiet_NaN());
+  std::optional<OverlapKeyframeRule> overlap_rule;
+  if (options.keyframe_rule == KeyframeRule::kOverlap && !options.is_keyframe) {
+    overlap_rule.emplace(options.overlap);
+  }
   ProgressReporter reporter(
       "must3r",
       static_cast<int64_t>(num_batches) * (options.num_refinements + 1),
@@ -183,6 +190,15 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
         slot.c2w = pred.c2w[j];
       }
       const bool first_batch_ever = num_seen == 0;
+      auto frame_of = [&pred](int j) {
+        PointmapPrediction one;
+        one.pts3d = pred.pts3d[j];
+        one.pts3d_local = pred.pts3d_local[j];
+        one.conf = pred.conf[j];
+        one.focal = pred.focal[j];
+        one.c2w = pred.c2w[j];
+        return one;
+      };
       for (int j = 0; j < count; ++j) {
         const int id = s + j;
         const int64_t new_label = label_base + j;
@@ -190,6 +206,7 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
         if (first_batch_ever) {
           label[id] = new_label;
           keyframes.insert(id);
+          if (overlap_rule) overlap_rule->AddKeyframe(frame_of(j));
           continue;
         }
         const bool seen = label[id] >= 0;
@@ -200,13 +217,10 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
                    options.max_keyframes) {
           is_keyframe = false;
         } else if (options.is_keyframe) {
-          PointmapPrediction one;
-          one.pts3d = pred.pts3d[j];
-          one.pts3d_local = pred.pts3d_local[j];
-          one.conf = pred.conf[j];
-          one.focal = pred.focal[j];
-          one.c2w = pred.c2w[j];
-          is_keyframe = options.is_keyframe(id, one);
+          is_keyframe = options.is_keyframe(id, frame_of(j));
+        } else if (overlap_rule) {
+          result.overlap_score[id] = overlap_rule->Score(frame_of(j));
+          is_keyframe = overlap_rule->IsKeyframe(result.overlap_score[id]);
         } else {
           is_keyframe = id % options.keyframe_every == 0;
         }
@@ -217,7 +231,10 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
           mem->Relabel(new_label, label[id]);
         } else {
           label[id] = new_label;
-          if (is_keyframe) keyframes.insert(id);
+          if (is_keyframe) {
+            keyframes.insert(id);
+            if (overlap_rule) overlap_rule->AddKeyframe(frame_of(j));
+          }
         }
       }
       num_seen = static_cast<int>(std::count_if(

@@ -55,6 +55,25 @@ void Must3rTrackerOptions::Check() const {
   at_least("local_context", local_context, 0);
   at_least("max_keyframes", max_keyframes, 1);
   at_least("keyframe_every", keyframe_every, 1);
+  if (keyframe_rule != "every" && keyframe_rule != "overlap") {
+    throw InputError("Must3rTrackerOptions::keyframe_rule = '" + keyframe_rule +
+                     "'; must be every or overlap");
+  }
+  if (!(overlap_threshold >= 0.0) || !std::isfinite(overlap_threshold)) {
+    throw InputError("Must3rTrackerOptions::overlap_threshold = " +
+                     std::to_string(overlap_threshold) +
+                     "; must be finite and >= 0");
+  }
+  if (!(overlap_percentile >= 0.0 && overlap_percentile <= 100.0)) {
+    throw InputError("Must3rTrackerOptions::overlap_percentile = " +
+                     std::to_string(overlap_percentile) +
+                     "; must be in [0, 100]");
+  }
+  at_least("overlap_subsample", overlap_subsample, 1);
+  if (!std::isfinite(overlap_min_conf)) {
+    throw InputError("Must3rTrackerOptions::overlap_min_conf = " +
+                     std::to_string(overlap_min_conf) + "; must be finite");
+  }
   at_least("init_frames", init_frames, 1);
   at_least("batch_frames", batch_frames, 1);
   at_least("refinements", refinements, 0);
@@ -204,6 +223,13 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
   video.batch_num_views = options_.batch_frames;
   video.local_context_size = options_.local_context;
   video.keyframe_every = options_.keyframe_every;
+  if (options_.keyframe_rule == "overlap") {
+    video.keyframe_rule = model::KeyframeRule::kOverlap;
+    video.overlap.threshold = options_.overlap_threshold;
+    video.overlap.percentile = options_.overlap_percentile;
+    video.overlap.subsample = options_.overlap_subsample;
+    video.overlap.min_conf = options_.overlap_min_conf;
+  }
   video.max_keyframes = options_.max_keyframes;
   video.num_refinements = options_.refinements;
   const torch::Tensor batch = torch::stack(images).to(state_->device);

@@ -7,7 +7,9 @@
 //   parent run in name order, the memory carried from one to the next;
 // - "preprocessing": PNG -> load_images outputs;
 // - "postprocess_synthetic": norm_exp, conf, focal, rigid registration;
-// - video mode (a manifest with parameters.mem_batches).
+// - video mode (a manifest with parameters.mem_batches; keyframe_rule
+//   "every" (default) or "overlap" with parameters.overlap; "inputs" may
+//   point at another folder's frames_u8.npy / images.npy).
 // Gates (tests/data/must3r/README.md, float32): |d| <= 1e-4 (1 + |ref|)
 // elementwise, per point for pts3d*, abs 1e-4 for focal and c2w; positions,
 // labels, keyframes, traces and shapes exact. Each case prints its worst
@@ -109,8 +111,13 @@ void ExpectNear(const std::string& case_name,
                 Gate gate) {
   ASSERT_EQ(got_in.sizes(), ref_in.sizes())
       << case_name << " " << file << ": shape mismatch";
-  const torch::Tensor got = got_in.to(torch::kCPU).to(torch::kFloat64);
-  const torch::Tensor ref = ref_in.to(torch::kCPU).to(torch::kFloat64);
+  torch::Tensor got = got_in.to(torch::kCPU).to(torch::kFloat64);
+  torch::Tensor ref = ref_in.to(torch::kCPU).to(torch::kFloat64);
+  // NaN marks "not computed" (overlap_score): the same entries must be NaN.
+  EXPECT_TRUE(torch::equal(got.isnan(), ref.isnan()))
+      << case_name << " " << file << ": NaN entries differ";
+  got = torch::where(got.isnan(), torch::zeros_like(got), got);
+  ref = torch::where(ref.isnan(), torch::zeros_like(ref), ref);
   double worst = 0.0;
   std::string metric;
   switch (gate) {
@@ -146,7 +153,8 @@ Gate GateFor(const std::string& stem) {
     return Gate::kAbs;
   if (stem == "enc_pos" || stem == "mem_labels" || stem == "true_shape" ||
       stem == "keyframes" || stem == "frame_label" || stem == "nmem_trace" ||
-      stem == "mem_batches" || stem == "frame_indices") {
+      stem == "mem_batches" || stem == "frame_indices" ||
+      stem == "keyframe_decision") {
     return Gate::kExact;
   }
   return Gate::kScaled;
@@ -419,12 +427,35 @@ void RunVideo(const fs::path& dir) {
   const json m = ReadJson(dir / "manifest.json");
   const std::string name = CaseName(dir);
   const json& p = m.at("parameters");
-  ASSERT_NE(p.at("is_keyframe_function").get<std::string>().find("id % 3 == 0"),
-            std::string::npos)
-      << name << ": only upstream's default keyframe rule is supported";
+  // Inputs may live in another scenario's folder (manifest "inputs").
+  auto input = [&](const std::string& stem) {
+    if (m.contains("inputs") && m.at("inputs").contains(stem)) {
+      return dir / m.at("inputs").at(stem).get<std::string>();
+    }
+    return dir / (stem + ".npy");
+  };
+  Must3rVideoOptions options;
+  const std::string rule = p.value("keyframe_rule", "every");
+  if (rule == "overlap") {
+    const json& o = p.at("overlap");
+    ASSERT_EQ(o.at("overlap_mode").get<std::string>(), "nn-norm") << name;
+    ASSERT_EQ(o.at("searcher").get<std::string>(), "kdtree-scipy-quadrant_x2")
+        << name;
+    options.keyframe_rule = KeyframeRule::kOverlap;
+    options.overlap.subsample = o.at("subsample").get<int>();
+    options.overlap.min_conf = o.at("min_conf_keyframe").get<double>();
+    options.overlap.threshold = o.at("keyframe_overlap_thr").get<double>();
+    options.overlap.percentile = o.at("overlap_percentile").get<double>();
+  } else {
+    ASSERT_NE(
+        p.at("is_keyframe_function").get<std::string>().find("id % 3 == 0"),
+        std::string::npos)
+        << name << ": keyframe rule '" << rule << "' is not supported";
+    options.keyframe_every = 3;
+  }
   Must3rModel& model = ModelFor(dir / m.at("checkpoint").get<std::string>());
   torch::NoGradGuard no_grad;
-  const torch::Tensor frames = LoadNpy(dir / "frames_u8.npy");
+  const torch::Tensor frames = LoadNpy(input("frames_u8"));
   const auto buckets = ParseImageSize(p.at("image_size").get<std::string>());
   const ResizePlan plan = PlanResize(static_cast<int>(frames.size(2)),
                                      static_cast<int>(frames.size(1)),
@@ -434,18 +465,15 @@ void RunVideo(const fs::path& dir) {
     imgs.push_back(ApplyResizePlan(NormalizeImage(frames[i]), plan));
   }
   const torch::Tensor images = torch::stack(imgs);
-  ExpectNear(
-      name, "images_abs", images, LoadNpy(dir / "images.npy"), Gate::kAbs);
-  EXPECT_LE((images - LoadNpy(dir / "images.npy")).abs().max().item<double>(),
-            1e-5);
+  const torch::Tensor ref_images = LoadNpy(input("images"));
+  ExpectNear(name, "images_abs", images, ref_images, Gate::kAbs);
+  EXPECT_LE((images - ref_images).abs().max().item<double>(), 1e-5);
 
-  Must3rVideoOptions options;
   options.init_num_images = p.at("init_num_images").get<int>();
   options.batch_num_views = p.at("batch_num_views").get<int>();
   options.local_context_size = p.at("local_context_size").get<int>();
   options.num_refinements = p.at("num_refinements_iterations").get<int>();
   options.max_batch = p.at("max_bs").get<int>();
-  options.keyframe_every = 3;
   const Must3rVideoResult r =
       RunMust3rVideo(model, images.to(TestDevice()), options);
 
@@ -473,6 +501,14 @@ void RunVideo(const fs::path& dir) {
   out["keyframes"] = torch::tensor(
       std::vector<int64_t>(r.keyframes.begin(), r.keyframes.end()));
   out["frame_label"] = torch::tensor(r.frame_label);
+  out["overlap_score"] = torch::tensor(r.overlap_score, torch::kFloat64);
+  std::vector<int64_t> decision(r.overlap_score.size(), -1);
+  for (size_t i = 0; i < decision.size(); ++i) {
+    if (std::isnan(r.overlap_score[i])) continue;
+    decision[i] = std::binary_search(
+        r.keyframes.begin(), r.keyframes.end(), static_cast<int>(i));
+  }
+  out["keyframe_decision"] = torch::tensor(decision);
   out["mem_batches"] = torch::tensor(
       std::vector<int64_t>(r.mem_batches.begin(), r.mem_batches.end()));
   std::vector<int64_t> trace;
@@ -570,10 +606,11 @@ INSTANTIATE_TEST_SUITE_P(Fixtures,
 
 TEST(Must3rFixtureDiscovery, FindsEveryShippedCase) {
   // The shipped copy holds 2 decoder chains, preprocessing, postprocess and
-  // one video run; a root pointed elsewhere must hold at least one case.
+  // three video runs (keyframes every 3rd frame; two with the overlap rule);
+  // a root pointed elsewhere must hold at least one case.
   const auto cases = DiscoverCases();
   if (std::getenv("VANELIA_MUST3R_FIXTURES") == nullptr) {
-    EXPECT_EQ(cases.size(), 5u);
+    EXPECT_EQ(cases.size(), 7u);
   } else {
     EXPECT_GE(cases.size(), 1u);
   }

@@ -56,16 +56,15 @@ std::vector<Frame> OrbitFrames() {
   return frames;
 }
 
-TEST(Must3rTracker, OrbitMatchesUpstreamThroughTheConversion) {
-  Must3rTracker tracker(TinyOptions());
-  EXPECT_EQ(tracker.Name(), "must3r");
-  const TrackResult r = tracker.Track(OrbitFrames(), nullptr);
+// Poses and intrinsics of `r` against upstream's c2w / focal of a fixture.
+void ExpectMatchesFixture(const TrackResult& r, const std::string& scenario) {
   ASSERT_EQ(r.track.frames.size(), 16u);
   EXPECT_EQ(r.track.width, 160);
   EXPECT_EQ(r.track.height, 90);
   const auto focal =
-      testing::ReadNpy(kData + "/video_orbit/focal.npy").AsFloat64();
-  const auto c2w = testing::ReadNpy(kData + "/video_orbit/c2w.npy").AsFloat64();
+      testing::ReadNpy(kData + "/" + scenario + "/focal.npy").AsFloat64();
+  const auto c2w =
+      testing::ReadNpy(kData + "/" + scenario + "/c2w.npy").AsFloat64();
   // Crop 90x135 at x = 12 (12.5 rounded half to even), scale 135/96.
   const double s = 135.0 / 96.0;
   for (size_t i = 0; i < 16; ++i) {
@@ -86,12 +85,30 @@ TEST(Must3rTracker, OrbitMatchesUpstreamThroughTheConversion) {
     EXPECT_GT(f.confidence, 0.0);
     EXPECT_LT(f.confidence, 1.0);
   }
+}
+
+TEST(Must3rTracker, OrbitMatchesUpstreamThroughTheConversion) {
+  Must3rTracker tracker(TinyOptions());
+  EXPECT_EQ(tracker.Name(), "must3r");
+  const TrackResult r = tracker.Track(OrbitFrames(), nullptr);
+  ExpectMatchesFixture(r, "video_orbit");
   EXPECT_GT(r.points.Size(), 0);
   EXPECT_LE(r.points.Size(), 500);
   EXPECT_EQ(r.points.frame_index.size(), static_cast<size_t>(r.points.Size()));
   EXPECT_TRUE(r.points.xyz.allFinite());
   EXPECT_EQ(r.summary.registered, 16);
   ASSERT_TRUE(r.summary.focal_px.has_value());
+}
+
+TEST(Must3rTracker, OverlapKeyframeRuleMatchesUpstreamSlamMode) {
+  // The video_overlap fixture: upstream's demo vidslam mode, local context 0,
+  // threshold 0.75 (random weights score far above upstream's 0.05).
+  Must3rTrackerOptions options = TinyOptions();
+  options.keyframe_rule = "overlap";
+  options.local_context = 0;
+  options.overlap_threshold = 0.75;
+  Must3rTracker tracker(options);
+  ExpectMatchesFixture(tracker.Track(OrbitFrames(), nullptr), "video_overlap");
 }
 
 TEST(Must3rTracker, Badarg) {
@@ -113,6 +130,18 @@ TEST(Must3rTracker, Badarg) {
   options = TinyOptions();
   options.batch_frames = 0;
   EXPECT_THROW(Must3rTracker{options}, InputError);
+  for (const std::string field : {"keyframe_rule", "overlap_percentile"}) {
+    options = TinyOptions();
+    options.keyframe_rule = field == "keyframe_rule" ? "slam" : "overlap";
+    if (field == "overlap_percentile") options.overlap_percentile = 101.0;
+    try {
+      Must3rTracker tracker(options);
+      FAIL() << field;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

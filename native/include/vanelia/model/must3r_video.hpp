@@ -4,8 +4,9 @@
 // Frames are cut into one batch of min(init_num_images, n) frames and then
 // batches of batch_num_views; each batch is one decoder update call. Every
 // frame of the first batch is a keyframe; a later frame is tested once, right
-// after its call (default: id % keyframe_every == 0, bounded by
-// max_keyframes). A FIFO of the last local_context_size ids keeps
+// after its call (rule `every`: id % keyframe_every == 0, upstream's default;
+// rule `overlap`: upstream's SLAM-mode overlap score, overlap_keyframes.hpp),
+// bounded by max_keyframes. A FIFO of the last local_context_size ids keeps
 // non-keyframes in memory; popped non-keyframes leave it, and at the end of a
 // pass only keyframes remain. Refinement passes rerun the batches on the
 // keyframe memory (keyframes overwrite their tokens in place, except label 0).
@@ -15,6 +16,7 @@
 #include "vanelia/core/progress.hpp"
 #include "vanelia/model/memory_state.hpp"
 #include "vanelia/model/must3r.hpp"
+#include "vanelia/model/overlap_keyframes.hpp"
 #include "vanelia/model/postprocess.hpp"
 
 #include <cstdint>
@@ -25,18 +27,30 @@
 
 namespace vanelia::model {
 
+// How frames after the first batch become keyframes.
+enum class KeyframeRule {
+  kEvery,    // id % keyframe_every == 0 (upstream's default rule)
+  kOverlap,  // upstream's SLAM mode: overlap score > threshold
+};
+
 struct Must3rVideoOptions {
   int init_num_images = 2;      // frames in the first (init) batch, >= 1
   int batch_num_views = 1;      // frames per later decoder call, >= 1
   int local_context_size = 25;  // frames kept in the working window, >= 0
-  int keyframe_every = 3;       // default rule: id % keyframe_every == 0
+  KeyframeRule keyframe_rule = KeyframeRule::kEvery;
+  int keyframe_every = 3;  // rule kEvery: id % keyframe_every == 0
+  // Rule kOverlap (upstream's demo "sequence: slam keyframes"; the demo runs
+  // it with local_context_size = 0). Keyframes and the first batch's frames
+  // feed the rule's point set; the rule runs once per new frame, never in
+  // refinement passes nor once max_keyframes is reached.
+  OverlapKeyframeOptions overlap;
   // Bound on keyframes (memory size): once reached, later frames are not
   // keyframes. Upstream has no bound; 300 is far above its demo's runs.
   int max_keyframes = 300;
   int num_refinements = 0;  // extra passes over the keyframe memory, >= 0
   int max_batch = 0;  // decoder images per chunk (upstream max_bs), 0 = all
   int encoder_batch = 16;  // images per encoder call, >= 1
-  // Optional keyframe rule replacing the default: (id, its prediction) ->
+  // Optional keyframe rule replacing keyframe_rule: (id, its prediction) ->
   // keyframe? Called once per frame after the first batch.
   std::function<bool(int, const PointmapPrediction&)> is_keyframe;
   // Optional: called before each clock read of Must3rVideoResult::timings
@@ -76,8 +90,11 @@ struct Must3rVideoResult {
   // Per frame, in input order, from the last pass: pts3d [n, H, W, 3],
   // pts3d_local, conf [n, H, W], focal [n], c2w [n, 4, 4] (all float32).
   PointmapPrediction frames;
-  MemoryState memory;                // final memory (keyframes only)
-  std::vector<int> keyframes;        // sorted ids
+  MemoryState memory;          // final memory (keyframes only)
+  std::vector<int> keyframes;  // sorted ids
+  // Per frame: the score the overlap rule compared with its threshold; NaN
+  // where it did not run (other rules, first batch, max_keyframes reached).
+  std::vector<double> overlap_score;
   std::vector<int64_t> frame_label;  // memory label of each frame
   std::vector<int> mem_batches;
   std::vector<VideoCallRecord> trace;

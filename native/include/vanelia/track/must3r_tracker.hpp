@@ -25,15 +25,24 @@ struct Must3rTrackerOptions {
   // Decoder precision: "fp32", "bf16" or "fp16" (upstream's autocast policy:
   // encoder and head stay float32). Half precision needs CUDA.
   std::string dtype = "fp32";
-  int local_context = 25;       // frames in the working window
-  int max_keyframes = 300;      // memory bound (keyframes)
-  int keyframe_every = 3;       // a keyframe every n-th frame
-  int init_frames = 8;          // frames of the first decoder call
-  int batch_frames = 4;         // frames per later decoder call
-  int refinements = 0;          // extra passes over the keyframe memory
-  double min_confidence = 3.0;  // MUSt3R conf (1 + exp) for kept points
-  int point_stride = 4;         // keep every n-th pixel in x and y
-  int64_t max_points = 200000;  // bound on the returned point count
+  int local_context = 25;   // frames in the working window
+  int max_keyframes = 300;  // memory bound (keyframes)
+  // "every": a keyframe every keyframe_every-th frame (upstream's default);
+  // "overlap": upstream's SLAM-mode rule, a keyframe when the overlap score
+  // (percentile of the frame's nearest-keyframe-point distances over depth)
+  // exceeds overlap_threshold (see vanelia/model/overlap_keyframes.hpp).
+  std::string keyframe_rule = "every";
+  int keyframe_every = 3;            // rule "every"
+  double overlap_threshold = 0.05;   // rule "overlap": score > this
+  double overlap_percentile = 85.0;  // of the distances, [0, 100]
+  int overlap_subsample = 2;         // pixel stride of the scored grid
+  double overlap_min_conf = 1.5;     // points need conf > this
+  int init_frames = 8;               // frames of the first decoder call
+  int batch_frames = 4;              // frames per later decoder call
+  int refinements = 0;               // extra passes over the keyframe memory
+  double min_confidence = 3.0;       // MUSt3R conf (1 + exp) for kept points
+  int point_stride = 4;              // keep every n-th pixel in x and y
+  int64_t max_points = 200000;       // bound on the returned point count
 
   // Explicit aspect buckets (ratio, landscape width, height) instead of
   // those of image_size: for unusual weights and the tiny test checkpoints.
