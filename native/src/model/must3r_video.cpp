@@ -9,6 +9,7 @@
 #include <chrono>
 #include <deque>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -52,9 +53,103 @@ std::vector<int> MemoryBatches(int num_frames,
 
 namespace {
 
-struct FrameSlot {
-  torch::Tensor pts3d, pts3d_local, conf, focal, c2w;
+// Encoder outputs of the frames: stacked when all share a shape, else per
+// frame.
+struct EncodedFrames {
+  bool uniform = true;
+  EncoderOutput stacked;              // tokens [n, N, D], positions [n, N, 2]
+  std::vector<torch::Tensor> tokens;  // per frame [N_i, D] (mixed)
+  std::vector<torch::Tensor> positions;  // per frame [N_i, 2] (mixed)
+  std::vector<std::pair<int64_t, int64_t>> shapes;  // (H, W) per frame
 };
+
+// One image of a prediction of several: [H, W, 3] maps, focal [], c2w [4, 4].
+PointmapPrediction Slice(const PointmapPrediction& p, int64_t j) {
+  PointmapPrediction one;
+  one.pts3d = p.pts3d[j];
+  one.pts3d_local = p.pts3d_local[j];
+  one.conf = p.conf[j];
+  one.focal = p.focal[j];
+  one.c2w = p.c2w[j];
+  return one;
+}
+
+struct BatchOutput {
+  MemoryState memory;
+  std::vector<PointmapPrediction> frames;  // per frame of the batch
+};
+
+// One decoder update call on frames [s, s + count): upstream's stack_views +
+// inference_multi_ar_batch. One shape: the tensor path. Several: one
+// ForwardList entry per shape, sorted by (H, W) as torch.unique sorts rows,
+// each cut in chunks of max_batch.
+BatchOutput DecodeBatch(Must3rModel& model,
+                        const EncodedFrames& enc,
+                        int s,
+                        int count,
+                        const MemoryState* mem,
+                        int64_t max_batch) {
+  BatchOutput out;
+  std::map<std::pair<int64_t, int64_t>, std::vector<int>> groups;
+  for (int j = 0; j < count; ++j) groups[enc.shapes[s + j]].push_back(j);
+  if (groups.size() == 1) {
+    torch::Tensor tokens;
+    torch::Tensor positions;
+    if (enc.uniform) {
+      tokens = enc.stacked.tokens.narrow(0, s, count);
+      positions = enc.stacked.positions.narrow(0, s, count);
+    } else {
+      tokens = torch::stack(std::vector<torch::Tensor>(
+          enc.tokens.begin() + s, enc.tokens.begin() + s + count));
+      positions = torch::stack(std::vector<torch::Tensor>(
+          enc.positions.begin() + s, enc.positions.begin() + s + count));
+    }
+    const auto [height, width] = enc.shapes[s];
+    DecoderOutput d = model.decoder->forward(tokens.unsqueeze(0),
+                                             positions.unsqueeze(0),
+                                             height,
+                                             width,
+                                             mem,
+                                             /*render=*/false,
+                                             nullptr,
+                                             max_batch);
+    const PointmapPrediction pred = Postprocess(d.head[0], true);
+    for (int j = 0; j < count; ++j) out.frames.push_back(Slice(pred, j));
+    out.memory = std::move(d.memory);
+    return out;
+  }
+  std::vector<DecoderEntry> entries;
+  std::vector<std::vector<int>> members;  // frames of each entry
+  for (const auto& [shape, js] : groups) {
+    const size_t step =
+        max_batch > 0 ? static_cast<size_t>(max_batch) : js.size();
+    for (size_t a = 0; a < js.size(); a += step) {
+      const std::vector<int> chunk(js.begin() + a,
+                                   js.begin() + std::min(js.size(), a + step));
+      std::vector<torch::Tensor> t;
+      std::vector<torch::Tensor> p;
+      for (int j : chunk) {
+        t.push_back(enc.tokens[s + j]);
+        p.push_back(enc.positions[s + j]);
+      }
+      entries.push_back({torch::stack(t).unsqueeze(0),
+                         torch::stack(p).unsqueeze(0),
+                         shape.first,
+                         shape.second});
+      members.push_back(chunk);
+    }
+  }
+  DecoderListOutput d = model.decoder->ForwardList(entries, mem, false);
+  out.frames.resize(count);
+  for (size_t e = 0; e < entries.size(); ++e) {
+    const PointmapPrediction pred = Postprocess(d.heads[e][0], true);
+    for (size_t k = 0; k < members[e].size(); ++k) {
+      out.frames[members[e][k]] = Slice(pred, static_cast<int64_t>(k));
+    }
+  }
+  out.memory = std::move(d.memory);
+  return out;
+}
 
 // Sets the TF32 flags for its lifetime, restores them after.
 class Tf32Scope {
@@ -102,6 +197,16 @@ EncoderOutput EncodeAll(Must3rModel& model,
   return {torch::cat(tokens, 0), torch::cat(positions, 0)};
 }
 
+using Clock = std::chrono::steady_clock;
+
+// The loop, on encoded frames. t1: when encoding ended.
+Must3rVideoResult RunLoop(Must3rModel& model,
+                          const EncodedFrames& enc,
+                          const Must3rVideoOptions& options,
+                          const ProgressCallback& progress,
+                          Must3rVideoResult result,
+                          Clock::time_point t1);
+
 }  // namespace
 
 Must3rVideoResult RunMust3rVideo(Must3rModel& model,
@@ -113,11 +218,78 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
     throw InputError("RunMust3rVideo: images must be [n >= 1, 3, H, W]");
   }
   torch::NoGradGuard no_grad;
-  const int n = static_cast<int>(images.size(0));
-  const int64_t height = images.size(2);
-  const int64_t width = images.size(3);
+  auto now = [&options] {
+    if (options.timing_sync) options.timing_sync();
+    return Clock::now();
+  };
   Must3rVideoResult result;
-  using Clock = std::chrono::steady_clock;
+  const Clock::time_point t0 = now();
+  EncodedFrames enc;
+  enc.stacked = EncodeAll(model, images, options.encoder_batch);
+  enc.shapes.assign(images.size(0), {images.size(2), images.size(3)});
+  const Clock::time_point t1 = now();
+  result.timings.encoder_s = std::chrono::duration<double>(t1 - t0).count();
+  return RunLoop(model, enc, options, progress, std::move(result), t1);
+}
+
+Must3rVideoResult RunMust3rVideo(Must3rModel& model,
+                                 const std::vector<torch::Tensor>& images,
+                                 const Must3rVideoOptions& options,
+                                 const ProgressCallback& progress) {
+  options.Check();
+  if (images.empty()) {
+    throw InputError("RunMust3rVideo: no images; needs >= 1");
+  }
+  std::map<std::pair<int64_t, int64_t>, std::vector<int>> groups;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const torch::Tensor& im = images[i];
+    if (im.dim() != 3 || im.size(0) != 3) {
+      throw InputError("RunMust3rVideo: image " + std::to_string(i) +
+                       " must be [3, H, W]");
+    }
+    groups[{im.size(1), im.size(2)}].push_back(static_cast<int>(i));
+  }
+  if (groups.size() == 1) {
+    return RunMust3rVideo(model, torch::stack(images), options, progress);
+  }
+  torch::NoGradGuard no_grad;
+  auto now = [&options] {
+    if (options.timing_sync) options.timing_sync();
+    return Clock::now();
+  };
+  Must3rVideoResult result;
+  const Clock::time_point t0 = now();
+  // Upstream's encoder_multi_ar: each shape encoded in its own batches.
+  EncodedFrames enc;
+  enc.uniform = false;
+  enc.tokens.resize(images.size());
+  enc.positions.resize(images.size());
+  enc.shapes.resize(images.size());
+  for (const auto& [shape, ids] : groups) {
+    std::vector<torch::Tensor> group;
+    for (int i : ids) group.push_back(images[i]);
+    const EncoderOutput out =
+        EncodeAll(model, torch::stack(group), options.encoder_batch);
+    for (size_t k = 0; k < ids.size(); ++k) {
+      enc.tokens[ids[k]] = out.tokens[static_cast<int64_t>(k)];
+      enc.positions[ids[k]] = out.positions[static_cast<int64_t>(k)];
+      enc.shapes[ids[k]] = shape;
+    }
+  }
+  const Clock::time_point t1 = now();
+  result.timings.encoder_s = std::chrono::duration<double>(t1 - t0).count();
+  return RunLoop(model, enc, options, progress, std::move(result), t1);
+}
+
+namespace {
+
+Must3rVideoResult RunLoop(Must3rModel& model,
+                          const EncodedFrames& enc,
+                          const Must3rVideoOptions& options,
+                          const ProgressCallback& progress,
+                          Must3rVideoResult result,
+                          Clock::time_point t1) {
+  const int n = static_cast<int>(enc.shapes.size());
   auto now = [&options] {
     if (options.timing_sync) options.timing_sync();
     return Clock::now();
@@ -125,10 +297,6 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
   auto seconds = [](Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
   };
-  Clock::time_point t0 = now();
-  const EncoderOutput enc = EncodeAll(model, images, options.encoder_batch);
-  Clock::time_point t1 = now();
-  result.timings.encoder_s = seconds(t0, t1);
 
   result.mem_batches =
       MemoryBatches(n, options.init_num_images, options.batch_num_views);
@@ -140,7 +308,7 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
   std::vector<int64_t> label(n, -1);
   int num_seen = 0;
   std::set<int> keyframes;
-  std::vector<FrameSlot> slots(n);
+  std::vector<PointmapPrediction> slots(n);
   result.overlap_score.assign(n, std::numeric_limits<double>::quiet_NaN());
   std::optional<OverlapKeyframeRule> overlap_rule;
   if (options.keyframe_rule == KeyframeRule::kOverlap && !options.is_keyframe) {
@@ -164,40 +332,20 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
       record.num_images = count;
       record.nmem_before = mem ? mem->NumTokens() : 0;
       const int64_t label_base = mem ? mem->num_images : 0;
-      DecoderOutput out =
-          model.decoder->forward(enc.tokens.narrow(0, s, count).unsqueeze(0),
-                                 enc.positions.narrow(0, s, count).unsqueeze(0),
-                                 height,
-                                 width,
-                                 mem ? &*mem : nullptr,
-                                 /*render=*/false,
-                                 nullptr,
-                                 options.max_batch);
+      BatchOutput out = DecodeBatch(
+          model, enc, s, count, mem ? &*mem : nullptr, options.max_batch);
       Clock::time_point t2 = now();
       result.timings.decoder_s += seconds(t1, t2);
-      const PointmapPrediction pred = Postprocess(out.head[0], true);
-      if (options.sync_each_call) (void)pred.focal.to(torch::kCPU);
+      const std::vector<PointmapPrediction>& pred = out.frames;
+      if (options.sync_each_call) (void)pred.back().focal.to(torch::kCPU);
       t1 = now();
       result.timings.postprocess_s += seconds(t2, t1);
       mem = std::move(out.memory);
       record.nmem_after_decoder = mem->NumTokens();
-      for (int j = 0; j < count; ++j) {
-        FrameSlot& slot = slots[s + j];
-        slot.pts3d = pred.pts3d[j];
-        slot.pts3d_local = pred.pts3d_local[j];
-        slot.conf = pred.conf[j];
-        slot.focal = pred.focal[j];
-        slot.c2w = pred.c2w[j];
-      }
+      for (int j = 0; j < count; ++j) slots[s + j] = pred[j];
       const bool first_batch_ever = num_seen == 0;
-      auto frame_of = [&pred](int j) {
-        PointmapPrediction one;
-        one.pts3d = pred.pts3d[j];
-        one.pts3d_local = pred.pts3d_local[j];
-        one.conf = pred.conf[j];
-        one.focal = pred.focal[j];
-        one.c2w = pred.c2w[j];
-        return one;
+      auto frame_of = [&pred](int j) -> const PointmapPrediction& {
+        return pred[j];
       };
       for (int j = 0; j < count; ++j) {
         const int id = s + j;
@@ -263,22 +411,31 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
   reporter.Finish();
 
   std::vector<torch::Tensor> pts3d, pts3d_local, conf, focal, c2w;
-  for (const FrameSlot& slot : slots) {
+  for (const PointmapPrediction& slot : slots) {
     pts3d.push_back(slot.pts3d);
     pts3d_local.push_back(slot.pts3d_local);
     conf.push_back(slot.conf);
     focal.push_back(slot.focal);
     c2w.push_back(slot.c2w);
   }
-  result.frames.pts3d = torch::stack(pts3d);
-  result.frames.pts3d_local = torch::stack(pts3d_local);
-  result.frames.conf = torch::stack(conf);
+  const bool one_shape =
+      std::all_of(enc.shapes.begin(), enc.shapes.end(), [&](const auto& v) {
+        return v == enc.shapes[0];
+      });
+  if (one_shape) {
+    result.frames.pts3d = torch::stack(pts3d);
+    result.frames.pts3d_local = torch::stack(pts3d_local);
+    result.frames.conf = torch::stack(conf);
+  }
   result.frames.focal = torch::stack(focal);
   result.frames.c2w = torch::stack(c2w);
+  result.per_frame = std::move(slots);
   result.memory = std::move(*mem);
   result.keyframes.assign(keyframes.begin(), keyframes.end());
   result.frame_label = label;
   return result;
 }
+
+}  // namespace
 
 }  // namespace vanelia::model

@@ -202,12 +202,14 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
       plan = model::PlanResize(frame.rgb.width, frame.rgb.height, Buckets());
     } else if (frame.rgb.width != plan.source_width ||
                frame.rgb.height != plan.source_height) {
-      throw InputError("Must3rTracker: frame " + std::to_string(frame.index) +
-                       " is " + std::to_string(frame.rgb.width) + "x" +
-                       std::to_string(frame.rgb.height) +
-                       "; all frames must be " +
-                       std::to_string(plan.source_width) + "x" +
-                       std::to_string(plan.source_height));
+      // The network would take it (model::RunMust3rVideo groups frames by
+      // shape, as upstream), but a track has one image size.
+      throw InputError(
+          "Must3rTracker: frame " + std::to_string(frame.index) + " is " +
+          std::to_string(frame.rgb.width) + "x" +
+          std::to_string(frame.rgb.height) + "; all frames must be " +
+          std::to_string(plan.source_width) + "x" +
+          std::to_string(plan.source_height) + " (a track has one image size)");
     }
     images.push_back(model::ApplyResizePlan(
         model::NormalizeImage(ImageToTensor(frame.rgb)), plan));

@@ -9,7 +9,9 @@
 // - "postprocess_synthetic": norm_exp, conf, focal, rigid registration;
 // - video mode (a manifest with parameters.mem_batches; keyframe_rule
 //   "every" (default) or "overlap" with parameters.overlap; "inputs" may
-//   point at another folder's frames_u8.npy / images.npy).
+//   point at another folder's frames_u8.npy / images.npy; num_frames and
+//   transpose_frames derive mixed-shape inputs, whose maps are stored
+//   "flat": frames concatenated row-major).
 // Gates (tests/data/must3r/README.md, float32): |d| <= 1e-4 (1 + |ref|)
 // elementwise, per point for pts3d*, abs 1e-4 for focal and c2w; positions,
 // labels, keyframes, traces and shapes exact. Each case prints its worst
@@ -455,16 +457,33 @@ void RunVideo(const fs::path& dir) {
   }
   Must3rModel& model = ModelFor(dir / m.at("checkpoint").get<std::string>());
   torch::NoGradGuard no_grad;
-  const torch::Tensor frames = LoadNpy(input("frames_u8"));
+  // Frames: the first num_frames of frames_u8, those in transpose_frames
+  // transposed (H, W) -> (W, H) (portrait); each planned on its own size.
+  torch::Tensor frames = LoadNpy(input("frames_u8"));
+  frames = frames.narrow(0, 0, p.value("num_frames", frames.size(0)));
+  std::vector<int64_t> transposed =
+      p.value("transpose_frames", std::vector<int64_t>{});
+  const bool flat = p.value("per_frame_layout", "") == "flat";
   const auto buckets = ParseImageSize(p.at("image_size").get<std::string>());
-  const ResizePlan plan = PlanResize(static_cast<int>(frames.size(2)),
-                                     static_cast<int>(frames.size(1)),
-                                     buckets);
   std::vector<torch::Tensor> imgs;
   for (int64_t i = 0; i < frames.size(0); ++i) {
-    imgs.push_back(ApplyResizePlan(NormalizeImage(frames[i]), plan));
+    torch::Tensor f = frames[i];
+    if (std::count(transposed.begin(), transposed.end(), i) > 0) {
+      f = f.transpose(0, 1).contiguous();
+    }
+    const ResizePlan plan = PlanResize(
+        static_cast<int>(f.size(1)), static_cast<int>(f.size(0)), buckets);
+    imgs.push_back(ApplyResizePlan(NormalizeImage(f), plan));
   }
-  const torch::Tensor images = torch::stack(imgs);
+  // "flat": maps of frames of different shapes, concatenated row-major.
+  auto join = [flat](const std::vector<torch::Tensor>& v, int64_t last) {
+    std::vector<torch::Tensor> parts;
+    for (const torch::Tensor& t : v) {
+      parts.push_back(last > 0 ? t.reshape({-1, last}) : t.reshape({-1}));
+    }
+    return flat ? torch::cat(parts) : torch::stack(v);
+  };
+  const torch::Tensor images = join(imgs, 0);
   const torch::Tensor ref_images = LoadNpy(input("images"));
   ExpectNear(name, "images_abs", images, ref_images, Gate::kAbs);
   EXPECT_LE((images - ref_images).abs().max().item<double>(), 1e-5);
@@ -474,26 +493,37 @@ void RunVideo(const fs::path& dir) {
   options.local_context_size = p.at("local_context_size").get<int>();
   options.num_refinements = p.at("num_refinements_iterations").get<int>();
   options.max_batch = p.at("max_bs").get<int>();
-  const Must3rVideoResult r =
-      RunMust3rVideo(model, images.to(TestDevice()), options);
+  std::vector<torch::Tensor> device_imgs;
+  for (const torch::Tensor& im : imgs)
+    device_imgs.push_back(im.to(TestDevice()));
+  const Must3rVideoResult r = RunMust3rVideo(model, device_imgs, options);
 
   std::map<std::string, torch::Tensor> out;
   out["images"] = images;
-  out["true_shape"] =
-      torch::tensor({images.size(2), images.size(3)}, torch::kInt32)
-          .view({1, 2})
-          .repeat({images.size(0), 1});
-  out["pts3d"] = r.frames.pts3d;
-  out["pts3d_local"] = r.frames.pts3d_local;
-  out["conf"] = r.frames.conf;
+  std::vector<torch::Tensor> shapes, pts3d, pts3d_local, conf, unclipped;
+  for (const PointmapPrediction& f : r.per_frame) {
+    const int64_t h = f.conf.size(0);
+    const int64_t w = f.conf.size(1);
+    shapes.push_back(torch::tensor({h, w}, torch::kInt32));
+    pts3d.push_back(f.pts3d.cpu());
+    pts3d_local.push_back(f.pts3d_local.cpu());
+    conf.push_back(f.conf.cpu());
+    unclipped.push_back(
+        EstimateFocalKnowingDepth(f.pts3d_local.unsqueeze(0),
+                                  w / 2.0,
+                                  h / 2.0,
+                                  FocalMode::kWeiszfeld,
+                                  -std::numeric_limits<double>::infinity())
+            .reshape({1})
+            .cpu());
+  }
+  out["true_shape"] = torch::stack(shapes);
+  out["pts3d"] = join(pts3d, 3);
+  out["pts3d_local"] = join(pts3d_local, 3);
+  out["conf"] = join(conf, 0);
   out["focal"] = r.frames.focal;
   out["c2w"] = r.frames.c2w;
-  out["focal_unclipped"] =
-      EstimateFocalKnowingDepth(r.frames.pts3d_local,
-                                images.size(3) / 2.0,
-                                images.size(2) / 2.0,
-                                FocalMode::kWeiszfeld,
-                                -std::numeric_limits<double>::infinity());
+  out["focal_unclipped"] = torch::cat(unclipped);
   for (size_t k = 0; k < r.memory.layers.size(); ++k) {
     out["mem_layer" + std::to_string(k)] = r.memory.layers[k];
   }
@@ -606,11 +636,12 @@ INSTANTIATE_TEST_SUITE_P(Fixtures,
 
 TEST(Must3rFixtureDiscovery, FindsEveryShippedCase) {
   // The shipped copy holds 2 decoder chains, preprocessing, postprocess and
-  // three video runs (keyframes every 3rd frame; two with the overlap rule);
+  // four video runs (every 3rd frame a keyframe; two with the overlap rule;
+  // one on frames of two shapes);
   // a root pointed elsewhere must hold at least one case.
   const auto cases = DiscoverCases();
   if (std::getenv("VANELIA_MUST3R_FIXTURES") == nullptr) {
-    EXPECT_EQ(cases.size(), 7u);
+    EXPECT_EQ(cases.size(), 8u);
   } else {
     EXPECT_GE(cases.size(), 1u);
   }

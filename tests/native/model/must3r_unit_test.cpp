@@ -259,6 +259,68 @@ TEST(Must3rDecoder, PreallocatedMemoryMatchesDevicePaths) {
   EXPECT_EQ(again.memory.NumTokens(), fast.NumTokens() + x.size(2));
 }
 
+// forward_list with entries of one shape is forward() cut into entries (the
+// mixed-shape maths is checked against upstream in video_multi_ar).
+TEST(Must3rDecoder, ForwardListOfOneShapeMatchesForward) {
+  Must3rModel model = LoadMust3rModel(kData + "/checkpoints/tiny_kv.pth");
+  torch::NoGradGuard no_grad;
+  const auto a = testing::ReadNpy(kData + "/tiny_kv/s1_init/images.npy");
+  std::vector<float> data = a.AsFloat32();
+  const torch::Tensor images =
+      torch::from_blob(data.data(), a.shape, torch::kFloat32).clone();
+  const EncoderOutput enc = model.encoder->Encode(images);
+  const auto x = enc.tokens.unsqueeze(0);
+  const auto pos = enc.positions.unsqueeze(0);
+  const int64_t n = x.size(1);
+  ASSERT_GE(n, 2);
+  // Entries of one image each (upstream's max_bs = 1 split).
+  std::vector<DecoderEntry> entries;
+  for (int64_t j = 0; j < n; ++j) {
+    entries.push_back({x.narrow(1, j, 1), pos.narrow(1, j, 1), 64, 96});
+  }
+  const DecoderOutput init =
+      model.decoder->forward(x, pos, 64, 96, nullptr, false);
+  const DecoderListOutput list =
+      model.decoder->ForwardList(entries, nullptr, false);
+  ASSERT_EQ(list.heads.size(), static_cast<size_t>(n));
+  EXPECT_LT((torch::cat(list.heads, 1) - init.head).abs().max().item<double>(),
+            1e-5);
+  EXPECT_TRUE(torch::equal(list.memory.labels, init.memory.labels));
+  EXPECT_EQ(list.memory.num_images, init.memory.num_images);
+  EXPECT_EQ(list.memory.host_labels, init.memory.host_labels);
+  for (size_t k = 0; k < init.memory.layers.size(); ++k) {
+    EXPECT_LT((list.memory.layers[k] - init.memory.layers[k])
+                  .abs()
+                  .max()
+                  .item<double>(),
+              1e-5);
+  }
+  // An update and a render on that memory.
+  const DecoderOutput upd = model.decoder->forward(
+      x.narrow(1, 0, 1), pos.narrow(1, 0, 1), 64, 96, &init.memory, false);
+  const DecoderListOutput lupd =
+      model.decoder->ForwardList({entries[0]}, &list.memory, false);
+  EXPECT_LT((lupd.heads[0] - upd.head).abs().max().item<double>(), 1e-5);
+  EXPECT_TRUE(torch::equal(lupd.memory.labels, upd.memory.labels));
+  const DecoderOutput ren =
+      model.decoder->forward(x, pos, 64, 96, &upd.memory, true);
+  const DecoderListOutput lren =
+      model.decoder->ForwardList({{x, pos, 64, 96}}, &lupd.memory, true);
+  EXPECT_LT((lren.heads[0] - ren.head).abs().max().item<double>(), 1e-5);
+  EXPECT_EQ(lren.memory.NumTokens(), upd.memory.NumTokens());
+  // Bad arguments name the entry.
+  EXPECT_THROW(model.decoder->ForwardList({}, nullptr, false), InputError);
+  EXPECT_THROW(model.decoder->ForwardList(entries, nullptr, true), InputError);
+  try {
+    model.decoder->ForwardList(
+        {{x, pos, 64, 96}, {x, pos, 96, 96}}, nullptr, false);
+    FAIL() << "no throw";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("entry 1"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Must3rDecoder, SingleLinearFeedbackHasUpstreamKeys) {
   DecoderConfig cfg;
   cfg.enc_embed_dim = 64;

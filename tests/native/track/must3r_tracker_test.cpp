@@ -111,6 +111,32 @@ TEST(Must3rTracker, OverlapKeyframeRuleMatchesUpstreamSlamMode) {
   ExpectMatchesFixture(tracker.Track(OrbitFrames(), nullptr), "video_overlap");
 }
 
+TEST(Must3rTracker, FramesOfAnotherSizeAreRefused) {
+  // A portrait frame among landscape ones: the network takes mixed shapes
+  // (video_multi_ar), a track file does not.
+  std::vector<Frame> frames = OrbitFrames();
+  frames.resize(4);
+  const Image& src = frames[2].rgb;
+  Image portrait = Image::Create(src.height, src.width, 3);
+  for (int y = 0; y < portrait.height; ++y) {
+    for (int x = 0; x < portrait.width; ++x) {
+      for (int c = 0; c < 3; ++c)
+        portrait.Row(y)[3 * x + c] = src.Row(x)[3 * y + c];
+    }
+  }
+  frames[2].rgb = portrait;
+  Must3rTracker tracker(TinyOptions());
+  try {
+    tracker.Track(frames, nullptr);
+    FAIL() << "no throw";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("frame 4 is 90x160"), std::string::npos) << what;
+    EXPECT_NE(what.find("all frames must be 160x90"), std::string::npos)
+        << what;
+  }
+}
+
 TEST(Must3rTracker, Badarg) {
   Must3rTrackerOptions options = TinyOptions();
   options.weights.clear();

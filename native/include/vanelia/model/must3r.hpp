@@ -1,7 +1,8 @@
 // The MUSt3R decoder (upstream must3r/model/decoder.py MUSt3R, the
 // inference class) and the encoder + decoder pair.
 //
-// One call takes the encoder tokens of n images of one shape and either
+// One call takes the encoder tokens of n images of one shape (ForwardList:
+// of several shapes, one entry per shape) and either
 // updates the memory (render = false; an init call when there is no memory)
 // or renders against it (render = true, memory unchanged). Conventions, as
 // upstream behaves (see tests/data/must3r/README.md):
@@ -48,6 +49,19 @@ struct DecoderOutput {
   torch::Tensor head;  // [B, n, H, W, output_dim / p^2] float32
 };
 
+// One group of same-shape images in a call over several shapes.
+struct DecoderEntry {
+  torch::Tensor x;     // [B, n_i, N_i, enc_embed_dim]
+  torch::Tensor pos;   // [B, n_i, N_i, 2] int64
+  int64_t height = 0;  // true shape of the group's images
+  int64_t width = 0;
+};
+
+struct DecoderListOutput {
+  MemoryState memory;                // as DecoderOutput::memory
+  std::vector<torch::Tensor> heads;  // per entry [B, n_i, H_i, W_i, C] f32
+};
+
 class Must3rDecoderImpl : public torch::nn::Module {
  public:
   explicit Must3rDecoderImpl(const DecoderConfig& options);
@@ -64,6 +78,18 @@ class Must3rDecoderImpl : public torch::nn::Module {
                         bool render,
                         DecoderTrace* trace = nullptr,
                         int64_t max_batch = 0);
+
+  // Upstream forward_list: images of several shapes in one call, one entry
+  // per shape (and per max_bs chunk), as inference_video_multi_ar groups a
+  // batch. The conventions of forward() over the entries' images in entry
+  // order: only the first image of entry 0 of an init call goes without
+  // image2_embed; image j of entry i cross-attends to [old memory | every
+  // new token of the call but its own]; new tokens and labels are appended
+  // in entry order. The reference path (no work buffer, no preallocated
+  // memory storage, no trace).
+  DecoderListOutput ForwardList(const std::vector<DecoderEntry>& entries,
+                                const MemoryState* memory,
+                                bool render);
 
   void SetAttentionBackend(AttentionBackend backend);
 

@@ -10,7 +10,9 @@
 // non-keyframes in memory; popped non-keyframes leave it, and at the end of a
 // pass only keyframes remain. Refinement passes rerun the batches on the
 // keyframe memory (keyframes overwrite their tokens in place, except label 0).
-// The encoder runs ahead of the decoder in large batches.
+// The encoder runs ahead of the decoder in large batches. Frames may have
+// several shapes (portrait and landscape): batches are grouped by shape as
+// upstream's inference_video_multi_ar does.
 #pragma once
 
 #include "vanelia/core/progress.hpp"
@@ -89,7 +91,10 @@ struct Must3rVideoTimings {
 struct Must3rVideoResult {
   // Per frame, in input order, from the last pass: pts3d [n, H, W, 3],
   // pts3d_local, conf [n, H, W], focal [n], c2w [n, 4, 4] (all float32).
+  // With frames of several shapes only focal and c2w (see per_frame).
   PointmapPrediction frames;
+  // The same per frame: pts3d [H_i, W_i, 3], ..., focal [], c2w [4, 4].
+  std::vector<PointmapPrediction> per_frame;
   MemoryState memory;          // final memory (keyframes only)
   std::vector<int> keyframes;  // sorted ids
   // Per frame: the score the overlap rule compared with its threshold; NaN
@@ -110,6 +115,22 @@ std::vector<int> MemoryBatches(int num_frames,
 // the model's device. progress: one step per decoder call.
 Must3rVideoResult RunMust3rVideo(Must3rModel& model,
                                  const torch::Tensor& images,
+                                 const Must3rVideoOptions& options,
+                                 const ProgressCallback& progress = {});
+
+// Frames of several shapes, as upstream's inference_video_multi_ar: images[i]
+// [3, H_i, W_i] (natural orientation; portrait frames too). A batch whose
+// frames share a shape runs as above; a batch of several shapes is one
+// Must3rDecoder::ForwardList call with one entry per shape, in (H, W) order
+// (upstream's torch.unique), each cut in chunks of max_batch. Frame ids,
+// labels and keyframes follow input order as upstream's do, while the new
+// memory tokens follow entry order: when a batch lists a portrait frame
+// before a landscape one, upstream (and so this port) files each frame's
+// label on the other's tokens, and the init call's reference image (no
+// image2_embed, the world frame) is the first frame of the first shape
+// (tests/data/must3r/README.md, video_multi_ar). One shape: the call above.
+Must3rVideoResult RunMust3rVideo(Must3rModel& model,
+                                 const std::vector<torch::Tensor>& images,
                                  const Must3rVideoOptions& options,
                                  const ProgressCallback& progress = {});
 

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""Generates the video-mode fixtures with upstream's overlap keyframe rule.
+"""Generates video-mode fixtures beyond video_orbit: the overlap rule, mixed shapes.
 
-Runs upstream's demo "sequence: slam keyframes" mode (execution_mode
-"vidslam" of must3r/demo/gradio.py get_reconstructed_scene): the video loop
-must3r_inference_video with is_keyframe_function = slam_is_keyframe,
-scene_state = get_searcher("kdtree-scipy-quadrant_x2") and
+video_overlap*: upstream's demo "sequence: slam keyframes" mode
+(execution_mode "vidslam" of must3r/demo/gradio.py get_reconstructed_scene):
+the video loop must3r_inference_video with is_keyframe_function =
+slam_is_keyframe, scene_state = get_searcher("kdtree-scipy-quadrant_x2") and
 scene_state_update_function = slam_update_scene_state, all unmodified, on
 the 16 orbit frames of ../video_orbit/frames_u8.npy and the tiny_kv
-checkpoint. Upstream is imported at run time from --upstream (a checkout
+checkpoint. video_multi_ar: the default keyframe rule on 10 of those frames,
+4 of them transposed to portrait, so that decoder calls hold two shapes
+(inference_video_multi_ar's list path). Upstream is imported at run time from --upstream (a checkout
 holding must3r/ with its dust3r/croco submodules, and roma/); nothing of it
 is copied here. The wrappers below only record what upstream's functions
 return (keyframe decisions, overlap scores, decoder-call token counts).
@@ -22,6 +24,7 @@ Usage (from the repository root):
 
 import argparse
 import functools
+import inspect
 import json
 import os
 import sys
@@ -44,6 +47,11 @@ IMAGE_SIZE_DICT = {3 / 2: [96, 64]}  # what load_images is given
 # window, a refinement pass, max_bs = 1 and other rule parameters.
 SCENARIOS = {
     "video_overlap": dict(
+        rule="overlap",
+        num_frames=16,
+        transpose=[],
+        init_num_images=2,
+        batch_num_views=1,
         local_context_size=0,
         num_refinements_iterations=0,
         max_bs=0,
@@ -53,6 +61,11 @@ SCENARIOS = {
         overlap_percentile=85.0,
     ),
     "video_overlap_ctx": dict(
+        rule="overlap",
+        num_frames=16,
+        transpose=[],
+        init_num_images=2,
+        batch_num_views=1,
         local_context_size=4,
         num_refinements_iterations=1,
         max_bs=1,
@@ -60,6 +73,19 @@ SCENARIOS = {
         min_conf_keyframe=1.5,
         keyframe_overlap_thr=0.25,
         overlap_percentile=70.0,
+    ),
+    # Portrait frames 0, 3, 5, 8: the init batch (0 P, 1 L, 2 L) and the
+    # batches (3 P, 4 L), (5 P, 6 L), (7 L, 8 P) mix shapes; upstream groups
+    # a batch by shape, landscape (64, 96) first.
+    "video_multi_ar": dict(
+        rule="every",
+        num_frames=10,
+        transpose=[0, 3, 5, 8],
+        init_num_images=3,
+        batch_num_views=2,
+        local_context_size=3,
+        num_refinements_iterations=1,
+        max_bs=0,
     ),
 }
 
@@ -115,6 +141,14 @@ class Recorder:
     def __init__(self, up, p):
         self.up = up
         self.p = p
+        self.calls = []
+        self.updates = 0
+        if p["rule"] == "every":
+            # Upstream's own defaults (id % 3 == 0; identity update).
+            sig = inspect.signature(up.engine.inference_video_multi_ar).parameters
+            self.rule = sig["is_keyframe_function"].default
+            self.update = sig["scene_state_update_function"].default
+            return
         self.rule = functools.partial(
             up.demo.slam_is_keyframe,
             p["subsample"],
@@ -128,10 +162,17 @@ class Recorder:
             p["subsample"],
             p["min_conf_keyframe"],
         )
-        self.calls = []
-        self.updates = 0
+
+    def scene_state(self):
+        if self.p["rule"] == "every":
+            return None
+        return self.up.slam.get_searcher("kdtree-scipy-quadrant_x2")
 
     def is_keyframe(self, id, res, scene_state):
+        if self.p["rule"] == "every":
+            decision = bool(self.rule(id, res, scene_state))
+            self.calls.append((int(id), decision, float("nan")))
+            return decision
         # The same call slam_is_keyframe makes, for the score it compares.
         res_u = {k: v.unsqueeze(0).unsqueeze(0) for k, v in res.items()}
         score = self.up.slam.get_overlap_score(
@@ -166,12 +207,35 @@ def trace_decoder(decoder, trace):
     decoder.forward = forward
 
 
-def run_scenario(up, name, p, frames):
+def scenario_frames(p):
+    frames = [f for f in np.load(FRAMES)[: p["num_frames"]]]
+    for i in p["transpose"]:
+        frames[i] = np.ascontiguousarray(frames[i].transpose(1, 0, 2))
+    return frames
+
+
+def flat(arrays, last):
+    """Frames of different shapes: one array, frames in order, row-major."""
+    return np.concatenate([a.reshape((-1,) + last) for a in arrays])
+
+
+def run_scenario(up, name, p):
     torch = up.torch
     image_size = IMAGE_SIZE_DICT
+    frames = scenario_frames(p)
     with tempfile.TemporaryDirectory() as tmp:
         filelist = write_pngs(frames, tmp)
-        model = up.load_model(CHECKPOINT, device="cpu", verbose=False)
+        # The checkpoint's ManyAR_PatchEmbed asserts landscape tensors, and
+        # load_images keeps portrait images upright, so the demo path needs
+        # the plain patch embedding for portrait frames (the demo's --encoder
+        # override; dust3r's own load_model makes the same swap). Same
+        # weights; the direct loop below keeps ManyAR and stores portrait
+        # tensors transposed, as ManyAR expects: both must agree.
+        encoder_args = None
+        if p["transpose"]:
+            ckpt_args = torch.load(CHECKPOINT, map_location="cpu")["args"]
+            encoder_args = ckpt_args.encoder.replace("ManyAR_PatchEmbed", "PatchEmbedDust3R")
+        model = up.load_model(CHECKPOINT, encoder=encoder_args, device="cpu", verbose=False)
         encoder, decoder = model
         calls = []
         trace_decoder(decoder, calls)
@@ -184,22 +248,26 @@ def run_scenario(up, name, p, frames):
                 False,
                 filelist,
                 p["max_bs"],
-                init_num_images=2,
-                batch_num_views=1,
+                init_num_images=p["init_num_images"],
+                batch_num_views=p["batch_num_views"],
                 viser_server=None,
                 num_refinements_iterations=p["num_refinements_iterations"],
                 local_context_size=p["local_context_size"],
                 is_keyframe_function=rec.is_keyframe,
-                scene_state=up.slam.get_searcher("kdtree-scipy-quadrant_x2"),
+                scene_state=rec.scene_state(),
                 scene_state_update_function=rec.update_state,
                 verbose=False,
             )
         # The same loop called directly, for the final memory.
         views = up.demo.load_images(filelist, size=image_size, verbose=False)
         imgs = [v["img"] for v in views]
+        # ManyAR's storage: portrait tensors transposed (3, W, H).
+        stored = [v.transpose(-1, -2) if v.shape[-2] > v.shape[-1] else v for v in imgs]
         true_shape = [torch.from_numpy(v["true_shape"]) for v in views]
         n = len(imgs)
-        mem_batches = [min(2, n)] + [1] * (n - min(2, n))
+        mem_batches = [min(p["init_num_images"], n)]
+        while sum(mem_batches) != n:
+            mem_batches.append(min(p["batch_num_views"], n - sum(mem_batches)))
         act = up.get_pointmaps_activation(decoder, verbose=False)
         rec2 = Recorder(up, p)
         calls2 = []
@@ -209,7 +277,7 @@ def run_scenario(up, name, p, frames):
             mem, x_out = up.engine.inference_video_multi_ar(
                 model2[0],
                 model2[1],
-                imgs,
+                stored,
                 true_shape,
                 mem_batches,
                 max_bs=None if p["max_bs"] == 0 else p["max_bs"],
@@ -222,20 +290,30 @@ def run_scenario(up, name, p, frames):
                 local_context_size=p["local_context_size"],
                 return_mem=True,
                 is_keyframe_function=rec2.is_keyframe,
-                scene_state=up.slam.get_searcher("kdtree-scipy-quadrant_x2"),
+                scene_state=rec2.scene_state(),
                 scene_state_update_function=rec2.update_state,
             )
     keys = ["pts3d", "pts3d_local", "conf", "focal", "c2w"]
-    out = {k: np.stack([scene.x_out[i][k].numpy() for i in range(n)]) for k in keys}
-    direct = {k: np.stack([x_out[i][k].numpy() for i in range(n)]) for k in keys}
-    diff = max(float(np.abs(out[k] - direct[k]).max()) for k in keys)
-    assert diff == 0.0, f"{name}: demo vs direct loop differ by {diff}"
-    assert calls == calls2 and rec.calls == rec2.calls
+    per_frame = {k: [scene.x_out[i][k].numpy() for i in range(n)] for k in keys}
+    for k in keys:
+        for i in range(n):
+            assert np.array_equal(per_frame[k][i], x_out[i][k].numpy()), (name, k, i)
+    assert calls == calls2
+    assert [c[:2] for c in rec.calls] == [c[:2] for c in rec2.calls]
+    mixed = len({tuple(v.shape) for v in imgs}) > 1
+    out = {}
+    for k in keys:
+        if mixed and k in ("pts3d", "pts3d_local"):
+            out[k] = flat(per_frame[k], (3,))
+        elif mixed and k == "conf":
+            out[k] = flat(per_frame[k], ())
+        else:
+            out[k] = np.stack(per_frame[k])
     focal_unclipped = []
     from dust3r.post_process import estimate_focal_knowing_depth
 
     for i in range(n):
-        local = torch.from_numpy(out["pts3d_local"][i])[None]
+        local = torch.from_numpy(per_frame["pts3d_local"][i])[None]
         H, W = local.shape[1:3]
         pp_xy = torch.tensor((W / 2, H / 2))
         focal_unclipped.append(
@@ -246,9 +324,12 @@ def run_scenario(up, name, p, frames):
             )
         )
     out["focal_unclipped"] = np.float32(focal_unclipped)
-    images = np.stack([v.numpy() for v in imgs]).astype(np.float32)
-    ref_images = np.load(os.path.join(DATA, "video_orbit", "images.npy"))
-    assert np.array_equal(images, ref_images), "inputs differ from video_orbit"
+    if mixed:
+        out["images"] = flat([v.numpy() for v in imgs], ()).astype(np.float32)
+    else:
+        images = np.stack([v.numpy() for v in imgs]).astype(np.float32)
+        ref_images = np.load(os.path.join(DATA, "video_orbit", "images.npy"))
+        assert np.array_equal(images, ref_images), "inputs differ from video_orbit"
     out["true_shape"] = np.stack([v.numpy() for v in true_shape]).astype(np.int32)
     for k, layer in enumerate(mem[0]):
         out[f"mem_layer{k}"] = layer.numpy()
@@ -269,46 +350,61 @@ def run_scenario(up, name, p, frames):
     for id_, decision, score in rec.calls:
         scores[id_] = score
         decisions[id_] = int(decision)
-    out["overlap_score"] = scores
-    out["keyframe_decision"] = decisions
+    if p["rule"] == "overlap":
+        out["overlap_score"] = scores
+        out["keyframe_decision"] = decisions
     first = set(range(mem_batches[0]))
     keyframes = sorted(first | {i for i, d, _ in rec.calls if d})
     out["keyframes"] = np.int64(keyframes)
-    return out, rec, calls
+    shapes = [list(v.shape[-2:]) for v in imgs]
+    return out, rec, calls, mixed, shapes
 
 
-def manifest_for(name, p, out, rec, calls, frames):
+def manifest_for(name, p, out, rec, calls, mixed, frame_shapes):
     import hashlib
+    import torch
 
     def sha(path):
         with open(path, "rb") as f:
             return hashlib.sha256(f.read()).hexdigest()
 
-    meaning = {
-        "nmem_trace": (
+    if mixed:
+        pixels = "(sum over frames of H*W"
+        maps = {
+            "pts3d": f"final pointmap of every frame (last pass), {pixels}, 3) float32",
+            "pts3d_local": f"final local pointmap of every frame, {pixels}, 3) float32",
+            "conf": f"final confidence of every frame, {pixels},) float32",
+            "images": "normalised inputs of every frame flattened, (sum of 3*H*W,) float32",
+        }
+    else:
+        maps = {
+            "pts3d": "final pointmap per frame (last pass), (n,64,96,3) float32",
+            "pts3d_local": "final local pointmap per frame, (n,64,96,3) float32",
+            "conf": "final confidence per frame, (n,64,96) float32",
+        }
+    meaning = dict(
+        maps,
+        nmem_trace=(
             "(calls,7) int64: pass, batch, first id, n, Nmem before, after the "
             "decoder, after the removals"
         ),
-        "true_shape": "(n,2) int32 (height, width) as load_images stores it",
-        "mem_batches": "frames per memory batch, in order",
-        "pts3d": "final pointmap per frame (last pass), (n,64,96,3) float32",
-        "pts3d_local": "final local pointmap per frame, (n,64,96,3) float32",
-        "conf": "final confidence per frame, (n,64,96) float32",
-        "focal": "focal per frame from postprocess (weiszfeld, clipped at 0)",
-        "focal_unclipped": "extra: the same focal with min_focal=-inf",
-        "c2w": "camera-to-world per frame from postprocess, (n,4,4) float32",
-        "mem_labels": "final memory labels, (1,Nmem) int64",
-        "keyframes": "sorted ids of the keyframes (first batch + rule says yes)",
-        "overlap_score": (
+        true_shape="(n,2) int32 (height, width) as load_images stores it",
+        mem_batches="frames per memory batch, in order",
+        focal="focal per frame from postprocess (weiszfeld, clipped at 0)",
+        focal_unclipped="extra: the same focal with min_focal=-inf",
+        c2w="camera-to-world per frame from postprocess, (n,4,4) float32",
+        mem_labels="final memory labels, (1,Nmem) int64",
+        keyframes="sorted ids of the keyframes (first batch + rule says yes)",
+        overlap_score=(
             "float64 per frame: the overlap score the rule compared with "
             "keyframe_overlap_thr (85th/70th percentile of depth-normalised "
             "nearest-neighbour distances); NaN where the rule was not called"
         ),
-        "keyframe_decision": (
+        keyframe_decision=(
             "int64 per frame: 1/0 what the rule returned, -1 where it was not "
             "called (first batch, or refinement passes)"
         ),
-    }
+    )
     files = {}
     for key, arr in out.items():
         desc = meaning.get(key)
@@ -319,42 +415,48 @@ def manifest_for(name, p, out, rec, calls, frames):
             "dtype": str(arr.dtype),
             "meaning": desc,
         }
-    import torch
-
-    return {
-        "scenario": name,
-        "config": "tiny_kv",
-        "description": (
+    inputs = {
+        "frames_u8": "../video_orbit/frames_u8.npy",
+        "frame_indices": "../video_orbit/frame_indices.npy",
+    }
+    if not mixed:
+        inputs["images"] = "../video_orbit/images.npy"
+    params = {
+        "image_size": IMAGE_SIZE,
+        "num_frames": p["num_frames"],
+        "transpose_frames": p["transpose"],
+        "init_num_images": p["init_num_images"],
+        "batch_num_views": p["batch_num_views"],
+        "local_context_size": p["local_context_size"],
+        "num_refinements_iterations": p["num_refinements_iterations"],
+        "max_bs": p["max_bs"],
+        "keyframe_rule": p["rule"],
+    }
+    facts = {
+        "keyframes": out["keyframes"].tolist(),
+        "keyframe_rule_calls": [[i, d] for i, d, _ in rec.calls],
+        "scene_state_update_calls": rec.updates,
+        "decoder_calls_nmem_before_after_nimages": calls,
+        "Nmem_final": int(out["mem_labels"].shape[1]),
+    }
+    if p["rule"] == "overlap":
+        description = (
             "video mode with upstream's overlap keyframe rule (demo execution "
             "mode 'vidslam') on the 16 orbit frames of video_orbit, tiny "
             "random-weight model"
-        ),
-        "checkpoint": "../checkpoints/tiny_kv.pth",
-        "checkpoint_sha256": sha(CHECKPOINT),
-        "inputs": {
-            "frames_u8": "../video_orbit/frames_u8.npy",
-            "frame_indices": "../video_orbit/frame_indices.npy",
-            "images": "../video_orbit/images.npy",
-        },
-        "parameters": {
-            "image_size": IMAGE_SIZE,
-            "init_num_images": 2,
-            "batch_num_views": 1,
-            "local_context_size": p["local_context_size"],
-            "num_refinements_iterations": p["num_refinements_iterations"],
-            "max_bs": p["max_bs"],
-            "keyframe_rule": "overlap",
-            "is_keyframe_function": (
+        )
+        params.update(
+            is_keyframe_function=(
                 "functools.partial(must3r.demo.inference.slam_is_keyframe, "
                 "subsample, min_conf_keyframe, keyframe_overlap_thr, "
                 "overlap_percentile, 'nn-norm')"
             ),
-            "scene_state": "must3r.slam.model.get_searcher('kdtree-scipy-quadrant_x2')",
-            "scene_state_update_function": (
+            scene_state="must3r.slam.model.get_searcher('kdtree-scipy-quadrant_x2')",
+            scene_state_update_function=(
                 "functools.partial(must3r.demo.inference.slam_update_scene_state, "
                 "subsample, min_conf_keyframe)"
             ),
-            "overlap": {
+            overlap={
                 "subsample": p["subsample"],
                 "min_conf_keyframe": p["min_conf_keyframe"],
                 "keyframe_overlap_thr": p["keyframe_overlap_thr"],
@@ -362,15 +464,46 @@ def manifest_for(name, p, out, rec, calls, frames):
                 "overlap_mode": "nn-norm",
                 "searcher": "kdtree-scipy-quadrant_x2",
             },
-            "amp": False,
-            "device": "cpu",
-            "mem_batches": out["mem_batches"].tolist(),
-        },
+        )
+        facts["keyframe_rule_calls"] = [[i, d, s] for i, d, s in rec.calls]
+        facts["smallest_margin_to_threshold"] = min(
+            abs(s - p["keyframe_overlap_thr"]) for _, _, s in rec.calls
+        )
+    else:
+        description = (
+            "video mode on orbit frames of two shapes (frames in transpose_frames "
+            "transposed to portrait: input i is frames_u8[i], or its transpose "
+            "(1,0,2)), upstream's default keyframe rule, tiny random-weight model"
+        )
+        params.update(
+            is_keyframe_function="upstream default: lambda id, res, scene_state: (id % 3 == 0)",
+            scene_state=None,
+            scene_state_update_function="upstream default (identity)",
+        )
+    if mixed:
+        params["per_frame_layout"] = "flat"
+        params["frame_shapes"] = frame_shapes
+    params.update(amp=False, device="cpu", mem_batches=out["mem_batches"].tolist())
+    if mixed:
+        params["demo_encoder_override"] = (
+            "the checkpoint's encoder string with ManyAR_PatchEmbed -> "
+            "PatchEmbedDust3R (ManyAR asserts landscape tensors; load_images keeps "
+            "portrait images upright); the direct loop keeps ManyAR with portrait "
+            "tensors stored transposed; both give identical outputs"
+        )
+    return {
+        "scenario": name,
+        "config": "tiny_kv",
+        "description": description,
+        "checkpoint": "../checkpoints/tiny_kv.pth",
+        "checkpoint_sha256": sha(CHECKPOINT),
+        "inputs": inputs,
+        "parameters": params,
         "calls": {
             "demo": (
                 "must3r.demo.inference.must3r_inference_video((encoder, decoder), "
-                "'cpu', image_size, False, filelist, max_bs, init_num_images=2, "
-                "batch_num_views=1, num_refinements_iterations, local_context_size, "
+                "'cpu', image_size, False, filelist, max_bs, init_num_images, "
+                "batch_num_views, num_refinements_iterations, local_context_size, "
                 "is_keyframe_function, scene_state, scene_state_update_function)"
             ),
             "direct": (
@@ -386,16 +519,7 @@ def manifest_for(name, p, out, rec, calls, frames):
             "torch_threads": 2,
             "resize_antialias": "torchvision Resize default switched to antialias=True",
         },
-        "facts": {
-            "keyframes": out["keyframes"].tolist(),
-            "keyframe_rule_calls": [[i, d, s] for i, d, s in rec.calls],
-            "scene_state_update_calls": rec.updates,
-            "decoder_calls_nmem_before_after_nimages": calls,
-            "Nmem_final": int(out["mem_labels"].shape[1]),
-            "smallest_margin_to_threshold": min(
-                abs(s - p["keyframe_overlap_thr"]) for _, _, s in rec.calls
-            ),
-        },
+        "facts": facts,
         "files": dict(sorted(files.items())),
     }
 
@@ -404,14 +528,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--upstream", required=True, help="checkout with must3r/ and roma/")
     ap.add_argument("--verify", action="store_true", help="compare, write nothing")
+    ap.add_argument("--only", nargs="*", help="scenario folders to make (default: all)")
     args = ap.parse_args()
     up = import_upstream(os.path.abspath(args.upstream))
-    frames = np.load(FRAMES)
     status = 0
     for name, p in SCENARIOS.items():
-        out, rec, calls = run_scenario(up, name, p, frames)
+        if args.only and name not in args.only:
+            continue
+        out, rec, calls, mixed, shapes = run_scenario(up, name, p)
         folder = os.path.join(DATA, name)
-        manifest = manifest_for(name, p, out, rec, calls, frames)
+        manifest = manifest_for(name, p, out, rec, calls, mixed, shapes)
         print(name, "keyframes", manifest["facts"]["keyframes"])
         print(name, "rule calls", manifest["facts"]["keyframe_rule_calls"])
         if args.verify:
