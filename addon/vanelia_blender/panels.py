@@ -58,7 +58,7 @@ class VANELIA_PT_main(bpy.types.Panel):
             if problem:
                 reasons.append(problem)
         for reason in reasons:
-            for k, line in enumerate(_wrap(reason, 40)):
+            for k, line in enumerate(_wrap(reason, 22)):
                 box.label(text=line, icon="INFO" if k == 0 else "BLANK1")
         if s.tracker in NETWORKS:
             self._draw_network(box, s)
@@ -66,7 +66,7 @@ class VANELIA_PT_main(bpy.types.Panel):
         col.prop(s, "frame_start", text="Frame start")
         col.prop(s, "frame_end", text="End (-1 = all)")
         col.prop(s, "frame_step", text="Step")
-        box.prop(s, "focal_px")
+        box.prop(s, "focal_px", text="Focal (px)")
         box.prop(s, "camera_height")
         row = box.row()
         row.enabled = not running
@@ -76,8 +76,8 @@ class VANELIA_PT_main(bpy.types.Panel):
     def _draw_network(self, box, s):
         box.prop(s, "device")
         col = box.column(align=True)
-        col.prop(s, "image_size")
-        col.prop(s, "dtype")
+        col.prop(s, "image_size", text="Size")
+        col.prop(s, "dtype", text="Type")
         col = box.column(align=True)
         col.prop(s, "keyframe_every")
         col.prop(s, "local_context")
