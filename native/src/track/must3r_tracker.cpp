@@ -5,6 +5,7 @@
 #include "vanelia/track/must3r_tracker.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/model/model_config.hpp"
 #include "vanelia/model/must3r.hpp"
 #include "vanelia/model/must3r_video.hpp"
 #include "vanelia/model/preprocess.hpp"
@@ -40,9 +41,16 @@ void Must3rTrackerOptions::Check() const {
         "Must3rTrackerOptions::weights is empty; give a MUSt3R "
         "checkpoint (--weights)");
   }
-  if (custom_buckets.empty() && image_size != 224 && image_size != 512) {
-    throw InputError("Must3rTrackerOptions::image_size = " +
-                     std::to_string(image_size) + "; must be 224 or 512");
+  if (custom_buckets.empty() && image_size != 224 && image_size != 512 &&
+      image_size != 0) {
+    throw InputError(
+        "Must3rTrackerOptions::image_size = " + std::to_string(image_size) +
+        "; must be 224, 512 or 0 (the weights' own)");
+  }
+  if (!custom_buckets.empty() && image_size == 0) {
+    throw InputError(
+        "Must3rTrackerOptions::image_size = 0 with custom_buckets; give the "
+        "weights' training resolution");
   }
   if (device != "auto" && device != "cpu" && device != "cuda") {
     throw InputError("Must3rTrackerOptions::device = '" + device +
@@ -84,6 +92,7 @@ Must3rTracker::Must3rTracker(Must3rTrackerOptions options)
                      "' needs a CUDA GPU (use --dtype fp32 on the CPU)");
   }
   state->model = model::LoadMust3rModel(options_.weights);
+  if (options_.image_size == 0) UseWeightsResolution(state->model.config);
   CheckResolution(state->model.config, options_.image_size, options_.weights);
   const torch::Dtype dtype = options_.dtype == "bf16"   ? torch::kBFloat16
                              : options_.dtype == "fp16" ? torch::kFloat16
@@ -93,6 +102,26 @@ Must3rTracker::Must3rTracker(Must3rTrackerOptions options)
 }
 
 Must3rTracker::~Must3rTracker() = default;
+
+bool Must3rCudaAvailable() {
+  return torch::cuda::is_available();
+}
+
+void Must3rTracker::UseWeightsResolution(const ModelConfig& config) {
+  options_.image_size = config.resolution;
+  try {
+    model::BucketsForSize(config.resolution);
+  } catch (const InputError&) {
+    // No upstream list for this resolution: the training shape is the one
+    // bucket (landscape width = long side).
+    const int h = config.decoder.img_size_h;
+    const int w = config.decoder.img_size_w;
+    const int long_side = std::max(h, w);
+    const int short_side = std::min(h, w);
+    options_.custom_buckets = {
+        {static_cast<double>(long_side) / short_side, long_side, short_side}};
+  }
+}
 
 std::vector<model::AspectBucket> Must3rTracker::Buckets() const {
   if (options_.custom_buckets.empty()) {
@@ -177,6 +206,8 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
   std::vector<Frame> frames;
   std::vector<torch::Tensor> images;
   model::ResizePlan plan;
+  // Decoding and preprocessing report (and can cancel) as their own stage.
+  ProgressReporter decode("decode", info.expected_frames, progress);
   Frame frame;
   while (feed(&frame)) {
     if (images.empty()) {
@@ -194,7 +225,9 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
         model::NormalizeImage(ImageToTensor(frame.rgb)), plan));
     frame.rgb = Image();  // the network image is all we keep
     frames.push_back(frame);
+    decode.Update(static_cast<int64_t>(frames.size()));
   }
+  decode.Finish();
   if (frames.size() < 2) {
     throw InputError("Must3rTracker: " + std::to_string(frames.size()) +
                      " frames; needs at least 2");
