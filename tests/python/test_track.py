@@ -261,6 +261,17 @@ def test_must3r_tracks_a_short_clip(tmp_path):
     assert any(stage not in ("decode",) for stage, _, _ in stages), stages
 
 
+def test_must3r_without_a_usable_focal_is_a_clear_error(tmp_path):
+    # The random weights give no usable focal on the sample: the tracker says
+    # so and names the way out instead of writing an invalid track.
+    run = dict(TINY_RUN)
+    del run["focal_px"]
+    out = tmp_path / "track.json"
+    with pytest.raises(_vanelia.InputError, match="no usable focal length.*--focal-px"):
+        _vanelia.track_video(SAMPLE, output=str(out), **run)
+    assert not out.exists()
+
+
 def test_must3r_defaults_are_the_clis():
     doc = _vanelia.track_video.__doc__
     for text in (

@@ -136,6 +136,14 @@ std::vector<model::AspectBucket> Must3rTracker::Buckets() const {
 
 namespace {
 
+// A focal length (source pixels) of a real lens: a field of view between
+// about 1 and 170 degrees across the larger image side.
+bool UsableFocal(double focal_px, const model::ResizePlan& plan) {
+  const double side = std::max(plan.source_width, plan.source_height) * 1.0;
+  return std::isfinite(focal_px) && focal_px >= 0.04 * side &&
+         focal_px <= 60.0 * side;
+}
+
 torch::Tensor ImageToTensor(const Image& image) {
   if (image.channels != 3 || image.Empty()) {
     throw InputError("Must3rTracker: frames must be RGB (3 channels), got " +
@@ -270,6 +278,7 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
   std::vector<uint8_t> rgb;
   std::vector<int64_t> point_frames;
   std::vector<double> focals;
+  std::vector<int64_t> unusable;  // frames without a usable focal
   for (size_t i = 0; i < frames.size(); ++i) {
     TrackedFrame tf;
     tf.index = frames[i].index;
@@ -278,6 +287,13 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
                          ? *options_.common.focal_px / plan.ScaleX()
                          : focal[static_cast<int64_t>(i)].item<double>();
     tf.intrinsics = model::SourceIntrinsics(f, plan);
+    if (!UsableFocal(tf.intrinsics.fx, plan)) {
+      // No usable focal (the network's pointmap gives none, or one outside
+      // any real lens): the frame is left out and reported, never given an
+      // invented focal.
+      unusable.push_back(frames[i].index);
+      continue;
+    }
     focals.push_back(tf.intrinsics.fx);
     Eigen::Matrix4d world_from_cam;
     const torch::Tensor m = c2w[static_cast<int64_t>(i)].contiguous();
@@ -323,7 +339,25 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
     out.points.confidence(k) = confidence[i];
     out.points.frame_index[k] = point_frames[i];
   }
-  out.summary.registered = static_cast<int64_t>(frames.size());
+  if (focals.empty()) {
+    throw InputError("MUSt3R gave no usable focal length for any of the " +
+                     std::to_string(frames.size()) +
+                     " frames (untrained weights, or footage it cannot "
+                     "read); give the focal with --focal-px");
+  }
+  if (!unusable.empty()) {
+    std::string list;
+    for (size_t k = 0; k < unusable.size() && k < 10; ++k) {
+      list += (k == 0 ? "" : ", ") + std::to_string(unusable[k]);
+    }
+    if (unusable.size() > 10) list += ", ...";
+    out.summary.warnings.push_back(
+        std::to_string(unusable.size()) + " of " +
+        std::to_string(frames.size()) +
+        " frames left out: MUSt3R gave no usable focal length (frames " + list +
+        ")");
+  }
+  out.summary.registered = static_cast<int64_t>(out.track.frames.size());
   out.summary.total = static_cast<int64_t>(frames.size());
   std::sort(focals.begin(), focals.end());
   out.summary.focal_px = focals[focals.size() / 2];

@@ -57,21 +57,27 @@ std::vector<Frame> OrbitFrames() {
 }
 
 TEST(Must3rTracker, OrbitMatchesUpstreamThroughTheConversion) {
-  Must3rTracker tracker(TinyOptions());
+  // Random weights give no usable focal (upstream's estimates are below 0.01
+  // px): the pose and principal-point conversion is checked with a known
+  // focal; the focal's own map back to source pixels has its known-answer
+  // test in the model module.
+  Must3rTrackerOptions options = TinyOptions();
+  options.common.focal_px = 200.0;  // source pixels
+  Must3rTracker tracker(options);
   EXPECT_EQ(tracker.Name(), "must3r");
   const TrackResult r = tracker.Track(OrbitFrames(), nullptr);
   ASSERT_EQ(r.track.frames.size(), 16u);
+  EXPECT_TRUE(r.summary.warnings.empty());
   EXPECT_EQ(r.track.width, 160);
   EXPECT_EQ(r.track.height, 90);
-  const auto focal =
-      testing::ReadNpy(kData + "/video_orbit/focal.npy").AsFloat64();
   const auto c2w = testing::ReadNpy(kData + "/video_orbit/c2w.npy").AsFloat64();
   // Crop 90x135 at x = 12 (12.5 rounded half to even), scale 135/96.
   const double s = 135.0 / 96.0;
   for (size_t i = 0; i < 16; ++i) {
     const TrackedFrame& f = r.track.frames[i];
     EXPECT_EQ(f.index, static_cast<int64_t>(2 * i));
-    EXPECT_NEAR(f.intrinsics.fx, focal[i] * s, 1e-3);
+    EXPECT_NEAR(f.intrinsics.fx, 200.0, 1e-9);
+    EXPECT_NEAR(f.intrinsics.fy, 200.0, 1e-9);
     EXPECT_NEAR(f.intrinsics.cx, 12 + s * 48.5 - 0.5, 1e-9);
     EXPECT_NEAR(f.intrinsics.cy, s * 32.5 - 0.5, 1e-9);
     // world_from_cam = upstream c2w (OpenCV camera axes).
@@ -91,7 +97,27 @@ TEST(Must3rTracker, OrbitMatchesUpstreamThroughTheConversion) {
   EXPECT_EQ(r.points.frame_index.size(), static_cast<size_t>(r.points.Size()));
   EXPECT_TRUE(r.points.xyz.allFinite());
   EXPECT_EQ(r.summary.registered, 16);
+  EXPECT_EQ(r.summary.total, 16);
   ASSERT_TRUE(r.summary.focal_px.has_value());
+  EXPECT_NEAR(*r.summary.focal_px, 200.0, 1e-9);
+}
+
+TEST(Must3rTracker, NoUsableFocalIsAClearError) {
+  // Upstream's focal estimates for these frames are all below 0.01 px (random
+  // weights): no frame is usable, and the error names the way out.
+  const auto focal =
+      testing::ReadNpy(kData + "/video_orbit/focal.npy").AsFloat64();
+  for (size_t i = 0; i < 16; ++i) ASSERT_LT(focal[i], 0.01);
+  try {
+    Must3rTracker(TinyOptions()).Track(OrbitFrames(), nullptr);
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("no usable focal length for any of "
+                                         "the 16 frames"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("--focal-px"), std::string::npos);
+  }
 }
 
 TEST(Must3rTracker, Badarg) {
