@@ -33,62 +33,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-py::object ToPython(const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::null:
-      return py::none();
-    case Json::value_t::boolean:
-      return py::bool_(j.get<bool>());
-    case Json::value_t::number_integer:
-      return py::int_(j.get<int64_t>());
-    case Json::value_t::number_unsigned:
-      return py::int_(j.get<uint64_t>());
-    case Json::value_t::number_float:
-      return py::float_(j.get<double>());
-    case Json::value_t::string:
-      return py::str(j.get<std::string>());
-    case Json::value_t::array: {
-      py::list list;
-      for (const Json& item : j) list.append(ToPython(item));
-      return std::move(list);
-    }
-    case Json::value_t::object: {
-      py::dict dict;
-      for (const auto& [key, item] : j.items())
-        dict[py::str(key)] = ToPython(item);
-      return std::move(dict);
-    }
-    default:
-      break;
-  }
-  throw InputError("track: a JSON value of unsupported type");
-}
-
-Json FromPython(const py::handle& obj) {
-  if (obj.is_none()) return nullptr;
-  if (py::isinstance<py::bool_>(obj)) return obj.cast<bool>();
-  if (py::isinstance<py::int_>(obj)) return obj.cast<int64_t>();
-  if (py::isinstance<py::float_>(obj)) return obj.cast<double>();
-  if (py::isinstance<py::str>(obj)) return obj.cast<std::string>();
-  if (py::isinstance<py::dict>(obj)) {
-    Json j = Json::object();
-    for (const auto& [key, value] : obj.cast<py::dict>()) {
-      j[py::str(key).cast<std::string>()] = FromPython(value);
-    }
-    return j;
-  }
-  if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
-    Json j = Json::array();
-    for (const py::handle item : obj) j.push_back(FromPython(item));
-    return j;
-  }
-  if (py::hasattr(obj, "tolist")) return FromPython(obj.attr("tolist")());
-  throw InputError(
-      "track: cannot store a Python " +
-      py::str(py::type::of(obj).attr("__name__")).cast<std::string>() +
-      " in a track file");
-}
-
 Rigid3d PoseFrom(const Eigen::Matrix3d& rotation,
                  const Eigen::Vector3d& translation) {
   return Rigid3d(Eigen::Quaterniond(ProjectToRotation(rotation)), translation);
@@ -180,7 +124,7 @@ void BindTrackVideo(py::module_& m) {
           py::gil_scoped_release release;
           doc = TrackVideo(path, output, read, choice, overwrite, callback);
         }
-        return ToPython(doc);
+        return JsonToPython(doc);
       },
       py::arg("path"),
       py::arg("output") = "",
@@ -242,7 +186,7 @@ void BindTrack(py::module_& m) {
           py::gil_scoped_release release;
           doc = ReadTrackFileJson(path);
         }
-        return ToPython(doc);
+        return JsonToPython(doc);
       },
       py::arg("path"),
       "Reads and validates a track file (C++ reader); returns the document as "
@@ -252,7 +196,7 @@ void BindTrack(py::module_& m) {
   m.def(
       "read_track_file_string",
       [](const std::string& text, const std::string& name) {
-        return ToPython(ParseTrackFileJson(text, name));
+        return JsonToPython(ParseTrackFileJson(text, name));
       },
       py::arg("text"),
       py::arg("name") = "<string>",
@@ -260,7 +204,7 @@ void BindTrack(py::module_& m) {
   m.def(
       "validate_track",
       [](const py::object& doc, const std::string& name) {
-        ValidateTrackFileJson(FromPython(doc), name);
+        ValidateTrackFileJson(JsonFromPython(doc), name);
       },
       py::arg("doc"),
       py::arg("name") = "<document>",
@@ -268,7 +212,7 @@ void BindTrack(py::module_& m) {
   m.def(
       "format_track",
       [](const py::object& doc) {
-        const Json j = FromPython(doc);
+        const Json j = JsonFromPython(doc);
         ValidateTrackFileJson(j, "<track being written>");
         return FormatTrackFileJson(j);
       },
@@ -277,7 +221,7 @@ void BindTrack(py::module_& m) {
   m.def(
       "write_track_file",
       [](const std::string& path, const py::object& doc, bool overwrite) {
-        const Json j = FromPython(doc);
+        const Json j = JsonFromPython(doc);
         py::gil_scoped_release release;
         CheckCanWrite(path, overwrite, "track");
         ValidateTrackFileJson(j, path);
@@ -291,8 +235,8 @@ void BindTrack(py::module_& m) {
   m.def(
       "normalize_track",
       [](const py::object& doc) {
-        return ToPython(
-            TrackFileToJson(TrackFileFromJson(FromPython(doc), "<document>")));
+        return JsonToPython(TrackFileToJson(
+            TrackFileFromJson(JsonFromPython(doc), "<document>")));
       },
       py::arg("doc"),
       "The document after a pass through the typed C++ TrackFile (poses "
@@ -307,7 +251,7 @@ void BindTrack(py::module_& m) {
           py::gil_scoped_release release;
           doc = TrackFileToJson(ImportGroundTruth(gt_path));
         }
-        return ToPython(doc);
+        return JsonToPython(doc);
       },
       py::arg("gt_path"),
       "Converts a gt.json (footage/README.md) into a track document (world "
@@ -332,7 +276,7 @@ void BindTrack(py::module_& m) {
           py::gil_scoped_release release;
           doc = TrackFileToJson(ImportColmapModel(model_dir, options));
         }
-        return ToPython(doc);
+        return JsonToPython(doc);
       },
       py::arg("model_dir"),
       py::arg("fps_num") = 24,
