@@ -168,12 +168,14 @@ class VANELIA_OT_track_video(_JobOperator, bpy.types.Operator):
             cache_folder=preferences.cache_folder(prefs),
             use_cache=self.use_cache,
             track_file=_abspath(self.track_file),
+            network=_network_options(s, prefs),
+            focal_px=s.focal_px or None,
         )
-        request.check()
         if not request.track_file:
-            problem = preferences.weights_problem(prefs, request.tracker)
+            problem = preferences.tracker_problem(prefs, request.tracker)
             if problem:
                 raise tracking.TrackRequestError(problem)
+        request.check()
         mod = native.module()
         if not request.track_file:
             mod.probe_video(request.video)  # unreadable: DecodeError now
@@ -185,6 +187,7 @@ class VANELIA_OT_track_video(_JobOperator, bpy.types.Operator):
         s.track_path = outcome.path
         summary, out = outcome.summary, s.summary
         out.valid = True
+        out.tracker = summary["tracker"]
         out.registered, out.total = summary["registered"], summary["total"]
         out.reproj_err_px = _or(summary["reproj_err_px"])
         out.focal_px = _or(summary["focal_px"])
@@ -193,11 +196,27 @@ class VANELIA_OT_track_video(_JobOperator, bpy.types.Operator):
         out.from_cache = outcome.from_cache
         out.warnings = "; ".join(summary["warnings"])
         where = " (from the cache)" if outcome.from_cache else ""
+        label = tracking.LABELS.get(out.tracker, out.tracker or "?")
         self.report(
             {"INFO"},
-            f"Tracked{where}: {out.registered}/{out.total} frames registered, track "
-            f"'{outcome.path}'",
+            f"Tracked with {label}{where}: {out.registered}/{out.total} frames registered, "
+            f"track '{outcome.path}'",
         )
+
+
+def _network_options(s, prefs):
+    """The scene's network settings and the preferences' checkpoint."""
+    return tracking.NetworkOptions(
+        weights=preferences.weights_path(prefs, s.tracker),
+        device=preferences.DEVICE_NAMES.get(s.device, "auto"),
+        image_size=int(s.image_size),
+        dtype=s.dtype,
+        local_context=s.local_context,
+        max_keyframes=s.max_keyframes,
+        keyframe_every=s.keyframe_every,
+        init_frames=s.init_frames,
+        batch_frames=s.batch_frames,
+    )
 
 
 def _or(value, missing=-1.0):

@@ -4,8 +4,7 @@ solve summary, placement and render. Draw code only."""
 import bpy
 
 from . import native, preferences
-
-LABELS = {"classical": "Classical", "must3r": "MUSt3R", "dust3r": "DUSt3R"}
+from .core.tracking import LABELS, NETWORKS
 
 
 def _fmt(value, fmt, missing="n/a"):
@@ -52,24 +51,39 @@ class VANELIA_PT_main(bpy.types.Panel):
         row = box.row(align=True)
         reasons = []
         for key in ("classical", "must3r", "dust3r"):
-            problem = preferences.weights_problem(prefs, key)
+            problem = preferences.tracker_problem(prefs, key)
             sub = row.row(align=True)
             sub.enabled = not problem
             sub.prop_enum(s, "tracker", key, text=LABELS[key])
             if problem:
                 reasons.append(problem)
         for reason in reasons:
-            box.label(text=reason, icon="INFO")
-        box.prop(s, "device")
+            for k, line in enumerate(_wrap(reason, 22)):
+                box.label(text=line, icon="INFO" if k == 0 else "BLANK1")
+        if s.tracker in NETWORKS:
+            self._draw_network(box, s)
         col = box.column(align=True)
         col.prop(s, "frame_start", text="Frame start")
         col.prop(s, "frame_end", text="End (-1 = all)")
         col.prop(s, "frame_step", text="Step")
+        box.prop(s, "focal_px", text="Focal (px)")
         box.prop(s, "camera_height")
         row = box.row()
         row.enabled = not running
         row.scale_y = 1.4
         row.operator("vanelia.track_video", icon="TRACKING")
+
+    def _draw_network(self, box, s):
+        box.prop(s, "device")
+        col = box.column(align=True)
+        col.prop(s, "image_size", text="Size")
+        col.prop(s, "dtype", text="Type")
+        col = box.column(align=True)
+        col.prop(s, "keyframe_every")
+        col.prop(s, "local_context")
+        col.prop(s, "max_keyframes")
+        col.prop(s, "init_frames")
+        col.prop(s, "batch_frames")
 
     def _draw_summary(self, layout, s):
         summary = s.summary
@@ -78,6 +92,7 @@ class VANELIA_PT_main(bpy.types.Panel):
         box = layout.box()
         box.label(text="Solve", icon="CHECKMARK")
         col = box.column(align=True)
+        col.label(text=f"Tracker: {LABELS.get(summary.tracker, summary.tracker or 'n/a')}")
         col.label(text=f"Registered: {summary.registered} / {summary.total} frames")
         col.label(text=f"Reprojection: {_fmt(summary.reproj_err_px, '{:.2f} px')}")
         col.label(text=f"Focal: {_fmt(summary.focal_px, '{:.1f} px')}")

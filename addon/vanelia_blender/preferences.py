@@ -1,11 +1,13 @@
 """Add-on preferences: network checkpoints (checked when set), device,
 default tracker and the track cache folder (core/cache.py)."""
 
+import os
+
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from . import native
-from .core import cache, weights
+from .core import cache, tracking, weights
 
 PACKAGE = __package__
 
@@ -35,14 +37,19 @@ def cuda_available():
     return bool(probe and probe())
 
 
+# Enum items with fixed numbers (a stored choice keeps its meaning whether or
+# not CUDA is offered), kept alive here as Blender requires for dynamic items.
+_DEVICE_CPU_ONLY = [
+    ("AUTO", "Auto", "CUDA when available, else CPU", 0),
+    ("CPU", "CPU", "Run on the processor", 1),
+]
+_DEVICE_WITH_CUDA = _DEVICE_CPU_ONLY + [("CUDA", "CUDA", "Run on the NVIDIA GPU", 2)]
+DEVICE_NAMES = {"AUTO": "auto", "CPU": "cpu", "CUDA": "cuda"}  # -> track_video
+
+
 def device_items(self, context):
-    items = [
-        ("AUTO", "Auto", "CUDA when available, else CPU"),
-        ("CPU", "CPU", "Run on the processor"),
-    ]
-    if cuda_available():
-        items.append(("CUDA", "CUDA", "Run on the NVIDIA GPU"))
-    return items
+    """Auto and CPU, and CUDA only when the native module sees a GPU."""
+    return _DEVICE_WITH_CUDA if cuda_available() else _DEVICE_CPU_ONLY
 
 
 class VaneliaPreferences(bpy.types.AddonPreferences):
@@ -102,19 +109,22 @@ def get(context=None):
     return addon.preferences if addon else None
 
 
-def weights_problem(prefs, tracker):
-    """Why `tracker` cannot run ("" when it can)."""
-    if tracker == "classical":
-        return ""
-    label = {"must3r": "MUSt3R", "dust3r": "DUSt3R"}[tracker]
+def weights_path(prefs, tracker):
+    """The absolute checkpoint path the preferences give `tracker` ("")."""
     path = getattr(prefs, f"{tracker}_path", "") if prefs else ""
-    if not path:
-        return f"{label}: no weights set"
-    try:
-        weights.check_checkpoint(bpy.path.abspath(path), f"{label} checkpoint")
-    except weights.WeightsError as e:
-        return str(e)
-    return ""
+    return os.path.abspath(bpy.path.abspath(path)) if path else ""
+
+
+def tracker_problem(prefs, tracker):
+    """Why `tracker` cannot run ("" when it can): not in this build of the
+    native module, or (networks) no usable checkpoint in the preferences."""
+    built = tracking.built_trackers(native.module()) if native.available() else None
+    return tracking.tracker_problem(tracker, built, weights_path(prefs, tracker))
+
+
+def device(prefs):
+    """The preferences' device as track_video names it."""
+    return DEVICE_NAMES.get(prefs.device, "auto") if prefs else "auto"
 
 
 def cache_folder(prefs):

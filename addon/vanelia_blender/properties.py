@@ -25,6 +25,7 @@ class VaneliaSummary(bpy.types.PropertyGroup):
     """The last solve, as the panel shows it."""
 
     valid: BoolProperty(default=False)
+    tracker: StringProperty(name="Tracker")
     registered: IntProperty(name="Frames registered")
     total: IntProperty(name="Frames given")
     reproj_err_px: FloatProperty(name="Reprojection error", default=-1.0)
@@ -48,6 +49,30 @@ def _set_tracker(self, value):
     self["tracker"] = value
 
 
+def _get_device(self):
+    """The scene's choice, else the preferences' device."""
+    if "device" in self:
+        return self["device"]
+    prefs = preferences.get()
+    return {"AUTO": 0, "CPU": 1, "CUDA": 2}.get(prefs.device, 0) if prefs else 0
+
+
+def _set_device(self, value):
+    self["device"] = value
+
+
+IMAGE_SIZE_ITEMS = [
+    ("0", "Auto", "The resolution the weights were trained at"),
+    ("512", "512", "MUSt3R_512 weights"),
+    ("224", "224", "MUSt3R_224 weights (faster, coarser)"),
+]
+DTYPE_ITEMS = [
+    ("fp32", "Float32", "Full precision (CPU and GPU)"),
+    ("bf16", "BFloat16", "Half precision decoder (CUDA only)"),
+    ("fp16", "Float16", "Half precision decoder (CUDA only)"),
+]
+
+
 class VaneliaSettings(bpy.types.PropertyGroup):
     video_path: StringProperty(name="Video", subtype="FILE_PATH", description="Footage")
     product_path: StringProperty(
@@ -63,7 +88,31 @@ class VaneliaSettings(bpy.types.PropertyGroup):
     device: EnumProperty(
         name="Device",
         items=preferences.device_items,
-        description="Where the networks run (the classical tracker uses the CPU)",
+        get=_get_device,
+        set=_set_device,
+        description="Where the networks run (default: the preferences'; the classical "
+        "tracker uses the CPU)",
+    )
+    image_size: EnumProperty(
+        name="Image size",
+        items=IMAGE_SIZE_ITEMS,
+        description="Network resolution; must match the weights (Auto takes theirs)",
+    )
+    dtype: EnumProperty(name="Precision", items=DTYPE_ITEMS, description="Decoder precision")
+    keyframe_every: IntProperty(
+        name="Keyframe every", default=3, min=1, description="A memory keyframe every n frames"
+    )
+    local_context: IntProperty(
+        name="Working window", default=25, min=0, description="Recent frames kept in memory"
+    )
+    max_keyframes: IntProperty(
+        name="Max keyframes", default=300, min=1, description="Bound on the memory (keyframes)"
+    )
+    init_frames: IntProperty(
+        name="First batch", default=8, min=1, description="Frames of the first network call"
+    )
+    batch_frames: IntProperty(
+        name="Batch", default=4, min=1, description="Frames per later network call"
     )
     frame_start: IntProperty(name="Start", default=0, min=0, description="First frame (0-based)")
     frame_end: IntProperty(
@@ -73,6 +122,13 @@ class VaneliaSettings(bpy.types.PropertyGroup):
         description="End frame (exclusive, 0-based); -1 = to the end of the clip",
     )
     frame_step: IntProperty(name="Step", default=1, min=1, description="Every k-th frame")
+    focal_px: FloatProperty(
+        name="Known focal (px)",
+        default=0.0,
+        min=0.0,
+        description="Focal length in pixels of the source frames, when known; 0 = solve it "
+        "from the footage",
+    )
     camera_height: FloatProperty(
         name="Camera height",
         default=1.5,

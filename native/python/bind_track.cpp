@@ -7,13 +7,16 @@
 #include "vanelia/track/conventions.hpp"
 #include "vanelia/track/gt_import.hpp"
 #include "vanelia/track/track_file.hpp"
+#include "vanelia/track/tracker_factory.hpp"
 
-#if defined(VANELIA_HAVE_CLASSICAL_TRACKER) && defined(VANELIA_BIND_VIDEO)
-#include "vanelia/track/classical_tracker.hpp"
+#if defined(VANELIA_BIND_VIDEO) && (defined(VANELIA_HAVE_CLASSICAL_TRACKER) || \
+                                    defined(VANELIA_HAVE_MUST3R_TRACKER))
 #include "vanelia/video/video_reader.hpp"
-#define VANELIA_BIND_CLASSICAL_TRACKER
+#define VANELIA_BIND_TRACK_VIDEO
 #endif
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,62 +33,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-py::object ToPython(const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::null:
-      return py::none();
-    case Json::value_t::boolean:
-      return py::bool_(j.get<bool>());
-    case Json::value_t::number_integer:
-      return py::int_(j.get<int64_t>());
-    case Json::value_t::number_unsigned:
-      return py::int_(j.get<uint64_t>());
-    case Json::value_t::number_float:
-      return py::float_(j.get<double>());
-    case Json::value_t::string:
-      return py::str(j.get<std::string>());
-    case Json::value_t::array: {
-      py::list list;
-      for (const Json& item : j) list.append(ToPython(item));
-      return std::move(list);
-    }
-    case Json::value_t::object: {
-      py::dict dict;
-      for (const auto& [key, item] : j.items())
-        dict[py::str(key)] = ToPython(item);
-      return std::move(dict);
-    }
-    default:
-      break;
-  }
-  throw InputError("track: a JSON value of unsupported type");
-}
-
-Json FromPython(const py::handle& obj) {
-  if (obj.is_none()) return nullptr;
-  if (py::isinstance<py::bool_>(obj)) return obj.cast<bool>();
-  if (py::isinstance<py::int_>(obj)) return obj.cast<int64_t>();
-  if (py::isinstance<py::float_>(obj)) return obj.cast<double>();
-  if (py::isinstance<py::str>(obj)) return obj.cast<std::string>();
-  if (py::isinstance<py::dict>(obj)) {
-    Json j = Json::object();
-    for (const auto& [key, value] : obj.cast<py::dict>()) {
-      j[py::str(key).cast<std::string>()] = FromPython(value);
-    }
-    return j;
-  }
-  if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
-    Json j = Json::array();
-    for (const py::handle item : obj) j.push_back(FromPython(item));
-    return j;
-  }
-  if (py::hasattr(obj, "tolist")) return FromPython(obj.attr("tolist")());
-  throw InputError(
-      "track: cannot store a Python " +
-      py::str(py::type::of(obj).attr("__name__")).cast<std::string>() +
-      " in a track file");
-}
-
 Rigid3d PoseFrom(const Eigen::Matrix3d& rotation,
                  const Eigen::Vector3d& translation) {
   return Rigid3d(Eigen::Quaterniond(ProjectToRotation(rotation)), translation);
@@ -93,17 +40,43 @@ Rigid3d PoseFrom(const Eigen::Matrix3d& rotation,
 
 }  // namespace
 
-#ifdef VANELIA_BIND_CLASSICAL_TRACKER
-// The classical tracker: `track_video` decodes and tracks with the GIL
-// released; the progress callback (WrapProgress) can cancel.
-LensMode LensFromString(const std::string& text) {
-  if (text == "none") return LensMode::kNone;
-  if (text == "radial") return LensMode::kRadial;
-  if (text == "auto") return LensMode::kAuto;
-  throw InputError("lens = '" + text + "'; must be none, radial or auto");
+#ifdef VANELIA_BIND_TRACK_VIDEO
+namespace {
+
+// `track_video`: decodes and tracks with the GIL released (loading network
+// weights included); the progress callback (WrapProgress) can cancel.
+Json TrackVideo(const std::string& path,
+                const std::string& output,
+                const ReadOptions& read,
+                const TrackerChoice& choice,
+                bool overwrite,
+                const ProgressCallback& callback) {
+  if (!output.empty()) CheckCanWrite(output, overwrite, "track");
+  auto reader = VideoReader::Open(path, read);
+  const std::unique_ptr<Tracker> tracker = MakeTracker(choice);
+  FrameFeedInfo info;
+  info.width = reader->OutputWidth();
+  info.height = reader->OutputHeight();
+  info.expected_frames = static_cast<int64_t>(reader->SelectedIndices().size());
+  info.fps = reader->Info().fps;
+  const TrackResult result = tracker->Track(
+      [&reader](Frame* frame) { return reader->Next(frame); }, info, callback);
+  TrackSource source;
+  source.path = path;
+  source.sha256 = Sha256OfFile(path);
+  source.frame_count = reader->Info().frame_count;
+  TrackerInfo tracker_info;
+  tracker_info.name = tracker->Name();
+  tracker_info.version = VANELIA_VERSION;
+  tracker_info.options =
+      TrackerOptionsJson(choice, read.start, read.end, read.every);
+  const TrackFile file = ToTrackFile(result, source, tracker_info);
+  if (!output.empty()) WriteTrackFile(output, file, overwrite);
+  return TrackFileToJson(file);
 }
 
-void BindClassicalTracker(py::module_& m) {
+void BindTrackVideo(py::module_& m) {
+  const Must3rTrackerOptions defaults;
   m.def(
       "track_video",
       [](const std::string& path,
@@ -115,51 +88,43 @@ void BindClassicalTracker(py::module_& m) {
          const std::string& lens,
          bool per_frame_focal,
          bool overwrite,
-         const py::object& progress) {
-        ClassicalTrackerOptions options;
-        options.common.lens = LensFromString(lens);
-        options.common.focal_px = focal_px;
-        options.common.per_frame_focal = per_frame_focal;
+         const py::object& progress,
+         const std::string& tracker,
+         const std::string& weights,
+         int image_size,
+         const std::string& device,
+         const std::string& dtype,
+         int local_context,
+         int max_keyframes,
+         int keyframe_every,
+         int init_frames,
+         int batch_frames) {
+        TrackerChoice choice;
+        choice.name = tracker;
+        choice.common.lens = LensModeFromName(lens, "lens");
+        choice.common.focal_px = focal_px;
+        choice.common.per_frame_focal = per_frame_focal;
+        Must3rTrackerOptions& net = choice.must3r;
+        net.weights = weights;
+        net.image_size = image_size;
+        net.device = device;
+        net.dtype = dtype;
+        net.local_context = local_context;
+        net.max_keyframes = max_keyframes;
+        net.keyframe_every = keyframe_every;
+        net.init_frames = init_frames;
+        net.batch_frames = batch_frames;
+        ReadOptions read;
+        read.start = start;
+        read.end = end;
+        read.every = every;
         const ProgressCallback callback = WrapProgress(progress);
         Json doc;
         {
           py::gil_scoped_release release;
-          if (!output.empty()) CheckCanWrite(output, overwrite, "track");
-          ReadOptions read;
-          read.start = start;
-          read.end = end;
-          read.every = every;
-          auto reader = VideoReader::Open(path, read);
-          ClassicalTracker tracker(options);
-          FrameFeedInfo info;
-          info.width = reader->OutputWidth();
-          info.height = reader->OutputHeight();
-          info.expected_frames =
-              static_cast<int64_t>(reader->SelectedIndices().size());
-          info.fps = reader->Info().fps;
-          const TrackResult result = tracker.Track(
-              [&reader](Frame* frame) { return reader->Next(frame); },
-              info,
-              callback);
-          TrackSource source;
-          source.path = path;
-          source.sha256 = Sha256OfFile(path);
-          source.frame_count = reader->Info().frame_count;
-          TrackerInfo tracker_info;
-          tracker_info.name = tracker.Name();
-          tracker_info.version = VANELIA_VERSION;
-          tracker_info.options = {
-              {"lens", lens},
-              {"per_frame_focal", per_frame_focal},
-              {"focal_px", focal_px ? Json(*focal_px) : Json(nullptr)},
-              {"start", start},
-              {"end", end},
-              {"every", every}};
-          const TrackFile file = ToTrackFile(result, source, tracker_info);
-          if (!output.empty()) WriteTrackFile(output, file, overwrite);
-          doc = TrackFileToJson(file);
+          doc = TrackVideo(path, output, read, choice, overwrite, callback);
         }
-        return ToPython(doc);
+        return JsonToPython(doc);
       },
       py::arg("path"),
       py::arg("output") = "",
@@ -171,17 +136,44 @@ void BindClassicalTracker(py::module_& m) {
       py::arg("per_frame_focal") = false,
       py::arg("overwrite") = false,
       py::arg("progress") = py::none(),
-      "Tracks the camera of a video with the classical tracker (GIL "
-      "released). Returns the track document (a dict, world \"track\"); "
+      py::arg("tracker") = "classical",
+      py::arg("weights") = "",
+      py::arg("image_size") = defaults.image_size,
+      py::arg("device") = defaults.device,
+      py::arg("dtype") = defaults.dtype,
+      py::arg("local_context") = defaults.local_context,
+      py::arg("max_keyframes") = defaults.max_keyframes,
+      py::arg("keyframe_every") = defaults.keyframe_every,
+      py::arg("init_frames") = defaults.init_frames,
+      py::arg("batch_frames") = defaults.batch_frames,
+      "Tracks the camera of a video (GIL released), as `vanelia track`: "
+      "`tracker` is one of TRACKERS ('classical'; 'must3r' needs `weights`, "
+      "a MUSt3R checkpoint, with `image_size` 512, 224 or 0 = the weights' "
+      "own, `device` auto/cpu/cuda, `dtype` fp32/bf16/fp16 and the video-mode "
+      "options). Returns the track document (a dict, world \"track\"); "
       "writes it to `output` when given. `progress(p)` is called with a "
-      "Progress; returning False (or Ctrl-C) raises Cancelled.");
+      "Progress; returning False (or Ctrl-C) raises Cancelled. Unusable "
+      "weights raise ModelError, bad options InputError.");
 }
+
+}  // namespace
 #endif
 
 void BindTrack(py::module_& m) {
-#ifdef VANELIA_BIND_CLASSICAL_TRACKER
-  BindClassicalTracker(m);
+#ifdef VANELIA_BIND_TRACK_VIDEO
+  BindTrackVideo(m);
+  m.attr("TRACKERS") = py::tuple(py::cast(AvailableTrackers()));
+#else
+  m.attr("TRACKERS") = py::tuple();
 #endif
+  m.def(
+      "cuda_available",
+      []() {
+        py::gil_scoped_release release;
+        return CudaAvailable();
+      },
+      "True when a CUDA GPU can run the networks (device 'cuda'; 'auto' "
+      "picks it). False in a build without them.");
   m.attr("TRACK_FILE_FORMAT") = kTrackFileFormat;
   m.attr("TRACK_FILE_VERSION") = kTrackFileVersion;
   m.attr("TRACK_FILE_MAX_POINTS") = kTrackFileMaxPoints;
@@ -194,7 +186,7 @@ void BindTrack(py::module_& m) {
           py::gil_scoped_release release;
           doc = ReadTrackFileJson(path);
         }
-        return ToPython(doc);
+        return JsonToPython(doc);
       },
       py::arg("path"),
       "Reads and validates a track file (C++ reader); returns the document as "
@@ -204,7 +196,7 @@ void BindTrack(py::module_& m) {
   m.def(
       "read_track_file_string",
       [](const std::string& text, const std::string& name) {
-        return ToPython(ParseTrackFileJson(text, name));
+        return JsonToPython(ParseTrackFileJson(text, name));
       },
       py::arg("text"),
       py::arg("name") = "<string>",
@@ -212,7 +204,7 @@ void BindTrack(py::module_& m) {
   m.def(
       "validate_track",
       [](const py::object& doc, const std::string& name) {
-        ValidateTrackFileJson(FromPython(doc), name);
+        ValidateTrackFileJson(JsonFromPython(doc), name);
       },
       py::arg("doc"),
       py::arg("name") = "<document>",
@@ -220,7 +212,7 @@ void BindTrack(py::module_& m) {
   m.def(
       "format_track",
       [](const py::object& doc) {
-        const Json j = FromPython(doc);
+        const Json j = JsonFromPython(doc);
         ValidateTrackFileJson(j, "<track being written>");
         return FormatTrackFileJson(j);
       },
@@ -229,7 +221,7 @@ void BindTrack(py::module_& m) {
   m.def(
       "write_track_file",
       [](const std::string& path, const py::object& doc, bool overwrite) {
-        const Json j = FromPython(doc);
+        const Json j = JsonFromPython(doc);
         py::gil_scoped_release release;
         CheckCanWrite(path, overwrite, "track");
         ValidateTrackFileJson(j, path);
@@ -243,8 +235,8 @@ void BindTrack(py::module_& m) {
   m.def(
       "normalize_track",
       [](const py::object& doc) {
-        return ToPython(
-            TrackFileToJson(TrackFileFromJson(FromPython(doc), "<document>")));
+        return JsonToPython(TrackFileToJson(
+            TrackFileFromJson(JsonFromPython(doc), "<document>")));
       },
       py::arg("doc"),
       "The document after a pass through the typed C++ TrackFile (poses "
@@ -259,7 +251,7 @@ void BindTrack(py::module_& m) {
           py::gil_scoped_release release;
           doc = TrackFileToJson(ImportGroundTruth(gt_path));
         }
-        return ToPython(doc);
+        return JsonToPython(doc);
       },
       py::arg("gt_path"),
       "Converts a gt.json (footage/README.md) into a track document (world "
@@ -284,7 +276,7 @@ void BindTrack(py::module_& m) {
           py::gil_scoped_release release;
           doc = TrackFileToJson(ImportColmapModel(model_dir, options));
         }
-        return ToPython(doc);
+        return JsonToPython(doc);
       },
       py::arg("model_dir"),
       py::arg("fps_num") = 24,

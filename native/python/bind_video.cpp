@@ -1,5 +1,6 @@
 // Bindings of the video module: VideoReader (iterates frames as numpy
 // HxWx3 uint8 arrays, decoding with the GIL released) and probe_video.
+#include "vanelia/video/video_info_json.hpp"
 #include "vanelia/video/video_reader.hpp"
 
 #include <memory>
@@ -57,29 +58,7 @@ py::dict RationalDict(const Rational& value) {
 }
 
 py::dict InfoDict(const VideoInfo& info) {
-  py::dict dict;
-  dict["path"] = info.path;
-  dict["width"] = info.width;
-  dict["height"] = info.height;
-  dict["coded_width"] = info.coded_width;
-  dict["coded_height"] = info.coded_height;
-  dict["rotation_deg"] = info.rotation_deg;
-  dict["fps"] = RationalDict(info.fps);
-  dict["fps_float"] = info.fps.ToDouble();
-  dict["frame_count"] = info.frame_count;
-  dict["source_frame_count"] = info.source_frame_count;
-  dict["duration_s"] = info.duration_s;
-  dict["codec"] = info.codec;
-  dict["pixel_format"] = info.pixel_format;
-  dict["pixel_aspect"] = RationalDict(info.pixel_aspect);
-  dict["color_range"] = info.color_range;
-  dict["color_primaries"] = info.color_primaries;
-  dict["color_space"] = info.color_space;
-  dict["has_audio"] = info.has_audio;
-  dict["audio_codec"] = info.audio_codec;
-  dict["is_vfr"] = info.is_vfr;
-  dict["is_image_sequence"] = info.is_image_sequence;
-  return dict;
+  return JsonToPython(VideoInfoToJson(info));
 }
 
 std::unique_ptr<VideoReader> OpenReader(

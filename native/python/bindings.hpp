@@ -6,6 +6,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include <nlohmann/json.hpp>
+
 namespace vanelia::python {
 
 void BindCore(pybind11::module_& m);
@@ -22,5 +24,11 @@ void BindPipeline(pybind11::module_& m);
 // a False return as a cancel. A Python exception in the callback cancels too
 // and is re-raised by the binding.
 ProgressCallback WrapProgress(const pybind11::object& callback);
+
+// A JSON document as Python values (dict, list, str, int, float, bool,
+// None), and back (tuples and objects with `tolist()`, e.g. numpy arrays,
+// become lists). Unsupported values raise InputError.
+pybind11::object JsonToPython(const nlohmann::ordered_json& json);
+nlohmann::ordered_json JsonFromPython(const pybind11::handle& object);
 
 }  // namespace vanelia::python

@@ -11,7 +11,7 @@ packages=(
   libopencv-dev libceres-dev
   libtorch-dev
   python3 python3-dev pybind11-dev python3-numpy python3-pytest python3-jsonschema
-  blender xvfb
+  blender xvfb xauth
   clang-format clang-tidy black flake8
 )
 

@@ -1,6 +1,7 @@
 // `vanelia info VIDEO [--json]`: what the reader knows about a clip (upright
 // size, rotation, rate, exact frame count, duration, codec, audio, VFR,
 // pixel aspect, colour tags).
+#include "vanelia/video/video_info_json.hpp"
 #include "vanelia/video/video_reader.hpp"
 
 #include <cstdio>
@@ -13,32 +14,18 @@
 namespace vanelia::cli {
 namespace {
 
+// `vanelia info --json`: the clip's fields, the CFR mapping's counts after
+// "is_vfr".
 nlohmann::ordered_json InfoJson(const VideoInfo& info, const CfrReport& cfr) {
-  nlohmann::ordered_json json;
-  json["path"] = info.path;
-  json["width"] = info.width;
-  json["height"] = info.height;
-  json["coded_width"] = info.coded_width;
-  json["coded_height"] = info.coded_height;
-  json["rotation_deg"] = info.rotation_deg;
-  json["fps"] = {{"num", info.fps.num}, {"den", info.fps.den}};
-  json["fps_float"] = info.fps.ToDouble();
-  json["frame_count"] = info.frame_count;
-  json["source_frame_count"] = info.source_frame_count;
-  json["duration_s"] = info.duration_s;
-  json["codec"] = info.codec;
-  json["pixel_format"] = info.pixel_format;
-  json["pixel_aspect"] = {{"num", info.pixel_aspect.num},
-                          {"den", info.pixel_aspect.den}};
-  json["color_range"] = info.color_range;
-  json["color_primaries"] = info.color_primaries;
-  json["color_space"] = info.color_space;
-  json["has_audio"] = info.has_audio;
-  json["audio_codec"] = info.audio_codec;
-  json["is_vfr"] = info.is_vfr;
-  json["cfr_mapping"] = {{"duplicated", cfr.duplicated},
-                         {"dropped", cfr.dropped}};
-  json["is_image_sequence"] = info.is_image_sequence;
+  const nlohmann::ordered_json fields = VideoInfoToJson(info);
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    json[it.key()] = it.value();
+    if (it.key() == "is_vfr") {
+      json["cfr_mapping"] = {{"duplicated", cfr.duplicated},
+                             {"dropped", cfr.dropped}};
+    }
+  }
   return json;
 }
 

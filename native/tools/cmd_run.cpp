@@ -276,7 +276,9 @@ int RunRun(const Args& argv) {
   args.AddFrameRangeOptions();
   args.AddOption("--camera-height",
                  "M",
-                 "scale the scene so the median camera height is M metres");
+                 "height of the first camera above the floor, metres (sets "
+                 "the scale; default 1.5 when VIDEO is tracked here, the "
+                 "track's own scale with --track)");
   args.AddOption("--location",
                  "X Y Z",
                  "product floor point in metres (default: where frame 0's "

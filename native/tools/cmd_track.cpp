@@ -6,10 +6,9 @@
 // written atomically, only after a successful solve).
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
-#include "vanelia/track/classical_tracker.hpp"
-#include "vanelia/track/must3r_tracker.hpp"
 #include "vanelia/track/track_file.hpp"
 #include "vanelia/track/tracker.hpp"
+#include "vanelia/track/tracker_factory.hpp"
 #include "vanelia/video/video_reader.hpp"
 
 #include <cmath>
@@ -28,25 +27,6 @@
 
 namespace vanelia::cli {
 namespace {
-
-LensMode ParseLens(const std::string& text) {
-  if (text == "none") return LensMode::kNone;
-  if (text == "radial") return LensMode::kRadial;
-  if (text == "auto") return LensMode::kAuto;
-  throw UsageError("--lens " + text + ": must be none, radial or auto");
-}
-
-const char* LensName(LensMode mode) {
-  switch (mode) {
-    case LensMode::kNone:
-      return "none";
-    case LensMode::kRadial:
-      return "radial";
-    case LensMode::kAuto:
-      return "auto";
-  }
-  return "none";
-}
 
 // The focal in pixels of the upright source frame, from --focal-px or
 // --focal-mm with --sensor-mm (horizontal sensor width), checked against the
@@ -92,14 +72,9 @@ std::optional<double> ParseFocal(const ArgParser& args, int width) {
   return focal;
 }
 
-std::string AvailableTrackers() {
+std::string TrackerNames() {
   std::string names;
-#ifdef VANELIA_HAVE_CLASSICAL_TRACKER
-  names += " classical";
-#endif
-#ifdef VANELIA_HAVE_MUST3R_TRACKER
-  names += " must3r";
-#endif
+  for (const std::string& name : AvailableTrackers()) names += " " + name;
   return names;
 }
 
@@ -111,7 +86,10 @@ void AddNetworkOptions(ArgParser* args) {
   args->AddOption(
       "--weights", "CKPT", "network checkpoint (.pth) for --tracker must3r");
   args->AddOption(
-      "--image-size", "N", "network resolution: 512 or 224 (must3r)", "512");
+      "--image-size",
+      "N",
+      "network resolution: 512, 224 or 0 = the weights' own (must3r)",
+      "512");
   args->AddOption("--device",
                   "D",
                   "auto (CUDA when present), cpu or cuda (must3r)",
@@ -155,51 +133,45 @@ void AddNetworkOptions(ArgParser* args) {
       "--batch-frames", "N", "frames per later MUSt3R decoder call", "4");
 }
 
-std::unique_ptr<Tracker> MakeTracker(const ArgParser& args,
-                                     const TrackerOptions& common) {
-  const std::string name = args.Get("--tracker");
-  if (name != "must3r" && args.Has("--weights")) {
+// The tracker the options name (tracker_factory.hpp does the checks the
+// Python binding shares; the two below name the CLI's flags).
+TrackerChoice ChoiceFromArgs(const ArgParser& args,
+                             const TrackerOptions& common) {
+  TrackerChoice choice;
+  choice.name = args.Get("--tracker");
+  choice.common = common;
+  if (choice.name != "must3r" && args.Has("--weights")) {
     throw UsageError("--weights: only used with --tracker must3r");
   }
-  if (name == "classical") {
-#ifdef VANELIA_HAVE_CLASSICAL_TRACKER
-    ClassicalTrackerOptions options;
-    options.common = common;
-    return std::make_unique<ClassicalTracker>(options);
-#endif
+  if (choice.name == "must3r" && HasTracker("must3r") &&
+      !args.Has("--weights")) {
+    throw UsageError(
+        "--tracker must3r needs --weights CKPT (MUSt3R_512.pth or "
+        "MUSt3R_224_cvpr.pth, downloaded from naver/must3r)");
   }
-  if (name == "must3r") {
-#ifdef VANELIA_HAVE_MUST3R_TRACKER
-    if (!args.Has("--weights")) {
-      throw UsageError(
-          "--tracker must3r needs --weights CKPT (MUSt3R_512.pth or "
-          "MUSt3R_224_cvpr.pth, downloaded from naver/must3r)");
-    }
-    Must3rTrackerOptions options;
-    options.common = common;
-    options.weights = args.Get("--weights");
-    options.image_size = static_cast<int>(args.GetInt("--image-size"));
-    options.device = args.Get("--device");
-    options.dtype = args.Get("--dtype");
-    options.max_keyframes = static_cast<int>(args.GetInt("--max-keyframes"));
-    options.keyframe_rule = args.Get("--keyframe-rule");
-    const bool overlap = options.keyframe_rule == "overlap";
-    if (options.keyframe_rule != "every" && !overlap) {
-      throw UsageError("--keyframe-rule " + options.keyframe_rule +
+  if (choice.name == "must3r") {
+    Must3rTrackerOptions& m = choice.must3r;
+    m.weights = args.Get("--weights");
+    m.image_size = static_cast<int>(args.GetInt("--image-size"));
+    m.device = args.Get("--device");
+    m.dtype = args.Get("--dtype");
+    m.max_keyframes = static_cast<int>(args.GetInt("--max-keyframes"));
+    m.keyframe_rule = args.Get("--keyframe-rule");
+    const bool overlap = m.keyframe_rule == "overlap";
+    if (m.keyframe_rule != "every" && !overlap) {
+      throw UsageError("--keyframe-rule " + m.keyframe_rule +
                        ": must be every or overlap");
     }
-    options.local_context =
-        args.Has("--local-context")
-            ? static_cast<int>(args.GetInt("--local-context"))
-            : (overlap ? 0 : 25);
+    // Upstream's SLAM mode runs with no working window.
+    m.local_context = args.Has("--local-context")
+                          ? static_cast<int>(args.GetInt("--local-context"))
+                          : (overlap ? 0 : 25);
     if (args.Has("--keyframe-every")) {
       if (overlap) {
         throw UsageError(
-            "--keyframe-every: only used with --keyframe-rule "
-            "every");
+            "--keyframe-every: only used with --keyframe-rule every");
       }
-      options.keyframe_every =
-          static_cast<int>(args.GetInt("--keyframe-every"));
+      m.keyframe_every = static_cast<int>(args.GetInt("--keyframe-every"));
     }
     for (const char* flag : {"--overlap-threshold",
                              "--overlap-percentile",
@@ -211,27 +183,22 @@ std::unique_ptr<Tracker> MakeTracker(const ArgParser& args,
       }
     }
     if (args.Has("--overlap-threshold")) {
-      options.overlap_threshold = args.GetDouble("--overlap-threshold");
+      m.overlap_threshold = args.GetDouble("--overlap-threshold");
     }
     if (args.Has("--overlap-percentile")) {
-      options.overlap_percentile = args.GetDouble("--overlap-percentile");
+      m.overlap_percentile = args.GetDouble("--overlap-percentile");
     }
     if (args.Has("--overlap-subsample")) {
-      options.overlap_subsample =
+      m.overlap_subsample =
           static_cast<int>(args.GetInt("--overlap-subsample"));
     }
     if (args.Has("--overlap-min-conf")) {
-      options.overlap_min_conf = args.GetDouble("--overlap-min-conf");
+      m.overlap_min_conf = args.GetDouble("--overlap-min-conf");
     }
-    options.init_frames = static_cast<int>(args.GetInt("--init-frames"));
-    options.batch_frames = static_cast<int>(args.GetInt("--batch-frames"));
-    options.Check();
-    return std::make_unique<Must3rTracker>(options);
-#endif
+    m.init_frames = static_cast<int>(args.GetInt("--init-frames"));
+    m.batch_frames = static_cast<int>(args.GetInt("--batch-frames"));
   }
-  throw UsageError(
-      "--tracker " + name +
-      ": not available in this build (available:" + AvailableTrackers() + ")");
+  return choice;
 }
 
 void PrintSummary(const std::string& output,
@@ -282,11 +249,10 @@ int RunTrack(const Args& argv) {
   args.AddPositional("VIDEO", "input video (or image sequence)");
   args.AddOutputOptions("track file (.json)");
   args.AddFrameRangeOptions();
-  args.AddOption(
-      "--tracker",
-      "NAME",
-      "tracker:" + AvailableTrackers() + " (classical needs no weights)",
-      "classical");
+  args.AddOption("--tracker",
+                 "NAME",
+                 "tracker:" + TrackerNames() + " (classical needs no weights)",
+                 "classical");
   args.AddOption(
       "--focal-px", "F", "known focal length in pixels of the source frame");
   args.AddOption(
@@ -314,7 +280,7 @@ int RunTrack(const Args& argv) {
   CheckCanWrite(output, overwrite, "track");
   const FrameRange range = FrameRange::FromArgs(args);
   TrackerOptions common;
-  common.lens = ParseLens(args.Get("--lens"));
+  common.lens = LensModeFromName(args.Get("--lens"), "--lens");
   common.per_frame_focal = args.Flag("--per-frame-focal");
 
   ReadOptions read;
@@ -330,7 +296,8 @@ int RunTrack(const Args& argv) {
         << info.frame_count << " frames)";
     throw UsageError(msg.str());
   }
-  std::unique_ptr<Tracker> tracker = MakeTracker(args, common);
+  const TrackerChoice choice = ChoiceFromArgs(args, common);
+  std::unique_ptr<Tracker> tracker = MakeTracker(choice);
 
   FrameFeedInfo feed_info;
   feed_info.width = reader->OutputWidth();
@@ -360,15 +327,8 @@ int RunTrack(const Args& argv) {
   TrackerInfo tracker_info;
   tracker_info.name = tracker->Name();
   tracker_info.version = VANELIA_VERSION;
-  tracker_info.options = {
-      {"lens", LensName(common.lens)},
-      {"per_frame_focal", common.per_frame_focal},
-      {"focal_px",
-       common.focal_px ? nlohmann::ordered_json(*common.focal_px)
-                       : nlohmann::ordered_json(nullptr)},
-      {"start", range.start},
-      {"end", range.end},
-      {"every", range.every}};
+  tracker_info.options =
+      TrackerOptionsJson(choice, range.start, range.end, range.every);
   TrackFile file = ToTrackFile(result, source, tracker_info);
   std::string alignment_text;
   if (!args.Flag("--no-align")) {

@@ -87,9 +87,15 @@ def test_region_behind_camera_is_whole_frame_and_outside_is_none():
 
 def test_camera_height_scale_and_fps():
     c2ws = [look_down_y(h, 10.0) for h in (0.5, 1.0, 2.0)]
-    assert render_plan.camera_height_scale(c2ws, 1.5) == pytest.approx(1.5)
+    # The first camera's height, as `vanelia align --camera-height`.
+    assert render_plan.camera_height_scale(c2ws, 1.5) == pytest.approx(3.0)
+    assert render_plan.camera_height_scale(c2ws[1:], 1.5) == pytest.approx(1.5)
     with pytest.raises(render_plan.PlanError):
         render_plan.camera_height_scale(c2ws, 0.0)
+    with pytest.raises(render_plan.PlanError):
+        render_plan.camera_height_scale([], 1.5)
+    with pytest.raises(render_plan.PlanError):
+        render_plan.camera_height_scale([look_down_y(-0.5, 10.0)], 1.5)
     assert render_plan.fps_to_blender(24, 1) == (24, 1.0)
     fps, base = render_plan.fps_to_blender(30000, 1001)
     assert fps == 30 and fps / base == pytest.approx(30000 / 1001)

@@ -150,8 +150,37 @@ def steps(bpy, args):
     yield 0.3
     assert "Vanelia" not in bpy.data.collections, "one undo left the Vanelia collection"
     assert len(bpy.data.objects) == objects, "one undo left objects of the build"
+    yield from must3r_in_the_worker(bpy, shots)
     print("run_addon_ui: OK")
     RESULT["code"] = 0
+
+
+def must3r_in_the_worker(bpy, shots):
+    """MUSt3R (the tiny test checkpoint) through the modal path: the native
+    call runs in the job's worker thread while the timer polls it."""
+    from vanelia_blender import operators, preferences
+
+    prefs = preferences.get()
+    prefs.must3r_path = os.path.join(
+        at.ROOT, "tests", "data", "must3r", "checkpoints", "tiny_kv.pth"
+    )
+    s = bpy.context.scene.vanelia  # (the undo above reset the settings)
+    s.video_path = os.path.join(at.SAMPLE, "video.mp4")
+    s.product_path = os.path.join(at.SAMPLE, "product.glb")
+    s.tracker, s.frame_start, s.frame_end, s.focal_px = "must3r", 0, 24, 500.0
+    s.init_frames, s.batch_frames, s.local_context = 2, 2, 4
+    key = "VANELIA_OT_track_video"
+    operators.LAST.pop(key, None)
+    assert invoke(bpy, bpy.ops.vanelia.track_video, use_cache=False) == {"RUNNING_MODAL"}
+    while key not in operators.LAST:
+        yield 0.1
+    snap = operators.LAST[key]
+    assert snap.state == "DONE", snap
+    assert s.summary.tracker == "must3r" and s.summary.registered == 24
+    print(f"MUSt3R in the worker thread: 24 frames in {snap.elapsed_s:.2f} s")
+    yield 0.5
+    if shots:
+        screenshot(bpy, os.path.join(shots, "panel_must3r.png"))
 
 
 def child(args):

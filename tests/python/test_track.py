@@ -198,3 +198,166 @@ def test_import_track_cli_usage_and_overwrite(tmp_path):
     assert run.returncode == 2 and "COLMAP" in run.stderr
     run = subprocess.run([VANELIA, "import-track", "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--first-number" in run.stdout
+
+
+# -- track_video with the MUSt3R tracker (tiny random-weight checkpoint) ------
+
+SAMPLE = os.path.join(ROOT, "tests", "data", "sample", "video.mp4")
+TINY = os.path.join(ROOT, "tests", "data", "must3r", "checkpoints", "tiny_kv.pth")
+# Six frames, small batches: the tiny network (128 px) tracks them in a third of a second.
+# Random weights estimate no usable focal (0 px, see tests/data/must3r/README.md), so a
+# known focal is given, as `vanelia track --focal-px` would.
+TINY_RUN = dict(
+    tracker="must3r",
+    weights=TINY,
+    image_size=0,
+    device="cpu",
+    end=6,
+    init_frames=2,
+    batch_frames=2,
+    local_context=4,
+    focal_px=500.0,
+)
+
+
+def test_this_build_has_the_must3r_tracker():
+    assert _vanelia.TRACKERS == ("classical", "must3r")
+    assert isinstance(_vanelia.cuda_available(), bool)
+
+
+def test_must3r_tracks_a_short_clip(tmp_path):
+    out = tmp_path / "track.json"
+    stages = []
+
+    def progress(p):
+        stages.append((p.stage, p.done, p.total))
+        return True
+
+    doc = _vanelia.track_video(SAMPLE, output=str(out), progress=progress, **TINY_RUN)
+    _vanelia.validate_track(doc)
+    assert _vanelia.read_track_file(str(out)) == doc
+    assert doc["world"] == "track"
+    assert doc["tracker"]["name"] == "must3r"
+    options = doc["tracker"]["options"]
+    assert options["weights"] == TINY and options["image_size"] == 0
+    assert (options["start"], options["end"], options["every"]) == (0, 6, 1)
+    assert (options["local_context"], options["keyframe_every"]) == (4, 3)
+    assert [f["index"] for f in doc["frames"]] == list(range(6))
+    assert (doc["width"], doc["height"]) == (640, 360)
+    assert doc["summary"]["registered"] == doc["summary"]["total"] == 6
+    # Image size 0 takes the checkpoint's own 128x128 (img_size, no upstream
+    # bucket list for 128): the 640x360 frames are cropped to 360x360 at x =
+    # 140 and scaled by 360/128. The principal point, pixel (64, 64) of the
+    # network image as upstream's focal estimate puts it, maps back through
+    # that crop; the known focal is kept in source pixels.
+    s = 360 / 128
+    for frame in doc["frames"]:
+        k = frame["K"]
+        assert abs(k[0][2] - (140 + s * 64.5 - 0.5)) < 1e-9, k
+        assert abs(k[1][2] - (s * 64.5 - 0.5)) < 1e-9, k
+        assert k[0][0] == k[1][1] == 500.0, k
+    assert doc["points"] and len(doc["points"]["xyz"]) > 0
+    assert ("decode", 6, 6) in stages
+    assert any(stage not in ("decode",) for stage, _, _ in stages), stages
+
+
+def test_must3r_without_a_usable_focal_is_a_clear_error(tmp_path):
+    # The random weights give no usable focal on the sample: the tracker says
+    # so and names the way out instead of writing an invalid track.
+    run = dict(TINY_RUN)
+    del run["focal_px"]
+    out = tmp_path / "track.json"
+    with pytest.raises(_vanelia.InputError, match="no usable focal length.*--focal-px"):
+        _vanelia.track_video(SAMPLE, output=str(out), **run)
+    assert not out.exists()
+
+
+def test_must3r_defaults_are_the_clis():
+    doc = _vanelia.track_video.__doc__
+    for text in (
+        "tracker: str = 'classical'",
+        "image_size: int = 512",
+        "device: str = 'auto'",
+        "dtype: str = 'fp32'",
+        "local_context: int = 25",
+        "max_keyframes: int = 300",
+        "keyframe_every: int = 3",
+        "init_frames: int = 8",
+        "batch_frames: int = 4",
+    ):
+        assert text in doc, text
+
+
+def test_must3r_cancel_raises_cancelled_and_writes_nothing(tmp_path):
+    out = tmp_path / "track.json"
+    seen = []
+
+    def progress(p):
+        seen.append(p.stage)
+        return p.stage == "decode"  # cancel once the network runs
+
+    with pytest.raises(_vanelia.Cancelled):
+        _vanelia.track_video(SAMPLE, output=str(out), progress=progress, **TINY_RUN)
+    assert not out.exists()
+    assert seen[-1] != "decode"
+
+
+def _dust3r_like_checkpoint(path):
+    """A torch zip archive laid out like a DUSt3R checkpoint: {'args':
+    Namespace(model=...), 'model': OrderedDict()} (no encoder/decoder)."""
+    import argparse
+    import collections
+    import pickle
+    import zipfile
+
+    args = argparse.Namespace(model="AsymmetricCroCo3DStereo(patch_embed_cls='PatchEmbedDust3R')")
+    data = pickle.dumps({"args": args, "model": collections.OrderedDict()}, protocol=2)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("dust3r/data.pkl", data)
+        z.writestr("dust3r/version", "3\n")
+
+
+def test_must3r_unusable_weights_give_clear_errors(tmp_path):
+    random_file = tmp_path / "MUSt3R_512.pth"
+    random_file.write_bytes(bytes(random.Random(7).getrandbits(8) for _ in range(4096)))
+    with pytest.raises(_vanelia.ModelError, match="not a zip archive") as e:
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, weights=str(random_file)))
+    assert str(random_file) in str(e.value)
+
+    dust3r = tmp_path / "DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth"
+    _dust3r_like_checkpoint(str(dust3r))
+    with pytest.raises(_vanelia.ModelError, match="is a DUSt3R checkpoint"):
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, weights=str(dust3r)))
+
+    missing = tmp_path / "nowhere.pth"
+    with pytest.raises(_vanelia.ModelError, match="cannot open") as e:
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, weights=str(missing)))
+    assert str(missing) in str(e.value)
+
+    with pytest.raises(_vanelia.ModelError, match="image size 128.*512 was requested"):
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, image_size=512))
+
+
+def test_must3r_bad_options_name_the_field():
+    with pytest.raises(_vanelia.InputError, match="needs weights.*MUSt3R_512.pth"):
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, weights=""))
+    with pytest.raises(_vanelia.InputError, match="only used by the must3r tracker"):
+        _vanelia.track_video(SAMPLE, end=6, weights=TINY)
+    with pytest.raises(_vanelia.InputError, match="image_size = 300"):
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, image_size=300))
+    with pytest.raises(_vanelia.InputError, match="device = 'tpu'"):
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, device="tpu"))
+    with pytest.raises(_vanelia.InputError, match="dtype = 'fp8'"):
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, dtype="fp8"))
+    with pytest.raises(_vanelia.InputError, match="keyframe_every = 0"):
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, keyframe_every=0))
+    with pytest.raises(_vanelia.InputError, match="tracker = 'dust3r': not available"):
+        _vanelia.track_video(SAMPLE, tracker="dust3r")
+    if not _vanelia.cuda_available():
+        with pytest.raises(_vanelia.InputError, match="no CUDA GPU is available"):
+            _vanelia.track_video(SAMPLE, **dict(TINY_RUN, device="cuda"))
+        with pytest.raises(_vanelia.InputError, match="needs a CUDA GPU"):
+            _vanelia.track_video(SAMPLE, **dict(TINY_RUN, dtype="bf16"))
+    else:  # the GPU machine: the device the add-on offers works
+        doc = _vanelia.track_video(SAMPLE, **dict(TINY_RUN, device="cuda"))
+        assert doc["summary"]["registered"] == 6

@@ -13,6 +13,12 @@ Key: `<folder>/<video_sha256>/<tracker>-<options_sha256[:16]>.json` where
   - options_sha256 is the hex SHA-256 of the UTF-8 canonical JSON of the
     tracker options dict: keys sorted, separators "," and ":", no spaces,
     ASCII only, floats as Python's repr (e.g. {"end":-1,"every":1,"start":0}).
+    The classical tracker's options are exactly {start, end, every} (what
+    `vanelia run` computes, native/tools/cmd_run.cpp). A network's add its
+    options (core/tracking.py NetworkOptions.key: image_size, dtype and the
+    video-mode numbers; not the device, which does not change the result)
+    and "weights_sha256", the hex SHA-256 of the checkpoint's bytes: the same
+    weights under another path hit, re-downloaded or retrained ones miss.
 The cached file is the tracker's raw track file (world "track", with its
 points), before alignment: aligning (camera height) is cheap and is done on
 every use, so changing the camera height does not track again. Files are
@@ -36,8 +42,9 @@ def default_folder(env=None):
     return os.path.join(base, "vanelia", "tracks")
 
 
-def video_sha256(path, chunk=1 << 20):
-    """Hex SHA-256 of the file's bytes, remembered per (path, size, mtime)."""
+def file_sha256(path, chunk=1 << 20):
+    """Hex SHA-256 of the file's bytes, remembered per (path, size, mtime)
+    (a 1.3 GB checkpoint takes a few seconds the first time)."""
     st = os.stat(path)
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
@@ -47,6 +54,9 @@ def video_sha256(path, chunk=1 << 20):
                 digest.update(block)  # releases the GIL on large blocks
         _HASHES[key] = digest.hexdigest()
     return _HASHES[key]
+
+
+video_sha256 = file_sha256
 
 
 def canonical_options(options):

@@ -11,7 +11,7 @@ integer coordinates), exactly as in the track file.
   can appear (the product's bounding box, its shadow cast along the sun onto
   the floor, a floor margin for contact shadows, projected through the
   camera); `border_of_region` turns it into Blender's border (y up, 0..1).
-- `camera_height_scale`: the factor that makes the median camera height M.
+- `camera_height_scale`: the factor that makes the first camera's height M.
 """
 
 import math
@@ -159,15 +159,17 @@ def border_of_region(region, width, height):
 
 
 def camera_height_scale(c2ws, target_m):
-    """Factor that scales the world about the origin so the median camera
-    height above z = 0 becomes `target_m`."""
+    """Factor that scales the world about the origin so the first camera's
+    height above z = 0 becomes `target_m` (the same definition as
+    `vanelia align --camera-height`)."""
     if not target_m > 0:
         raise PlanError(f"--camera-height {target_m}: must be > 0 m")
-    heights = sorted(c[2][3] for c in c2ws)
-    median = heights[len(heights) // 2]
-    if median <= 1e-6:
-        raise PlanError(f"median camera height {median} m: cameras must be above the floor")
-    return target_m / median
+    if not c2ws:
+        raise PlanError("--camera-height: the track has no frames")
+    first = c2ws[0][2][3]
+    if first <= 1e-6:
+        raise PlanError(f"first camera height {first} m: the camera must be above the floor")
+    return target_m / first
 
 
 def fps_to_blender(num, den):

@@ -1,12 +1,15 @@
 """The track job's work: cache lookup, the native tracker, alignment. bpy-free.
 
 `track_work(request, native)` returns the callable a `jobs.Job` runs
-(`run(progress) -> TrackOutcome`). It hashes the video, reuses a cached raw
-track (core/cache.py) or runs the native tracker (GIL released, progress and
-cancel through the callback) and caches its output, then aligns the track to
-the floor at the requested camera height and writes the aligned track beside
-the raw one. Nothing here touches bpy: the operator applies the outcome on the
-main thread.
+(`run(progress) -> TrackOutcome`). It hashes the video (and a network's
+weights), reuses a cached raw track (core/cache.py) or runs the native
+tracker (`_vanelia.track_video`: GIL released, progress and cancel through
+the callback; the classical tracker or MUSt3R with its weights, device and
+video-mode options) and caches its output, then aligns the track to the floor
+at the requested camera height and writes the aligned track beside the raw
+one. Nothing here touches bpy: the operator applies the outcome on the main
+thread. `tracker_problem` says why a tracker cannot run (the panel greys it
+out with that reason; the operator refuses with it).
 """
 
 import json
@@ -14,13 +17,57 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import cache, track_file
+from . import cache, track_file, weights
 
 TRACKERS = ("classical", "must3r", "dust3r")
+LABELS = {"classical": "Classical", "must3r": "MUSt3R", "dust3r": "DUSt3R"}
+NETWORKS = ("must3r", "dust3r")  # the trackers that need a checkpoint
+DEVICES = ("auto", "cpu", "cuda")
+IMAGE_SIZES = (0, 512, 224)  # 0: the weights' own training resolution
+DTYPES = ("fp32", "bf16", "fp16")
 
 
 class TrackRequestError(ValueError):
     """A request that cannot be tracked; the message names the field."""
+
+
+@dataclass
+class NetworkOptions:
+    """A network tracker's settings (`_vanelia.track_video`'s keywords; the
+    defaults are `vanelia track`'s except image_size: 0 takes the weights' own
+    resolution, so the artist never has to match it)."""
+
+    weights: str = ""  # checkpoint (.pth); required by a network tracker
+    device: str = "auto"  # auto (CUDA when available), cpu, cuda
+    image_size: int = 0  # 512, 224 or 0 = the weights' own
+    dtype: str = "fp32"  # decoder precision; bf16/fp16 need CUDA
+    local_context: int = 25  # frames in the working window
+    max_keyframes: int = 300  # memory bound, keyframes
+    keyframe_every: int = 3  # a keyframe every n-th frame
+    init_frames: int = 8  # frames of the first decoder call
+    batch_frames: int = 4  # frames per later decoder call
+
+    def kwargs(self):
+        """Keywords for `_vanelia.track_video` (tracker excluded)."""
+        return dict(vars(self))
+
+    def key(self, weights_sha256):
+        """What keys the cache: the options that change the result and the
+        weights' content hash instead of their path. The device does not
+        change it (the same float32 network on the CPU or a GPU)."""
+        key = {k: v for k, v in vars(self).items() if k not in ("weights", "device")}
+        key["weights_sha256"] = weights_sha256
+        return key
+
+    def check(self, label):
+        if self.device not in DEVICES:
+            raise TrackRequestError(f"{label}: device '{self.device}'; must be one of {DEVICES}")
+        if self.image_size not in IMAGE_SIZES:
+            raise TrackRequestError(
+                f"{label}: image size {self.image_size}; must be 512, 224 or 0 (the weights')"
+            )
+        if self.dtype not in DTYPES:
+            raise TrackRequestError(f"{label}: precision '{self.dtype}'; must be one of {DTYPES}")
 
 
 @dataclass
@@ -34,10 +81,21 @@ class TrackRequest:
     cache_folder: Optional[str] = None  # None: cache.default_folder()
     use_cache: bool = True
     track_file: str = ""  # use this existing track file instead of tracking
+    network: NetworkOptions = field(default_factory=NetworkOptions)  # must3r
+    # Known focal in pixels of the source frames; None = solved from the
+    # footage (random test weights estimate none, see tests/data/must3r).
+    focal_px: Optional[float] = None
 
-    def options(self):
-        """The tracker options that key the cache."""
-        return {"start": self.start, "end": self.end, "every": self.every}
+    def options(self, weights_sha256=None):
+        """The tracker options that key the cache (core/cache.py): the frame
+        range, a known focal when given, and for a network its options and
+        the weights' content hash."""
+        options = {"start": self.start, "end": self.end, "every": self.every}
+        if self.focal_px is not None:
+            options["focal_px"] = float(self.focal_px)
+        if self.tracker in NETWORKS:
+            options.update(self.network.key(weights_sha256))
+        return options
 
     def check(self):
         if not self.track_file:
@@ -56,6 +114,43 @@ class TrackRequest:
             )
         if not self.camera_height_m > 0:
             raise TrackRequestError(f"camera height {self.camera_height_m} m; must be > 0")
+        if self.focal_px is not None and not self.focal_px > 0:
+            raise TrackRequestError(f"known focal {self.focal_px} px; must be > 0 (or unset)")
+        if self.tracker in NETWORKS and not self.track_file:
+            label = LABELS[self.tracker]
+            if not self.network.weights:
+                raise TrackRequestError(f"{label}: no weights set ({WHERE_WEIGHTS})")
+            self.network.check(label)
+
+
+WHERE_WEIGHTS = "Preferences > Add-ons > Vanelia"
+
+
+def tracker_problem(tracker, built, weights_path=""):
+    """Why `tracker` cannot run now, "" when it can. `built`: the trackers of
+    the native module (its TRACKERS), or None when there is no module to ask.
+    A tracker the build lacks comes first (weights would not help), then a
+    network's missing or unusable checkpoint (a cheap format check)."""
+    label = LABELS.get(tracker, tracker)
+    if built is not None and tracker not in built:
+        return f"{label}: not in this build of the native module"
+    if tracker not in NETWORKS:
+        return ""
+    if not weights_path:
+        return f"{label}: no weights set ({WHERE_WEIGHTS})"
+    try:
+        weights.check_checkpoint(weights_path, f"{label} checkpoint")
+    except weights.WeightsError as e:
+        return str(e)
+    return ""
+
+
+def built_trackers(native):
+    """The trackers `native` can run through track_video (TRACKERS; a module
+    from before MUSt3R had only the classical one)."""
+    if native is None or not hasattr(native, "track_video"):
+        return ()
+    return tuple(getattr(native, "TRACKERS", ("classical",)))
 
 
 @dataclass
@@ -68,10 +163,12 @@ class TrackOutcome:
 
 
 def summarize(doc):
-    """Frames registered, reprojection error, focal, ground confidence."""
+    """Tracker, frames registered, reprojection error, focal, ground
+    confidence."""
     s = doc.get("summary", {})
     ground = doc.get("ground_plane") or {}
     return {
+        "tracker": (doc.get("tracker") or {}).get("name", ""),
         "registered": int(s.get("registered", len(doc.get("frames", [])))),
         "total": int(s.get("total", 0)),
         "reproj_err_px": s.get("reproj_err_px"),
@@ -133,21 +230,32 @@ def _raw_track(request, native, progress):
     store = cache.TrackCache(request.cache_folder)
     progress(stage="hash video", done=0, total=1)
     sha = cache.video_sha256(request.video)
-    hit = store.lookup(sha, request.tracker, request.options()) if request.use_cache else None
+    weights_sha = None
+    if request.tracker in NETWORKS:
+        progress(stage="hash weights", done=0, total=1)
+        weights_sha = cache.file_sha256(request.network.weights)
+    options = request.options(weights_sha)
+    hit = store.lookup(sha, request.tracker, options) if request.use_cache else None
     if hit:
         with open(hit, encoding="utf-8") as f:
             return hit, f.read(), True
-    if request.tracker != "classical" or not hasattr(native, "track_video"):
+    if request.tracker not in built_trackers(native):
         raise TrackRequestError(
             f"tracker '{request.tracker}' is not in this build of the native "
             "module; choose another tracker or install a build that has it"
         )
+    extra = {}
+    if request.tracker != "classical":
+        extra = dict(request.network.kwargs(), tracker=request.tracker)
+    if request.focal_px is not None:
+        extra["focal_px"] = float(request.focal_px)
     doc = native.track_video(
         request.video,
         start=request.start,
         end=request.end,
         every=request.every,
         progress=progress,
+        **extra,
     )
     text = native.format_track(doc)
-    return store.store_text(sha, request.tracker, request.options(), text), text, False
+    return store.store_text(sha, request.tracker, options, text), text, False

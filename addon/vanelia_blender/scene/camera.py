@@ -27,7 +27,7 @@ import math
 
 import bpy
 
-from ..core import conventions
+from ..core import blender_compat, conventions
 
 COLLECTION_NAME = "Vanelia"
 CAMERA_NAME = "Vanelia Camera"
@@ -79,7 +79,7 @@ def _fresh_action(owner, name):
     if action is None:
         action = bpy.data.actions.new(name)
         anim.action = action
-    elif bpy.app.version < (4, 4, 0):
+    elif not blender_compat.layered_actions(bpy.app.version):
         for fc in list(action.fcurves):
             action.fcurves.remove(fc)
     else:
@@ -89,7 +89,7 @@ def _fresh_action(owner, name):
 
 
 def _new_fcurve(action, owner, data_path, index):
-    if bpy.app.version >= (4, 4, 0):
+    if blender_compat.layered_actions(bpy.app.version):
         return action.fcurve_ensure_for_datablock(owner, data_path, index=index)
     return action.fcurves.new(data_path, index=index)
 

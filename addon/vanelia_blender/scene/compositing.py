@@ -18,11 +18,13 @@ over the decoded source with FFmpeg (core/encode.py).
 
 import bpy
 
+from ..core import blender_compat
+
 TREE_NAME = "Vanelia Compositing"
 
 
 def _new_api():
-    return bpy.app.version >= (5, 0, 0)
+    return blender_compat.compositor_node_group(bpy.app.version)
 
 
 def _tree(scene):
@@ -94,11 +96,10 @@ def build_compositing(scene, clip, distort, over_plate=True):
     elif tree.nodes.get("Vanelia Distortion") is not None:
         tree.nodes.remove(tree.nodes["Vanelia Distortion"])
     over = _node(tree, "Vanelia Over", "CompositorNodeAlphaOver", (600, 200))
-    if hasattr(over, "use_premultiply"):
-        over.use_premultiply = False
-    image_inputs = [s for s in over.inputs if s.type == "RGBA"]
-    _link(tree, plate.outputs["Image"], image_inputs[0])
-    _link(tree, render_image, image_inputs[1])
+    blender_compat.set_node_option(over, "use_premultiply", "Straight Alpha", False)
+    back, front = blender_compat.alpha_over_inputs([(s.name, s.type) for s in over.inputs])
+    _link(tree, plate.outputs["Image"], over.inputs[back])
+    _link(tree, render_image, over.inputs[front])
     result = over.outputs[0] if over_plate else render_image
     _link(tree, result, _output_socket(tree))
     return tree
@@ -110,8 +111,8 @@ def add_index_mask_viewer(scene, index):
     tree = _tree(scene)
     layers = tree.nodes["Vanelia Render Layers"]
     mask = _node(tree, "Vanelia Index Mask", "CompositorNodeIDMask", (300, -300))
-    mask.index = index
-    mask.use_antialiasing = False
+    blender_compat.set_node_option(mask, "index", "Index", index)
+    blender_compat.set_node_option(mask, "use_antialiasing", "Anti-Aliasing", False)
     viewer = _node(tree, "Vanelia Viewer", "CompositorNodeViewer", (600, -300))
     _link(tree, layers.outputs["IndexOB"], mask.inputs[0])
     _link(tree, mask.outputs[0], viewer.inputs[0])

@@ -13,6 +13,7 @@ import math
 import bpy
 import mathutils
 
+from ..core import blender_compat
 from .collection import ensure_data, ensure_object
 
 SUN_NAME = "Vanelia Sun"
@@ -65,8 +66,8 @@ def ensure_world(scene, strength=0.6, colour=(0.8, 0.8, 0.8)):
     # Not a light in the light distribution: Cycles 3.x picks one light per
     # sample, and a second light there multiplies the key sun's noise. The
     # uniform world still lights everything through BSDF-sampled rays.
-    if hasattr(world, "cycles") and hasattr(world.cycles, "sampling_method"):
-        world.cycles.sampling_method = "NONE"
+    if hasattr(world, "cycles"):
+        blender_compat.set_enum_if_offered(world.cycles, "sampling_method", "NONE")
     if scene.world is not None and scene.world != world:
         scene.world.use_fake_user = True
     scene.world = world

@@ -10,6 +10,8 @@
 
 #include <Eigen/Eigenvalues>
 
+#include "weights_impl.hpp"
+
 namespace vanelia {
 namespace {
 
@@ -52,24 +54,11 @@ std::optional<Plane3d> Plane3d::FromPoints(const Eigen::Vector3d& a,
 std::optional<Plane3d> FitPlane(const Eigen::Matrix3Xd& points,
                                 const Eigen::VectorXd& weights) {
   const Eigen::Index n = points.cols();
-  if (weights.size() != 0 && weights.size() != n) {
-    throw InputError("FitPlane: weights has " + std::to_string(weights.size()) +
-                     " entries; must be empty or equal the " +
-                     std::to_string(n) + " points");
-  }
-  if (!points.allFinite() || !weights.allFinite()) return std::nullopt;
-  if (weights.size() != 0 && (weights.array() < 0.0).any()) {
-    Eigen::Index index = 0;
-    const double min_weight = weights.minCoeff(&index);
-    throw InputError("FitPlane: weights[" + std::to_string(index) +
-                     "] = " + std::to_string(min_weight) + "; must be >= 0");
-  }
-  const Eigen::VectorXd w_raw =
-      weights.size() != 0 ? weights : Eigen::VectorXd::Ones(n);
-  if ((w_raw.array() > 0.0).count() < 3) return std::nullopt;
-  const double total = w_raw.sum();
-  if (!(total > 0.0) || !std::isfinite(total)) return std::nullopt;
-  const Eigen::VectorXd w = w_raw / total;
+  const std::optional<Eigen::VectorXd> weights_or =
+      internal::NormalizedWeights("FitPlane", weights, n, "points");
+  if (!weights_or) return std::nullopt;
+  if (!points.allFinite()) return std::nullopt;
+  const Eigen::VectorXd& w = *weights_or;
 
   const Eigen::Vector3d centroid = points * w;
   const Eigen::Matrix3Xd centred = points.colwise() - centroid;

@@ -9,6 +9,8 @@
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
 
+#include "weights_impl.hpp"
+
 namespace vanelia {
 namespace {
 
@@ -36,27 +38,11 @@ std::optional<Sim3d> EstimateSim3d(const Eigen::Matrix3Xd& src,
                      " points; must equal the " + std::to_string(n) +
                      " points of src");
   }
-  if (weights.size() != 0 && weights.size() != n) {
-    throw InputError("EstimateSim3d: weights has " +
-                     std::to_string(weights.size()) +
-                     " entries; must be empty or equal the " +
-                     std::to_string(n) + " points of src");
-  }
-  if (!src.allFinite() || !dst.allFinite() || !weights.allFinite()) {
-    return std::nullopt;
-  }
-  if (weights.size() != 0 && (weights.array() < 0.0).any()) {
-    Eigen::Index index = 0;
-    const double min_weight = weights.minCoeff(&index);
-    throw InputError("EstimateSim3d: weights[" + std::to_string(index) +
-                     "] = " + std::to_string(min_weight) + "; must be >= 0");
-  }
-  const Eigen::VectorXd w_raw =
-      weights.size() != 0 ? weights : Eigen::VectorXd::Ones(n);
-  if ((w_raw.array() > 0.0).count() < 3) return std::nullopt;
-  const double total = w_raw.sum();
-  if (!(total > 0.0) || !std::isfinite(total)) return std::nullopt;
-  const Eigen::VectorXd w = w_raw / total;
+  const std::optional<Eigen::VectorXd> weights_or =
+      internal::NormalizedWeights("EstimateSim3d", weights, n, "points of src");
+  if (!weights_or) return std::nullopt;
+  if (!src.allFinite() || !dst.allFinite()) return std::nullopt;
+  const Eigen::VectorXd& w = *weights_or;
 
   const Eigen::Vector3d mean_src = src * w;
   const Eigen::Vector3d mean_dst = dst * w;

@@ -10,70 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "json_checker_impl.hpp"
+
 namespace vanelia {
 namespace {
 
-using Json = nlohmann::json;
+using internal::Checker;
+using internal::Index;
+using Json = nlohmann::ordered_json;
 
-class GtReader {
- public:
-  explicit GtReader(const std::string& path) : path_(path) {}
-
-  [[noreturn]] void Fail(const std::string& key,
-                         const std::string& rule) const {
-    throw InputError("gt '" + path_ + "': " + key + ": " + rule);
-  }
-
-  const Json& Member(const Json& object,
-                     const std::string& key,
-                     const std::string& name) const {
-    if (!object.is_object() || !object.contains(name)) {
-      Fail(key, "is missing");
-    }
-    return object[name];
-  }
-
-  double Number(const Json& value, const std::string& key) const {
-    if (!value.is_number() || !std::isfinite(value.get<double>())) {
-      Fail(key, "must be a finite number");
-    }
-    return value.get<double>();
-  }
-
-  int64_t Integer(const Json& value,
-                  const std::string& key,
-                  int64_t min) const {
-    if (!value.is_number_integer() || value.get<int64_t>() < min) {
-      Fail(key, "must be an integer >= " + std::to_string(min));
-    }
-    return value.get<int64_t>();
-  }
-
-  Eigen::MatrixXd Matrix(const Json& value,
-                         const std::string& key,
-                         int rows,
-                         int cols) const {
-    const std::string rule =
-        "must be " + std::to_string(rows) + "x" + std::to_string(cols);
-    if (!value.is_array() || value.size() != static_cast<size_t>(rows)) {
-      Fail(key, rule);
-    }
-    Eigen::MatrixXd m(rows, cols);
-    for (int r = 0; r < rows; ++r) {
-      if (!value[r].is_array() ||
-          value[r].size() != static_cast<size_t>(cols)) {
-        Fail(key, rule);
-      }
-      for (int c = 0; c < cols; ++c) m(r, c) = Number(value[r][c], key);
-    }
-    return m;
-  }
-
- private:
-  std::string path_;
-};
-
-TrackedFrame ReadGtFrame(const GtReader& gt,
+TrackedFrame ReadGtFrame(const Checker& gt,
                          const Json& f,
                          const std::string& key,
                          const TrackFile& track) {
@@ -119,7 +65,7 @@ Rational RationalFromFps(double fps) {
 
 TrackFile ImportGroundTruthString(const std::string& text,
                                   const std::string& gt_path) {
-  const GtReader gt(gt_path);
+  const Checker gt("gt '" + gt_path + "'");
   Json doc;
   try {
     doc = Json::parse(text);
@@ -127,17 +73,17 @@ TrackFile ImportGroundTruthString(const std::string& text,
     throw InputError("gt '" + gt_path + "': not valid JSON: " + error.what());
   }
   if (!doc.is_object()) gt.Fail("(document)", "must be a JSON object");
-  const Json& format = gt.Member(doc, "format", "format");
+  const Json& format = gt.Member(doc, "", "format");
   if (!format.is_string() ||
       format.get<std::string>().rfind("vanelia-gt-track/", 0) != 0) {
     gt.Fail("format", "must be \"vanelia-gt-track/1\"");
   }
   TrackFile track;
-  track.width = static_cast<int>(
-      gt.Integer(gt.Member(doc, "width", "width"), "width", 1));
-  track.height = static_cast<int>(
-      gt.Integer(gt.Member(doc, "height", "height"), "height", 1));
-  const double fps = gt.Number(gt.Member(doc, "fps", "fps"), "fps");
+  track.width =
+      static_cast<int>(gt.Integer(gt.Member(doc, "", "width"), "width", 1));
+  track.height =
+      static_cast<int>(gt.Integer(gt.Member(doc, "", "height"), "height", 1));
+  const double fps = gt.Number(gt.Member(doc, "", "fps"), "fps");
   if (!(fps > 0.0)) gt.Fail("fps", "must be > 0");
   track.fps = RationalFromFps(fps);
   track.tracker = {"ground-truth", format.get<std::string>(), {}};
@@ -145,7 +91,7 @@ TrackFile ImportGroundTruthString(const std::string& text,
   track.world = TrackWorld::kBlender;
   track.scale = {ScaleMethod::kNone, std::nullopt};
   const int64_t num_frames =
-      gt.Integer(gt.Member(doc, "num_frames", "num_frames"), "num_frames", 1);
+      gt.Integer(gt.Member(doc, "", "num_frames"), "num_frames", 1);
   const std::filesystem::path video =
       std::filesystem::path(gt_path).parent_path() /
       (doc.contains("video") && doc["video"].is_string()
@@ -159,15 +105,10 @@ TrackFile ImportGroundTruthString(const std::string& text,
   track.source.frame_count = num_frames;
   if (doc.contains("ground_plane")) {
     const Json& p = doc["ground_plane"];
-    const Json& normal = gt.Member(p, "ground_plane.normal", "normal");
-    if (!normal.is_array() || normal.size() != 3) {
-      gt.Fail("ground_plane.normal", "must be a 3-vector");
-    }
-    const Eigen::Vector3d n(gt.Number(normal[0], "ground_plane.normal"),
-                            gt.Number(normal[1], "ground_plane.normal"),
-                            gt.Number(normal[2], "ground_plane.normal"));
-    const double offset = gt.Number(
-        gt.Member(p, "ground_plane.offset", "offset"), "ground_plane.offset");
+    const Json& normal = gt.Member(p, "ground_plane", "normal");
+    const Eigen::Vector3d n = gt.Vector3(normal, "ground_plane.normal");
+    const double offset = gt.Number(gt.Member(p, "ground_plane", "offset"),
+                                    "ground_plane.offset");
     if (!(n.norm() > 0.0)) gt.Fail("ground_plane.normal", "must be non-zero");
     TrackGroundPlane plane;
     plane.normal = n / n.norm();
@@ -178,13 +119,13 @@ TrackFile ImportGroundTruthString(const std::string& text,
     plane.confidence = 1.0;
     track.ground_plane = plane;
   }
-  const Json& frames = gt.Member(doc, "frames", "frames");
+  const Json& frames = gt.Member(doc, "", "frames");
   if (!frames.is_array() || frames.empty()) {
     gt.Fail("frames", "must be a non-empty array");
   }
   for (size_t i = 0; i < frames.size(); ++i) {
     track.frames.push_back(
-        ReadGtFrame(gt, frames[i], "frames[" + std::to_string(i) + "]", track));
+        ReadGtFrame(gt, frames[i], Index("frames", i), track));
   }
   std::sort(track.frames.begin(),
             track.frames.end(),

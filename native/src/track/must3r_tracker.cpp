@@ -5,6 +5,7 @@
 #include "vanelia/track/must3r_tracker.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/model/model_config.hpp"
 #include "vanelia/model/must3r.hpp"
 #include "vanelia/model/must3r_video.hpp"
 #include "vanelia/model/preprocess.hpp"
@@ -40,9 +41,16 @@ void Must3rTrackerOptions::Check() const {
         "Must3rTrackerOptions::weights is empty; give a MUSt3R "
         "checkpoint (--weights)");
   }
-  if (custom_buckets.empty() && image_size != 224 && image_size != 512) {
-    throw InputError("Must3rTrackerOptions::image_size = " +
-                     std::to_string(image_size) + "; must be 224 or 512");
+  if (custom_buckets.empty() && image_size != 224 && image_size != 512 &&
+      image_size != 0) {
+    throw InputError(
+        "Must3rTrackerOptions::image_size = " + std::to_string(image_size) +
+        "; must be 224, 512 or 0 (the weights' own)");
+  }
+  if (!custom_buckets.empty() && image_size == 0) {
+    throw InputError(
+        "Must3rTrackerOptions::image_size = 0 with custom_buckets; give the "
+        "weights' training resolution");
   }
   if (device != "auto" && device != "cpu" && device != "cuda") {
     throw InputError("Must3rTrackerOptions::device = '" + device +
@@ -103,6 +111,7 @@ Must3rTracker::Must3rTracker(Must3rTrackerOptions options)
                      "' needs a CUDA GPU (use --dtype fp32 on the CPU)");
   }
   state->model = model::LoadMust3rModel(options_.weights);
+  if (options_.image_size == 0) UseWeightsResolution(state->model.config);
   CheckResolution(state->model.config, options_.image_size, options_.weights);
   const torch::Dtype dtype = options_.dtype == "bf16"   ? torch::kBFloat16
                              : options_.dtype == "fp16" ? torch::kFloat16
@@ -112,6 +121,26 @@ Must3rTracker::Must3rTracker(Must3rTrackerOptions options)
 }
 
 Must3rTracker::~Must3rTracker() = default;
+
+bool Must3rCudaAvailable() {
+  return torch::cuda::is_available();
+}
+
+void Must3rTracker::UseWeightsResolution(const ModelConfig& config) {
+  options_.image_size = config.resolution;
+  try {
+    model::BucketsForSize(config.resolution);
+  } catch (const InputError&) {
+    // No upstream list for this resolution: the training shape is the one
+    // bucket (landscape width = long side).
+    const int h = config.decoder.img_size_h;
+    const int w = config.decoder.img_size_w;
+    const int long_side = std::max(h, w);
+    const int short_side = std::min(h, w);
+    options_.custom_buckets = {
+        {static_cast<double>(long_side) / short_side, long_side, short_side}};
+  }
+}
 
 std::vector<model::AspectBucket> Must3rTracker::Buckets() const {
   if (options_.custom_buckets.empty()) {
@@ -125,6 +154,14 @@ std::vector<model::AspectBucket> Must3rTracker::Buckets() const {
 }
 
 namespace {
+
+// A focal length (source pixels) of a real lens: a field of view between
+// about 1 and 170 degrees across the larger image side.
+bool UsableFocal(double focal_px, const model::ResizePlan& plan) {
+  const double side = std::max(plan.source_width, plan.source_height) * 1.0;
+  return std::isfinite(focal_px) && focal_px >= 0.04 * side &&
+         focal_px <= 60.0 * side;
+}
 
 torch::Tensor ImageToTensor(const Image& image) {
   if (image.channels != 3 || image.Empty()) {
@@ -196,6 +233,8 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
   std::vector<Frame> frames;
   std::vector<torch::Tensor> images;
   model::ResizePlan plan;
+  // Decoding and preprocessing report (and can cancel) as their own stage.
+  ProgressReporter decode("decode", info.expected_frames, progress);
   Frame frame;
   while (feed(&frame)) {
     if (images.empty()) {
@@ -215,7 +254,9 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
         model::NormalizeImage(ImageToTensor(frame.rgb)), plan));
     frame.rgb = Image();  // the network image is all we keep
     frames.push_back(frame);
+    decode.Update(static_cast<int64_t>(frames.size()));
   }
+  decode.Finish();
   if (frames.size() < 2) {
     throw InputError("Must3rTracker: " + std::to_string(frames.size()) +
                      " frames; needs at least 2");
@@ -265,6 +306,7 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
   std::vector<uint8_t> rgb;
   std::vector<int64_t> point_frames;
   std::vector<double> focals;
+  std::vector<int64_t> unusable;  // frames without a usable focal
   for (size_t i = 0; i < frames.size(); ++i) {
     TrackedFrame tf;
     tf.index = frames[i].index;
@@ -273,6 +315,13 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
                          ? *options_.common.focal_px / plan.ScaleX()
                          : focal[static_cast<int64_t>(i)].item<double>();
     tf.intrinsics = model::SourceIntrinsics(f, plan);
+    if (!UsableFocal(tf.intrinsics.fx, plan)) {
+      // No usable focal (the network's pointmap gives none, or one outside
+      // any real lens): the frame is left out and reported, never given an
+      // invented focal.
+      unusable.push_back(frames[i].index);
+      continue;
+    }
     focals.push_back(tf.intrinsics.fx);
     Eigen::Matrix4d world_from_cam;
     const torch::Tensor m = c2w[static_cast<int64_t>(i)].contiguous();
@@ -318,7 +367,25 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
     out.points.confidence(k) = confidence[i];
     out.points.frame_index[k] = point_frames[i];
   }
-  out.summary.registered = static_cast<int64_t>(frames.size());
+  if (focals.empty()) {
+    throw InputError("MUSt3R gave no usable focal length for any of the " +
+                     std::to_string(frames.size()) +
+                     " frames (untrained weights, or footage it cannot "
+                     "read); give the focal with --focal-px");
+  }
+  if (!unusable.empty()) {
+    std::string list;
+    for (size_t k = 0; k < unusable.size() && k < 10; ++k) {
+      list += (k == 0 ? "" : ", ") + std::to_string(unusable[k]);
+    }
+    if (unusable.size() > 10) list += ", ...";
+    out.summary.warnings.push_back(
+        std::to_string(unusable.size()) + " of " +
+        std::to_string(frames.size()) +
+        " frames left out: MUSt3R gave no usable focal length (frames " + list +
+        ")");
+  }
+  out.summary.registered = static_cast<int64_t>(out.track.frames.size());
   out.summary.total = static_cast<int64_t>(frames.size());
   std::sort(focals.begin(), focals.end());
   out.summary.focal_px = focals[focals.size() / 2];

@@ -16,11 +16,15 @@ namespace vanelia {
 namespace model {
 struct AspectBucket;
 }  // namespace model
+struct ModelConfig;
 
 struct Must3rTrackerOptions {
-  TrackerOptions common;        // a known focal_px replaces the estimated one
-  std::string weights;          // MUSt3R checkpoint (.pth), required
-  int image_size = 512;         // 224 or 512; must match the weights
+  TrackerOptions common;  // a known focal_px replaces the estimated one
+  std::string weights;    // MUSt3R checkpoint (.pth), required
+  // Network resolution: 224 or 512, and it must match the weights; or 0 =
+  // the weights' own (their upstream aspect buckets, or for a resolution
+  // without such a list their training img_size as the one bucket).
+  int image_size = 512;
   std::string device = "auto";  // "auto" (CUDA if present), "cpu", "cuda"
   // Decoder precision: "fp32", "bf16" or "fp16" (upstream's autocast policy:
   // encoder and head stay float32). Half precision needs CUDA.
@@ -59,6 +63,9 @@ struct Must3rTrackerOptions {
   void Check() const;
 };
 
+// True when LibTorch sees a CUDA GPU (device "auto" then runs there).
+bool Must3rCudaAvailable();
+
 class Must3rTracker : public Tracker {
  public:
   explicit Must3rTracker(Must3rTrackerOptions options);
@@ -77,6 +84,8 @@ class Must3rTracker : public Tracker {
  private:
   struct State;
   std::vector<model::AspectBucket> Buckets() const;
+  // image_size 0: takes the resolution (and buckets) of the loaded weights.
+  void UseWeightsResolution(const ModelConfig& config);
   Must3rTrackerOptions options_;
   std::unique_ptr<State> state_;  // the loaded network
 };
