@@ -249,10 +249,12 @@ int RunTrack(const Args& argv) {
   args.AddPositional("VIDEO", "input video (or image sequence)");
   args.AddOutputOptions("track file (.json)");
   args.AddFrameRangeOptions();
-  args.AddOption("--tracker",
-                 "NAME",
-                 "tracker:" + TrackerNames() + " (classical needs no weights)",
-                 "classical");
+  args.AddOption(
+      "--tracker",
+      "NAME",
+      "tracker:" + TrackerNames() +
+          (HasTracker("classical") ? " (classical needs no weights)" : ""),
+      AvailableTrackers().front());
   args.AddOption(
       "--focal-px", "F", "known focal length in pixels of the source frame");
   args.AddOption(

@@ -13,7 +13,8 @@ const std::vector<Command>& Commands() {
      &RunImportTrack},
 #endif
 #if defined(VANELIA_HAVE_TRACK) && defined(VANELIA_HAVE_FFMPEG) && \
-    defined(VANELIA_HAVE_CLASSICAL_TRACKER)
+    (defined(VANELIA_HAVE_CLASSICAL_TRACKER) ||                    \
+     defined(VANELIA_HAVE_MUST3R_TRACKER))
     {"track", "solve the camera of a video into a track file", &RunTrack},
 #endif
 #ifdef VANELIA_HAVE_SCENE
