@@ -113,6 +113,9 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   std::vector<double> focal_params(num_frames);
   for (int f = 0; f < num_frames; ++f) {
     const FramePose& p = rec->poses[f];
+    // Motion only: the other frames are not read (they may be being
+    // refined by another thread).
+    if (!options.refine_points && !variable[f]) continue;
     if (!p.registered) continue;
     std::copy(p.rvec.data(), p.rvec.data() + 3, pose_params[f].data());
     std::copy(p.t.data(), p.t.data() + 3, pose_params[f].data() + 3);
@@ -276,7 +279,7 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
     solver.preconditioner_type = ceres::SCHUR_JACOBI;
   }
   solver.max_num_iterations = options.max_iterations;
-  solver.num_threads = std::max(1, options.num_threads);
+  solver.num_threads = 1;  // deterministic: see the header
   solver.function_tolerance = options.function_tolerance;
   solver.logging_type = ceres::SILENT;
   solver.minimizer_progress_to_stdout = false;
@@ -298,11 +301,14 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
     p.t = Eigen::Vector3d(pose_params[f].data() + 3);
     if (rec->per_frame_focal) p.focal = focal_params[f];
   }
-  if (!rec->per_frame_focal && focal > 0.0 && std::isfinite(focal)) {
+  if (options.refine_focal && !rec->per_frame_focal && focal > 0.0 &&
+      std::isfinite(focal)) {
     rec->camera.focal = focal;
   }
-  rec->camera.k1 = dist[0];
-  rec->camera.k2 = dist[1];
+  if (options.refine_k1 || options.refine_k2) {
+    rec->camera.k1 = dist[0];
+    rec->camera.k2 = dist[1];
+  }
   return report;
 }
 

@@ -93,6 +93,14 @@ void ClassicalTrackerOptions::Check() const {
           "max_reprojection_error_px",
           max_reprojection_error_px,
           "must be > 0");
+  Require(adaptive_outlier_factor >= 0.0,
+          "adaptive_outlier_factor",
+          adaptive_outlier_factor,
+          "must be >= 0 (0 = off)");
+  Require(min_outlier_threshold_px > 0.0,
+          "min_outlier_threshold_px",
+          min_outlier_threshold_px,
+          "must be > 0");
   Require(local_ba_keyframes >= 2,
           "local_ba_keyframes",
           local_ba_keyframes,

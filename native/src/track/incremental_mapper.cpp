@@ -4,8 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <exception>
+#include <functional>
 #include <limits>
 #include <sstream>
+#include <thread>
+
+#include <opencv2/core.hpp>
 
 #include "bundle_adjustment_impl.hpp"
 #include "incremental_mapper_impl.hpp"
@@ -16,6 +21,9 @@ namespace vanelia::internal {
 namespace {
 
 constexpr double kInitMinAngleDeg = 1.0;
+// OpenCV's RANSAC draws from the calling thread's cv::theRNG(): seeded before
+// every solve so that a track never depends on what ran before it.
+constexpr int kRansacSeed = 0x5eed;
 constexpr int kInitMinPoints = 50;
 // Keyframes registered before the focal is first solved (by a profile).
 constexpr int kProfileKeyframes = 6;
@@ -49,6 +57,32 @@ double MedianOf(std::vector<double> v) {
 
 }  // namespace
 
+void IncrementalMapper::ParallelFor(
+    int n, const std::function<void(int)>& body) const {
+  const int workers = std::min(options_.num_threads, n);
+  if (workers <= 1) {
+    for (int i = 0; i < n; ++i) body(i);
+    return;
+  }
+  // Static interleaved split: which thread runs an item never changes what
+  // the item computes. The first exception is rethrown here.
+  std::vector<std::exception_ptr> errors(workers);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      try {
+        for (int i = w; i < n; i += workers) body(i);
+      } catch (...) {
+        errors[w] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
 IncrementalMapper::IncrementalMapper(const ClassicalTrackerOptions& options,
                                      int width,
                                      int height,
@@ -68,6 +102,7 @@ IncrementalMapper::IncrementalMapper(const ClassicalTrackerOptions& options,
   // Unknown focal: a normal lens (about 36 mm full-frame) until solved.
   rec_.camera.focal = focal_px.value_or(1.0 * width);
   rec_.per_frame_focal = options.common.per_frame_focal;
+  cv::setRNGSeed(kRansacSeed);
 }
 
 std::vector<int> IncrementalMapper::RegisteredKeyframes() const {
@@ -156,7 +191,7 @@ void IncrementalMapper::TryInitialize(int slot) {
       *tv.focal_from_f < 3.0 * width_) {
     rec_.camera.focal = *tv.focal_from_f;
   }
-  if (!StartFromPair(a, slot, tv)) {
+  if (!StartFromPair(a, slot, tv, &rec_)) {
     rec_.camera.focal = old_focal;
     return;
   }
@@ -168,9 +203,12 @@ void IncrementalMapper::TryInitialize(int slot) {
   }
 }
 
-bool IncrementalMapper::StartFromPair(int a, int b, const TwoViewResult& tv) {
-  FramePose& pa = rec_.poses[a];
-  FramePose& pb = rec_.poses[b];
+bool IncrementalMapper::StartFromPair(int a,
+                                      int b,
+                                      const TwoViewResult& tv,
+                                      Reconstruction* rec) const {
+  FramePose& pa = rec->poses[a];
+  FramePose& pb = rec->poses[b];
   pa.registered = true;
   pa.rvec.setZero();
   pa.t.setZero();
@@ -178,8 +216,8 @@ bool IncrementalMapper::StartFromPair(int a, int b, const TwoViewResult& tv) {
   pb.registered = true;
   pb.rvec = aa.angle() * aa.axis();
   pb.t = tv.t;
-  for (auto& p : rec_.poses) p.focal = rec_.camera.focal;
-  std::vector<uint8_t> usable(rec_.poses.size(), 0);
+  for (auto& p : rec->poses) p.focal = rec->camera.focal;
+  std::vector<uint8_t> usable(rec->poses.size(), 0);
   usable[a] = 1;
   usable[b] = 1;
   int made = 0;
@@ -189,36 +227,36 @@ bool IncrementalMapper::StartFromPair(int a, int b, const TwoViewResult& tv) {
                              usable,
                              0.5 * options_.min_triangulation_angle_deg,
                              options_.max_reprojection_error_px,
-                             &rec_)
+                             rec)
                 ? 1
                 : 0;
   }
   if (made < kInitMinPoints) {
     pa.registered = false;
     pb.registered = false;
-    std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
+    std::fill(rec->has_point.begin(), rec->has_point.end(), 0);
     return false;
   }
   BundleAdjustmentOptions ba;
   ba.variable_frames = {a, b};
   ba.max_iterations = 20;
   ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
-  BundleAdjust(tracker_, ba, &rec_);
-  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+  BundleAdjust(tracker_, ba, rec);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, rec);
   return true;
 }
 
 void IncrementalMapper::TriangulateFrom(int slot,
-                                        const std::vector<uint8_t>& usable) {
+                                        const std::vector<uint8_t>& usable,
+                                        Reconstruction* rec) const {
   for (const auto& [id, k] : tracker_.Frames()[slot].refs) {
-    if (rec_.has_point[id] || !rec_.inlier[id][k]) continue;
+    if (rec->has_point[id] || !rec->inlier[id][k]) continue;
     TriangulateTrack(tracker_,
                      id,
                      usable,
                      options_.min_triangulation_angle_deg,
                      options_.max_reprojection_error_px,
-                     &rec_);
+                     rec);
   }
 }
 
@@ -235,7 +273,7 @@ void IncrementalMapper::AddKeyframe(int slot) {
                                       prior,
                                       &rec_);
   if (!pnp.success) return;
-  TriangulateFrom(slot, KeyframeMask());
+  TriangulateFrom(slot, KeyframeMask(), &rec_);
   LocalBundleAdjustment();
   const std::vector<int> kfs = RegisteredKeyframes();
   if (!focal_known_ && !focal_profiled_ &&
@@ -256,24 +294,28 @@ double IncrementalMapper::RotationSpanDeg(const std::vector<int>& kfs) const {
 
 void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
   const std::vector<int> kfs = RegisteredKeyframes();
-  const Reconstruction base = rec_;
-  Reconstruction best = base;
-  double best_cost = std::numeric_limits<double>::infinity();
+  const Reconstruction& base = rec_;
   const auto [a, b] = init_pair_;
   std::vector<uint8_t> usable(base.poses.size(), 0);
   for (int kf : kfs) usable[kf] = 1;
-  for (double factor : factors) {
+  // One reconstruction per factor, solved independently (in parallel: the
+  // answer does not depend on the thread count).
+  std::vector<Reconstruction> trials(factors.size());
+  std::vector<double> costs(factors.size(),
+                            std::numeric_limits<double>::infinity());
+  ParallelFor(static_cast<int>(factors.size()), [&](int i) {
     // Start again from the two views at this focal: poses estimated at
     // another focal would bias the comparison towards that one.
-    rec_ = base;
-    for (auto& pose : rec_.poses) pose.registered = false;
-    std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
-    for (auto& in : rec_.inlier) std::fill(in.begin(), in.end(), 1);
-    rec_.camera.focal = base.camera.focal * factor;
+    cv::setRNGSeed(kRansacSeed);
+    Reconstruction& rec = trials[i];
+    rec = base;
+    for (auto& pose : rec.poses) pose.registered = false;
+    std::fill(rec.has_point.begin(), rec.has_point.end(), 0);
+    for (auto& in : rec.inlier) std::fill(in.begin(), in.end(), 1);
+    rec.camera.focal = base.camera.focal * factors[i];
     const TwoViewResult tv = EstimateTwoView(
-        tracker_, rec_, a, b, options_.ransac_threshold_px, false, false);
-    if (!tv.success || !StartFromPair(a, b, tv)) continue;
-    bool all = true;
+        tracker_, rec, a, b, options_.ransac_threshold_px, false, false);
+    if (!tv.success || !StartFromPair(a, b, tv, &rec)) return;
     for (int kf : kfs) {
       if (kf == a || kf == b) continue;
       const PnpResult pnp = RegisterFrame(tracker_,
@@ -281,28 +323,27 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
                                           options_.ransac_threshold_px,
                                           options_.min_pnp_inliers,
                                           nullptr,
-                                          &rec_);
-      if (!pnp.success) {
-        all = false;
-        break;
-      }
-      TriangulateFrom(kf, usable);
+                                          &rec);
+      if (!pnp.success) return;
+      TriangulateFrom(kf, usable, &rec);
     }
-    if (!all) continue;
     BundleAdjustmentOptions ba;
     ba.variable_frames = kfs;
     ba.max_iterations = 20;
     ba.loss_scale_px = options_.loss_scale_px;
-    ba.num_threads = options_.num_threads;
-    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec_);
-    if (!report.solved || report.num_residuals == 0) continue;
-    const double cost = report.final_cost / report.num_residuals;
-    if (cost < best_cost) {
-      best_cost = cost;
-      best = rec_;
+    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
+    if (!report.solved || report.num_residuals == 0) return;
+    costs[i] = report.final_cost / report.num_residuals;
+  });
+  // The lowest cost; ties go to the first factor.
+  size_t best = factors.size();
+  for (size_t i = 0; i < factors.size(); ++i) {
+    if (costs[i] < std::numeric_limits<double>::infinity() &&
+        (best == factors.size() || costs[i] < costs[best])) {
+      best = i;
     }
   }
-  rec_ = std::move(best);
+  if (best < factors.size()) rec_ = std::move(trials[best]);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
 
@@ -314,7 +355,6 @@ void IncrementalMapper::LocalBundleAdjustment() {
                             kfs.end());
   ba.max_iterations = 6;
   ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
@@ -325,7 +365,6 @@ void IncrementalMapper::KeyframeBundleAdjustment(int iterations) {
   ba.refine_focal = !focal_known_ && focal_profiled_;
   ba.max_iterations = iterations;
   ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
@@ -364,16 +403,22 @@ void IncrementalMapper::RegisterAllFrames() {
 }
 
 void IncrementalMapper::RefineFramePoses() {
-  BundleAdjustmentOptions ba;
-  ba.refine_points = false;
-  ba.max_iterations = 10;
-  ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = 1;
+  // Motion only: each frame's solve reads the points and the camera and
+  // writes its own pose, so the frames run in parallel.
+  std::vector<int> frames;
   for (size_t f = 0; f < rec_.poses.size(); ++f) {
-    if (!rec_.poses[f].registered || rec_.poses[f].keyframe) continue;
-    ba.variable_frames = {static_cast<int>(f)};
-    BundleAdjust(tracker_, ba, &rec_);
+    if (rec_.poses[f].registered && !rec_.poses[f].keyframe) {
+      frames.push_back(static_cast<int>(f));
+    }
   }
+  ParallelFor(static_cast<int>(frames.size()), [&](int i) {
+    BundleAdjustmentOptions ba;
+    ba.refine_points = false;
+    ba.max_iterations = 10;
+    ba.loss_scale_px = options_.loss_scale_px;
+    ba.variable_frames = {frames[i]};
+    BundleAdjust(tracker_, ba, &rec_);
+  });
 }
 
 void IncrementalMapper::GlobalBundleAdjustment() {
@@ -385,7 +430,6 @@ void IncrementalMapper::GlobalBundleAdjustment() {
   ba.max_iterations = 10;
   ba.iterative = true;
   ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   ba.function_tolerance = 1e-8;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, 0.75 * options_.max_reprojection_error_px, &rec_);
@@ -399,7 +443,6 @@ void IncrementalMapper::SolveLens() {
   ba.refine_focal = !focal_known_;
   ba.max_iterations = 50;
   ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   ba.function_tolerance = 1e-8;
   const Reconstruction before = rec_;
   const double err_before = MeanReprojectionError(tracker_, rec_);
@@ -433,13 +476,39 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
     focal_profiled_ = true;
   }
   KeyframeBundleAdjustment(50);
+  FilterOutliersAdaptive();
   KeyframeBundleAdjustment(50);
   if (progress != nullptr) progress->Update(2, "registering every frame");
   RegisterAllFrames();
   RefineFramePoses();
+  if (FilterOutliersAdaptive() > 0) RefineFramePoses();
   if (progress != nullptr) progress->Update(3, "global bundle adjustment");
   if (options_.global_ba_all_frames) GlobalBundleAdjustment();
   SolveLens();
+}
+
+int IncrementalMapper::FilterOutliersAdaptive() {
+  if (options_.adaptive_outlier_factor <= 0.0) return 0;
+  const double threshold =
+      std::clamp(options_.adaptive_outlier_factor * MedianResidual(),
+                 options_.min_outlier_threshold_px,
+                 options_.max_reprojection_error_px);
+  return FilterOutliers(tracker_, threshold, &rec_);
+}
+
+double IncrementalMapper::MedianResidual() const {
+  std::vector<double> res;
+  for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
+    if (!rec_.has_point[id]) continue;
+    const auto& obs = tracker_.Tracks()[id].obs;
+    for (size_t k = 0; k < obs.size(); ++k) {
+      const int f = obs[k].frame;
+      if (!rec_.poses[f].registered || !rec_.inlier[id][k]) continue;
+      const double e = ReprojectionError(rec_, f, rec_.points[id], obs[k].px);
+      if (e >= 0.0) res.push_back(e);
+    }
+  }
+  return MedianOf(std::move(res));
 }
 
 double IncrementalMapper::FrameError(int frame, int* count) const {

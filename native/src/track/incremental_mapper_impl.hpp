@@ -8,6 +8,7 @@
 #include "vanelia/core/progress.hpp"
 #include "vanelia/track/classical_tracker.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,14 +48,25 @@ class IncrementalMapper {
   // Mean reprojection error (px) and inlier count of one frame slot.
   double FrameError(int frame, int* count) const;
 
+  // Median reprojection error (px) of the inlier observations in registered
+  // frames.
+  double MedianResidual() const;
+
  private:
   bool IsKeyframe(int slot) const;
   void TryInitialize(int slot);
   // Poses of the two start views and their points; false when too few
   // points triangulate.
-  bool StartFromPair(int a, int b, const TwoViewResult& tv);
+  bool StartFromPair(int a,
+                     int b,
+                     const TwoViewResult& tv,
+                     Reconstruction* rec) const;
   void AddKeyframe(int slot);
-  void TriangulateFrom(int slot, const std::vector<uint8_t>& usable);
+  void TriangulateFrom(int slot,
+                       const std::vector<uint8_t>& usable,
+                       Reconstruction* rec) const;
+  // body(0..n-1) on up to options_.num_threads threads, statically split.
+  void ParallelFor(int n, const std::function<void(int)>& body) const;
   void LocalBundleAdjustment();
   void KeyframeBundleAdjustment(int iterations);
   // Solves the focal by a profile: for each factor, the keyframes' points
@@ -65,6 +77,10 @@ class IncrementalMapper {
   void RefineFramePoses();
   void GlobalBundleAdjustment();
   void SolveLens();
+  // Marks observations beyond adaptive_outlier_factor x the median
+  // reprojection error (clamped to [min_outlier_threshold_px,
+  // max_reprojection_error_px]) as outliers; returns how many.
+  int FilterOutliersAdaptive();
   void SolveRotationOnly();
   std::vector<int> RegisteredKeyframes() const;
   std::vector<uint8_t> KeyframeMask() const;

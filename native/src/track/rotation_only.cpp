@@ -125,7 +125,6 @@ void IncrementalMapper::SolveRotationOnly() {
   ba.refine_focal = !focal_known_;
   ba.max_iterations = options_.global_ba_iterations;
   ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
   BundleAdjust(tracker_, ba, &rec_);

@@ -53,6 +53,14 @@ TEST(ClassicalTracker, OptionsBadarg) {
   } catch (const InputError& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("focal_px"));
   }
+  options = {};
+  options.adaptive_outlier_factor = -1.0;
+  try {
+    options.Check();
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("adaptive_outlier_factor = -1"));
+  }
 }
 
 TEST(ClassicalTracker, TooFewFramesBadarg) {
@@ -98,6 +106,35 @@ TEST(ClassicalTracker, CallbackCancels) {
     return ++calls < 2;
   };
   EXPECT_THROW(tracker.Track(frames, cancel), Cancelled);
+}
+
+// The same frames give the same track bit for bit: run after run in one
+// process (OpenCV's RANSAC draws from a thread-local generator that earlier
+// work advances) and whatever the thread count (Ceres' threaded sums add in
+// scheduling order; the mapper's own parallel steps split work statically).
+TEST(ClassicalTracker, SameInputGivesTheSameTrackBitForBit) {
+  const std::vector<Frame> frames = ReadFrames(kOrbitDir + "/video.mp4", 8);
+  ClassicalTrackerOptions options;
+  options.num_threads = 2;
+  const TrackResult first = ClassicalTracker(options).Track(frames, nullptr);
+  ASSERT_EQ(first.summary.registered, 12);
+  for (int threads : {2, 1}) {
+    options.num_threads = threads;
+    const TrackResult again = ClassicalTracker(options).Track(frames, nullptr);
+    ASSERT_EQ(again.track.frames.size(), first.track.frames.size());
+    for (size_t i = 0; i < first.track.frames.size(); ++i) {
+      const TrackedFrame& a = first.track.frames[i];
+      const TrackedFrame& b = again.track.frames[i];
+      EXPECT_EQ(a.index, b.index);
+      EXPECT_EQ(a.cam_from_world.rotation.coeffs(),
+                b.cam_from_world.rotation.coeffs())
+          << "frame " << a.index << ", " << threads << " thread(s)";
+      EXPECT_EQ(a.cam_from_world.translation, b.cam_from_world.translation)
+          << "frame " << a.index << ", " << threads << " thread(s)";
+      EXPECT_EQ(a.intrinsics.fx, b.intrinsics.fx);
+    }
+    EXPECT_EQ(again.points.xyz, first.points.xyz);
+  }
 }
 
 // A pan about the camera centre: frame k is frame 0 seen by a camera turned
