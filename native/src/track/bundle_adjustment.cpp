@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <optional>
 #include <unordered_set>
 
 #include <ceres/ceres.h>
@@ -81,6 +83,30 @@ struct FixedPinholeCost {
   double f;
   double cx;
   double cy;
+};
+
+// Polls BundleAdjustmentOptions::poll after every iteration; keeps what it
+// threw (exceptions must not cross Ceres) and aborts the solve.
+class PollCallback : public ceres::IterationCallback {
+ public:
+  explicit PollCallback(const std::function<void()>& poll) : poll_(poll) {}
+
+  ceres::CallbackReturnType operator()(
+      const ceres::IterationSummary& /*summary*/) override {
+    try {
+      poll_();
+    } catch (...) {
+      error_ = std::current_exception();
+      return ceres::SOLVER_ABORT;
+    }
+    return ceres::SOLVER_CONTINUE;
+  }
+
+  const std::exception_ptr& Error() const { return error_; }
+
+ private:
+  const std::function<void()>& poll_;
+  std::exception_ptr error_;
 };
 
 bool AllFinite(const double* values, int n) {
@@ -284,8 +310,14 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   solver.logging_type = ceres::SILENT;
   solver.minimizer_progress_to_stdout = false;
 
+  std::optional<PollCallback> poll;
+  if (options.poll) {
+    poll.emplace(options.poll);
+    solver.callbacks.push_back(&*poll);
+  }
   ceres::Solver::Summary summary;
   ceres::Solve(solver, &problem, &summary);
+  if (poll && poll->Error()) std::rethrow_exception(poll->Error());
   report.solved = summary.IsSolutionUsable();
   report.iterations = static_cast<int>(summary.iterations.size());
   report.final_cost = summary.final_cost;

@@ -9,6 +9,7 @@
 // solves of different frames may run in parallel.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "feature_tracks_impl.hpp"
@@ -34,6 +35,11 @@ struct BundleAdjustmentOptions {
   int max_iterations = 20;
   double loss_scale_px = 1.0;  // Cauchy scale; <= 0 = plain least squares
   double function_tolerance = 1e-6;
+  // Called after every Ceres iteration: cancel requests are polled here. An
+  // exception it throws (vanelia::Cancelled) stops the solve at once
+  // (ceres::SOLVER_ABORT), leaves `rec` unchanged and is rethrown by
+  // BundleAdjust.
+  std::function<void()> poll;
 };
 
 struct BundleAdjustmentReport {

@@ -161,6 +161,7 @@ TrackResult ClassicalTracker::Track(const FrameFeed& feed,
   Frame frame;
   while (feed(&frame)) {
     CheckFrame(frame, info, static_cast<int64_t>(metas.size()));
+    mapper.SetProgress(&track_progress, static_cast<int64_t>(metas.size()));
     mapper.AddFrame(ToWorkSize(frame.rgb, work_width, work_height));
     Frame meta;
     meta.index = frame.index;
@@ -176,6 +177,7 @@ TrackResult ClassicalTracker::Track(const FrameFeed& feed,
     throw InputError(msg.str());
   }
   track_progress.Finish();
+  mapper.SetProgress(nullptr, 0);
   ProgressReporter solve_progress("solve", 4, progress);
   mapper.Finish(&solve_progress);
   solve_progress.Finish();

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include <opencv2/calib3d.hpp>
 #include <opencv2/core.hpp>
 
 #include "bundle_adjustment_impl.hpp"
@@ -237,10 +238,9 @@ bool IncrementalMapper::StartFromPair(int a,
     std::fill(rec->has_point.begin(), rec->has_point.end(), 0);
     return false;
   }
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = {a, b};
   ba.max_iterations = 20;
-  ba.loss_scale_px = options_.loss_scale_px;
   BundleAdjust(tracker_, ba, rec);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, rec);
   return true;
@@ -260,7 +260,38 @@ void IncrementalMapper::TriangulateFrom(int slot,
   }
 }
 
+void IncrementalMapper::VoteTripod(int slot) {
+  // Against the oldest keyframe that still shares enough tracks: the
+  // largest motion, where parallax (if any) shows best.
+  for (int a : keyframes_) {
+    if (a >= slot) break;
+    std::vector<cv::Point2f> pa;
+    std::vector<cv::Point2f> pb;
+    for (const auto& [id, k] : tracker_.Frames()[a].refs) {
+      const Eigen::Vector2d* x = tracker_.Find(id, slot);
+      if (x == nullptr) continue;
+      const Eigen::Vector2d& y = tracker_.Tracks()[id].obs[k].px;
+      pa.emplace_back(y.x(), y.y());
+      pb.emplace_back(x->x(), x->y());
+    }
+    if (pa.size() < 60) continue;
+    std::vector<uint8_t> mask_f;
+    std::vector<uint8_t> mask_h;
+    const cv::Mat F = cv::findFundamentalMat(
+        pa, pb, cv::FM_RANSAC, options_.ransac_threshold_px, 0.999, mask_f);
+    const cv::Mat H = cv::findHomography(
+        pa, pb, cv::RANSAC, options_.ransac_threshold_px, mask_h, 2000, 0.999);
+    if (F.rows != 3 || F.cols != 3 || H.empty()) return;
+    const auto num_f = std::count(mask_f.begin(), mask_f.end(), 1);
+    const auto num_h = std::count(mask_h.begin(), mask_h.end(), 1);
+    ++pair_tests_;
+    if (num_f > 0 && num_h >= 0.9 * num_f) ++tripod_votes_;
+    return;
+  }
+}
+
 void IncrementalMapper::AddKeyframe(int slot) {
+  VoteTripod(slot);
   // Prior: the nearest registered keyframe before it.
   const FramePose* prior = nullptr;
   for (int kf : keyframes_) {
@@ -327,10 +358,9 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
       if (!pnp.success) return;
       TriangulateFrom(kf, usable, &rec);
     }
-    BundleAdjustmentOptions ba;
+    BundleAdjustmentOptions ba = BaOptions();
     ba.variable_frames = kfs;
     ba.max_iterations = 20;
-    ba.loss_scale_px = options_.loss_scale_px;
     const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
     if (!report.solved || report.num_residuals == 0) return;
     costs[i] = report.final_cost / report.num_residuals;
@@ -349,22 +379,20 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
 
 void IncrementalMapper::LocalBundleAdjustment() {
   const std::vector<int> kfs = RegisteredKeyframes();
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   const size_t n = std::min<size_t>(kfs.size(), options_.local_ba_keyframes);
   ba.variable_frames.assign(kfs.end() - static_cast<std::ptrdiff_t>(n),
                             kfs.end());
   ba.max_iterations = 6;
-  ba.loss_scale_px = options_.loss_scale_px;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
 
 void IncrementalMapper::KeyframeBundleAdjustment(int iterations) {
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = RegisteredKeyframes();
   ba.refine_focal = !focal_known_ && focal_profiled_;
   ba.max_iterations = iterations;
-  ba.loss_scale_px = options_.loss_scale_px;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
@@ -373,6 +401,7 @@ void IncrementalMapper::RegisterAllFrames() {
   const int n = tracker_.NumFrames();
   for (int f = 0; f < n; ++f) {
     if (rec_.poses[f].registered) continue;
+    Poll();
     // Prior: the nearest registered frame.
     const FramePose* prior = nullptr;
     for (int d = 1; d < n && prior == nullptr; ++d) {
@@ -392,6 +421,7 @@ void IncrementalMapper::RegisterAllFrames() {
   // Tracks that no keyframe pair triangulated.
   const std::vector<uint8_t> usable = RegisteredMask();
   for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
+    if (id % 256 == 0) Poll();
     if (rec_.has_point[id]) continue;
     TriangulateTrack(tracker_,
                      static_cast<int>(id),
@@ -412,24 +442,22 @@ void IncrementalMapper::RefineFramePoses() {
     }
   }
   ParallelFor(static_cast<int>(frames.size()), [&](int i) {
-    BundleAdjustmentOptions ba;
+    BundleAdjustmentOptions ba = BaOptions();
     ba.refine_points = false;
     ba.max_iterations = 10;
-    ba.loss_scale_px = options_.loss_scale_px;
     ba.variable_frames = {frames[i]};
     BundleAdjust(tracker_, ba, &rec_);
   });
 }
 
 void IncrementalMapper::GlobalBundleAdjustment() {
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   for (size_t f = 0; f < rec_.poses.size(); ++f) {
     if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
   }
   ba.refine_focal = !focal_known_;
   ba.max_iterations = 10;
   ba.iterative = true;
-  ba.loss_scale_px = options_.loss_scale_px;
   ba.function_tolerance = 1e-8;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, 0.75 * options_.max_reprojection_error_px, &rec_);
@@ -438,11 +466,10 @@ void IncrementalMapper::GlobalBundleAdjustment() {
 void IncrementalMapper::SolveLens() {
   const LensMode mode = options_.common.lens;
   if (mode == LensMode::kNone) return;
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = RegisteredKeyframes();
   ba.refine_focal = !focal_known_;
   ba.max_iterations = 50;
-  ba.loss_scale_px = options_.loss_scale_px;
   ba.function_tolerance = 1e-8;
   const Reconstruction before = rec_;
   const double err_before = MeanReprojectionError(tracker_, rec_);
@@ -458,7 +485,41 @@ void IncrementalMapper::SolveLens() {
   }
 }
 
+void IncrementalMapper::SetProgress(ProgressReporter* reporter, int64_t done) {
+  reporter_ = reporter;
+  done_ = done;
+  message_.clear();
+}
+
+void IncrementalMapper::Stage(int64_t done, const std::string& message) {
+  done_ = done;
+  message_ = message;
+  if (reporter_ != nullptr) reporter_->Update(done, message);
+}
+
+void IncrementalMapper::Poll() const {
+  if (reporter_ == nullptr) return;
+  // One caller at a time (the reporter is not thread-safe); once one has
+  // seen the cancel, the others stop too.
+  std::lock_guard<std::mutex> lock(poll_mutex_);
+  if (poll_failed_) throw Cancelled("classical tracker: cancelled");
+  try {
+    reporter_->Update(done_, message_);
+  } catch (...) {
+    poll_failed_ = true;
+    throw;
+  }
+}
+
+BundleAdjustmentOptions IncrementalMapper::BaOptions() const {
+  BundleAdjustmentOptions ba;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.poll = [this] { Poll(); };
+  return ba;
+}
+
 void IncrementalMapper::Finish(ProgressReporter* progress) {
+  reporter_ = progress;
   if (!initialized_) {
     if (pair_tests_ > 0 && tripod_votes_ * 2 >= pair_tests_) {
       SolveRotationOnly();
@@ -470,7 +531,8 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
         << " keyframes, no pair of views with enough parallax and tracks";
     throw InputError(msg.str());
   }
-  if (progress != nullptr) progress->Update(1, "keyframe bundle adjustment");
+  reporter_ = progress;
+  Stage(1, "keyframe bundle adjustment");
   if (!focal_known_ && !focal_profiled_) {
     ProfileFocal({0.5, 0.63, 0.8, 1.0, 1.25, 1.6, 2.0});
     focal_profiled_ = true;
@@ -478,13 +540,56 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   KeyframeBundleAdjustment(50);
   FilterOutliersAdaptive();
   KeyframeBundleAdjustment(50);
-  if (progress != nullptr) progress->Update(2, "registering every frame");
+  Stage(2, "registering every frame");
   RegisterAllFrames();
   RefineFramePoses();
   if (FilterOutliersAdaptive() > 0) RefineFramePoses();
-  if (progress != nullptr) progress->Update(3, "global bundle adjustment");
+  Stage(3, "global bundle adjustment");
   if (options_.global_ba_all_frames) GlobalBundleAdjustment();
   SolveLens();
+  // A homography explained most keyframe pairs: a tripod shot (or a plane
+  // filling the view). The map started anyway from some pair whose noise
+  // looked like parallax; keep rotation-only when it fits as well.
+  if (pair_tests_ >= 3 && tripod_votes_ * 2 >= pair_tests_) {
+    TryRotationOnly();
+  }
+}
+
+int IncrementalMapper::NumRegistered() const {
+  int n = 0;
+  for (const FramePose& pose : rec_.poses) n += pose.registered ? 1 : 0;
+  return n;
+}
+
+void IncrementalMapper::TryRotationOnly() {
+  const Reconstruction general = rec_;
+  const std::vector<std::string> general_warnings = warnings_;
+  const int general_count = NumRegistered();
+  const double general_error = MedianResidual();
+  for (FramePose& pose : rec_.poses) {
+    pose.registered = false;
+    pose.rvec.setZero();
+    pose.t.setZero();
+  }
+  std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
+  for (auto& in : rec_.inlier) std::fill(in.begin(), in.end(), 1);
+  rec_.camera.k1 = 0.0;
+  rec_.camera.k2 = 0.0;
+  bool solved = true;
+  try {
+    SolveRotationOnly();
+  } catch (const InputError&) {
+    solved = false;
+  }
+  const int count = NumRegistered();
+  // Medians: robust to the tails the two solves filter differently.
+  if (solved && count >= general_count &&
+      MedianResidual() <= std::max(1.5 * general_error, general_error + 0.05)) {
+    return;
+  }
+  rec_ = general;
+  warnings_ = general_warnings;
+  rotation_only_ = false;
 }
 
 int IncrementalMapper::FilterOutliersAdaptive() {

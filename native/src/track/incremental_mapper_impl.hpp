@@ -9,11 +9,13 @@
 #include "vanelia/track/classical_tracker.hpp"
 
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "bundle_adjustment_impl.hpp"
 #include "feature_tracks_impl.hpp"
 #include "reconstruction_impl.hpp"
 #include "two_view_impl.hpp"
@@ -34,6 +36,12 @@ class IncrementalMapper {
   // Registers every frame and runs the global bundle adjustment. Throws
   // InputError when the clip cannot be solved.
   void Finish(ProgressReporter* progress);
+
+  // The reporter of the current stage and its count: long steps (every
+  // Ceres iteration, frame loops) re-report it, so that a cancel request
+  // (the callback returning false -> Cancelled) is seen within one
+  // iteration, not at the end of the stage. Null: no polling.
+  void SetProgress(ProgressReporter* reporter, int64_t done);
 
   const FeatureTracker& Tracker() const { return tracker_; }
 
@@ -82,6 +90,13 @@ class IncrementalMapper {
   // max_reprojection_error_px]) as outliers; returns how many.
   int FilterOutliersAdaptive();
   void SolveRotationOnly();
+  // Counts a tripod vote for keyframe `slot` (homography vs fundamental
+  // matrix against an older keyframe).
+  void VoteTripod(int slot);
+  // Replaces the general solve by a rotation-only one when that registers
+  // as many frames and fits about as well.
+  void TryRotationOnly();
+  int NumRegistered() const;
   std::vector<int> RegisteredKeyframes() const;
   std::vector<uint8_t> KeyframeMask() const;
   std::vector<uint8_t> RegisteredMask() const;
@@ -102,6 +117,15 @@ class IncrementalMapper {
   int tripod_votes_ = 0;  // keyframe pairs a homography explained
   int pair_tests_ = 0;
   std::vector<std::string> warnings_;
+  // Cancel polling (SetProgress); Poll() may run on worker threads.
+  void Poll() const;
+  void Stage(int64_t done, const std::string& message);
+  BundleAdjustmentOptions BaOptions() const;
+  ProgressReporter* reporter_ = nullptr;
+  int64_t done_ = 0;
+  std::string message_;
+  mutable std::mutex poll_mutex_;
+  mutable bool poll_failed_ = false;
 };
 
 }  // namespace vanelia::internal

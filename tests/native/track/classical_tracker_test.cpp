@@ -9,6 +9,7 @@
 #include "vanelia/track/gt_import.hpp"
 #include "vanelia/video/video_reader.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,41 @@ TEST(ClassicalTracker, CallbackCancels) {
     return ++calls < 2;
   };
   EXPECT_THROW(tracker.Track(frames, cancel), Cancelled);
+}
+
+// A cancel during the closing solve is seen inside the bundle adjustment
+// (polled every Ceres iteration), not at the next stage: the callback
+// answers false to the first call that repeats the count of the solve's
+// first stage (only polls from inside a step repeat a count), and Cancelled
+// comes well within a second, before any later stage is reported.
+TEST(ClassicalTracker, CancelInsideTheClosingBundleAdjustment) {
+  const std::vector<Frame> frames = ReadFrames(kOrbitDir + "/video.mp4", 3);
+  ClassicalTracker tracker;
+  int64_t first_solve_done = -1;
+  int64_t last_solve_done = -1;
+  bool cancelled = false;
+  std::chrono::steady_clock::time_point cancelled_at;
+  const ProgressCallback cancel = [&](const Progress& p) {
+    if (p.stage != "solve") return true;
+    last_solve_done = p.done;
+    if (first_solve_done < 0) {
+      first_solve_done = p.done;
+      return true;
+    }
+    if (p.done == first_solve_done && !cancelled) {
+      cancelled = true;
+      cancelled_at = std::chrono::steady_clock::now();
+      return false;
+    }
+    return !cancelled;
+  };
+  EXPECT_THROW(tracker.Track(frames, cancel), Cancelled);
+  ASSERT_TRUE(cancelled) << "no poll inside the first solve stage";
+  const double latency_s = std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - cancelled_at)
+                               .count();
+  EXPECT_LT(latency_s, 0.5);
+  EXPECT_EQ(last_solve_done, first_solve_done);
 }
 
 // The same frames give the same track bit for bit: run after run in one

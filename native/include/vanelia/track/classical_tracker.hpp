@@ -27,7 +27,13 @@
 //     at a fixed threshold, then at a multiple of the median reprojection
 //     error (the noise level of this clip), and the solve repeated.
 //  6. No parallax anywhere but a good homography fit: a tripod shot, solved
-//     as rotations + focal with points at infinity.
+//     as rotations + focal with points at infinity. When a homography
+//     explained at least half of the keyframe pairs but the map started
+//     anyway (noise that looked like parallax), the rotation-only solve
+//     replaces the general one if it registers as many frames and its median
+//     reprojection error is within 1.5x.
+//  Cancel requests (the progress callback returning false) are polled after
+//  every Ceres iteration and in the frame loops, not only between stages.
 // Frames that cannot be registered are left out and listed in the summary.
 #pragma once
 
