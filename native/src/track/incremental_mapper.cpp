@@ -392,6 +392,8 @@ void IncrementalMapper::KeyframeBundleAdjustment(int iterations) {
   BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = RegisteredKeyframes();
   ba.refine_focal = !focal_known_ && focal_profiled_;
+  ba.refine_k1 = lens_solved_;
+  ba.refine_k2 = lens_solved_;
   ba.max_iterations = iterations;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
@@ -466,23 +468,36 @@ void IncrementalMapper::GlobalBundleAdjustment() {
 void IncrementalMapper::SolveLens() {
   const LensMode mode = options_.common.lens;
   if (mode == LensMode::kNone) return;
+  const Reconstruction before = rec_;
+  // Observations that the pinhole model rejected count again: with a
+  // distorted lens they are the periphery, where the distortion shows.
+  for (size_t id = 0; id < rec_.inlier.size(); ++id) {
+    if (rec_.has_point[id]) {
+      std::fill(rec_.inlier[id].begin(), rec_.inlier[id].end(), 1);
+    }
+  }
   BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = RegisteredKeyframes();
   ba.refine_focal = !focal_known_;
   ba.max_iterations = 50;
   ba.function_tolerance = 1e-8;
-  const Reconstruction before = rec_;
-  const double err_before = MeanReprojectionError(tracker_, rec_);
+  // Both models from the same start, scored on the same observations by
+  // their median error (robust to the outliers now included).
+  Reconstruction pinhole = rec_;
+  BundleAdjust(tracker_, ba, &pinhole);
   ba.refine_k1 = true;
   ba.refine_k2 = true;
   BundleAdjust(tracker_, ba, &rec_);
-  RefineFramePoses();
-  const double err_after = MeanReprojectionError(tracker_, rec_);
+  const double err_pinhole = MedianResidualOf(pinhole);
+  const double err_lens = MedianResidualOf(rec_);
   // Auto: keep the lens only when it clearly lowers the error.
   if (mode == LensMode::kAuto &&
-      !(err_after < 0.9 * err_before && err_before - err_after > 0.02)) {
+      !(err_lens < 0.9 * err_pinhole && err_pinhole - err_lens > 0.02)) {
     rec_ = before;
+    return;
   }
+  lens_solved_ = true;
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
 
 void IncrementalMapper::SetProgress(ProgressReporter* reporter, int64_t done) {
@@ -538,6 +553,7 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
     focal_profiled_ = true;
   }
   KeyframeBundleAdjustment(50);
+  SolveLens();
   FilterOutliersAdaptive();
   KeyframeBundleAdjustment(50);
   Stage(2, "registering every frame");
@@ -546,7 +562,6 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   if (FilterOutliersAdaptive() > 0) RefineFramePoses();
   Stage(3, "global bundle adjustment");
   if (options_.global_ba_all_frames) GlobalBundleAdjustment();
-  SolveLens();
   // A homography explained most keyframe pairs: a tripod shot (or a plane
   // filling the view). The map started anyway from some pair whose noise
   // looked like parallax; keep rotation-only when it fits as well.
@@ -602,14 +617,18 @@ int IncrementalMapper::FilterOutliersAdaptive() {
 }
 
 double IncrementalMapper::MedianResidual() const {
+  return MedianResidualOf(rec_);
+}
+
+double IncrementalMapper::MedianResidualOf(const Reconstruction& rec) const {
   std::vector<double> res;
   for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
-    if (!rec_.has_point[id]) continue;
+    if (!rec.has_point[id]) continue;
     const auto& obs = tracker_.Tracks()[id].obs;
     for (size_t k = 0; k < obs.size(); ++k) {
       const int f = obs[k].frame;
-      if (!rec_.poses[f].registered || !rec_.inlier[id][k]) continue;
-      const double e = ReprojectionError(rec_, f, rec_.points[id], obs[k].px);
+      if (!rec.poses[f].registered || !rec.inlier[id][k]) continue;
+      const double e = ReprojectionError(rec, f, rec.points[id], obs[k].px);
       if (e >= 0.0) res.push_back(e);
     }
   }

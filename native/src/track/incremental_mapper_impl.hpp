@@ -59,6 +59,7 @@ class IncrementalMapper {
   // Median reprojection error (px) of the inlier observations in registered
   // frames.
   double MedianResidual() const;
+  double MedianResidualOf(const Reconstruction& rec) const;
 
  private:
   bool IsKeyframe(int slot) const;
@@ -112,6 +113,7 @@ class IncrementalMapper {
   bool initialized_ = false;
   bool rotation_only_ = false;
   bool focal_profiled_ = false;
+  bool lens_solved_ = false;  // k1 k2 kept by SolveLens: refined from then on
   std::pair<int, int> init_pair_{0, 0};  // frame slots of the start
   size_t last_global_count_ = 0;
   int tripod_votes_ = 0;  // keyframe pairs a homography explained

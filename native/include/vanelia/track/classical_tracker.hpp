@@ -32,6 +32,11 @@
 //     anyway (noise that looked like parallax), the rotation-only solve
 //     replaces the general one if it registers as many frames and its median
 //     reprojection error is within 1.5x.
+//  Lens (radial or auto): solved right after the keyframe bundle adjustment,
+//  before any adaptive outlier rejection, with the observations the pinhole
+//  model had rejected counted again (the periphery of a distorted lens);
+//  auto keeps it when its median error is clearly lower than the pinhole's
+//  on the same observations. Every later stage then uses and refines it.
 //  Cancel requests (the progress callback returning false) are polled after
 //  every Ceres iteration and in the frame loops, not only between stages.
 // Frames that cannot be registered are left out and listed in the summary.
