@@ -560,6 +560,7 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   RegisterAllFrames();
   RefineFramePoses();
   if (FilterOutliersAdaptive() > 0) RefineFramePoses();
+  RetriangulatePoints();
   Stage(3, "global bundle adjustment");
   if (options_.global_ba_all_frames) GlobalBundleAdjustment();
   // A homography explained most keyframe pairs: a tripod shot (or a plane
@@ -567,6 +568,23 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   // looked like parallax; keep rotation-only when it fits as well.
   if (pair_tests_ >= 3 && tripod_votes_ * 2 >= pair_tests_) {
     TryRotationOnly();
+  }
+}
+
+void IncrementalMapper::RetriangulatePoints() {
+  // The keyframe points were solved before the other frames were registered
+  // and before the last rejection: each point again from its inlier
+  // observations in every registered frame (the floor is fitted to these).
+  const std::vector<uint8_t> usable = RegisteredMask();
+  for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
+    if (id % 256 == 0) Poll();
+    if (!rec_.has_point[id]) continue;
+    TriangulateTrack(tracker_,
+                     static_cast<int>(id),
+                     usable,
+                     0.0,
+                     options_.max_reprojection_error_px,
+                     &rec_);
   }
 }
 

@@ -98,6 +98,8 @@ class IncrementalMapper {
   // as many frames and fits about as well.
   void TryRotationOnly();
   int NumRegistered() const;
+  // Every point from its inlier observations in all registered frames.
+  void RetriangulatePoints();
   std::vector<int> RegisteredKeyframes() const;
   std::vector<uint8_t> KeyframeMask() const;
   std::vector<uint8_t> RegisteredMask() const;
