@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <optional>
 #include <unordered_set>
 
 #include <ceres/ceres.h>
@@ -83,6 +85,30 @@ struct FixedPinholeCost {
   double cy;
 };
 
+// Polls BundleAdjustmentOptions::poll after every iteration; keeps what it
+// threw (exceptions must not cross Ceres) and aborts the solve.
+class PollCallback : public ceres::IterationCallback {
+ public:
+  explicit PollCallback(const std::function<void()>& poll) : poll_(poll) {}
+
+  ceres::CallbackReturnType operator()(
+      const ceres::IterationSummary& /*summary*/) override {
+    try {
+      poll_();
+    } catch (...) {
+      error_ = std::current_exception();
+      return ceres::SOLVER_ABORT;
+    }
+    return ceres::SOLVER_CONTINUE;
+  }
+
+  const std::exception_ptr& Error() const { return error_; }
+
+ private:
+  const std::function<void()>& poll_;
+  std::exception_ptr error_;
+};
+
 bool AllFinite(const double* values, int n) {
   for (int i = 0; i < n; ++i) {
     if (!std::isfinite(values[i])) return false;
@@ -113,6 +139,9 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   std::vector<double> focal_params(num_frames);
   for (int f = 0; f < num_frames; ++f) {
     const FramePose& p = rec->poses[f];
+    // Motion only: the other frames are not read (they may be being
+    // refined by another thread).
+    if (!options.refine_points && !variable[f]) continue;
     if (!p.registered) continue;
     std::copy(p.rvec.data(), p.rvec.data() + 3, pose_params[f].data());
     std::copy(p.t.data(), p.t.data() + 3, pose_params[f].data() + 3);
@@ -276,13 +305,19 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
     solver.preconditioner_type = ceres::SCHUR_JACOBI;
   }
   solver.max_num_iterations = options.max_iterations;
-  solver.num_threads = std::max(1, options.num_threads);
+  solver.num_threads = 1;  // deterministic: see the header
   solver.function_tolerance = options.function_tolerance;
   solver.logging_type = ceres::SILENT;
   solver.minimizer_progress_to_stdout = false;
 
+  std::optional<PollCallback> poll;
+  if (options.poll) {
+    poll.emplace(options.poll);
+    solver.callbacks.push_back(&*poll);
+  }
   ceres::Solver::Summary summary;
   ceres::Solve(solver, &problem, &summary);
+  if (poll && poll->Error()) std::rethrow_exception(poll->Error());
   report.solved = summary.IsSolutionUsable();
   report.iterations = static_cast<int>(summary.iterations.size());
   report.final_cost = summary.final_cost;
@@ -298,11 +333,14 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
     p.t = Eigen::Vector3d(pose_params[f].data() + 3);
     if (rec->per_frame_focal) p.focal = focal_params[f];
   }
-  if (!rec->per_frame_focal && focal > 0.0 && std::isfinite(focal)) {
+  if (options.refine_focal && !rec->per_frame_focal && focal > 0.0 &&
+      std::isfinite(focal)) {
     rec->camera.focal = focal;
   }
-  rec->camera.k1 = dist[0];
-  rec->camera.k2 = dist[1];
+  if (options.refine_k1 || options.refine_k2) {
+    rec->camera.k1 = dist[0];
+    rec->camera.k2 = dist[1];
+  }
   return report;
 }
 

@@ -2,9 +2,14 @@
 // tracker). Poses are angle-axis + translation, points are free 3-vectors,
 // the focal is shared (or one per frame), the principal point is fixed and
 // radial k1 k2 are optional. Inputs are validated first: Ceres CHECKs abort
-// and the library must not.
+// and the library must not. Ceres runs on one thread: its threaded cost,
+// gradient and Schur sums add in scheduling order, so two runs would differ
+// in the last bits and then, through RANSAC and outlier thresholds, visibly.
+// Only the values that are refined are written back, so that motion-only
+// solves of different frames may run in parallel.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "feature_tracks_impl.hpp"
@@ -29,8 +34,12 @@ struct BundleAdjustmentOptions {
   bool iterative = false;
   int max_iterations = 20;
   double loss_scale_px = 1.0;  // Cauchy scale; <= 0 = plain least squares
-  int num_threads = 2;
   double function_tolerance = 1e-6;
+  // Called after every Ceres iteration: cancel requests are polled here. An
+  // exception it throws (vanelia::Cancelled) stops the solve at once
+  // (ceres::SOLVER_ABORT), leaves `rec` unchanged and is rethrown by
+  // BundleAdjust.
+  std::function<void()> poll;
 };
 
 struct BundleAdjustmentReport {

@@ -93,6 +93,14 @@ void ClassicalTrackerOptions::Check() const {
           "max_reprojection_error_px",
           max_reprojection_error_px,
           "must be > 0");
+  Require(adaptive_outlier_factor >= 0.0,
+          "adaptive_outlier_factor",
+          adaptive_outlier_factor,
+          "must be >= 0 (0 = off)");
+  Require(min_outlier_threshold_px > 0.0,
+          "min_outlier_threshold_px",
+          min_outlier_threshold_px,
+          "must be > 0");
   Require(local_ba_keyframes >= 2,
           "local_ba_keyframes",
           local_ba_keyframes,
@@ -153,6 +161,7 @@ TrackResult ClassicalTracker::Track(const FrameFeed& feed,
   Frame frame;
   while (feed(&frame)) {
     CheckFrame(frame, info, static_cast<int64_t>(metas.size()));
+    mapper.SetProgress(&track_progress, static_cast<int64_t>(metas.size()));
     mapper.AddFrame(ToWorkSize(frame.rgb, work_width, work_height));
     Frame meta;
     meta.index = frame.index;
@@ -168,6 +177,7 @@ TrackResult ClassicalTracker::Track(const FrameFeed& feed,
     throw InputError(msg.str());
   }
   track_progress.Finish();
+  mapper.SetProgress(nullptr, 0);
   ProgressReporter solve_progress("solve", 4, progress);
   mapper.Finish(&solve_progress);
   solve_progress.Finish();

@@ -4,8 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <exception>
+#include <functional>
 #include <limits>
 #include <sstream>
+#include <thread>
+
+#include <opencv2/calib3d.hpp>
+#include <opencv2/core.hpp>
 
 #include "bundle_adjustment_impl.hpp"
 #include "incremental_mapper_impl.hpp"
@@ -16,6 +22,9 @@ namespace vanelia::internal {
 namespace {
 
 constexpr double kInitMinAngleDeg = 1.0;
+// OpenCV's RANSAC draws from the calling thread's cv::theRNG(): seeded before
+// every solve so that a track never depends on what ran before it.
+constexpr int kRansacSeed = 0x5eed;
 constexpr int kInitMinPoints = 50;
 // Keyframes registered before the focal is first solved (by a profile).
 constexpr int kProfileKeyframes = 6;
@@ -49,6 +58,32 @@ double MedianOf(std::vector<double> v) {
 
 }  // namespace
 
+void IncrementalMapper::ParallelFor(
+    int n, const std::function<void(int)>& body) const {
+  const int workers = std::min(options_.num_threads, n);
+  if (workers <= 1) {
+    for (int i = 0; i < n; ++i) body(i);
+    return;
+  }
+  // Static interleaved split: which thread runs an item never changes what
+  // the item computes. The first exception is rethrown here.
+  std::vector<std::exception_ptr> errors(workers);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      try {
+        for (int i = w; i < n; i += workers) body(i);
+      } catch (...) {
+        errors[w] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
 IncrementalMapper::IncrementalMapper(const ClassicalTrackerOptions& options,
                                      int width,
                                      int height,
@@ -68,6 +103,7 @@ IncrementalMapper::IncrementalMapper(const ClassicalTrackerOptions& options,
   // Unknown focal: a normal lens (about 36 mm full-frame) until solved.
   rec_.camera.focal = focal_px.value_or(1.0 * width);
   rec_.per_frame_focal = options.common.per_frame_focal;
+  cv::setRNGSeed(kRansacSeed);
 }
 
 std::vector<int> IncrementalMapper::RegisteredKeyframes() const {
@@ -156,7 +192,7 @@ void IncrementalMapper::TryInitialize(int slot) {
       *tv.focal_from_f < 3.0 * width_) {
     rec_.camera.focal = *tv.focal_from_f;
   }
-  if (!StartFromPair(a, slot, tv)) {
+  if (!StartFromPair(a, slot, tv, &rec_)) {
     rec_.camera.focal = old_focal;
     return;
   }
@@ -168,9 +204,12 @@ void IncrementalMapper::TryInitialize(int slot) {
   }
 }
 
-bool IncrementalMapper::StartFromPair(int a, int b, const TwoViewResult& tv) {
-  FramePose& pa = rec_.poses[a];
-  FramePose& pb = rec_.poses[b];
+bool IncrementalMapper::StartFromPair(int a,
+                                      int b,
+                                      const TwoViewResult& tv,
+                                      Reconstruction* rec) const {
+  FramePose& pa = rec->poses[a];
+  FramePose& pb = rec->poses[b];
   pa.registered = true;
   pa.rvec.setZero();
   pa.t.setZero();
@@ -178,8 +217,8 @@ bool IncrementalMapper::StartFromPair(int a, int b, const TwoViewResult& tv) {
   pb.registered = true;
   pb.rvec = aa.angle() * aa.axis();
   pb.t = tv.t;
-  for (auto& p : rec_.poses) p.focal = rec_.camera.focal;
-  std::vector<uint8_t> usable(rec_.poses.size(), 0);
+  for (auto& p : rec->poses) p.focal = rec->camera.focal;
+  std::vector<uint8_t> usable(rec->poses.size(), 0);
   usable[a] = 1;
   usable[b] = 1;
   int made = 0;
@@ -189,40 +228,70 @@ bool IncrementalMapper::StartFromPair(int a, int b, const TwoViewResult& tv) {
                              usable,
                              0.5 * options_.min_triangulation_angle_deg,
                              options_.max_reprojection_error_px,
-                             &rec_)
+                             rec)
                 ? 1
                 : 0;
   }
   if (made < kInitMinPoints) {
     pa.registered = false;
     pb.registered = false;
-    std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
+    std::fill(rec->has_point.begin(), rec->has_point.end(), 0);
     return false;
   }
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = {a, b};
   ba.max_iterations = 20;
-  ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
-  BundleAdjust(tracker_, ba, &rec_);
-  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+  BundleAdjust(tracker_, ba, rec);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, rec);
   return true;
 }
 
 void IncrementalMapper::TriangulateFrom(int slot,
-                                        const std::vector<uint8_t>& usable) {
+                                        const std::vector<uint8_t>& usable,
+                                        Reconstruction* rec) const {
   for (const auto& [id, k] : tracker_.Frames()[slot].refs) {
-    if (rec_.has_point[id] || !rec_.inlier[id][k]) continue;
+    if (rec->has_point[id] || !rec->inlier[id][k]) continue;
     TriangulateTrack(tracker_,
                      id,
                      usable,
                      options_.min_triangulation_angle_deg,
                      options_.max_reprojection_error_px,
-                     &rec_);
+                     rec);
+  }
+}
+
+void IncrementalMapper::VoteTripod(int slot) {
+  // Against the oldest keyframe that still shares enough tracks: the
+  // largest motion, where parallax (if any) shows best.
+  for (int a : keyframes_) {
+    if (a >= slot) break;
+    std::vector<cv::Point2f> pa;
+    std::vector<cv::Point2f> pb;
+    for (const auto& [id, k] : tracker_.Frames()[a].refs) {
+      const Eigen::Vector2d* x = tracker_.Find(id, slot);
+      if (x == nullptr) continue;
+      const Eigen::Vector2d& y = tracker_.Tracks()[id].obs[k].px;
+      pa.emplace_back(y.x(), y.y());
+      pb.emplace_back(x->x(), x->y());
+    }
+    if (pa.size() < 60) continue;
+    std::vector<uint8_t> mask_f;
+    std::vector<uint8_t> mask_h;
+    const cv::Mat F = cv::findFundamentalMat(
+        pa, pb, cv::FM_RANSAC, options_.ransac_threshold_px, 0.999, mask_f);
+    const cv::Mat H = cv::findHomography(
+        pa, pb, cv::RANSAC, options_.ransac_threshold_px, mask_h, 2000, 0.999);
+    if (F.rows != 3 || F.cols != 3 || H.empty()) return;
+    const auto num_f = std::count(mask_f.begin(), mask_f.end(), 1);
+    const auto num_h = std::count(mask_h.begin(), mask_h.end(), 1);
+    ++pair_tests_;
+    if (num_f > 0 && num_h >= 0.9 * num_f) ++tripod_votes_;
+    return;
   }
 }
 
 void IncrementalMapper::AddKeyframe(int slot) {
+  VoteTripod(slot);
   // Prior: the nearest registered keyframe before it.
   const FramePose* prior = nullptr;
   for (int kf : keyframes_) {
@@ -235,7 +304,7 @@ void IncrementalMapper::AddKeyframe(int slot) {
                                       prior,
                                       &rec_);
   if (!pnp.success) return;
-  TriangulateFrom(slot, KeyframeMask());
+  TriangulateFrom(slot, KeyframeMask(), &rec_);
   LocalBundleAdjustment();
   const std::vector<int> kfs = RegisteredKeyframes();
   if (!focal_known_ && !focal_profiled_ &&
@@ -256,24 +325,28 @@ double IncrementalMapper::RotationSpanDeg(const std::vector<int>& kfs) const {
 
 void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
   const std::vector<int> kfs = RegisteredKeyframes();
-  const Reconstruction base = rec_;
-  Reconstruction best = base;
-  double best_cost = std::numeric_limits<double>::infinity();
+  const Reconstruction& base = rec_;
   const auto [a, b] = init_pair_;
   std::vector<uint8_t> usable(base.poses.size(), 0);
   for (int kf : kfs) usable[kf] = 1;
-  for (double factor : factors) {
+  // One reconstruction per factor, solved independently (in parallel: the
+  // answer does not depend on the thread count).
+  std::vector<Reconstruction> trials(factors.size());
+  std::vector<double> costs(factors.size(),
+                            std::numeric_limits<double>::infinity());
+  ParallelFor(static_cast<int>(factors.size()), [&](int i) {
     // Start again from the two views at this focal: poses estimated at
     // another focal would bias the comparison towards that one.
-    rec_ = base;
-    for (auto& pose : rec_.poses) pose.registered = false;
-    std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
-    for (auto& in : rec_.inlier) std::fill(in.begin(), in.end(), 1);
-    rec_.camera.focal = base.camera.focal * factor;
+    cv::setRNGSeed(kRansacSeed);
+    Reconstruction& rec = trials[i];
+    rec = base;
+    for (auto& pose : rec.poses) pose.registered = false;
+    std::fill(rec.has_point.begin(), rec.has_point.end(), 0);
+    for (auto& in : rec.inlier) std::fill(in.begin(), in.end(), 1);
+    rec.camera.focal = base.camera.focal * factors[i];
     const TwoViewResult tv = EstimateTwoView(
-        tracker_, rec_, a, b, options_.ransac_threshold_px, false, false);
-    if (!tv.success || !StartFromPair(a, b, tv)) continue;
-    bool all = true;
+        tracker_, rec, a, b, options_.ransac_threshold_px, false, false);
+    if (!tv.success || !StartFromPair(a, b, tv, &rec)) return;
     for (int kf : kfs) {
       if (kf == a || kf == b) continue;
       const PnpResult pnp = RegisterFrame(tracker_,
@@ -281,51 +354,47 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
                                           options_.ransac_threshold_px,
                                           options_.min_pnp_inliers,
                                           nullptr,
-                                          &rec_);
-      if (!pnp.success) {
-        all = false;
-        break;
-      }
-      TriangulateFrom(kf, usable);
+                                          &rec);
+      if (!pnp.success) return;
+      TriangulateFrom(kf, usable, &rec);
     }
-    if (!all) continue;
-    BundleAdjustmentOptions ba;
+    BundleAdjustmentOptions ba = BaOptions();
     ba.variable_frames = kfs;
     ba.max_iterations = 20;
-    ba.loss_scale_px = options_.loss_scale_px;
-    ba.num_threads = options_.num_threads;
-    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec_);
-    if (!report.solved || report.num_residuals == 0) continue;
-    const double cost = report.final_cost / report.num_residuals;
-    if (cost < best_cost) {
-      best_cost = cost;
-      best = rec_;
+    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
+    if (!report.solved || report.num_residuals == 0) return;
+    costs[i] = report.final_cost / report.num_residuals;
+  });
+  // The lowest cost; ties go to the first factor.
+  size_t best = factors.size();
+  for (size_t i = 0; i < factors.size(); ++i) {
+    if (costs[i] < std::numeric_limits<double>::infinity() &&
+        (best == factors.size() || costs[i] < costs[best])) {
+      best = i;
     }
   }
-  rec_ = std::move(best);
+  if (best < factors.size()) rec_ = std::move(trials[best]);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
 
 void IncrementalMapper::LocalBundleAdjustment() {
   const std::vector<int> kfs = RegisteredKeyframes();
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   const size_t n = std::min<size_t>(kfs.size(), options_.local_ba_keyframes);
   ba.variable_frames.assign(kfs.end() - static_cast<std::ptrdiff_t>(n),
                             kfs.end());
   ba.max_iterations = 6;
-  ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
 
 void IncrementalMapper::KeyframeBundleAdjustment(int iterations) {
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = RegisteredKeyframes();
   ba.refine_focal = !focal_known_ && focal_profiled_;
+  ba.refine_k1 = lens_solved_;
+  ba.refine_k2 = lens_solved_;
   ba.max_iterations = iterations;
-  ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
@@ -334,6 +403,7 @@ void IncrementalMapper::RegisterAllFrames() {
   const int n = tracker_.NumFrames();
   for (int f = 0; f < n; ++f) {
     if (rec_.poses[f].registered) continue;
+    Poll();
     // Prior: the nearest registered frame.
     const FramePose* prior = nullptr;
     for (int d = 1; d < n && prior == nullptr; ++d) {
@@ -353,6 +423,7 @@ void IncrementalMapper::RegisterAllFrames() {
   // Tracks that no keyframe pair triangulated.
   const std::vector<uint8_t> usable = RegisteredMask();
   for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
+    if (id % 256 == 0) Poll();
     if (rec_.has_point[id]) continue;
     TriangulateTrack(tracker_,
                      static_cast<int>(id),
@@ -364,28 +435,31 @@ void IncrementalMapper::RegisterAllFrames() {
 }
 
 void IncrementalMapper::RefineFramePoses() {
-  BundleAdjustmentOptions ba;
-  ba.refine_points = false;
-  ba.max_iterations = 10;
-  ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = 1;
+  // Motion only: each frame's solve reads the points and the camera and
+  // writes its own pose, so the frames run in parallel.
+  std::vector<int> frames;
   for (size_t f = 0; f < rec_.poses.size(); ++f) {
-    if (!rec_.poses[f].registered || rec_.poses[f].keyframe) continue;
-    ba.variable_frames = {static_cast<int>(f)};
-    BundleAdjust(tracker_, ba, &rec_);
+    if (rec_.poses[f].registered && !rec_.poses[f].keyframe) {
+      frames.push_back(static_cast<int>(f));
+    }
   }
+  ParallelFor(static_cast<int>(frames.size()), [&](int i) {
+    BundleAdjustmentOptions ba = BaOptions();
+    ba.refine_points = false;
+    ba.max_iterations = 10;
+    ba.variable_frames = {frames[i]};
+    BundleAdjust(tracker_, ba, &rec_);
+  });
 }
 
 void IncrementalMapper::GlobalBundleAdjustment() {
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   for (size_t f = 0; f < rec_.poses.size(); ++f) {
     if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
   }
   ba.refine_focal = !focal_known_;
   ba.max_iterations = 10;
   ba.iterative = true;
-  ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   ba.function_tolerance = 1e-8;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, 0.75 * options_.max_reprojection_error_px, &rec_);
@@ -394,28 +468,73 @@ void IncrementalMapper::GlobalBundleAdjustment() {
 void IncrementalMapper::SolveLens() {
   const LensMode mode = options_.common.lens;
   if (mode == LensMode::kNone) return;
-  BundleAdjustmentOptions ba;
+  const Reconstruction before = rec_;
+  // Observations that the pinhole model rejected count again: with a
+  // distorted lens they are the periphery, where the distortion shows.
+  for (size_t id = 0; id < rec_.inlier.size(); ++id) {
+    if (rec_.has_point[id]) {
+      std::fill(rec_.inlier[id].begin(), rec_.inlier[id].end(), 1);
+    }
+  }
+  BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = RegisteredKeyframes();
   ba.refine_focal = !focal_known_;
   ba.max_iterations = 50;
-  ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   ba.function_tolerance = 1e-8;
-  const Reconstruction before = rec_;
-  const double err_before = MeanReprojectionError(tracker_, rec_);
+  // Both models from the same start, scored on the same observations by
+  // their median error (robust to the outliers now included).
+  Reconstruction pinhole = rec_;
+  BundleAdjust(tracker_, ba, &pinhole);
   ba.refine_k1 = true;
   ba.refine_k2 = true;
   BundleAdjust(tracker_, ba, &rec_);
-  RefineFramePoses();
-  const double err_after = MeanReprojectionError(tracker_, rec_);
+  const double err_pinhole = MedianResidualOf(pinhole);
+  const double err_lens = MedianResidualOf(rec_);
   // Auto: keep the lens only when it clearly lowers the error.
   if (mode == LensMode::kAuto &&
-      !(err_after < 0.9 * err_before && err_before - err_after > 0.02)) {
+      !(err_lens < 0.9 * err_pinhole && err_pinhole - err_lens > 0.02)) {
     rec_ = before;
+    return;
+  }
+  lens_solved_ = true;
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+}
+
+void IncrementalMapper::SetProgress(ProgressReporter* reporter, int64_t done) {
+  reporter_ = reporter;
+  done_ = done;
+  message_.clear();
+}
+
+void IncrementalMapper::Stage(int64_t done, const std::string& message) {
+  done_ = done;
+  message_ = message;
+  if (reporter_ != nullptr) reporter_->Update(done, message);
+}
+
+void IncrementalMapper::Poll() const {
+  if (reporter_ == nullptr) return;
+  // One caller at a time (the reporter is not thread-safe); once one has
+  // seen the cancel, the others stop too.
+  std::lock_guard<std::mutex> lock(poll_mutex_);
+  if (poll_failed_) throw Cancelled("classical tracker: cancelled");
+  try {
+    reporter_->Update(done_, message_);
+  } catch (...) {
+    poll_failed_ = true;
+    throw;
   }
 }
 
+BundleAdjustmentOptions IncrementalMapper::BaOptions() const {
+  BundleAdjustmentOptions ba;
+  ba.loss_scale_px = options_.loss_scale_px;
+  ba.poll = [this] { Poll(); };
+  return ba;
+}
+
 void IncrementalMapper::Finish(ProgressReporter* progress) {
+  reporter_ = progress;
   if (!initialized_) {
     if (pair_tests_ > 0 && tripod_votes_ * 2 >= pair_tests_) {
       SolveRotationOnly();
@@ -427,19 +546,111 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
         << " keyframes, no pair of views with enough parallax and tracks";
     throw InputError(msg.str());
   }
-  if (progress != nullptr) progress->Update(1, "keyframe bundle adjustment");
+  reporter_ = progress;
+  Stage(1, "keyframe bundle adjustment");
   if (!focal_known_ && !focal_profiled_) {
     ProfileFocal({0.5, 0.63, 0.8, 1.0, 1.25, 1.6, 2.0});
     focal_profiled_ = true;
   }
   KeyframeBundleAdjustment(50);
+  SolveLens();
+  FilterOutliersAdaptive();
   KeyframeBundleAdjustment(50);
-  if (progress != nullptr) progress->Update(2, "registering every frame");
+  Stage(2, "registering every frame");
   RegisterAllFrames();
   RefineFramePoses();
-  if (progress != nullptr) progress->Update(3, "global bundle adjustment");
+  if (FilterOutliersAdaptive() > 0) RefineFramePoses();
+  RetriangulatePoints();
+  Stage(3, "global bundle adjustment");
   if (options_.global_ba_all_frames) GlobalBundleAdjustment();
-  SolveLens();
+  // A homography explained most keyframe pairs: a tripod shot (or a plane
+  // filling the view). The map started anyway from some pair whose noise
+  // looked like parallax; keep rotation-only when it fits as well.
+  if (pair_tests_ >= 3 && tripod_votes_ * 2 >= pair_tests_) {
+    TryRotationOnly();
+  }
+}
+
+void IncrementalMapper::RetriangulatePoints() {
+  // The keyframe points were solved before the other frames were registered
+  // and before the last rejection: each point again from its inlier
+  // observations in every registered frame (the floor is fitted to these).
+  const std::vector<uint8_t> usable = RegisteredMask();
+  for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
+    if (id % 256 == 0) Poll();
+    if (!rec_.has_point[id]) continue;
+    TriangulateTrack(tracker_,
+                     static_cast<int>(id),
+                     usable,
+                     0.0,
+                     options_.max_reprojection_error_px,
+                     &rec_);
+  }
+}
+
+int IncrementalMapper::NumRegistered() const {
+  int n = 0;
+  for (const FramePose& pose : rec_.poses) n += pose.registered ? 1 : 0;
+  return n;
+}
+
+void IncrementalMapper::TryRotationOnly() {
+  const Reconstruction general = rec_;
+  const std::vector<std::string> general_warnings = warnings_;
+  const int general_count = NumRegistered();
+  const double general_error = MedianResidual();
+  for (FramePose& pose : rec_.poses) {
+    pose.registered = false;
+    pose.rvec.setZero();
+    pose.t.setZero();
+  }
+  std::fill(rec_.has_point.begin(), rec_.has_point.end(), 0);
+  for (auto& in : rec_.inlier) std::fill(in.begin(), in.end(), 1);
+  rec_.camera.k1 = 0.0;
+  rec_.camera.k2 = 0.0;
+  bool solved = true;
+  try {
+    SolveRotationOnly();
+  } catch (const InputError&) {
+    solved = false;
+  }
+  const int count = NumRegistered();
+  // Medians: robust to the tails the two solves filter differently.
+  if (solved && count >= general_count &&
+      MedianResidual() <= std::max(1.5 * general_error, general_error + 0.05)) {
+    return;
+  }
+  rec_ = general;
+  warnings_ = general_warnings;
+  rotation_only_ = false;
+}
+
+int IncrementalMapper::FilterOutliersAdaptive() {
+  if (options_.adaptive_outlier_factor <= 0.0) return 0;
+  const double threshold =
+      std::clamp(options_.adaptive_outlier_factor * MedianResidual(),
+                 options_.min_outlier_threshold_px,
+                 options_.max_reprojection_error_px);
+  return FilterOutliers(tracker_, threshold, &rec_);
+}
+
+double IncrementalMapper::MedianResidual() const {
+  return MedianResidualOf(rec_);
+}
+
+double IncrementalMapper::MedianResidualOf(const Reconstruction& rec) const {
+  std::vector<double> res;
+  for (size_t id = 0; id < tracker_.Tracks().size(); ++id) {
+    if (!rec.has_point[id]) continue;
+    const auto& obs = tracker_.Tracks()[id].obs;
+    for (size_t k = 0; k < obs.size(); ++k) {
+      const int f = obs[k].frame;
+      if (!rec.poses[f].registered || !rec.inlier[id][k]) continue;
+      const double e = ReprojectionError(rec, f, rec.points[id], obs[k].px);
+      if (e >= 0.0) res.push_back(e);
+    }
+  }
+  return MedianOf(std::move(res));
 }
 
 double IncrementalMapper::FrameError(int frame, int* count) const {

@@ -8,11 +8,14 @@
 #include "vanelia/core/progress.hpp"
 #include "vanelia/track/classical_tracker.hpp"
 
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "bundle_adjustment_impl.hpp"
 #include "feature_tracks_impl.hpp"
 #include "reconstruction_impl.hpp"
 #include "two_view_impl.hpp"
@@ -34,6 +37,12 @@ class IncrementalMapper {
   // InputError when the clip cannot be solved.
   void Finish(ProgressReporter* progress);
 
+  // The reporter of the current stage and its count: long steps (every
+  // Ceres iteration, frame loops) re-report it, so that a cancel request
+  // (the callback returning false -> Cancelled) is seen within one
+  // iteration, not at the end of the stage. Null: no polling.
+  void SetProgress(ProgressReporter* reporter, int64_t done);
+
   const FeatureTracker& Tracker() const { return tracker_; }
 
   const Reconstruction& Rec() const { return rec_; }
@@ -47,14 +56,26 @@ class IncrementalMapper {
   // Mean reprojection error (px) and inlier count of one frame slot.
   double FrameError(int frame, int* count) const;
 
+  // Median reprojection error (px) of the inlier observations in registered
+  // frames.
+  double MedianResidual() const;
+  double MedianResidualOf(const Reconstruction& rec) const;
+
  private:
   bool IsKeyframe(int slot) const;
   void TryInitialize(int slot);
   // Poses of the two start views and their points; false when too few
   // points triangulate.
-  bool StartFromPair(int a, int b, const TwoViewResult& tv);
+  bool StartFromPair(int a,
+                     int b,
+                     const TwoViewResult& tv,
+                     Reconstruction* rec) const;
   void AddKeyframe(int slot);
-  void TriangulateFrom(int slot, const std::vector<uint8_t>& usable);
+  void TriangulateFrom(int slot,
+                       const std::vector<uint8_t>& usable,
+                       Reconstruction* rec) const;
+  // body(0..n-1) on up to options_.num_threads threads, statically split.
+  void ParallelFor(int n, const std::function<void(int)>& body) const;
   void LocalBundleAdjustment();
   void KeyframeBundleAdjustment(int iterations);
   // Solves the focal by a profile: for each factor, the keyframes' points
@@ -65,7 +86,20 @@ class IncrementalMapper {
   void RefineFramePoses();
   void GlobalBundleAdjustment();
   void SolveLens();
+  // Marks observations beyond adaptive_outlier_factor x the median
+  // reprojection error (clamped to [min_outlier_threshold_px,
+  // max_reprojection_error_px]) as outliers; returns how many.
+  int FilterOutliersAdaptive();
   void SolveRotationOnly();
+  // Counts a tripod vote for keyframe `slot` (homography vs fundamental
+  // matrix against an older keyframe).
+  void VoteTripod(int slot);
+  // Replaces the general solve by a rotation-only one when that registers
+  // as many frames and fits about as well.
+  void TryRotationOnly();
+  int NumRegistered() const;
+  // Every point from its inlier observations in all registered frames.
+  void RetriangulatePoints();
   std::vector<int> RegisteredKeyframes() const;
   std::vector<uint8_t> KeyframeMask() const;
   std::vector<uint8_t> RegisteredMask() const;
@@ -81,11 +115,21 @@ class IncrementalMapper {
   bool initialized_ = false;
   bool rotation_only_ = false;
   bool focal_profiled_ = false;
+  bool lens_solved_ = false;  // k1 k2 kept by SolveLens: refined from then on
   std::pair<int, int> init_pair_{0, 0};  // frame slots of the start
   size_t last_global_count_ = 0;
   int tripod_votes_ = 0;  // keyframe pairs a homography explained
   int pair_tests_ = 0;
   std::vector<std::string> warnings_;
+  // Cancel polling (SetProgress); Poll() may run on worker threads.
+  void Poll() const;
+  void Stage(int64_t done, const std::string& message);
+  BundleAdjustmentOptions BaOptions() const;
+  ProgressReporter* reporter_ = nullptr;
+  int64_t done_ = 0;
+  std::string message_;
+  mutable std::mutex poll_mutex_;
+  mutable bool poll_failed_ = false;
 };
 
 }  // namespace vanelia::internal

@@ -112,7 +112,7 @@ void IncrementalMapper::SolveRotationOnly() {
         Rf.transpose() * Eigen::Vector3d(x.x(), x.y(), 1.0).normalized();
     rec_.has_point[id] = 1;
   }
-  BundleAdjustmentOptions ba;
+  BundleAdjustmentOptions ba = BaOptions();
   for (int f = 0; f < n; ++f) {
     if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
   }
@@ -124,11 +124,10 @@ void IncrementalMapper::SolveRotationOnly() {
   ba.fix_translation = true;
   ba.refine_focal = !focal_known_;
   ba.max_iterations = options_.global_ba_iterations;
-  ba.loss_scale_px = options_.loss_scale_px;
-  ba.num_threads = options_.num_threads;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
   BundleAdjust(tracker_, ba, &rec_);
+  if (FilterOutliersAdaptive() > 0) BundleAdjust(tracker_, ba, &rec_);
   rotation_only_ = true;
   warnings_.push_back(
       "no parallax (tripod shot): solved as a rotation-only camera; points "

@@ -9,6 +9,7 @@
 #include "vanelia/track/gt_import.hpp"
 #include "vanelia/video/video_reader.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,14 @@ TEST(ClassicalTracker, OptionsBadarg) {
     FAIL() << "no exception";
   } catch (const InputError& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("focal_px"));
+  }
+  options = {};
+  options.adaptive_outlier_factor = -1.0;
+  try {
+    options.Check();
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("adaptive_outlier_factor = -1"));
   }
 }
 
@@ -98,6 +107,70 @@ TEST(ClassicalTracker, CallbackCancels) {
     return ++calls < 2;
   };
   EXPECT_THROW(tracker.Track(frames, cancel), Cancelled);
+}
+
+// A cancel during the closing solve is seen inside the bundle adjustment
+// (polled every Ceres iteration), not at the next stage: the callback
+// answers false to the first call that repeats the count of the solve's
+// first stage (only polls from inside a step repeat a count), and Cancelled
+// comes well within a second, before any later stage is reported.
+TEST(ClassicalTracker, CancelInsideTheClosingBundleAdjustment) {
+  const std::vector<Frame> frames = ReadFrames(kOrbitDir + "/video.mp4", 3);
+  ClassicalTracker tracker;
+  int64_t first_solve_done = -1;
+  int64_t last_solve_done = -1;
+  bool cancelled = false;
+  std::chrono::steady_clock::time_point cancelled_at;
+  const ProgressCallback cancel = [&](const Progress& p) {
+    if (p.stage != "solve") return true;
+    last_solve_done = p.done;
+    if (first_solve_done < 0) {
+      first_solve_done = p.done;
+      return true;
+    }
+    if (p.done == first_solve_done && !cancelled) {
+      cancelled = true;
+      cancelled_at = std::chrono::steady_clock::now();
+      return false;
+    }
+    return !cancelled;
+  };
+  EXPECT_THROW(tracker.Track(frames, cancel), Cancelled);
+  ASSERT_TRUE(cancelled) << "no poll inside the first solve stage";
+  const double latency_s = std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - cancelled_at)
+                               .count();
+  EXPECT_LT(latency_s, 0.5);
+  EXPECT_EQ(last_solve_done, first_solve_done);
+}
+
+// The same frames give the same track bit for bit: run after run in one
+// process (OpenCV's RANSAC draws from a thread-local generator that earlier
+// work advances) and whatever the thread count (Ceres' threaded sums add in
+// scheduling order; the mapper's own parallel steps split work statically).
+TEST(ClassicalTracker, SameInputGivesTheSameTrackBitForBit) {
+  const std::vector<Frame> frames = ReadFrames(kOrbitDir + "/video.mp4", 8);
+  ClassicalTrackerOptions options;
+  options.num_threads = 2;
+  const TrackResult first = ClassicalTracker(options).Track(frames, nullptr);
+  ASSERT_EQ(first.summary.registered, 12);
+  for (int threads : {2, 1}) {
+    options.num_threads = threads;
+    const TrackResult again = ClassicalTracker(options).Track(frames, nullptr);
+    ASSERT_EQ(again.track.frames.size(), first.track.frames.size());
+    for (size_t i = 0; i < first.track.frames.size(); ++i) {
+      const TrackedFrame& a = first.track.frames[i];
+      const TrackedFrame& b = again.track.frames[i];
+      EXPECT_EQ(a.index, b.index);
+      EXPECT_EQ(a.cam_from_world.rotation.coeffs(),
+                b.cam_from_world.rotation.coeffs())
+          << "frame " << a.index << ", " << threads << " thread(s)";
+      EXPECT_EQ(a.cam_from_world.translation, b.cam_from_world.translation)
+          << "frame " << a.index << ", " << threads << " thread(s)";
+      EXPECT_EQ(a.intrinsics.fx, b.intrinsics.fx);
+    }
+    EXPECT_EQ(again.points.xyz, first.points.xyz);
+  }
 }
 
 // A pan about the camera centre: frame k is frame 0 seen by a camera turned
