@@ -63,7 +63,7 @@ Json TrackVideo(const std::string& path,
       [&reader](Frame* frame) { return reader->Next(frame); }, info, callback);
   TrackSource source;
   source.path = path;
-  source.sha256 = Sha256OfFile(path);
+  source.sha256 = SourceContentSha256(path);
   source.frame_count = reader->Info().frame_count;
   TrackerInfo tracker_info;
   tracker_info.name = tracker->Name();

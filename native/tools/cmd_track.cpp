@@ -324,7 +324,7 @@ int RunTrack(const Args& argv) {
   }
   TrackSource source;
   source.path = video;
-  source.sha256 = Sha256OfFile(video);
+  source.sha256 = SourceContentSha256(video);
   source.frame_count = info.frame_count;
   TrackerInfo tracker_info;
   tracker_info.name = tracker->Name();

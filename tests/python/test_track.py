@@ -1,6 +1,7 @@
 """Bindings of the track module: the C++ and Python track-file readers agree bit for bit, the
 camera conventions agree, the importers, and import-track scored by eval_track.py."""
 
+import hashlib
 import json
 import math
 import os
@@ -259,6 +260,25 @@ def test_must3r_tracks_a_short_clip(tmp_path):
     assert doc["points"] and len(doc["points"]["xyz"]) > 0
     assert ("decode", 6, 6) in stages
     assert any(stage not in ("decode",) for stage, _, _ in stages), stages
+
+
+def test_must3r_tracks_an_image_folder(tmp_path):
+    # A folder of frames tracks like the clip; source.sha256 identifies the
+    # folder's content (the per-file digests in frame order).
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", SAMPLE, "-frames:v", "6", str(frames / "%04d.ppm")],
+        check=True,
+    )
+    doc = _vanelia.track_video(str(frames), **TINY_RUN)
+    assert doc["summary"]["registered"] == 6
+    digests = "".join(
+        hashlib.sha256((frames / f"{i:04d}.ppm").read_bytes()).hexdigest() + "\n"
+        for i in range(1, 7)
+    )
+    assert doc["source"]["sha256"] == hashlib.sha256(digests.encode()).hexdigest()
+    assert doc["source"]["frame_count"] == 6
 
 
 def test_must3r_without_a_usable_focal_is_a_clear_error(tmp_path):

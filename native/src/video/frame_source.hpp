@@ -73,6 +73,10 @@ std::unique_ptr<FrameSource> OpenLibavSource(const std::string& path,
 // Whether `path` names an image sequence: a directory, or a printf pattern.
 bool IsImageSequencePath(const std::string& path);
 
+// The files of an image sequence (a folder, sorted naturally; a printf
+// pattern, expanded; or one file), in frame order. Throws like opening it.
+std::vector<std::string> ImageSequenceFiles(const std::string& path);
+
 // Whether `path` ends in an image extension this build can read alone.
 bool IsImageFile(const std::string& path);
 

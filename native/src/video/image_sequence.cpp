@@ -141,13 +141,7 @@ class ImageSequenceSource : public FrameSource {
         converter_(1)
 #endif
   {
-    if (fs::is_directory(path)) {
-      files_ = ListDirectory(path);
-    } else if (std::regex_search(path, PatternRegex())) {
-      files_ = ExpandPattern(path);
-    } else {
-      files_ = {path};
-    }
+    files_ = ImageSequenceFiles(path);
     std::string codec;
     const Image first = Decode(files_.front(), 0, 0, &codec);
     const int64_t n = static_cast<int64_t>(files_.size());
@@ -255,6 +249,12 @@ bool IsImageFile(const std::string& path) {
   const std::string ext = Extension(path);
   return std::find(kExtensions.begin(), kExtensions.end(), ext) !=
          kExtensions.end();
+}
+
+std::vector<std::string> ImageSequenceFiles(const std::string& path) {
+  if (fs::is_directory(path)) return ListDirectory(path);
+  if (std::regex_search(path, PatternRegex())) return ExpandPattern(path);
+  return {path};
 }
 
 std::unique_ptr<FrameSource> OpenImageSequence(const std::string& path,

@@ -1,6 +1,7 @@
 #include "vanelia/video/video_reader.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -181,6 +182,15 @@ std::vector<int64_t> VideoReader::SelectedIndices() const {
 
 VideoInfo ProbeVideo(const std::string& path) {
   return VideoReader::Open(path)->Info();
+}
+
+std::string SourceContentSha256(const std::string& path) {
+  if (!internal::IsImageSequencePath(path)) return Sha256OfFile(path);
+  std::string digests;
+  for (const std::string& file : internal::ImageSequenceFiles(path)) {
+    digests += Sha256OfFile(file) + "\n";
+  }
+  return Sha256(digests);
 }
 
 }  // namespace vanelia

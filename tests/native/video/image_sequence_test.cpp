@@ -2,6 +2,7 @@
 // (read without FFmpeg), and with FFmpeg a PNG folder made by the CLI
 // compared with the CLI's raw RGB of the same source.
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
 #include "vanelia/video/video_reader.hpp"
 
 #include <cstring>
@@ -190,6 +191,36 @@ TEST(ImageSequence, PngNeedsFfmpegOrDecodesExactly) {
     EXPECT_EQ(std::memcmp(frame->rgb.data.data(), expected, 64 * 48 * 3), 0)
         << "frame " << frame->index;
   }
+}
+
+}  // namespace
+}  // namespace vanelia
+
+namespace vanelia {
+namespace {
+
+TEST(ImageSequence, ContentSha256FollowsTheFilesInFrameOrder) {
+  const std::string dir = FreshDir("sha");
+  for (int number : {1, 2, 10}) {
+    WritePpm(dir + "/f" + std::to_string(number) + ".ppm",
+             Pattern(8, 6, number));
+  }
+  // A folder and the same files through a pattern-free listing agree; the
+  // digest is of the per-file digests in natural order (f1, f2, f10).
+  std::string digests;
+  for (int number : {1, 2, 10}) {
+    digests +=
+        Sha256OfFile(dir + "/f" + std::to_string(number) + ".ppm") + "\n";
+  }
+  EXPECT_EQ(SourceContentSha256(dir), Sha256(digests));
+  // One file: the file's own digest (as for a video).
+  EXPECT_EQ(SourceContentSha256(dir + "/f2.ppm"),
+            Sha256OfFile(dir + "/f2.ppm"));
+  // Changing one frame changes the folder's digest.
+  const std::string before = SourceContentSha256(dir);
+  WritePpm(dir + "/f2.ppm", Pattern(8, 6, 99));
+  EXPECT_NE(SourceContentSha256(dir), before);
+  EXPECT_THROW(SourceContentSha256(dir + "/missing.ppm"), InputError);
 }
 
 }  // namespace

@@ -147,6 +147,12 @@ class VideoReader {
 // Opens `path` and returns its description (what `vanelia info` prints).
 VideoInfo ProbeVideo(const std::string& path);
 
+// Hex SHA-256 identifying the footage's content (the key of track caches and
+// the track file's source.sha256): of the file's bytes for a video or one
+// image; for an image sequence (a folder or a printf pattern), of the
+// per-file digests in frame order. Throws InputError when a file is missing.
+std::string SourceContentSha256(const std::string& path);
+
 // Silences (true) or restores (false) libav's own log lines on stderr; the
 // errors still reach callers as DecodeError. Process-wide: the CLI calls it,
 // the library never does on its own.
