@@ -94,11 +94,16 @@ void BindTrackVideo(py::module_& m) {
          int image_size,
          const std::string& device,
          const std::string& dtype,
-         int local_context,
+         std::optional<int> local_context,
          int max_keyframes,
          int keyframe_every,
          int init_frames,
-         int batch_frames) {
+         int batch_frames,
+         const std::string& keyframe_rule,
+         double overlap_threshold,
+         double overlap_percentile,
+         int overlap_subsample,
+         double overlap_min_conf) {
         TrackerChoice choice;
         choice.name = tracker;
         choice.common.lens = LensModeFromName(lens, "lens");
@@ -109,9 +114,18 @@ void BindTrackVideo(py::module_& m) {
         net.image_size = image_size;
         net.device = device;
         net.dtype = dtype;
-        net.local_context = local_context;
+        net.keyframe_rule = keyframe_rule;
+        // As the CLI: upstream's SLAM mode (rule overlap) has no working
+        // window unless one is asked for.
+        net.local_context = local_context.has_value()
+                                ? *local_context
+                                : (keyframe_rule == "overlap" ? 0 : 25);
         net.max_keyframes = max_keyframes;
         net.keyframe_every = keyframe_every;
+        net.overlap_threshold = overlap_threshold;
+        net.overlap_percentile = overlap_percentile;
+        net.overlap_subsample = overlap_subsample;
+        net.overlap_min_conf = overlap_min_conf;
         net.init_frames = init_frames;
         net.batch_frames = batch_frames;
         ReadOptions read;
@@ -141,16 +155,24 @@ void BindTrackVideo(py::module_& m) {
       py::arg("image_size") = defaults.image_size,
       py::arg("device") = defaults.device,
       py::arg("dtype") = defaults.dtype,
-      py::arg("local_context") = defaults.local_context,
+      py::arg("local_context") = py::none(),
       py::arg("max_keyframes") = defaults.max_keyframes,
       py::arg("keyframe_every") = defaults.keyframe_every,
       py::arg("init_frames") = defaults.init_frames,
       py::arg("batch_frames") = defaults.batch_frames,
+      py::arg("keyframe_rule") = defaults.keyframe_rule,
+      py::arg("overlap_threshold") = defaults.overlap_threshold,
+      py::arg("overlap_percentile") = defaults.overlap_percentile,
+      py::arg("overlap_subsample") = defaults.overlap_subsample,
+      py::arg("overlap_min_conf") = defaults.overlap_min_conf,
       "Tracks the camera of a video (GIL released), as `vanelia track`: "
       "`tracker` is one of TRACKERS ('classical'; 'must3r' needs `weights`, "
       "a MUSt3R checkpoint, with `image_size` 512, 224 or 0 = the weights' "
       "own, `device` auto/cpu/cuda, `dtype` fp32/bf16/fp16 and the video-mode "
-      "options). Returns the track document (a dict, world \"track\"); "
+      "options; `keyframe_rule` 'every' (every `keyframe_every`-th frame) or "
+      "'overlap' (upstream's SLAM mode, with the overlap_* options); "
+      "`local_context` None = 25, or 0 with the overlap rule, as the CLI). "
+      "Returns the track document (a dict, world \"track\"); "
       "writes it to `output` when given. `progress(p)` is called with a "
       "Progress; returning False (or Ctrl-C) raises Cancelled. Unusable "
       "weights raise ModelError, bad options InputError.");

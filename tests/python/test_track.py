@@ -299,13 +299,72 @@ def test_must3r_defaults_are_the_clis():
         "image_size: int = 512",
         "device: str = 'auto'",
         "dtype: str = 'fp32'",
-        "local_context: int = 25",
+        "local_context: Optional[int] = None",
         "max_keyframes: int = 300",
         "keyframe_every: int = 3",
         "init_frames: int = 8",
         "batch_frames: int = 4",
+        "keyframe_rule: str = 'every'",
+        "overlap_threshold: float = 0.05",
+        "overlap_percentile: float = 85.0",
+        "overlap_subsample: int = 2",
+        "overlap_min_conf: float = 1.5",
     ):
         assert text in doc, text
+
+
+def test_must3r_overlap_rule_as_the_cli(tmp_path):
+    # The same run through Python and `vanelia track` gives the same track;
+    # the rule and the window default (0 with overlap) are recorded.
+    run = dict(TINY_RUN)
+    del run["local_context"]
+    doc = _vanelia.track_video(SAMPLE, keyframe_rule="overlap", overlap_threshold=0.75, **run)
+    options = doc["tracker"]["options"]
+    assert options["keyframe_rule"] == "overlap" and options["local_context"] == 0
+    assert options["overlap_threshold"] == 0.75
+    assert doc["summary"]["registered"] == 6
+    out = tmp_path / "cli.json"
+    cli = subprocess.run(
+        [
+            VANELIA,
+            "track",
+            SAMPLE,
+            "-o",
+            str(out),
+            "--no-align",
+            "--quiet",
+            "--tracker",
+            "must3r",
+            "--weights",
+            TINY,
+            "--image-size",
+            "0",
+            "--device",
+            "cpu",
+            "--end",
+            "6",
+            "--init-frames",
+            "2",
+            "--batch-frames",
+            "2",
+            "--focal-px",
+            "500",
+            "--keyframe-rule",
+            "overlap",
+            "--overlap-threshold",
+            "0.75",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 0, cli.stderr
+    with open(out) as f:
+        from_cli = json.load(f)
+    assert [f["c2w_blender"] for f in from_cli["frames"]] == [
+        f["c2w_blender"] for f in doc["frames"]
+    ]
+    with pytest.raises(_vanelia.InputError, match="keyframe_rule"):
+        _vanelia.track_video(SAMPLE, keyframe_rule="sometimes", **run)
 
 
 def test_must3r_cancel_raises_cancelled_and_writes_nothing(tmp_path):
