@@ -305,12 +305,4 @@ def _placed_product(context):
 
 CLASSES = (VANELIA_OT_track_video, VANELIA_OT_build_scene, VANELIA_OT_render_video)
 
-
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

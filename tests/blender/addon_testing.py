@@ -90,3 +90,15 @@ def install(zip_path):
 
 def option(args, name, default=None):
     return args[args.index(name) + 1] if name in args else default
+
+
+def expect_error(op, fragment, **kwargs):
+    """Runs the operator `op(**kwargs)` and asserts it fails with a report
+    containing `fragment` (an operator's error report raises RuntimeError)."""
+    try:
+        op(**kwargs)
+    except RuntimeError as e:
+        assert fragment in str(e), f"report '{e}' lacks '{fragment}'"
+        print(f"ok: clear report: {str(e).strip()}")
+        return
+    raise AssertionError(f"{op} succeeded; expected a report with '{fragment}'")

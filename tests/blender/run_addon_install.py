@@ -16,16 +16,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import addon_testing as at  # noqa: E402
 
 
-def expect_error(op, fragment, **kwargs):
-    try:
-        op(**kwargs)
-    except RuntimeError as e:
-        assert fragment in str(e), f"report '{e}' lacks '{fragment}'"
-        print(f"ok: clear report: {str(e).strip()}")
-        return
-    raise AssertionError(f"{op} succeeded; expected a report with '{fragment}'")
-
-
 def scene_state(bpy):
     s = bpy.context.scene.vanelia
     return (len(bpy.data.objects), len(bpy.data.collections), s.track_path, s.summary.valid)
@@ -35,12 +25,12 @@ def check_bad_input(bpy, work):
     s = bpy.context.scene.vanelia
     before = scene_state(bpy)
     s.video_path = ""
-    expect_error(bpy.ops.vanelia.track_video, "no video chosen")
+    at.expect_error(bpy.ops.vanelia.track_video, "no video chosen")
     bad = os.path.join(work, "not_a_video.mp4")
     with open(bad, "wb") as f:
         f.write(os.urandom(4096))
     s.video_path = bad
-    expect_error(bpy.ops.vanelia.track_video, "not_a_video.mp4")
+    at.expect_error(bpy.ops.vanelia.track_video, "not_a_video.mp4")
     s.video_path = os.path.join(at.SAMPLE, "video.mp4")
     prefs = bpy.context.preferences.addons["vanelia_blender"].preferences
     weights = os.path.join(work, "random.pth")
@@ -49,7 +39,7 @@ def check_bad_input(bpy, work):
     prefs.must3r_path = weights
     assert "not a PyTorch zip checkpoint" in prefs.must3r_status, prefs.must3r_status
     s.tracker = "must3r"
-    expect_error(bpy.ops.vanelia.track_video, "not a PyTorch zip checkpoint")
+    at.expect_error(bpy.ops.vanelia.track_video, "not a PyTorch zip checkpoint")
     s.tracker = "classical"
     prefs.must3r_path = ""
     assert scene_state(bpy) == before, f"{scene_state(bpy)} != {before}"
@@ -122,7 +112,7 @@ def track_build_render(bpy, work):
     ).stdout.strip()
     print("output:", probe)
     assert probe == "640,360,3", probe
-    expect_error(bpy.ops.vanelia.render_video, "exists")  # no overwrite unless asked
+    at.expect_error(bpy.ops.vanelia.render_video, "exists")  # no overwrite unless asked
 
 
 def shared_cache_with_cli(vanelia, work):

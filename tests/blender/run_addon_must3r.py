@@ -25,16 +25,6 @@ TINY = os.path.join(at.ROOT, "tests", "data", "must3r", "checkpoints", "tiny_kv.
 FRAMES = 6  # the tiny network does these in about a second
 
 
-def expect_error(op, fragment):
-    try:
-        op()
-    except RuntimeError as e:
-        assert fragment in str(e), f"report '{e}' lacks '{fragment}'"
-        print(f"ok: clear report: {str(e).strip()}")
-        return
-    raise AssertionError(f"{op} succeeded; expected a report with '{fragment}'")
-
-
 def scene_state(bpy):
     s = bpy.context.scene.vanelia
     return (
@@ -110,7 +100,7 @@ def build_from_must3r_track(bpy, raw, work):
     s = bpy.context.scene.vanelia
     assert not s.summary.aligned
     objects = len(bpy.data.objects)
-    expect_error(bpy.ops.vanelia.build_scene, "no floor was found")
+    at.expect_error(bpy.ops.vanelia.build_scene, "no floor was found")
     assert len(bpy.data.objects) == objects
 
     aligned = os.path.join(work, "must3r_by_hand.json")
@@ -153,14 +143,14 @@ def unusable_weights(bpy, prefs, work):
     prefs.must3r_path = bogus
     assert "not a PyTorch zip checkpoint" in prefs.must3r_status, prefs.must3r_status
     assert "not a PyTorch zip checkpoint" in offered(bpy)["must3r"]
-    expect_error(bpy.ops.vanelia.track_video, "not a PyTorch zip checkpoint")
+    at.expect_error(bpy.ops.vanelia.track_video, "not a PyTorch zip checkpoint")
     assert scene_state(bpy) == before, f"{scene_state(bpy)} != {before}"
     # A zip that looks like a checkpoint: the native loader says what it is.
     fake = os.path.join(work, "DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth")
     dust3r_like(fake)
     prefs.must3r_path = fake
     assert prefs.must3r_status == ""
-    expect_error(bpy.ops.vanelia.track_video, "is a DUSt3R checkpoint")
+    at.expect_error(bpy.ops.vanelia.track_video, "is a DUSt3R checkpoint")
     assert scene_state(bpy) == before, f"{scene_state(bpy)} != {before}"
     s.keyframe_every = 3
 
