@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include <ceres/ceres.h>
+#include <ceres/sphere_manifold.h>
 
 #include "bundle_adjustment_impl.hpp"
 
@@ -222,6 +223,11 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
     }
     if (added > 0 && !options.refine_points) {
       problem.SetParameterBlockConstant(point);
+    } else if (added > 0 && options.fix_translation) {
+      // Rotation only: a point is a direction, its distance unobservable
+      // (a rank-deficient step without this).
+      rec->points[id].normalize();
+      problem.SetManifold(point, new ceres::SphereManifold<3>());
     }
   }
   report.num_residuals = problem.NumResiduals();

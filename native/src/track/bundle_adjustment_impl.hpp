@@ -27,7 +27,8 @@ struct BundleAdjustmentOptions {
   bool refine_k1 = false;
   bool refine_k2 = false;
   bool refine_points = true;
-  // Rotation-only (tripod) solve: translations stay at their values.
+  // Rotation-only (tripod) solve: translations stay at their values and
+  // the points are directions (kept on the unit sphere).
   bool fix_translation = false;
   // Conjugate gradients on the implicit Schur complement instead of a dense
   // factorisation: faster when long tracks tie every frame to every other.

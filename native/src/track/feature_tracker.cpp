@@ -14,7 +14,7 @@ namespace vanelia::internal {
 struct FeatureTracker::State {
   std::map<int, std::vector<cv::Mat>> anchors;  // frame slot -> pyramid
   std::vector<cv::Mat> prev_pyramid;
-  cv::Mat prev_grey;
+  cv::Mat prev_raw;         // the previous frame's grey, not smoothed
   std::vector<int> active;  // track ids alive in the previous frame
   std::vector<cv::Point2f> active_px;
 };
@@ -80,87 +80,122 @@ Eigen::Matrix<uint8_t, 3, 1> ColorAt(const Image& image, cv::Point2f p) {
 
 }  // namespace
 
+cv::Mat FeatureTracker::Prepare(const cv::Mat& grey,
+                                std::vector<cv::Mat>* pyramid) const {
+  cv::Mat work = grey;
+  if (Denoising()) {
+    const double sigma = options_.denoise_sigma_px * grey.cols / 640.0;
+    cv::GaussianBlur(grey, work, cv::Size(0, 0), sigma);
+  }
+  const cv::Size window(options_.window_px, options_.window_px);
+  cv::buildOpticalFlowPyramid(work, *pyramid, window, options_.levels);
+  return work;
+}
+
+void FeatureTracker::FlowActive(const std::vector<cv::Mat>& pyramid,
+                                int slot,
+                                int width,
+                                int height,
+                                std::vector<int>* ids,
+                                std::vector<cv::Point2f>* px) const {
+  const State& s = *state_;
+  ids->clear();
+  px->clear();
+  if (s.active.empty()) return;
+  const cv::Size window(options_.window_px, options_.window_px);
+  std::vector<cv::Point2f> fwd;
+  std::vector<uint8_t> st_fwd;
+  std::vector<uint8_t> st_bwd;
+  std::vector<float> err;
+  const cv::TermCriteria term(
+      cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 20, 0.01);
+  cv::calcOpticalFlowPyrLK(s.prev_pyramid,
+                           pyramid,
+                           s.active_px,
+                           fwd,
+                           st_fwd,
+                           err,
+                           window,
+                           options_.levels,
+                           term);
+  // Forward-backward check (Kalal et al. 2010) for the tracks whose anchor
+  // is the previous frame; the others are checked against their anchor.
+  std::vector<size_t> check;
+  for (size_t i = 0; i < s.active.size(); ++i) {
+    const int a = tracks_[s.active[i]].anchor_frame;
+    if (st_fwd[i] && (a >= slot - 1 || s.anchors.count(a) == 0)) {
+      check.push_back(i);
+    }
+  }
+  std::vector<uint8_t> fb_ok(s.active.size(), 1);
+  if (!check.empty()) {
+    std::vector<cv::Point2f> from;
+    std::vector<cv::Point2f> back;
+    for (size_t i : check) {
+      from.push_back(fwd[i]);
+      back.push_back(s.active_px[i]);
+    }
+    cv::calcOpticalFlowPyrLK(pyramid,
+                             s.prev_pyramid,
+                             from,
+                             back,
+                             st_bwd,
+                             err,
+                             window,
+                             1,
+                             term,
+                             cv::OPTFLOW_USE_INITIAL_FLOW);
+    const double max_fb2 =
+        options_.max_forward_backward_px * options_.max_forward_backward_px;
+    for (size_t j = 0; j < check.size(); ++j) {
+      const cv::Point2f d = back[j] - s.active_px[check[j]];
+      fb_ok[check[j]] = st_bwd[j] && d.x * d.x + d.y * d.y <= max_fb2;
+    }
+  }
+  const float b = static_cast<float>(options_.border_px);
+  for (size_t i = 0; i < s.active.size(); ++i) {
+    const bool ok = st_fwd[i] && fb_ok[i] && fwd[i].x >= b && fwd[i].y >= b &&
+                    fwd[i].x <= width - 1 - b && fwd[i].y <= height - 1 - b;
+    if (!ok) continue;
+    ids->push_back(s.active[i]);
+    px->push_back(fwd[i]);
+  }
+  CorrectFromAnchors(pyramid, slot, ids, px);
+}
+
 int FeatureTracker::AddFrame(const Image& image) {
   const int slot = static_cast<int>(frames_.size());
   frames_.emplace_back();
-  cv::Mat grey = ToGrey(image);
-  const cv::Size window(options_.window_px, options_.window_px);
+  cv::Mat raw = ToGrey(image);
   std::vector<cv::Mat> pyramid;
-  cv::buildOpticalFlowPyramid(grey, pyramid, window, options_.levels);
+  cv::Mat grey = Prepare(raw, &pyramid);
 
   State& s = *state_;
   std::vector<int> next_active;
   std::vector<cv::Point2f> next_px;
-  if (!s.active.empty()) {
-    std::vector<cv::Point2f> fwd;
-    std::vector<uint8_t> st_fwd;
-    std::vector<uint8_t> st_bwd;
-    std::vector<float> err;
-    const cv::TermCriteria term(
-        cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 20, 0.01);
-    cv::calcOpticalFlowPyrLK(s.prev_pyramid,
-                             pyramid,
-                             s.active_px,
-                             fwd,
-                             st_fwd,
-                             err,
-                             window,
-                             options_.levels,
-                             term);
-    // Forward-backward check (Kalal et al. 2010) for the tracks whose anchor
-    // is the previous frame; the others are checked against their anchor.
-    std::vector<size_t> check;
-    for (size_t i = 0; i < s.active.size(); ++i) {
-      const int a = tracks_[s.active[i]].anchor_frame;
-      if (st_fwd[i] && (a >= slot - 1 || s.anchors.count(a) == 0)) {
-        check.push_back(i);
-      }
-    }
-    std::vector<uint8_t> fb_ok(s.active.size(), 1);
-    if (!check.empty()) {
-      std::vector<cv::Point2f> from;
-      std::vector<cv::Point2f> back;
-      for (size_t i : check) {
-        from.push_back(fwd[i]);
-        back.push_back(s.active_px[i]);
-      }
-      cv::calcOpticalFlowPyrLK(pyramid,
-                               s.prev_pyramid,
-                               from,
-                               back,
-                               st_bwd,
-                               err,
-                               window,
-                               1,
-                               term,
-                               cv::OPTFLOW_USE_INITIAL_FLOW);
-      const double max_fb2 =
-          options_.max_forward_backward_px * options_.max_forward_backward_px;
-      for (size_t j = 0; j < check.size(); ++j) {
-        const cv::Point2f d = back[j] - s.active_px[check[j]];
-        fb_ok[check[j]] = st_bwd[j] && d.x * d.x + d.y * d.y <= max_fb2;
-      }
-    }
-    const float b = static_cast<float>(options_.border_px);
-    for (size_t i = 0; i < s.active.size(); ++i) {
-      const int id = s.active[i];
-      const bool ok = st_fwd[i] && fb_ok[i] && fwd[i].x >= b && fwd[i].y >= b &&
-                      fwd[i].x <= image.width - 1 - b &&
-                      fwd[i].y <= image.height - 1 - b;
-      if (!ok) {
-        tracks_[id].alive = false;
-        continue;
-      }
-      next_active.push_back(id);
-      next_px.push_back(fwd[i]);
-    }
-    CorrectFromAnchors(pyramid, slot, &next_active, &next_px);
-    for (size_t i = 0; i < next_active.size(); ++i) {
-      auto& obs = tracks_[next_active[i]].obs;
-      obs.push_back({slot, Eigen::Vector2d(next_px[i].x, next_px[i].y)});
-      frames_[slot].refs.emplace_back(next_active[i],
-                                      static_cast<int>(obs.size()) - 1);
-    }
+  FlowActive(pyramid, slot, image.width, image.height, &next_active, &next_px);
+  // Too many tracks lost in one step: noise, not the scene. Smooth from
+  // this step on (the previous frame again too) and flow once more.
+  if (!Denoising() && options_.denoise_below_survival > 0.0 &&
+      s.active.size() >= 100 &&
+      static_cast<double>(next_active.size()) <
+          options_.denoise_below_survival * s.active.size()) {
+    denoise_from_ = slot - 1;
+    const bool anchored_prev = s.anchors.count(slot - 1) != 0;
+    Prepare(s.prev_raw, &s.prev_pyramid);
+    if (anchored_prev) s.anchors[slot - 1] = s.prev_pyramid;
+    grey = Prepare(raw, &pyramid);
+    FlowActive(
+        pyramid, slot, image.width, image.height, &next_active, &next_px);
+  }
+  for (int id : s.active) tracks_[id].alive = false;
+  for (int id : next_active) tracks_[id].alive = true;
+  Reanchor(slot, image.width, next_active, next_px);
+  for (size_t i = 0; i < next_active.size(); ++i) {
+    auto& obs = tracks_[next_active[i]].obs;
+    obs.push_back({slot, Eigen::Vector2d(next_px[i].x, next_px[i].y)});
+    frames_[slot].refs.emplace_back(next_active[i],
+                                    static_cast<int>(obs.size()) - 1);
   }
 
   // Replenish where the tracks are sparse.
@@ -216,7 +251,7 @@ int FeatureTracker::AddFrame(const Image& image) {
   }
   s.anchors = std::move(kept);
   s.prev_pyramid = std::move(pyramid);
-  s.prev_grey = std::move(grey);
+  s.prev_raw = std::move(raw);
   s.active = std::move(next_active);
   s.active_px = std::move(next_px);
   return slot;
@@ -225,8 +260,8 @@ int FeatureTracker::AddFrame(const Image& image) {
 void FeatureTracker::CorrectFromAnchors(const std::vector<cv::Mat>& pyramid,
                                         int slot,
                                         std::vector<int>* ids,
-                                        std::vector<cv::Point2f>* px) {
-  State& s = *state_;
+                                        std::vector<cv::Point2f>* px) const {
+  const State& s = *state_;
   const cv::Size window(options_.window_px, options_.window_px);
   std::map<int, std::vector<size_t>> groups;  // anchor -> indices
   for (size_t i = 0; i < ids->size(); ++i) {
@@ -237,6 +272,7 @@ void FeatureTracker::CorrectFromAnchors(const std::vector<cv::Mat>& pyramid,
       cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 20, 0.005);
   const double max_corr2 =
       options_.max_anchor_correction_px * options_.max_anchor_correction_px;
+  std::vector<uint8_t> disowned(ids->size(), 0);
   for (const auto& [a, idx] : groups) {
     std::vector<cv::Point2f> from;
     std::vector<cv::Point2f> to;
@@ -247,7 +283,7 @@ void FeatureTracker::CorrectFromAnchors(const std::vector<cv::Mat>& pyramid,
     }
     std::vector<uint8_t> status;
     std::vector<float> err;
-    cv::calcOpticalFlowPyrLK(s.anchors[a],
+    cv::calcOpticalFlowPyrLK(s.anchors.at(a),
                              pyramid,
                              from,
                              to,
@@ -260,29 +296,33 @@ void FeatureTracker::CorrectFromAnchors(const std::vector<cv::Mat>& pyramid,
     for (size_t j = 0; j < idx.size(); ++j) {
       const size_t i = idx[j];
       const cv::Point2f d = to[j] - (*px)[i];
-      FeatureTrack& t = tracks_[(*ids)[i]];
       if (status[j] && d.x * d.x + d.y * d.y <= max_corr2) {
         (*px)[i] = to[j];
       } else {
-        t.alive = false;  // the anchor disowns the prediction
+        disowned[i] = 1;  // the anchor disowns the prediction
       }
     }
   }
   size_t kept = 0;
   for (size_t i = 0; i < ids->size(); ++i) {
-    if (!tracks_[(*ids)[i]].alive) continue;
+    if (disowned[i]) continue;
     (*ids)[kept] = (*ids)[i];
     (*px)[kept] = (*px)[i];
     ++kept;
   }
   ids->resize(kept);
   px->resize(kept);
+}
+
+void FeatureTracker::Reanchor(int slot,
+                              int width,
+                              const std::vector<int>& ids,
+                              const std::vector<cv::Point2f>& px) {
   // Re-anchor tracks that moved far or aged.
-  const float far =
-      static_cast<float>(options_.reanchor_fraction * pyramid[0].cols);
-  for (size_t i = 0; i < ids->size(); ++i) {
-    FeatureTrack& t = tracks_[(*ids)[i]];
-    const Eigen::Vector2f p((*px)[i].x, (*px)[i].y);
+  const float far = static_cast<float>(options_.reanchor_fraction * width);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    FeatureTrack& t = tracks_[ids[i]];
+    const Eigen::Vector2f p(px[i].x, px[i].y);
     if ((p - t.anchor_px).norm() > far ||
         slot - t.anchor_frame > options_.max_anchor_age) {
       t.anchor_frame = slot;

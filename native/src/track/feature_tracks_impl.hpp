@@ -47,6 +47,13 @@ struct FeatureTrackerOptions {
   int max_anchor_age = 60;
   // Largest disagreement (px) between the anchor match and the prediction.
   double max_anchor_correction_px = 1.0;
+  // Noisy footage (sensor noise on a plain floor, low light): when fewer
+  // than `denoise_below_survival` of at least 100 tracks survive from one
+  // frame to the next, the frames are smoothed (Gaussian, sigma
+  // `denoise_sigma_px` at 640 px width) from then on, that step included.
+  // 0 = never.
+  double denoise_below_survival = 0.75;
+  double denoise_sigma_px = 1.0;
 };
 
 class FeatureTracker {
@@ -74,15 +81,39 @@ class FeatureTracker {
   // Pixel of track `id` in frame slot `frame`, or nullptr.
   const Eigen::Vector2d* Find(int id, int frame) const;
 
+  // Whether the frames are being smoothed (see denoise_below_survival), and
+  // the slot from which on.
+  bool Denoising() const { return denoise_from_ >= 0; }
+
+  int DenoisingFrom() const { return denoise_from_; }
+
  private:
   struct State;
-  // Matches the predicted positions against each track's anchor patch and
-  // re-anchors tracks whose patch changed, moved far or aged.
+  // The working grey image of a frame (smoothed when denoising) and its
+  // optical-flow pyramid.
+  cv::Mat Prepare(const cv::Mat& grey, std::vector<cv::Mat>* pyramid) const;
+  // Flows the tracks alive in the previous frame into `pyramid` (forward-
+  // backward checked, corrected against their anchors): the survivors and
+  // their pixels. Changes no track.
+  void FlowActive(const std::vector<cv::Mat>& pyramid,
+                  int slot,
+                  int width,
+                  int height,
+                  std::vector<int>* ids,
+                  std::vector<cv::Point2f>* px) const;
+  // Matches the predicted positions against each track's anchor patch;
+  // drops those the anchor disowns.
   void CorrectFromAnchors(const std::vector<cv::Mat>& pyramid,
                           int slot,
                           std::vector<int>* ids,
-                          std::vector<cv::Point2f>* px);
+                          std::vector<cv::Point2f>* px) const;
+  // Re-anchors the surviving tracks that moved far or aged.
+  void Reanchor(int slot,
+                int width,
+                const std::vector<int>& ids,
+                const std::vector<cv::Point2f>& px);
   FeatureTrackerOptions options_;
+  int denoise_from_ = -1;
   std::unique_ptr<State> state_;
   std::vector<FeatureTrack> tracks_;
   std::vector<FrameFeatures> frames_;

@@ -180,7 +180,8 @@ void IncrementalMapper::TryInitialize(int slot) {
   const TwoViewResult tv = EstimateTwoView(
       tracker_, rec_, a, slot, options_.ransac_threshold_px, !focal_known_);
   ++pair_tests_;
-  if (tv.num_f_inliers > 0 && tv.num_h_inliers >= 0.9 * tv.num_f_inliers) {
+  if (tv.num_f_inliers > 0 && tv.num_h_inliers >= 0.9 * tv.num_f_inliers &&
+      tv.homography.RotationLike()) {
     ++tripod_votes_;
   }
   if (!tv.success || tv.median_angle_deg < kInitMinAngleDeg ||
@@ -276,16 +277,25 @@ void IncrementalMapper::VoteTripod(int slot) {
     }
     if (pa.size() < 60) continue;
     std::vector<uint8_t> mask_f;
-    std::vector<uint8_t> mask_h;
     const cv::Mat F = cv::findFundamentalMat(
         pa, pb, cv::FM_RANSAC, options_.ransac_threshold_px, 0.999, mask_f);
-    const cv::Mat H = cv::findHomography(
-        pa, pb, cv::RANSAC, options_.ransac_threshold_px, mask_h, 2000, 0.999);
-    if (F.rows != 3 || F.cols != 3 || H.empty()) return;
+    HomographyTest h;
+    if (F.rows != 3 || F.cols != 3 ||
+        !TestHomography(
+            pa,
+            pb,
+            options_.ransac_threshold_px,
+            rec_.camera.cx,
+            rec_.camera.cy,
+            focal_known_ ? std::optional(rec_.camera.focal) : std::nullopt,
+            &h)) {
+      return;
+    }
     const auto num_f = std::count(mask_f.begin(), mask_f.end(), 1);
-    const auto num_h = std::count(mask_h.begin(), mask_h.end(), 1);
     ++pair_tests_;
-    if (num_f > 0 && num_h >= 0.9 * num_f) ++tripod_votes_;
+    if (num_f > 0 && h.num_inliers >= 0.9 * num_f && h.RotationLike()) {
+      ++tripod_votes_;
+    }
     return;
   }
 }

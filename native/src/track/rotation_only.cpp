@@ -21,21 +21,6 @@ namespace vanelia::internal {
 
 namespace {
 
-// Nearest rotation and the Frobenius distance to it, after removing H's scale.
-Eigen::Matrix3d NearestRotation(const Eigen::Matrix3d& M, double* residual) {
-  Eigen::Matrix3d A = M / std::cbrt(M.determinant());
-  Eigen::JacobiSVD<Eigen::Matrix3d> svd(
-      A, Eigen::ComputeFullU | Eigen::ComputeFullV);
-  Eigen::Matrix3d R = svd.matrixU() * svd.matrixV().transpose();
-  if (R.determinant() < 0) {
-    Eigen::Matrix3d U = svd.matrixU();
-    U.col(2) *= -1.0;
-    R = U * svd.matrixV().transpose();
-  }
-  if (residual != nullptr) *residual = (A - R).norm();
-  return R;
-}
-
 Eigen::Matrix3d KOf(double f, double cx, double cy) {
   Eigen::Matrix3d K;
   K << f, 0, cx, 0, f, cy, 0, 0, 1;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/Geometry>
@@ -32,6 +33,94 @@ double Median(std::vector<double> v) {
 }
 
 }  // namespace
+
+Eigen::Matrix3d NearestRotation(const Eigen::Matrix3d& M, double* residual) {
+  const Eigen::Matrix3d A = M / std::cbrt(M.determinant());
+  Eigen::JacobiSVD<Eigen::Matrix3d> svd(
+      A, Eigen::ComputeFullU | Eigen::ComputeFullV);
+  Eigen::Matrix3d R = svd.matrixU() * svd.matrixV().transpose();
+  if (R.determinant() < 0) {
+    Eigen::Matrix3d U = svd.matrixU();
+    U.col(2) *= -1.0;
+    R = U * svd.matrixV().transpose();
+  }
+  if (residual != nullptr) *residual = (A - R).norm();
+  return R;
+}
+
+bool HomographyTest::RotationLike() const {
+  return rotation_error_px <= std::max(2.0, 4.0 * h_error_px);
+}
+
+bool TestHomography(const std::vector<cv::Point2f>& pa,
+                    const std::vector<cv::Point2f>& pb,
+                    double threshold_px,
+                    double cx,
+                    double cy,
+                    std::optional<double> known_focal,
+                    HomographyTest* out) {
+  *out = HomographyTest();
+  std::vector<uint8_t> mask;
+  const cv::Mat H_cv =
+      cv::findHomography(pa, pb, cv::RANSAC, threshold_px, mask, 2000, 0.999);
+  if (H_cv.empty()) return false;
+  Eigen::Matrix3d H;
+  cv::cv2eigen(H_cv, H);
+  std::vector<Eigen::Vector2d> ha;
+  std::vector<Eigen::Vector2d> hb;
+  std::vector<double> errors;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    if (!mask[i]) continue;
+    ha.emplace_back(pa[i].x, pa[i].y);
+    hb.emplace_back(pb[i].x, pb[i].y);
+    errors.push_back(
+        ((H * ha.back().homogeneous()).hnormalized() - hb.back()).norm());
+  }
+  out->num_inliers = static_cast<int>(ha.size());
+  out->h_error_px = Median(errors);
+  out->rotation_error_px =
+      FitRotation(H, ha, hb, cx, cy, static_cast<int>(2 * cx + 1), known_focal)
+          .median_error_px;
+  return true;
+}
+
+RotationFit FitRotation(const Eigen::Matrix3d& H,
+                        const std::vector<Eigen::Vector2d>& pa,
+                        const std::vector<Eigen::Vector2d>& pb,
+                        double cx,
+                        double cy,
+                        int width,
+                        std::optional<double> known_focal) {
+  std::vector<double> candidates;
+  if (known_focal) {
+    candidates.push_back(*known_focal);
+  } else {
+    constexpr int kSteps = 400;
+    for (int i = 0; i <= kSteps; ++i) {
+      candidates.push_back(width * 0.3 * std::pow(10.0, double(i) / kSteps));
+    }
+  }
+  RotationFit best;
+  best.median_error_px = std::numeric_limits<double>::infinity();
+  std::vector<double> errors(pa.size());
+  for (double f : candidates) {
+    Eigen::Matrix3d K;
+    K << f, 0, cx, 0, f, cy, 0, 0, 1;
+    const Eigen::Matrix3d Kinv = K.inverse();
+    const Eigen::Matrix3d G = K * NearestRotation(Kinv * H * K, nullptr) * Kinv;
+    for (size_t i = 0; i < pa.size(); ++i) {
+      const Eigen::Vector3d y = G * pa[i].homogeneous();
+      errors[i] = y.z() > 0.0 ? (y.hnormalized() - pb[i]).norm()
+                              : std::numeric_limits<double>::infinity();
+    }
+    const double err = Median(errors);
+    if (err < best.median_error_px) {
+      best.focal = f;
+      best.median_error_px = err;
+    }
+  }
+  return best;
+}
 
 Eigen::Vector2d Normalize(const CameraModel& camera,
                           double focal,
@@ -114,18 +203,19 @@ TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
   if (ids.size() < 30) return result;
 
   std::vector<uint8_t> mask_f;
-  std::vector<uint8_t> mask_h;
   const cv::Mat F_cv = cv::findFundamentalMat(
       pa, pb, cv::FM_RANSAC, threshold_px, 0.999, mask_f);
-  const cv::Mat H_cv =
-      cv::findHomography(pa, pb, cv::RANSAC, threshold_px, mask_h, 2000, 0.999);
   if (F_cv.rows != 3 || F_cv.cols != 3) return result;
   result.num_f_inliers =
       static_cast<int>(std::count(mask_f.begin(), mask_f.end(), 1));
-  result.num_h_inliers =
-      H_cv.empty()
-          ? 0
-          : static_cast<int>(std::count(mask_h.begin(), mask_h.end(), 1));
+  TestHomography(pa,
+                 pb,
+                 threshold_px,
+                 cam.cx,
+                 cam.cy,
+                 estimate_focal ? std::nullopt : std::optional(cam.focal),
+                 &result.homography);
+  result.num_h_inliers = result.homography.num_inliers;
 
   double focal = cam.focal;
   if (estimate_focal) {
@@ -158,9 +248,13 @@ TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
       E, na, nb, cv::Mat::eye(3, 3, CV_64F), R_cv, t_cv, mask_e);
   const int num_e =
       static_cast<int>(std::count(mask_e.begin(), mask_e.end(), 1));
+  result.num_e_inliers = num_e;
   // GRIC-like model choice: a homography that explains nearly every track
-  // the essential matrix explains means too little parallax.
-  if (good < 30 || (check_parallax && result.num_h_inliers > 0.9 * num_e)) {
+  // the essential matrix explains, and comes from a rotation, means too
+  // little parallax. One that a rotation does not explain is a plane (a
+  // floor filling the view) seen from two places: a start.
+  if (good < 30 || (check_parallax && result.num_h_inliers > 0.9 * num_e &&
+                    result.homography.RotationLike())) {
     return result;
   }
   cv::cv2eigen(R_cv, result.R);

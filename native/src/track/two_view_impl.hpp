@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <Eigen/Core>
+#include <opencv2/core/types.hpp>
 
 #include "feature_tracks_impl.hpp"
 #include "reconstruction_impl.hpp"
@@ -22,12 +23,58 @@ std::optional<double> FocalFromFundamental(const Eigen::Matrix3d& F,
                                            double cy,
                                            int width);
 
+// The rotation nearest to M / cbrt(det M) (SVD), and the Frobenius distance
+// to it when `residual` is not null.
+Eigen::Matrix3d NearestRotation(const Eigen::Matrix3d& M, double* residual);
+
+// How well a rotation about the camera centre (H = K R K^-1) explains a pair
+// of views: the best focal (the known one, or a sweep of [0.3, 3] x width)
+// and the median transfer error (px) of `pa` -> `pb` under it.
+struct RotationFit {
+  double focal = 0.0;
+  double median_error_px = 0.0;
+};
+
+RotationFit FitRotation(const Eigen::Matrix3d& H,
+                        const std::vector<Eigen::Vector2d>& pa,
+                        const std::vector<Eigen::Vector2d>& pb,
+                        double cx,
+                        double cy,
+                        int width,
+                        std::optional<double> known_focal);
+
+// The homography of `pa` -> `pb` (pixels, RANSAC): its inlier count, the
+// median error of its inliers, and theirs under the best rotation-only model
+// (FitRotation). TestHomography returns false when OpenCV finds none.
+struct HomographyTest {
+  int num_inliers = 0;
+  double h_error_px = 0.0;
+  double rotation_error_px = 0.0;
+  // Whether the homography comes from a rotation about the camera centre (a
+  // pan: no parallax) rather than from a plane seen by a translating camera:
+  // the rotation explains its inliers about as well as the homography (within
+  // 4x its median error or 2 px).
+  bool RotationLike() const;
+};
+
+bool TestHomography(const std::vector<cv::Point2f>& pa,
+                    const std::vector<cv::Point2f>& pb,
+                    double threshold_px,
+                    double cx,
+                    double cy,
+                    std::optional<double> known_focal,
+                    HomographyTest* out);
+
 struct TwoViewResult {
   bool success = false;
   Eigen::Matrix3d R = Eigen::Matrix3d::Identity();  // second_from_first
   Eigen::Vector3d t = Eigen::Vector3d::Zero();      // unit norm
   int num_f_inliers = 0;
   int num_h_inliers = 0;
+  int num_e_inliers = 0;
+  // The homography's errors (TestHomography): a plane seen with translation
+  // fits the homography, not a rotation.
+  HomographyTest homography;
   double median_angle_deg = 0.0;
   std::optional<double> focal_from_f;  // the sweep's answer, if any
   std::vector<int> inlier_ids;         // track ids

@@ -15,7 +15,10 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
 - lowtex:   nearly uniform concrete floor, two plain boxes, no walls.
 - distort:  rendered wider, then warped by OpenCV radial distortion (k1, k2 in gt.json).
 
-Rendering is Cycles on the CPU with a fixed seed, no denoiser, no motion blur. The camera pose
+Rendering is Cycles on the CPU, no denoiser, no motion blur. The sampling seed is fixed (7) for
+the committed clips (sample, portrait, vfr), so their render noise is the same pattern in every
+frame: on a plain surface it is screen-fixed texture that does not move with the scene. The hard
+presets (noise="frame") use seed 7 + frame index, noise that changes every frame as a sensor's. The camera pose
 of each frame is set explicitly, rendered to PNG and read back from `matrix_world`, so gt.json is
 exactly what Blender rendered.
 """
@@ -40,10 +43,16 @@ PRESETS = {
     "sample": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", audio=True),
     "portrait": dict(size=(360, 640), focal_mm=40.0, texture="rich", motion="arc", rotate=-90),
     "vfr": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", vfr=True),
-    "tripod": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="pan"),
-    "lowtex": dict(size=(640, 360), focal_mm=28.0, texture="low", motion="arc"),
+    "tripod": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="pan", noise="frame"),
+    "lowtex": dict(size=(640, 360), focal_mm=28.0, texture="low", motion="arc", noise="frame"),
     "distort": dict(
-        size=(640, 360), focal_mm=24.0, texture="rich", motion="arc", k1=-0.15, k2=0.03
+        size=(640, 360),
+        focal_mm=24.0,
+        texture="rich",
+        motion="arc",
+        k1=-0.15,
+        k2=0.03,
+        noise="frame",
     ),
 }
 DESCRIPTIONS = {
@@ -186,6 +195,8 @@ def render_frames(args, preset, png_dir):
     t0 = time.time()
     for i, t in enumerate(times):
         scene.frame_set(i + 1)
+        if preset.get("noise") == "frame":
+            scene.cycles.seed = 7 + i
         cam.matrix_world = camera_pose(preset["motion"], min(1.0, t / duration))
         bpy.context.view_layer.update()
         c2w = cam.matrix_world.copy()
@@ -253,7 +264,9 @@ def gt_document(args, preset, objects, frames, centres):
         "scene_objects": objects,
         "frames": frames,
         "video_encoding": f"H.264 yuv420p crf {args.crf}, from 8-bit PNG renders (Cycles "
-        f"{args.samples} spp, no denoiser, no motion blur)",
+        f"{args.samples} spp, seed "
+        + ("7 + frame index" if preset.get("noise") == "frame" else "7 in every frame")
+        + ", no denoiser, no motion blur)",
         "generator": "blender -b --factory-startup --python tests/data/generate/make_clip.py -- "
         + " ".join(
             a
