@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <sstream>
 
 #include <opencv2/core.hpp>
@@ -130,7 +131,7 @@ TrackResult Collect(const internal::IncrementalMapper& mapper,
                     const FrameFeedInfo& info,
                     int work_width,
                     int work_height,
-                    LensMode lens);
+                    const ClassicalTrackerOptions& options);
 
 }  // namespace
 
@@ -181,8 +182,7 @@ TrackResult ClassicalTracker::Track(const FrameFeed& feed,
   ProgressReporter solve_progress("solve", 4, progress);
   mapper.Finish(&solve_progress);
   solve_progress.Finish();
-  return Collect(
-      mapper, metas, info, work_width, work_height, options_.common.lens);
+  return Collect(mapper, metas, info, work_width, work_height, options_);
 }
 
 namespace {
@@ -192,7 +192,8 @@ TrackResult Collect(const internal::IncrementalMapper& mapper,
                     const FrameFeedInfo& info,
                     int work_width,
                     int work_height,
-                    LensMode lens) {
+                    const ClassicalTrackerOptions& options) {
+  const LensMode lens = options.common.lens;
   const internal::Reconstruction& rec = mapper.Rec();
   const internal::FeatureTracker& tracker = mapper.Tracker();
   TrackResult result;
@@ -208,6 +209,7 @@ TrackResult Collect(const internal::IncrementalMapper& mapper,
   }
   std::vector<double> errors;
   std::vector<double> focals;
+  std::vector<int> counts;  // inlier points per registered frame
   std::vector<int64_t> missing;
   for (size_t f = 0; f < metas.size(); ++f) {
     const internal::FramePose& pose = rec.poses[f];
@@ -229,6 +231,7 @@ TrackResult Collect(const internal::IncrementalMapper& mapper,
                         .Rescaled(info.width, info.height);
     int count = 0;
     const double err = mapper.FrameError(static_cast<int>(f), &count);
+    counts.push_back(count);
     tf.reproj_err_px = err * info.width / work_width;
     tf.confidence = std::clamp(count / 60.0, 0.0, 1.0) *
                     std::exp(-0.5 * (err / 1.5) * (err / 1.5));
@@ -280,6 +283,37 @@ TrackResult Collect(const internal::IncrementalMapper& mapper,
     std::ostringstream msg;
     msg << "weak solve: mean reprojection error " << *s.reproj_err_px
         << " px (> 1 px); check the track before using it";
+    s.warnings.push_back(msg.str());
+  }
+  // Few points, or few per frame: a plain or noisy scene, where a track
+  // can be wrong while it fits (the rendered low-texture floor solves
+  // 24/24 frames at 0.5 px with the focal off by half without this).
+  if (!counts.empty() && !mapper.RotationOnly()) {
+    std::nth_element(
+        counts.begin(), counts.begin() + counts.size() / 2, counts.end());
+    const int per_frame = counts[counts.size() / 2];
+    const auto points = static_cast<int>(ids.size());
+    if (points < options.max_features / 2 || per_frame < 60) {
+      std::ostringstream msg;
+      msg << "weak solve: few features to solve from (" << points
+          << " points, a median of " << per_frame
+          << " per frame; low texture, noise or blur?); check the track, "
+             "and give the focal (--focal-mm/--sensor-mm or --focal-px) "
+             "if you know it";
+      s.warnings.push_back(msg.str());
+    }
+  }
+  if (mapper.FocalSpread() > 0.01) {
+    std::ostringstream msg;
+    msg << "weak solve: the footage barely constrains the focal (";
+    if (std::isfinite(mapper.FocalSpread())) {
+      msg << "+/- " << std::setprecision(2) << 100.0 * mapper.FocalSpread()
+          << " %";
+    } else {
+      msg << "no clear optimum";
+    }
+    msg << "); give it (--focal-mm/--sensor-mm or --focal-px) if you know "
+           "it, and check the track";
     s.warnings.push_back(msg.str());
   }
   if (s.registered * 10 < s.total * 9) {

@@ -506,6 +506,15 @@ void IncrementalMapper::SolveLens() {
     rec_ = before;
     return;
   }
+  if (!rec_.camera.LensPlausible()) {
+    std::ostringstream msg;
+    msg << "lens: the radial solve gave k1 = " << rec_.camera.k1
+        << ", k2 = " << rec_.camera.k2
+        << ", not a real lens over this frame; kept the pinhole model";
+    warnings_.push_back(msg.str());
+    rec_ = before;
+    return;
+  }
   lens_solved_ = true;
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
@@ -579,6 +588,44 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   if (pair_tests_ >= 3 && tripod_votes_ * 2 >= pair_tests_) {
     TryRotationOnly();
   }
+  if (!focal_known_ && !rec_.per_frame_focal && !rotation_only_) {
+    focal_spread_ = MeasureFocalSpread();
+  }
+}
+
+double IncrementalMapper::MeasureFocalSpread() const {
+  // Profile of the keyframe solve over the focal: its cost as solved and
+  // with the focal 3 % either side (poses and points re-solved); the
+  // curvature against the residual variance gives the focal's variance.
+  constexpr double kDelta = 0.03;
+  const double factors[3] = {1.0 - kDelta, 1.0 + kDelta, 1.0};
+  std::vector<double> costs(3, 0.0);
+  std::vector<int> residuals(3, 0);
+  // Up to 12 keyframes spread over the clip: the span that constrains the
+  // focal at a fraction of the cost.
+  const std::vector<int> all = RegisteredKeyframes();
+  std::vector<int> kfs;
+  const size_t n = std::min<size_t>(all.size(), 12);
+  for (size_t i = 0; i < n; ++i) {
+    kfs.push_back(all[n > 1 ? i * (all.size() - 1) / (n - 1) : 0]);
+  }
+  // The two re-solves in parallel; the third only evaluates.
+  ParallelFor(3, [&](int i) {
+    Reconstruction rec = rec_;
+    rec.camera.focal *= factors[i];
+    for (auto& pose : rec.poses) pose.focal = rec.camera.focal;
+    BundleAdjustmentOptions ba = BaOptions();
+    ba.variable_frames = kfs;
+    ba.max_iterations = i < 2 ? 8 : 0;
+    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
+    costs[i] = report.final_cost;
+    residuals[i] = report.num_residuals;
+  });
+  const double curvature = (costs[0] + costs[1] - 2.0 * costs[2]) /
+                           std::pow(kDelta * rec_.camera.focal, 2);
+  const double variance = 2.0 * costs[2] / std::max(1, residuals[2]);
+  if (!(curvature > 0.0)) return std::numeric_limits<double>::infinity();
+  return std::sqrt(variance / curvature) / rec_.camera.focal;
 }
 
 void IncrementalMapper::RetriangulatePoints() {

@@ -51,6 +51,11 @@ class IncrementalMapper {
 
   bool RotationOnly() const { return rotation_only_; }
 
+  // Relative standard deviation of the solved focal, from a profile of the
+  // keyframe solve at the end (infinity when the footage does not constrain
+  // it: no minimum); 0 when the focal was given, per frame or rotation-only.
+  double FocalSpread() const { return focal_spread_; }
+
   int NumKeyframes() const { return static_cast<int>(keyframes_.size()); }
 
   // Mean reprojection error (px) and inlier count of one frame slot.
@@ -91,6 +96,7 @@ class IncrementalMapper {
   // max_reprojection_error_px]) as outliers; returns how many.
   int FilterOutliersAdaptive();
   void SolveRotationOnly();
+  double MeasureFocalSpread() const;
   // Counts a tripod vote for keyframe `slot` (homography vs fundamental
   // matrix against an older keyframe).
   void VoteTripod(int slot);
@@ -115,7 +121,8 @@ class IncrementalMapper {
   bool initialized_ = false;
   bool rotation_only_ = false;
   bool focal_profiled_ = false;
-  bool lens_solved_ = false;  // k1 k2 kept by SolveLens: refined from then on
+  bool lens_solved_ = false;
+  double focal_spread_ = 0.0;  // k1 k2 kept by SolveLens: refined from then on
   std::pair<int, int> init_pair_{0, 0};  // frame slots of the start
   size_t last_global_count_ = 0;
   int tripod_votes_ = 0;  // keyframe pairs a homography explained
