@@ -11,8 +11,9 @@ prints one JSON line with the metrics and whether the issue targets hold
 (issue 5: registration, ATE, rotation, focal; issue 6: floor tilt and height,
 scale, product slip and jitter). Exit 0 when every clip was scored.
 
-The hard clips of issue 5 (made by `tests/data/generate/generate.sh tripod|lowtex|distort`
-into $TMPDIR/vanelia-clips, not committed) are scored too when `--hard` holds them:
+The hard clips of issue 5 (tests/data/clips/{tripod,lowtex,distort}, made by
+`tests/data/generate/generate.sh tripod|lowtex|distort`; `--hard DIR` for others,
+e.g. their 2 s versions) are scored too:
 one JSON line each with registration, ATE, rotation and focal error, the solved
 lens against the true one, and the tracker's warnings (a tripod must say
 rotation-only, a weak solve must say so). Clips missing there are listed as
@@ -44,7 +45,9 @@ TARGETS = {
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", default=os.path.join(ROOT, "..", "shared", "footage"))
-    parser.add_argument("--names", nargs="*", default=["orbit", "dolly_pan"])
+    parser.add_argument(
+        "--names", nargs="*", default=["orbit", "dolly_pan"], help="clips; none: only --hard"
+    )
     parser.add_argument("--tracker", default="classical")
     parser.add_argument("--vanelia", default=os.path.join(ROOT, "build", "bin", "vanelia"))
     parser.add_argument(
@@ -52,8 +55,8 @@ def main():
     )
     parser.add_argument(
         "--hard",
-        default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "vanelia-clips"),
-        help="folder of the generated hard clips",
+        default=os.path.join(ROOT, "tests", "data", "clips"),
+        help="folder of the generated hard clips (default: the committed ones)",
     )
     parser.add_argument("--hard-names", nargs="*", default=["tripod", "lowtex", "distort"])
     args = parser.parse_args()

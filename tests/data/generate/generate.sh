@@ -8,18 +8,19 @@
 # product  tests/data/sample/product.glb  30 cm bottle, PBR, near-black cap (committed)
 # portrait tests/data/clips/portrait    1 s portrait clip stored rotated + rotation metadata
 # vfr      tests/data/clips/vfr         1 s clip, intervals alternate 1/30 s and 1/20 s
-# tripod   $TMPDIR/vanelia-clips/tripod  2 s rotation-only pan, 28 mm
-# lowtex   $TMPDIR/vanelia-clips/lowtex  2 s arc over a nearly uniform floor
-# distort  $TMPDIR/vanelia-clips/distort 2 s arc with OpenCV k1=-0.15, k2=0.03 distortion
+# tripod   tests/data/clips/tripod       1 s (24 frames) rotation-only pan, 28 mm
+# lowtex   tests/data/clips/lowtex       1 s arc over a nearly uniform floor, per-frame noise
+# distort  tests/data/clips/distort      1 s arc with OpenCV k1=-0.15, k2=0.03 distortion
+# (the hard clips: 24 frames, 6 spp, crf 23; add --frames 48 --samples 8 --crf 21 by hand
+#  for the 2 s versions, e.g. into $TMPDIR/vanelia-clips)
 #
 # Run from anywhere; paths are relative to the repository root. Render times on 2 busy cores:
-# sample ~6 min CPU (8 spp, 48 frames); the 24-frame 4 spp clips ~1-2 min.
+# sample ~6 min CPU (8 spp, 48 frames); the 24-frame clips ~0.5-2 min.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$root"
 fixture="${1:?usage: generate.sh FIXTURE [OUT] (sample|product|portrait|vfr|tripod|lowtex|distort)}"
-tmp="${TMPDIR:-/tmp}/vanelia-clips"
 blender_run() { blender -b --factory-startup --python "$@"; }
 clip() { blender_run tests/data/generate/make_clip.py -- "$@"; }
 case "$fixture" in
@@ -27,8 +28,7 @@ case "$fixture" in
   product) blender_run tests/data/generate/make_product.py -- --out "${2:-tests/data/sample/product.glb}" ;;
   portrait) clip --preset portrait --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/portrait}" ;;
   vfr) clip --preset vfr --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/vfr}" ;;
-  tripod) clip --preset tripod --out "${2:-$tmp/tripod}" ;;
-  lowtex) clip --preset lowtex --out "${2:-$tmp/lowtex}" ;;
-  distort) clip --preset distort --out "${2:-$tmp/distort}" ;;
+  tripod | lowtex | distort)
+    clip --preset "$fixture" --frames 24 --samples 6 --crf 23 --out "${2:-tests/data/clips/$fixture}" ;;
   *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort" >&2; exit 2 ;;
 esac
