@@ -16,10 +16,10 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
 - distort:  rendered wider, then warped by OpenCV radial distortion (k1, k2 in gt.json).
 
 Rendering is Cycles on the CPU, no denoiser, no motion blur. The sampling seed is fixed (7) for
-the committed clips (sample, portrait, vfr), so their render noise is the same pattern in every
-frame: on a plain surface it is screen-fixed texture that does not move with the scene. The hard
-presets (noise="frame") use seed 7 + frame index, noise that changes every frame as a sensor's. The camera pose
-of each frame is set explicitly, rendered to PNG and read back from `matrix_world`, so gt.json is
+sample, portrait and vfr, so their render noise is the same pattern in every frame: on a plain
+surface it is screen-fixed texture that does not move with the scene. The hard presets
+(noise="frame": tripod, lowtex, distort) use seed 7 + frame index, noise that changes every
+frame as a sensor's. The camera pose of each frame is set explicitly, rendered to PNG and read back from `matrix_world`, so gt.json is
 exactly what Blender rendered.
 """
 
