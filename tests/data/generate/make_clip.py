@@ -19,8 +19,8 @@ Rendering is Cycles on the CPU, no denoiser, no motion blur. The sampling seed i
 sample, portrait and vfr, so their render noise is the same pattern in every frame: on a plain
 surface it is screen-fixed texture that does not move with the scene. The hard presets
 (noise="frame": tripod, lowtex, distort) use seed 7 + frame index, noise that changes every
-frame as a sensor's. The camera pose of each frame is set explicitly, rendered to PNG and read back from `matrix_world`, so gt.json is
-exactly what Blender rendered.
+frame as a sensor's. The camera pose of each frame is set explicitly, rendered to PNG and read
+back from `matrix_world`, so gt.json is exactly what Blender rendered.
 """
 
 import argparse
