@@ -96,6 +96,9 @@ class IncrementalMapper {
   // max_reprojection_error_px]) as outliers; returns how many.
   int FilterOutliersAdaptive();
   void SolveRotationOnly();
+  // After a rotation-only solve: a warning when the camera barely turns yet
+  // many tracks travel far (what moves is not the camera).
+  void WarnIfStillButMoving();
   double MeasureFocalSpread() const;
   // Counts a tripod vote for keyframe `slot` (homography vs fundamental
   // matrix against an older keyframe).

@@ -8,6 +8,7 @@
 #include "vanelia/core/error.hpp"
 
 #include <cmath>
+#include <sstream>
 
 #include <Eigen/SVD>
 #include <opencv2/calib3d.hpp>
@@ -117,6 +118,46 @@ void IncrementalMapper::SolveRotationOnly() {
   warnings_.push_back(
       "no parallax (tripod shot): solved as a rotation-only camera; points "
       "are directions at unit distance");
+  WarnIfStillButMoving();
+}
+
+void IncrementalMapper::WarnIfStillButMoving() {
+  // The largest turn from the first registered frame.
+  const FramePose* first = nullptr;
+  double max_turn_deg = 0.0;
+  for (const FramePose& pose : rec_.poses) {
+    if (!pose.registered) continue;
+    if (first == nullptr) first = &pose;
+    const Eigen::AngleAxisd a(pose.rvec.norm(),
+                              pose.rvec.norm() > 0.0
+                                  ? Eigen::Vector3d(pose.rvec.normalized())
+                                  : Eigen::Vector3d::UnitX());
+    const Eigen::AngleAxisd b(first->rvec.norm(),
+                              first->rvec.norm() > 0.0
+                                  ? Eigen::Vector3d(first->rvec.normalized())
+                                  : Eigen::Vector3d::UnitX());
+    max_turn_deg =
+        std::max(max_turn_deg,
+                 Eigen::Quaterniond(a).angularDistance(Eigen::Quaterniond(b)) *
+                     180.0 / M_PI);
+  }
+  if (first == nullptr || max_turn_deg > 0.5) return;
+  // A still camera moves no scene point: tracks that travel far are
+  // something else.
+  int moving = 0;
+  for (const FeatureTrack& track : tracker_.Tracks()) {
+    if (track.obs.size() < 2) continue;
+    if ((track.obs.back().px - track.obs.front().px).norm() > 0.03 * width_) {
+      ++moving;
+    }
+  }
+  if (moving < 10) return;
+  std::ostringstream msg;
+  msg << "weak solve: the camera solved as still, yet " << moving
+      << " feature tracks moved across the frame (moving objects, or a "
+         "pattern fixed to the screen such as a logo, dust or sensor noise "
+         "hiding the camera's motion); check the track";
+  warnings_.push_back(msg.str());
 }
 
 }  // namespace vanelia::internal

@@ -318,6 +318,42 @@ TEST(ClassicalTracker, FlatFloorWithTranslationIsNotATripod) {
   EXPECT_LT(max_err, 0.01 * 0.8);  // 1 % of the 0.8 m path
 }
 
+// A locked-off camera and a textured card sliding across the view: solved
+// as a still camera, and the summary says that something else moved.
+TEST(ClassicalTracker, StillCameraWithAMovingObjectSaysSo) {
+  const Frame first = ReadFrames(kOrbitDir + "/video.mp4", 200).front();
+  const cv::Mat src(first.rgb.height,
+                    first.rgb.width,
+                    CV_8UC3,
+                    const_cast<uint8_t*>(first.rgb.data.data()),
+                    static_cast<size_t>(first.rgb.stride));
+  const cv::Mat card = src(cv::Rect(400, 200, 140, 120)).clone();
+  std::vector<Frame> frames;
+  for (int k = 0; k < 16; ++k) {
+    Frame frame;
+    frame.index = k;
+    frame.rgb = Image::Create(first.rgb.width, first.rgb.height);
+    cv::Mat dst(frame.rgb.height,
+                frame.rgb.width,
+                CV_8UC3,
+                frame.rgb.data.data(),
+                static_cast<size_t>(frame.rgb.stride));
+    src.copyTo(dst);
+    card.copyTo(dst(cv::Rect(40 + 25 * k, 30, card.cols, card.rows)));
+    frames.push_back(std::move(frame));
+  }
+  ClassicalTracker tracker;
+  const TrackResult result = tracker.Track(frames, nullptr);
+  ASSERT_EQ(result.summary.registered, 16);
+  for (const TrackedFrame& tf : result.track.frames) {
+    EXPECT_LT(AngleDeg(tf.cam_from_world.rotation,
+                       result.track.frames.front().cam_from_world.rotation),
+              0.05);
+  }
+  EXPECT_THAT(result.summary.warnings,
+              ::testing::Contains(::testing::HasSubstr("solved as still")));
+}
+
 // The rendered orbit, every 4th frame (2.5 degrees of arc apart): all 24
 // frames registered, focal, orientations and centres close to the truth.
 TEST(ClassicalTracker, OrbitClipEveryFourthFrame) {
