@@ -14,13 +14,17 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
 - tripod:   rotation only (camera centre fixed), pan 40 deg left to right, known focal 28 mm.
 - lowtex:   nearly uniform concrete floor, two plain boxes, no walls.
 - distort:  rendered wider, then warped by OpenCV radial distortion (k1, k2 in gt.json).
+- blur:     a 60-degree arc (twice the sample's) with motion blur (shutter 0.5 frame): the
+            camera is keyframed (linear) at every frame and Cycles blurs between them.
+- walker:   the sample's arc while a person-sized textured box walks across the view.
 
-Rendering is Cycles on the CPU, no denoiser, no motion blur. The sampling seed is fixed (7) for
-sample, portrait and vfr, so their render noise is the same pattern in every frame: on a plain
-surface it is screen-fixed texture that does not move with the scene. The hard presets
-(noise="frame": tripod, lowtex, distort) use seed 7 + frame index, noise that changes every
-frame as a sensor's. The camera pose of each frame is set explicitly, rendered to PNG and read
-back from `matrix_world`, so gt.json is exactly what Blender rendered.
+Rendering is Cycles on the CPU, no denoiser, motion blur only in `blur`. The sampling seed is
+fixed (7) for sample, portrait and vfr, so their render noise is the same pattern in every frame:
+on a plain surface it is screen-fixed texture that does not move with the scene. The hard presets
+(noise="frame": tripod, lowtex, distort, blur, walker) use seed 7 + frame index, noise that
+changes every frame as a sensor's. The camera pose of each frame is set explicitly (keyframed
+when blurred), rendered to PNG and read back from `matrix_world`, so gt.json is exactly what
+Blender rendered.
 """
 
 import argparse
@@ -45,6 +49,18 @@ PRESETS = {
     "vfr": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", vfr=True),
     "tripod": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="pan", noise="frame"),
     "lowtex": dict(size=(640, 360), focal_mm=28.0, texture="low", motion="arc", noise="frame"),
+    "blur": dict(
+        size=(640, 360),
+        focal_mm=28.0,
+        texture="rich",
+        motion="arc",
+        arc_deg=60.0,
+        shutter=0.5,
+        noise="frame",
+    ),
+    "walker": dict(
+        size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", walker=True, noise="frame"
+    ),
     "distort": dict(
         size=(640, 360),
         focal_mm=24.0,
@@ -58,6 +74,8 @@ PRESETS = {
 DESCRIPTIONS = {
     "arc": "camera 1.5 m high on a 30-degree arc (radius 4.3 m to 3.9 m) around the floor point "
     "(0, 1, 0), looking at it (about 20 deg down)",
+    "arc60": "camera 1.5 m high on a 60-degree arc (radius 4.3 m to 3.9 m) around the floor point "
+    "(0, 1, 0), looking at it (about 20 deg down), motion blur (shutter 0.5 frame)",
     "pan": "tripod: camera fixed at (0, -3, 1.5), pans 40 deg left to right (yaw +20 to -20 deg) "
     "while tilted 15 deg down; rotation only",
 }
@@ -97,12 +115,13 @@ def look_rotation(forward):
     return rot
 
 
-def camera_pose(motion, u):
+def camera_pose(motion, u, arc_deg=30.0):
     """Camera-to-world 4x4 at normalised time u in [0, 1]."""
     if motion == "arc":
         target = mathutils.Vector((0.0, 1.0, 0.0))
         radius = 4.3 - 0.4 * u
-        azimuth = math.radians(-105.0 + 30.0 * u)  # camera south of the target, moving east
+        # camera south of the target, moving east
+        azimuth = math.radians(-90.0 - arc_deg / 2.0 + arc_deg * u)
         eye = target + mathutils.Vector(
             (radius * math.cos(azimuth), radius * math.sin(azimuth), 1.5)
         )
@@ -191,13 +210,26 @@ def render_frames(args, preset, png_dir):
     duration = (args.frames - 1) / args.fps  # the trajectory spans the first to last frame time
     cx, cy = out_w / 2.0, out_h / 2.0
     k_opencv = [[focal_px, 0.0, cx - 0.5], [0.0, focal_px, cy - 0.5], [0.0, 0.0, 1.0]]
+    arc_deg = preset.get("arc_deg", 30.0)
+    poses = [camera_pose(preset["motion"], min(1.0, t / duration), arc_deg) for t in times]
+    if "shutter" in preset:
+        # Motion blur needs the motion between frames: keyframe the camera (linear).
+        scene.render.use_motion_blur = True
+        scene.render.motion_blur_shutter = preset["shutter"]
+        cam.rotation_mode = "QUATERNION"
+        for i, pose in enumerate(poses):
+            cam.matrix_world = pose
+            cam.keyframe_insert("location", frame=i + 1)
+            cam.keyframe_insert("rotation_quaternion", frame=i + 1)
+        scene_build._linear(cam)
     frames, centres = [], []
     t0 = time.time()
     for i, t in enumerate(times):
         scene.frame_set(i + 1)
         if preset.get("noise") == "frame":
             scene.cycles.seed = 7 + i
-        cam.matrix_world = camera_pose(preset["motion"], min(1.0, t / duration))
+        if "shutter" not in preset:
+            cam.matrix_world = poses[i]
         bpy.context.view_layer.update()
         c2w = cam.matrix_world.copy()
         scene.render.filepath = os.path.join(png_dir, f"{i:04d}.png")
@@ -228,7 +260,10 @@ def gt_document(args, preset, objects, frames, centres):
     gt = {
         "format": "vanelia-gt-track/1",
         "name": args.preset,
-        "description": f"{args.preset}: {DESCRIPTIONS[preset['motion']]}.",
+        "description": f"{args.preset}: "
+        + DESCRIPTIONS["arc60" if "shutter" in preset else preset["motion"]]
+        + ("; a person-sized box walks across the view" if preset.get("walker") else "")
+        + ".",
         "video": "video.mp4",
         "fps": args.fps,
         "width": out_w,
@@ -266,7 +301,12 @@ def gt_document(args, preset, objects, frames, centres):
         "video_encoding": f"H.264 yuv420p crf {args.crf}, from 8-bit PNG renders (Cycles "
         f"{args.samples} spp, seed "
         + ("7 + frame index" if preset.get("noise") == "frame" else "7 in every frame")
-        + ", no denoiser, no motion blur)",
+        + ", no denoiser, "
+        + (
+            f"motion blur shutter {preset['shutter']} frame)"
+            if "shutter" in preset
+            else "no motion blur)"
+        ),
         "generator": "blender -b --factory-startup --python tests/data/generate/make_clip.py -- "
         + " ".join(
             a
@@ -314,6 +354,11 @@ def main():
     png_dir = os.path.join(out_dir, "png")
     os.makedirs(png_dir, exist_ok=True)
     objects = scene_build.build_scene(preset["texture"])
+    if preset.get("walker"):
+        # Walks 3 m left to right, 1.6 m in front of the arc's target, in the camera's view.
+        n = args.frames
+        path = [(-1.5 + 3.0 * i / max(1, n - 1), -0.6) for i in range(n)]
+        objects.append(scene_build.add_walker(path))
     frames, centres, seconds = render_frames(args, preset, png_dir)
     gt = gt_document(args, preset, objects, frames, centres)
     clip_encode.encode(png_dir, os.path.join(out_dir, "video.mp4"), gt, args.crf)

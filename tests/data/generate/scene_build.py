@@ -233,3 +233,28 @@ def build_scene(texture):
             )
     _lights()
     return objects
+
+
+def add_walker(frames_xy, size=(0.5, 0.35, 1.7)):
+    """A person-sized textured box that walks: one (x, y) floor position per frame (keyframed,
+    linear). Returns its gt.json entry."""
+    mat = _noise_material("WalkerMat", (0.15, 0.15, 0.2), (0.9, 0.85, 0.7), 6.0, 1.0)
+    obj = _add_object("Walker", _box_mesh("Walker", size), (0, 0, size[2] / 2), 0.0, mat)
+    for i, (x, y) in enumerate(frames_xy):
+        obj.location = (x, y, size[2] / 2)
+        obj.keyframe_insert("location", frame=i + 1)
+    _linear(obj)
+    return {
+        "name": "Walker",
+        "kind": "moving box",
+        "size": list(size),
+        "location_per_frame": [[x, y, size[2] / 2] for x, y in frames_xy],
+        "note": "moves through the scene: not part of the static world a tracker solves",
+    }
+
+
+def _linear(obj):
+    if obj.animation_data and obj.animation_data.action:
+        for fcurve in obj.animation_data.action.fcurves:
+            for key in fcurve.keyframe_points:
+                key.interpolation = "LINEAR"
