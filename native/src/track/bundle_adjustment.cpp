@@ -191,7 +191,10 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
         continue;
       }
       // Motion only: the other frames add nothing.
-      if (!options.refine_points && !variable[f]) continue;
+      if ((!options.refine_points || options.variable_frames_only) &&
+          !variable[f]) {
+        continue;
+      }
       double* focal_ptr = rec->per_frame_focal ? &focal_params[f] : &focal;
       if (with_lens) {
         problem.AddResidualBlock(

@@ -19,8 +19,10 @@ namespace vanelia::internal {
 
 struct BundleAdjustmentOptions {
   // Frame slots whose poses are refined. Other registered frames that see
-  // the same points enter as constants.
+  // the same points enter as constants, unless `variable_frames_only`: then
+  // only the variable frames' observations count (a sub-problem).
   std::vector<int> variable_frames;
+  bool variable_frames_only = false;
   // When no constant frame is involved, the first variable frame is fixed
   // (gauge).
   bool refine_focal = false;

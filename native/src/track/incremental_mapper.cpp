@@ -594,8 +594,8 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
 }
 
 double IncrementalMapper::MeasureFocalSpread() const {
-  // Profile of the keyframe solve over the focal: its cost as solved and
-  // with the focal 3 % either side (poses and points re-solved); the
+  // Profile of the keyframe solve over the focal: its cost at the solved
+  // focal and 3 % either side (poses and points re-solved each time); the
   // curvature against the residual variance gives the focal's variance.
   constexpr double kDelta = 0.03;
   const double factors[3] = {1.0 - kDelta, 1.0 + kDelta, 1.0};
@@ -609,14 +609,16 @@ double IncrementalMapper::MeasureFocalSpread() const {
   for (size_t i = 0; i < n; ++i) {
     kfs.push_back(all[n > 1 ? i * (all.size() - 1) / (n - 1) : 0]);
   }
-  // The two re-solves in parallel; the third only evaluates.
+  // The three solves in parallel (each on the keyframes' observations
+  // only: a small problem).
   ParallelFor(3, [&](int i) {
     Reconstruction rec = rec_;
     rec.camera.focal *= factors[i];
     for (auto& pose : rec.poses) pose.focal = rec.camera.focal;
     BundleAdjustmentOptions ba = BaOptions();
     ba.variable_frames = kfs;
-    ba.max_iterations = i < 2 ? 8 : 0;
+    ba.variable_frames_only = true;
+    ba.max_iterations = 10;
     const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
     costs[i] = report.final_cost;
     residuals[i] = report.num_residuals;
