@@ -468,6 +468,8 @@ void IncrementalMapper::GlobalBundleAdjustment() {
     if (rec_.poses[f].registered) ba.variable_frames.push_back(f);
   }
   ba.refine_focal = !focal_known_;
+  ba.refine_k1 = lens_solved_;
+  ba.refine_k2 = lens_solved_;
   ba.max_iterations = 10;
   ba.iterative = true;
   ba.function_tolerance = 1e-8;

@@ -7,11 +7,14 @@
 //  1. Long KLT tracks: Shi-Tomasi corners (goodFeaturesToTrack) followed by
 //     pyramidal Lucas-Kanade, kept only when tracking back lands within
 //     `max_forward_backward_px`; new corners fill the gaps every frame.
+//     Noisy footage (most tracks lost in one step) is smoothed from then on.
 //  2. Keyframes by parallax (median track displacement) or track loss.
 //  3. A two-view start between the first keyframe and a later one, chosen
 //     when the essential matrix explains the tracks clearly better than a
-//     homography (GRIC-like ratio of inliers) and the median triangulation
-//     angle is large enough. The focal length, when unknown, starts from a
+//     homography (GRIC-like ratio of inliers), or when the homography is a
+//     plane seen from two places rather than a pan (no rotation about the
+//     centre explains it: a floor filling the view), and the median
+//     triangulation angle is large enough. The focal length, when unknown, starts from a
 //     sweep over the self-calibration residual of E = K^T F K (two equal
 //     singular values; Mendonca & Cipolla 1999) and is refined in bundle
 //     adjustment.
@@ -26,8 +29,8 @@
 //     (optionally all frames and points jointly), outlier rejection: first
 //     at a fixed threshold, then at a multiple of the median reprojection
 //     error (the noise level of this clip), and the solve repeated.
-//  6. No parallax anywhere but a good homography fit: a tripod shot, solved
-//     as rotations + focal with points at infinity. When a homography
+//  6. No parallax anywhere but a homography that a rotation explains: a
+//     tripod shot, solved as rotations + focal with points at infinity. When a homography
 //     explained at least half of the keyframe pairs but the map started
 //     anyway (noise that looked like parallax), the rotation-only solve
 //     replaces the general one if it registers as many frames and its median
@@ -37,6 +40,12 @@
 //  model had rejected counted again (the periphery of a distorted lens);
 //  auto keeps it when its median error is clearly lower than the pinhole's
 //  on the same observations. Every later stage then uses and refines it.
+//  Weak solves say so in the summary's warnings ("weak solve: ..."): few
+//  points or few per frame, a focal the clip barely constrains (its spread,
+//  from a profile of the keyframe solve at +/- 3 %, above 2 %), a camera
+//  solved as still while many tracks travel, fewer than 90 % of the frames
+//  registered, a mean reprojection error above 1 px; an implausible k1/k2
+//  (not monotonic, or moving the corner by > 40 %) is dropped for pinhole.
 //  Cancel requests (the progress callback returning false) are polled after
 //  every Ceres iteration and in the frame loops, not only between stages.
 // Frames that cannot be registered are left out and listed in the summary.
