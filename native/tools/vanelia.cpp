@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#ifdef VANELIA_HAVE_FFMPEG
+#include "vanelia/video/video_reader.hpp"
+#endif
+
 #include "cli.hpp"
 #include "commands.hpp"
 
@@ -49,6 +53,11 @@ int Main(int argc, char** argv) {
   for (const Command& command : Commands()) {
     if (args[0] == command.name) {
       InstallInterruptHandler();
+#ifdef VANELIA_HAVE_FFMPEG
+      // Decoding problems come back as one error line naming the file;
+      // libav's own log lines would only repeat them less clearly.
+      SetLibavLogQuiet(true);
+#endif
       return command.run(Args(args.begin() + 1, args.end()));
     }
   }

@@ -561,6 +561,11 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
       SolveRotationOnly();
       return;
     }
+    if (tracker_.Tracks().empty()) {
+      throw InputError(
+          "cannot solve the clip: no feature to track in any frame (a black "
+          "or blank clip?)");
+    }
     std::ostringstream msg;
     msg << "cannot start the reconstruction: " << tracker_.NumFrames()
         << " frames, " << keyframes_.size()

@@ -101,9 +101,9 @@ std::unique_ptr<VideoReader> VideoReader::Open(const std::string& path,
   }
   const int64_t count = source->Info().frame_count;
   if (options.start >= count) {
-    throw InputError("ReadOptions::start = " + Str(options.start) +
-                     "; must be < the frame count of '" + path + "' (" +
-                     Str(count) + ")");
+    throw InputError("start = " + Str(options.start) +
+                     " (--start) is past the last frame of '" + path + "' (" +
+                     Str(count) + " frames, 0.." + Str(count - 1) + ")");
   }
   return std::unique_ptr<VideoReader>(
       new VideoReader(std::move(source), options));
