@@ -14,10 +14,10 @@
 //     homography (GRIC-like ratio of inliers), or when the homography is a
 //     plane seen from two places rather than a pan (no rotation about the
 //     centre explains it: a floor filling the view), and the median
-//     triangulation angle is large enough. The focal length, when unknown, starts from a
-//     sweep over the self-calibration residual of E = K^T F K (two equal
-//     singular values; Mendonca & Cipolla 1999) and is refined in bundle
-//     adjustment.
+//     triangulation angle is large enough. The focal length, when unknown,
+//     starts from a sweep over the self-calibration residual of E = K^T F K
+//     (two equal singular values; Mendonca & Cipolla 1999) and is refined in
+//     bundle adjustment.
 //  4. Every later keyframe: PnP + RANSAC on the tracked 3-D points, motion
 //     refinement, triangulation of new tracks (angle, depth and reprojection
 //     checks), windowed bundle adjustment of the last keyframes; a bundle
@@ -30,9 +30,9 @@
 //     at a fixed threshold, then at a multiple of the median reprojection
 //     error (the noise level of this clip), and the solve repeated.
 //  6. No parallax anywhere but a homography that a rotation explains: a
-//     tripod shot, solved as rotations + focal with points at infinity. When a homography
-//     explained at least half of the keyframe pairs but the map started
-//     anyway (noise that looked like parallax), the rotation-only solve
+//     tripod shot, solved as rotations + focal with points at infinity. When a
+//     homography explained at least half of the keyframe pairs but the map
+//     started anyway (noise that looked like parallax), the rotation-only solve
 //     replaces the general one if it registers as many frames and its median
 //     reprojection error is within 1.5x.
 //  Lens (radial or auto): solved right after the keyframe bundle adjustment,
