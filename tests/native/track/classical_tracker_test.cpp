@@ -475,55 +475,68 @@ bool HasWeakSolveWarning(const TrackResult& result) {
   return false;
 }
 
+// A committed hard clip (tests/data/clips/NAME) tracked, with its truth.
+struct ClipRun {
+  TrackFile gt;
+  TrackResult result;
+  double true_focal = 0.0;
+};
+
+ClipRun TrackClip(const std::string& name,
+                  const ClassicalTrackerOptions& options = {}) {
+  const std::string dir = kClipsDir + "/" + name;
+  ClipRun run;
+  run.gt = ImportGroundTruth(dir + "/gt.json");
+  run.true_focal = run.gt.frames.front().intrinsics.fx;
+  ClassicalTracker tracker(options);
+  run.result = tracker.Track(ReadFrames(dir + "/video.mp4", 1), nullptr);
+  return run;
+}
+
+// Every frame registered, no weak-solve warning, the focal within
+// `focal_tolerance` (relative) of the truth.
+void ExpectSolved(const ClipRun& run, double focal_tolerance) {
+  ASSERT_EQ(run.result.summary.registered, 24);
+  EXPECT_FALSE(HasWeakSolveWarning(run.result));
+  ASSERT_TRUE(run.result.summary.focal_px.has_value());
+  EXPECT_NEAR(*run.result.summary.focal_px,
+              run.true_focal,
+              focal_tolerance * run.true_focal);
+}
+
 // Rendered pan about a fixed centre (24 frames, 40 degrees, 28 mm): solved
 // as rotation-only, with the focal.
 TEST(ClassicalTracker, RenderedTripodPan) {
-  const std::string dir = kClipsDir + "/tripod";
-  const TrackFile gt = ImportGroundTruth(dir + "/gt.json");
-  ClassicalTracker tracker;
-  const TrackResult result =
-      tracker.Track(ReadFrames(dir + "/video.mp4", 1), nullptr);
-  ASSERT_EQ(result.summary.registered, 24);
-  EXPECT_THAT(result.summary.warnings,
+  const ClipRun run = TrackClip("tripod");
+  ASSERT_NO_FATAL_FAILURE(ExpectSolved(run, 0.005));
+  EXPECT_THAT(run.result.summary.warnings,
               ::testing::Contains(::testing::HasSubstr("rotation-only")));
-  EXPECT_FALSE(HasWeakSolveWarning(result));
-  const double true_focal = gt.frames.front().intrinsics.fx;
-  ASSERT_TRUE(result.summary.focal_px.has_value());
-  EXPECT_NEAR(*result.summary.focal_px, true_focal, 0.005 * true_focal);
-  for (const TrackedFrame& tf : result.track.frames) {
+  for (const TrackedFrame& tf : run.result.track.frames) {
     EXPECT_NEAR(tf.cam_from_world.translation.norm(), 0.0, 1e-9);
   }
-  EXPECT_LT(ScoreAgainst(result, gt).max_angle_deg, 0.1);
+  EXPECT_LT(ScoreAgainst(run.result, run.gt).max_angle_deg, 0.1);
 }
 
 // Rendered arc through a barrel-distorted lens (OpenCV k1 = -0.15,
 // k2 = 0.03, 24 mm): lens mode auto (the CLI's and the add-on's default)
 // finds the distortion.
 TEST(ClassicalTracker, RenderedDistortedLens) {
-  const std::string dir = kClipsDir + "/distort";
-  const TrackFile gt = ImportGroundTruth(dir + "/gt.json");
   ClassicalTrackerOptions auto_lens;
   auto_lens.common.lens = LensMode::kAuto;
-  ClassicalTracker tracker(auto_lens);
-  const TrackResult result =
-      tracker.Track(ReadFrames(dir + "/video.mp4", 1), nullptr);
-  ASSERT_EQ(result.summary.registered, 24);
-  EXPECT_FALSE(HasWeakSolveWarning(result));
+  const ClipRun run = TrackClip("distort", auto_lens);
+  ASSERT_NO_FATAL_FAILURE(ExpectSolved(run, 0.03));
+  const TrackResult& result = run.result;
   EXPECT_EQ(result.track.lens.model, LensDistortion::Model::kRadialK1K2);
   EXPECT_NEAR(result.track.lens.k1, -0.15, 0.015);
   EXPECT_NEAR(result.track.lens.k2, 0.03, 0.01);
-  const double true_focal = gt.frames.front().intrinsics.fx;
-  ASSERT_TRUE(result.summary.focal_px.has_value());
-  EXPECT_NEAR(*result.summary.focal_px, true_focal, 0.03 * true_focal);
-  const Score score = ScoreAgainst(result, gt);
+  const Score score = ScoreAgainst(result, run.gt);
   EXPECT_LT(score.max_angle_deg, 0.2);
   EXPECT_LT(score.max_centre_err, 0.005);
 
   // Told there is no distortion, the solve is worse (the lens matters).
   ClassicalTrackerOptions pinhole;
   pinhole.common.lens = LensMode::kNone;
-  const TrackResult flat = ClassicalTracker(pinhole).Track(
-      ReadFrames(dir + "/video.mp4", 1), nullptr);
+  const TrackResult flat = TrackClip("distort", pinhole).result;
   EXPECT_EQ(flat.track.lens.model, LensDistortion::Model::kPinhole);
   ASSERT_TRUE(flat.summary.reproj_err_px.has_value());
   EXPECT_GT(*flat.summary.reproj_err_px, *result.summary.reproj_err_px);
@@ -534,16 +547,13 @@ TEST(ClassicalTracker, RenderedDistortedLens) {
 // of it, it must not be a confident wrong track: either close to the truth
 // or flagged as a weak solve.
 TEST(ClassicalTracker, RenderedLowTextureFloorIsRightOrSaysItIsWeak) {
-  const std::string dir = kClipsDir + "/lowtex";
-  const TrackFile gt = ImportGroundTruth(dir + "/gt.json");
-  ClassicalTracker tracker;
-  const TrackResult result =
-      tracker.Track(ReadFrames(dir + "/video.mp4", 1), nullptr);
-  const Score score = ScoreAgainst(result, gt);
-  const double true_focal = gt.frames.front().intrinsics.fx;
+  const ClipRun run = TrackClip("lowtex");
+  const TrackResult& result = run.result;
+  const Score score = ScoreAgainst(result, run.gt);
   const bool accurate =
       score.registered == 24 && result.summary.focal_px.has_value() &&
-      std::abs(*result.summary.focal_px - true_focal) < 0.02 * true_focal &&
+      std::abs(*result.summary.focal_px - run.true_focal) <
+          0.02 * run.true_focal &&
       score.max_angle_deg < 0.5 && score.max_centre_err < 0.02;
   EXPECT_TRUE(accurate || HasWeakSolveWarning(result))
       << "registered " << score.registered << ", angle " << score.max_angle_deg
@@ -557,17 +567,9 @@ TEST(ClassicalTracker, RenderedLowTextureFloorIsRightOrSaysItIsWeak) {
 // Rendered 60-degree arc (2.5 degrees per frame) with motion blur (shutter
 // half a frame: streaks of about 10 px).
 TEST(ClassicalTracker, RenderedMotionBlur) {
-  const std::string dir = kClipsDir + "/blur";
-  const TrackFile gt = ImportGroundTruth(dir + "/gt.json");
-  ClassicalTracker tracker;
-  const TrackResult result =
-      tracker.Track(ReadFrames(dir + "/video.mp4", 1), nullptr);
-  ASSERT_EQ(result.summary.registered, 24);
-  EXPECT_FALSE(HasWeakSolveWarning(result));
-  const double true_focal = gt.frames.front().intrinsics.fx;
-  ASSERT_TRUE(result.summary.focal_px.has_value());
-  EXPECT_NEAR(*result.summary.focal_px, true_focal, 0.01 * true_focal);
-  const Score score = ScoreAgainst(result, gt);
+  const ClipRun run = TrackClip("blur");
+  ASSERT_NO_FATAL_FAILURE(ExpectSolved(run, 0.01));
+  const Score score = ScoreAgainst(run.result, run.gt);
   EXPECT_LT(score.max_angle_deg, 0.5);
   EXPECT_LT(score.mean_angle_deg, 0.2);
   EXPECT_LT(score.max_centre_err, 0.005);
@@ -576,17 +578,9 @@ TEST(ClassicalTracker, RenderedMotionBlur) {
 // Rendered arc while a person-sized textured box walks across the view:
 // its tracks move against the scene and must not bend the camera.
 TEST(ClassicalTracker, RenderedWalkerCrossingTheView) {
-  const std::string dir = kClipsDir + "/walker";
-  const TrackFile gt = ImportGroundTruth(dir + "/gt.json");
-  ClassicalTracker tracker;
-  const TrackResult result =
-      tracker.Track(ReadFrames(dir + "/video.mp4", 1), nullptr);
-  ASSERT_EQ(result.summary.registered, 24);
-  EXPECT_FALSE(HasWeakSolveWarning(result));
-  const double true_focal = gt.frames.front().intrinsics.fx;
-  ASSERT_TRUE(result.summary.focal_px.has_value());
-  EXPECT_NEAR(*result.summary.focal_px, true_focal, 0.02 * true_focal);
-  const Score score = ScoreAgainst(result, gt);
+  const ClipRun run = TrackClip("walker");
+  ASSERT_NO_FATAL_FAILURE(ExpectSolved(run, 0.02));
+  const Score score = ScoreAgainst(run.result, run.gt);
   EXPECT_LT(score.max_angle_deg, 0.2);
   EXPECT_LT(score.max_centre_err, 0.005);
 }
