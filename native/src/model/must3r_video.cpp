@@ -199,6 +199,12 @@ EncoderOutput EncodeAll(Must3rModel& model,
 
 using Clock = std::chrono::steady_clock;
 
+// A clock read for Must3rVideoResult::timings, after options.timing_sync.
+Clock::time_point Now(const Must3rVideoOptions& options) {
+  if (options.timing_sync) options.timing_sync();
+  return Clock::now();
+}
+
 // The loop, on encoded frames. t1: when encoding ended.
 Must3rVideoResult RunLoop(Must3rModel& model,
                           const EncodedFrames& enc,
@@ -218,16 +224,12 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
     throw InputError("RunMust3rVideo: images must be [n >= 1, 3, H, W]");
   }
   torch::NoGradGuard no_grad;
-  auto now = [&options] {
-    if (options.timing_sync) options.timing_sync();
-    return Clock::now();
-  };
   Must3rVideoResult result;
-  const Clock::time_point t0 = now();
+  const Clock::time_point t0 = Now(options);
   EncodedFrames enc;
   enc.stacked = EncodeAll(model, images, options.encoder_batch);
   enc.shapes.assign(images.size(0), {images.size(2), images.size(3)});
-  const Clock::time_point t1 = now();
+  const Clock::time_point t1 = Now(options);
   result.timings.encoder_s = std::chrono::duration<double>(t1 - t0).count();
   return RunLoop(model, enc, options, progress, std::move(result), t1);
 }
@@ -253,12 +255,8 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
     return RunMust3rVideo(model, torch::stack(images), options, progress);
   }
   torch::NoGradGuard no_grad;
-  auto now = [&options] {
-    if (options.timing_sync) options.timing_sync();
-    return Clock::now();
-  };
   Must3rVideoResult result;
-  const Clock::time_point t0 = now();
+  const Clock::time_point t0 = Now(options);
   // Upstream's encoder_multi_ar: each shape encoded in its own batches.
   EncodedFrames enc;
   enc.uniform = false;
@@ -276,7 +274,7 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
       enc.shapes[ids[k]] = shape;
     }
   }
-  const Clock::time_point t1 = now();
+  const Clock::time_point t1 = Now(options);
   result.timings.encoder_s = std::chrono::duration<double>(t1 - t0).count();
   return RunLoop(model, enc, options, progress, std::move(result), t1);
 }
@@ -290,10 +288,6 @@ Must3rVideoResult RunLoop(Must3rModel& model,
                           Must3rVideoResult result,
                           Clock::time_point t1) {
   const int n = static_cast<int>(enc.shapes.size());
-  auto now = [&options] {
-    if (options.timing_sync) options.timing_sync();
-    return Clock::now();
-  };
   auto seconds = [](Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
   };
@@ -334,11 +328,11 @@ Must3rVideoResult RunLoop(Must3rModel& model,
       const int64_t label_base = mem ? mem->num_images : 0;
       BatchOutput out = DecodeBatch(
           model, enc, s, count, mem ? &*mem : nullptr, options.max_batch);
-      Clock::time_point t2 = now();
+      Clock::time_point t2 = Now(options);
       result.timings.decoder_s += seconds(t1, t2);
       const std::vector<PointmapPrediction>& pred = out.frames;
       if (options.sync_each_call) (void)pred.back().focal.to(torch::kCPU);
-      t1 = now();
+      t1 = Now(options);
       result.timings.postprocess_s += seconds(t2, t1);
       mem = std::move(out.memory);
       record.nmem_after_decoder = mem->NumTokens();
@@ -402,7 +396,7 @@ Must3rVideoResult RunLoop(Must3rModel& model,
       }
       record.nmem_after_removals = mem->NumTokens();
       result.trace.push_back(record);
-      t2 = now();
+      t2 = Now(options);
       result.timings.bookkeeping_s += seconds(t1, t2);
       t1 = t2;
       reporter.Update(++calls);
