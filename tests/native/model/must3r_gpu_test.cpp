@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "testing/npy.hpp"
+#include "testing/npy_tensor.hpp"
 
 namespace vanelia::model {
 namespace {
@@ -47,8 +48,7 @@ fs::path FixtureRoot() {
 torch::Tensor LoadFloatNpy(const fs::path& path) {
   const testing::NpyArray a = testing::ReadNpy(path.string());
   EXPECT_EQ(a.dtype, testing::NpyDtype::kFloat32) << path;
-  std::vector<uint8_t> bytes = a.data;
-  return torch::from_blob(bytes.data(), a.shape, torch::kFloat32).clone();
+  return testing::NpyToTensor(a);
 }
 
 double RelativeError(const torch::Tensor& got, const torch::Tensor& ref) {

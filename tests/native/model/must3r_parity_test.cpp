@@ -41,6 +41,7 @@
 #endif
 
 #include "testing/npy.hpp"
+#include "testing/npy_tensor.hpp"
 #include <nlohmann/json.hpp>
 
 namespace vanelia::model {
@@ -73,30 +74,7 @@ json ReadJson(const fs::path& path) {
 }
 
 torch::Tensor LoadNpy(const fs::path& path) {
-  const testing::NpyArray a = testing::ReadNpy(path.string());
-  torch::Dtype dtype = torch::kFloat32;
-  switch (a.dtype) {
-    case testing::NpyDtype::kFloat32:
-      dtype = torch::kFloat32;
-      break;
-    case testing::NpyDtype::kFloat64:
-      dtype = torch::kFloat64;
-      break;
-    case testing::NpyDtype::kInt64:
-      dtype = torch::kInt64;
-      break;
-    case testing::NpyDtype::kInt32:
-      dtype = torch::kInt32;
-      break;
-    case testing::NpyDtype::kUInt8:
-      dtype = torch::kUInt8;
-      break;
-    case testing::NpyDtype::kBool:
-      dtype = torch::kBool;
-      break;
-  }
-  std::vector<uint8_t> bytes = a.data;
-  return torch::from_blob(bytes.data(), a.shape, dtype).clone();
+  return testing::LoadNpyTensor(path.string());
 }
 
 std::string CaseName(const fs::path& dir) {

@@ -17,7 +17,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "testing/npy.hpp"
+#include "testing/npy_tensor.hpp"
 
 namespace vanelia::model {
 namespace {
@@ -177,10 +177,8 @@ TEST(Must3rBlocks, RoPERotatesPairsAcrossHalves) {
 TEST(Must3rDecoder, MemoryModesAgree) {
   Must3rModel base = LoadMust3rModel(kData + "/checkpoints/tiny_normy.pth");
   torch::NoGradGuard no_grad;
-  const auto a = testing::ReadNpy(kData + "/tiny_normy/s1_init/images.npy");
-  std::vector<float> data = a.AsFloat32();
   const torch::Tensor images =
-      torch::from_blob(data.data(), a.shape, torch::kFloat32).clone();
+      testing::LoadNpyTensor(kData + "/tiny_normy/s1_init/images.npy");
   const EncoderOutput enc = base.encoder->Encode(images);
   std::vector<torch::Tensor> heads;
   for (MemoryMode mode :
@@ -211,10 +209,8 @@ TEST(Must3rDecoder, MemoryModesAgree) {
 TEST(Must3rDecoder, PreallocatedMemoryMatchesDevicePaths) {
   Must3rModel model = LoadMust3rModel(kData + "/checkpoints/tiny_kv.pth");
   torch::NoGradGuard no_grad;
-  const auto a = testing::ReadNpy(kData + "/tiny_kv/s1_init/images.npy");
-  std::vector<float> data = a.AsFloat32();
   const torch::Tensor images =
-      torch::from_blob(data.data(), a.shape, torch::kFloat32).clone();
+      testing::LoadNpyTensor(kData + "/tiny_kv/s1_init/images.npy");
   const EncoderOutput enc = model.encoder->Encode(images);
   const auto x = enc.tokens.unsqueeze(0);
   const auto pos = enc.positions.unsqueeze(0);
@@ -264,10 +260,8 @@ TEST(Must3rDecoder, PreallocatedMemoryMatchesDevicePaths) {
 TEST(Must3rDecoder, ForwardListOfOneShapeMatchesForward) {
   Must3rModel model = LoadMust3rModel(kData + "/checkpoints/tiny_kv.pth");
   torch::NoGradGuard no_grad;
-  const auto a = testing::ReadNpy(kData + "/tiny_kv/s1_init/images.npy");
-  std::vector<float> data = a.AsFloat32();
   const torch::Tensor images =
-      torch::from_blob(data.data(), a.shape, torch::kFloat32).clone();
+      testing::LoadNpyTensor(kData + "/tiny_kv/s1_init/images.npy");
   const EncoderOutput enc = model.encoder->Encode(images);
   const auto x = enc.tokens.unsqueeze(0);
   const auto pos = enc.positions.unsqueeze(0);
@@ -373,9 +367,7 @@ TEST(Must3rEncoder, PortraitGoesThroughManyArTransposedPath) {
 }
 
 torch::Tensor OrbitImages() {
-  const auto a = testing::ReadNpy(kData + "/video_orbit/images.npy");
-  std::vector<float> data = a.AsFloat32();
-  return torch::from_blob(data.data(), a.shape, torch::kFloat32).clone();
+  return testing::LoadNpyTensor(kData + "/video_orbit/images.npy");
 }
 
 TEST(Must3rVideo, RefinementPassKeepsKeyframeMemory) {

@@ -4,8 +4,8 @@
 // Supported: C order, little endian (or byte-free) dtypes '<f4', '<f8',
 // '<i8', '<i4', '|u1', '|b1'. Anything else (Fortran order, big endian,
 // object arrays, a truncated file) throws std::runtime_error naming the file
-// and the rule. Header-only, no LibTorch: turn an NpyArray into a tensor with
-// torch::from_blob(a.data.data(), a.shape, dtype).clone() where needed.
+// and the rule. Header-only, no LibTorch: testing/npy_tensor.hpp turns an
+// NpyArray into a tensor.
 //
 //   NpyArray a = ReadNpy("tests/data/must3r/tiny_kv/s1_init/enc_x.npy");
 //   std::vector<float> v = a.AsFloat32();  // any numeric dtype, converted
