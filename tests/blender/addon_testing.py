@@ -2,13 +2,15 @@
 installed. `relaunch(...)` (in the parent `blender -b`) builds the zip with
 build_addon.py and starts a child Blender whose BLENDER_USER_CONFIG and
 BLENDER_USER_SCRIPTS point into a temporary folder; `install()` (in the
-child) installs and enables the zip with Blender's own installer."""
+child) installs and enables the zip with Blender's own installer; `run(...)` is
+the entry point of each test script (parent and child)."""
 
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(ROOT, "tests", "data", "sample")
@@ -16,6 +18,30 @@ SAMPLE = os.path.join(ROOT, "tests", "data", "sample")
 
 def script_args():
     return sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
+
+
+def run(script, child, child_args=lambda args: [], windowed=False):
+    """The entry point of an add-on test script (`blender -b --python SCRIPT -- ...`). With
+    --child, `child(args)` runs the test in the fresh profile; else this parent relaunches SCRIPT
+    (native module folder: the first argument, default build/python) with `child_args(args)`
+    appended. Ends the process with the verdict (an exception is 1), except a windowed child,
+    which returns to Blender's event loop: its timers end the test."""
+    try:
+        args = script_args()
+        if "--child" in args:
+            child(args)
+            code = None if windowed else 0
+        else:
+            native_dir = args[0] if args else os.path.join(ROOT, "build", "python")
+            code = relaunch(
+                os.path.abspath(script), native_dir, child_args(args), windowed=windowed
+            )
+    except Exception:  # noqa: BLE001 - the test's verdict
+        traceback.print_exc()
+        code = 1
+    if code is not None:
+        sys.stdout.flush()
+        os._exit(code)
 
 
 def relaunch(script, native_dir, child_args, windowed=False, timeout=240):

@@ -10,7 +10,6 @@ sample, and bad input through the operators (nothing changes).
 import os
 import subprocess
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import addon_testing as at  # noqa: E402
@@ -193,21 +192,9 @@ def existing_track_file(bpy, work):
     print("ok: an existing track file is used as it is")
 
 
-def main():
-    args = at.script_args()
-    if "--child" in args:
-        child(args)
-        return 0
-    native_dir = args[0] if args else os.path.join(at.ROOT, "build", "python")
-    extra = ["--vanelia", at.option(args, "--vanelia")] if "--vanelia" in args else []
-    return at.relaunch(os.path.abspath(__file__), native_dir, extra)
-
-
 if __name__ == "__main__":
-    try:
-        code = main()
-    except Exception:  # noqa: BLE001 - the test's verdict
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush()
-    os._exit(code)
+    at.run(
+        __file__,
+        child,
+        lambda args: ["--vanelia", at.option(args, "--vanelia")] if "--vanelia" in args else [],
+    )

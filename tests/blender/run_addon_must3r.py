@@ -15,7 +15,6 @@ import collections
 import os
 import pickle
 import sys
-import traceback
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -165,20 +164,5 @@ def child(args):
     print("run_addon_must3r: OK")
 
 
-def main():
-    args = at.script_args()
-    if "--child" in args:
-        child(args)
-        return 0
-    native_dir = args[0] if args else os.path.join(at.ROOT, "build", "python")
-    return at.relaunch(os.path.abspath(__file__), native_dir, [])
-
-
 if __name__ == "__main__":
-    try:
-        code = main()
-    except Exception:  # noqa: BLE001 - the test's verdict
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush()
-    os._exit(code)
+    at.run(__file__, child)

@@ -201,22 +201,10 @@ def child(args):
     bpy.app.timers.register(tick, first_interval=1.0)
 
 
-def main():
-    args = at.script_args()
-    if "--child" in args:
-        child(args)
-        return None
-    native_dir = args[0] if args else os.path.join(at.ROOT, "build", "python")
-    extra = ["--shots", os.path.abspath(args[1])] if len(args) > 1 else []
-    return at.relaunch(os.path.abspath(__file__), native_dir, extra, windowed=True)
-
-
 if __name__ == "__main__":
-    try:
-        code = main()
-    except Exception:  # noqa: BLE001 - the test's verdict
-        traceback.print_exc()
-        code = 1
-    if code is not None:
-        sys.stdout.flush()
-        os._exit(code)
+    at.run(
+        __file__,
+        child,
+        lambda args: ["--shots", os.path.abspath(args[1])] if len(args) > 1 else [],
+        windowed=True,
+    )
