@@ -180,7 +180,7 @@ int FeatureTracker::AddFrame(const Image& image) {
       s.active.size() >= 100 &&
       static_cast<double>(next_active.size()) <
           options_.denoise_below_survival * s.active.size()) {
-    denoise_from_ = slot - 1;
+    denoising_ = true;
     const bool anchored_prev = s.anchors.count(slot - 1) != 0;
     Prepare(s.prev_raw, &s.prev_pyramid);
     if (anchored_prev) s.anchors[slot - 1] = s.prev_pyramid;

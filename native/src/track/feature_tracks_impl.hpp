@@ -81,11 +81,8 @@ class FeatureTracker {
   // Pixel of track `id` in frame slot `frame`, or nullptr.
   const Eigen::Vector2d* Find(int id, int frame) const;
 
-  // Whether the frames are being smoothed (see denoise_below_survival), and
-  // the slot from which on.
-  bool Denoising() const { return denoise_from_ >= 0; }
-
-  int DenoisingFrom() const { return denoise_from_; }
+  // Whether the frames are being smoothed (see denoise_below_survival).
+  bool Denoising() const { return denoising_; }
 
  private:
   struct State;
@@ -113,7 +110,7 @@ class FeatureTracker {
                 const std::vector<int>& ids,
                 const std::vector<cv::Point2f>& px);
   FeatureTrackerOptions options_;
-  int denoise_from_ = -1;
+  bool denoising_ = false;
   std::unique_ptr<State> state_;
   std::vector<FeatureTrack> tracks_;
   std::vector<FrameFeatures> frames_;

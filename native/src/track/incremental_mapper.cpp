@@ -606,8 +606,7 @@ double IncrementalMapper::MeasureFocalSpread() const {
   // curvature against the residual variance gives the focal's variance.
   constexpr double kDelta = 0.03;
   const double factors[3] = {1.0 - kDelta, 1.0 + kDelta, 1.0};
-  std::vector<double> costs(3, 0.0);
-  std::vector<int> residuals(3, 0);
+  std::vector<BundleAdjustmentReport> reports(3);
   // Up to 12 keyframes spread over the clip: the span that constrains the
   // focal at a fraction of the cost.
   const std::vector<int> all = RegisteredKeyframes();
@@ -626,13 +625,13 @@ double IncrementalMapper::MeasureFocalSpread() const {
     ba.variable_frames = kfs;
     ba.variable_frames_only = true;
     ba.max_iterations = 10;
-    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
-    costs[i] = report.final_cost;
-    residuals[i] = report.num_residuals;
+    reports[i] = BundleAdjust(tracker_, ba, &rec);
   });
-  const double curvature = (costs[0] + costs[1] - 2.0 * costs[2]) /
+  const double curvature = (reports[0].final_cost + reports[1].final_cost -
+                            2.0 * reports[2].final_cost) /
                            std::pow(kDelta * rec_.camera.focal, 2);
-  const double variance = 2.0 * costs[2] / std::max(1, residuals[2]);
+  const double variance =
+      2.0 * reports[2].final_cost / std::max(1, reports[2].num_residuals);
   if (!(curvature > 0.0)) return std::numeric_limits<double>::infinity();
   return std::sqrt(variance / curvature) / rec_.camera.focal;
 }

@@ -124,8 +124,8 @@ class IncrementalMapper {
   bool initialized_ = false;
   bool rotation_only_ = false;
   bool focal_profiled_ = false;
-  bool lens_solved_ = false;
-  double focal_spread_ = 0.0;  // k1 k2 kept by SolveLens: refined from then on
+  bool lens_solved_ = false;   // k1 k2 kept by SolveLens: refined from then on
+  double focal_spread_ = 0.0;  // MeasureFocalSpread's answer (FocalSpread)
   std::pair<int, int> init_pair_{0, 0};  // frame slots of the start
   size_t last_global_count_ = 0;
   int tripod_votes_ = 0;  // keyframe pairs a homography explained

@@ -122,26 +122,12 @@ void IncrementalMapper::SolveRotationOnly() {
 }
 
 void IncrementalMapper::WarnIfStillButMoving() {
-  // The largest turn from the first registered frame.
-  const FramePose* first = nullptr;
-  double max_turn_deg = 0.0;
-  for (const FramePose& pose : rec_.poses) {
-    if (!pose.registered) continue;
-    if (first == nullptr) first = &pose;
-    const Eigen::AngleAxisd a(pose.rvec.norm(),
-                              pose.rvec.norm() > 0.0
-                                  ? Eigen::Vector3d(pose.rvec.normalized())
-                                  : Eigen::Vector3d::UnitX());
-    const Eigen::AngleAxisd b(first->rvec.norm(),
-                              first->rvec.norm() > 0.0
-                                  ? Eigen::Vector3d(first->rvec.normalized())
-                                  : Eigen::Vector3d::UnitX());
-    max_turn_deg =
-        std::max(max_turn_deg,
-                 Eigen::Quaterniond(a).angularDistance(Eigen::Quaterniond(b)) *
-                     180.0 / M_PI);
+  std::vector<int> registered;
+  for (size_t f = 0; f < rec_.poses.size(); ++f) {
+    if (rec_.poses[f].registered) registered.push_back(static_cast<int>(f));
   }
-  if (first == nullptr || max_turn_deg > 0.5) return;
+  // The largest turn from the first registered frame.
+  if (registered.empty() || RotationSpanDeg(registered) > 0.5) return;
   // A still camera moves no scene point: tracks that travel far are
   // something else.
   int moving = 0;

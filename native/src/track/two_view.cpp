@@ -248,7 +248,6 @@ TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
       E, na, nb, cv::Mat::eye(3, 3, CV_64F), R_cv, t_cv, mask_e);
   const int num_e =
       static_cast<int>(std::count(mask_e.begin(), mask_e.end(), 1));
-  result.num_e_inliers = num_e;
   // GRIC-like model choice: a homography that explains nearly every track
   // the essential matrix explains, and comes from a rotation, means too
   // little parallax. One that a rotation does not explain is a plane (a

@@ -71,7 +71,6 @@ struct TwoViewResult {
   Eigen::Vector3d t = Eigen::Vector3d::Zero();      // unit norm
   int num_f_inliers = 0;
   int num_h_inliers = 0;
-  int num_e_inliers = 0;
   // The homography's errors (TestHomography): a plane seen with translation
   // fits the homography, not a rotation.
   HomographyTest homography;
