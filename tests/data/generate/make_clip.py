@@ -221,7 +221,7 @@ def render_frames(args, preset, png_dir):
             cam.matrix_world = pose
             cam.keyframe_insert("location", frame=i + 1)
             cam.keyframe_insert("rotation_quaternion", frame=i + 1)
-        scene_build._linear(cam)
+        scene_build.make_keys_linear(cam)
     frames, centres = [], []
     t0 = time.time()
     for i, t in enumerate(times):

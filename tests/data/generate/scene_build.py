@@ -243,7 +243,7 @@ def add_walker(frames_xy, size=(0.5, 0.35, 1.7)):
     for i, (x, y) in enumerate(frames_xy):
         obj.location = (x, y, size[2] / 2)
         obj.keyframe_insert("location", frame=i + 1)
-    _linear(obj)
+    make_keys_linear(obj)
     return {
         "name": "Walker",
         "kind": "moving box",
@@ -253,7 +253,9 @@ def add_walker(frames_xy, size=(0.5, 0.35, 1.7)):
     }
 
 
-def _linear(obj):
+def make_keys_linear(obj):
+    """Linear interpolation between all of `obj`'s keyframes (poses between frames for motion
+    blur follow straight lines, not Bezier overshoots)."""
     if obj.animation_data and obj.animation_data.action:
         for fcurve in obj.animation_data.action.fcurves:
             for key in fcurve.keyframe_points:
