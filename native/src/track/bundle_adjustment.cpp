@@ -86,6 +86,28 @@ struct FixedPinholeCost {
   double cy;
 };
 
+// Zoom smoothness: log(focal) of the middle of three frames (at times
+// ta < tb < tc, in frames) against the line through the outer two, over
+// sigma (relative focal). A steady zoom has zero residual.
+struct FocalSmoothnessCost {
+  FocalSmoothnessCost(double ta, double tb, double tc, double sigma)
+      : wa((tc - tb) / (tc - ta)),
+        wc((tb - ta) / (tc - ta)),
+        inv_sigma(1.0 / (sigma * std::max(1.0, 0.5 * (tc - ta)))) {}
+
+  template <typename T>
+  bool operator()(const T* fa, const T* fb, const T* fc, T* residual) const {
+    using std::log;
+    residual[0] =
+        (log(fb[0]) - (wa * log(fa[0]) + wc * log(fc[0]))) * T(inv_sigma);
+    return true;
+  }
+
+  double wa;
+  double wc;
+  double inv_sigma;
+};
+
 // Polls BundleAdjustmentOptions::poll after every iteration; keeps what it
 // threw (exceptions must not cross Ceres) and aborts the solve.
 class PollCallback : public ceres::IterationCallback {
@@ -290,6 +312,24 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
   if (focal_blocks && rec->per_frame_focal && !options.refine_focal) {
     for (int f : used_frames) {
       problem.SetParameterBlockConstant(&focal_params[f]);
+    }
+  }
+  if (rec->per_frame_focal && options.refine_focal &&
+      options.focal_rate_sigma > 0.0) {
+    std::vector<int> chain(used_frames.begin(), used_frames.end());
+    std::sort(chain.begin(), chain.end());
+    for (size_t i = 0; i + 2 < chain.size(); ++i) {
+      const int a = chain[i];
+      const int b = chain[i + 1];
+      const int c = chain[i + 2];
+      if (!variable[a] && !variable[b] && !variable[c]) continue;
+      problem.AddResidualBlock(
+          new ceres::AutoDiffCostFunction<FocalSmoothnessCost, 1, 1, 1, 1>(
+              new FocalSmoothnessCost(a, b, c, options.focal_rate_sigma)),
+          nullptr,
+          &focal_params[a],
+          &focal_params[b],
+          &focal_params[c]);
     }
   }
   if (with_lens && !options.refine_k1 && !options.refine_k2) {

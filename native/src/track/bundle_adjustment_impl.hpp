@@ -29,6 +29,13 @@ struct BundleAdjustmentOptions {
   bool refine_k1 = false;
   bool refine_k2 = false;
   bool refine_points = true;
+  // Per-frame focal (zoom) refined: consecutive frames' focals are tied by
+  // a prior on the zoom's smoothness, the second difference of log(focal)
+  // over time (a steady zoom costs nothing), with this standard deviation
+  // per frame of spacing. Without it, the focal of each frame trades
+  // against its distance to the scene (both scale the image) and the
+  // solve drifts; 0 = no prior.
+  double focal_rate_sigma = 0.002;
   // Rotation-only (tripod) solve: translations stay at their values and
   // the points are directions (kept on the unit sphere).
   bool fix_translation = false;

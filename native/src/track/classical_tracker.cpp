@@ -270,6 +270,17 @@ TrackResult Collect(const internal::IncrementalMapper& mapper,
     s.focal_px = focals[focals.size() / 2];
   }
   s.warnings = mapper.Warnings();
+  if (mapper.ZoomDetected() && !track.frames.empty()) {
+    std::ostringstream msg;
+    msg << std::fixed << std::setprecision(0)
+        << "zoom: the focal changes over the clip ("
+        << track.frames.front().intrinsics.fx << " px in the first frame, "
+        << track.frames.back().intrinsics.fx
+        << " px in the last); solved with one focal per frame, as "
+           "--per-frame-focal asks. A zoom pins the focal less than a fixed "
+           "lens does: check the track";
+    s.warnings.push_back(msg.str());
+  }
   if (!missing.empty()) {
     std::ostringstream msg;
     msg << missing.size() << " frame(s) could not be registered:";

@@ -28,6 +28,11 @@ constexpr int kRansacSeed = 0x5eed;
 constexpr int kInitMinPoints = 50;
 // Keyframes registered before the focal is first solved (by a profile).
 constexpr int kProfileKeyframes = 6;
+// A zoom (DetectZoom): the keyframes' free focals span more than this ratio
+// and explain the tracks with a median error below this fraction of the
+// shared focal's.
+constexpr double kZoomMinRange = 1.1;
+constexpr double kZoomMinGain = 0.9;
 // ... and the rotation they span: the focal shows in how far the image
 // moves for a rotation; with too little of it (a dolly straight ahead) the
 // focal and the depths trade off against each other.
@@ -387,6 +392,87 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
 
+void IncrementalMapper::DetectZoom() {
+  // The keyframes solved again with one focal each (tied by the zoom
+  // smoothness prior). A zoom shot solved with one focal is a confident
+  // wrong track (the scene bends to explain the changing magnification,
+  // with small residuals); with free focals its keyframes' focals spread
+  // along a trend and the residuals drop. Fixed lenses give a spread of a
+  // few per cent at most.
+  const std::vector<int> kfs = RegisteredKeyframes();
+  if (kfs.size() < 3) return;
+  Reconstruction zoom = rec_;
+  zoom.per_frame_focal = true;
+  for (auto& pose : zoom.poses) pose.focal = zoom.camera.focal;
+  BundleAdjustmentOptions ba = BaOptions();
+  ba.variable_frames = kfs;
+  ba.refine_focal = true;
+  ba.max_iterations = 50;
+  BundleAdjust(tracker_, ba, &zoom);
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = 0.0;
+  for (int kf : kfs) {
+    lo = std::min(lo, zoom.poses[kf].focal);
+    hi = std::max(hi, zoom.poses[kf].focal);
+  }
+  const double error_fixed = MedianResidualOf(rec_);
+  const double error_zoom = MedianResidualOf(zoom);
+  zoom_test_ = {hi / lo, error_fixed, error_zoom};
+  if (!(hi / lo > kZoomMinRange && error_zoom < kZoomMinGain * error_fixed)) {
+    return;
+  }
+  rec_ = std::move(zoom);
+  zoom_detected_ = true;
+}
+
+void IncrementalMapper::ProfileZoomLevel() {
+  // Per-frame focals: the bundle adjustment finds the zoom's shape (focal
+  // ratios between frames) well, but its level only weakly (the valley of
+  // all focals scaled together is nearly flat, and a descent stops where it
+  // started). A profile of the level: every focal scaled by a factor,
+  // poses and points re-solved with the focals held, the lowest cost kept
+  // (parabola through the best grid point and its neighbours).
+  const std::vector<int> kfs = RegisteredKeyframes();
+  if (kfs.size() < 3) return;
+  std::vector<double> factors;
+  for (int i = -8; i <= 8; ++i) factors.push_back(std::pow(1.03, i));
+  std::vector<double> costs(factors.size(),
+                            std::numeric_limits<double>::infinity());
+  ParallelFor(static_cast<int>(factors.size()), [&](int i) {
+    Reconstruction rec = rec_;
+    for (auto& pose : rec.poses) pose.focal *= factors[i];
+    BundleAdjustmentOptions ba = BaOptions();
+    ba.variable_frames = kfs;
+    ba.variable_frames_only = true;
+    ba.max_iterations = 100;
+    ba.function_tolerance = 1e-10;
+    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
+    if (report.solved && report.num_residuals > 0) {
+      costs[i] = report.final_cost;
+    }
+  });
+  const size_t k = static_cast<size_t>(
+      std::min_element(costs.begin(), costs.end()) - costs.begin());
+  if (!std::isfinite(costs[k])) return;
+  double log_factor = std::log(factors[k]);
+  if (k > 0 && k + 1 < factors.size() && std::isfinite(costs[k - 1]) &&
+      std::isfinite(costs[k + 1])) {
+    const double den = costs[k - 1] - 2.0 * costs[k] + costs[k + 1];
+    if (den > 0.0) {
+      log_factor +=
+          std::clamp(0.5 * (costs[k - 1] - costs[k + 1]) / den, -1.0, 1.0) *
+          std::log(1.03);
+    }
+  }
+  const double factor = std::exp(log_factor);
+  for (auto& pose : rec_.poses) pose.focal *= factor;
+  BundleAdjustmentOptions ba = BaOptions();
+  ba.variable_frames = kfs;
+  ba.max_iterations = 30;
+  BundleAdjust(tracker_, ba, &rec_);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+}
+
 void IncrementalMapper::LocalBundleAdjustment() {
   const std::vector<int> kfs = RegisteredKeyframes();
   BundleAdjustmentOptions ba = BaOptions();
@@ -456,6 +542,8 @@ void IncrementalMapper::RefineFramePoses() {
   ParallelFor(static_cast<int>(frames.size()), [&](int i) {
     BundleAdjustmentOptions ba = BaOptions();
     ba.refine_points = false;
+    // A zoom: each frame's focal with its pose (the points hold the scale).
+    ba.refine_focal = rec_.per_frame_focal && !focal_known_;
     ba.max_iterations = 10;
     ba.variable_frames = {frames[i]};
     BundleAdjust(tracker_, ba, &rec_);
@@ -579,6 +667,11 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
     focal_profiled_ = true;
   }
   KeyframeBundleAdjustment(50);
+  if (!rec_.per_frame_focal && !focal_known_) DetectZoom();
+  if (rec_.per_frame_focal && !focal_known_) {
+    ProfileZoomLevel();
+    KeyframeBundleAdjustment(50);
+  }
   SolveLens();
   FilterOutliersAdaptive();
   KeyframeBundleAdjustment(50);

@@ -22,6 +22,15 @@
 
 namespace vanelia::internal {
 
+// DetectZoom's figures: the spread of the keyframes' free focals (max/min)
+// and the median reprojection error (px) with one focal and with one per
+// frame.
+struct ZoomTest {
+  double focal_range = 1.0;
+  double error_fixed_px = 0.0;
+  double error_zoom_px = 0.0;
+};
+
 class IncrementalMapper {
  public:
   // `focal_px`: known focal at the working size, or nullopt to solve it.
@@ -56,6 +65,13 @@ class IncrementalMapper {
   // it: no minimum); 0 when the focal was given, per frame or rotation-only.
   double FocalSpread() const { return focal_spread_; }
 
+  // Whether the clip was found to zoom (DetectZoom) and solved with one
+  // focal per frame although a shared one was asked for; the test's
+  // figures.
+  bool ZoomDetected() const { return zoom_detected_; }
+
+  const ZoomTest& ZoomFigures() const { return zoom_test_; }
+
   int NumKeyframes() const { return static_cast<int>(keyframes_.size()); }
 
   // Mean reprojection error (px) and inlier count of one frame slot.
@@ -86,6 +102,8 @@ class IncrementalMapper {
   // Solves the focal by a profile: for each factor, the keyframes' points
   // re-triangulated and bundle adjusted at focal * factor; keeps the best.
   void ProfileFocal(const std::vector<double>& factors);
+  void ProfileZoomLevel();
+  void DetectZoom();
   double RotationSpanDeg(const std::vector<int>& kfs) const;
   void RegisterAllFrames();
   void RefineFramePoses();
@@ -124,8 +142,10 @@ class IncrementalMapper {
   bool initialized_ = false;
   bool rotation_only_ = false;
   bool focal_profiled_ = false;
-  bool lens_solved_ = false;   // k1 k2 kept by SolveLens: refined from then on
-  double focal_spread_ = 0.0;  // MeasureFocalSpread's answer (FocalSpread)
+  bool lens_solved_ = false;    // k1 k2 kept by SolveLens: refined from then on
+  double focal_spread_ = 0.0;   // MeasureFocalSpread's answer (FocalSpread)
+  bool zoom_detected_ = false;  // DetectZoom switched to per-frame focals
+  ZoomTest zoom_test_;
   std::pair<int, int> init_pair_{0, 0};  // frame slots of the start
   size_t last_global_count_ = 0;
   int tripod_votes_ = 0;  // keyframe pairs a homography explained

@@ -13,6 +13,7 @@
 # distort  tests/data/clips/distort      1 s arc with OpenCV k1=-0.15, k2=0.03 distortion
 # blur     tests/data/clips/blur         1 s 60-degree arc with motion blur (shutter 0.5)
 # walker   tests/data/clips/walker       1 s arc while a person-sized box walks across the view
+# zoom     tests/data/clips/zoom         1 s arc while the lens zooms 24 -> 40 mm
 # (the hard clips: 24 frames, 6 spp, crf 23; add --frames 48 --samples 8 --crf 21 by hand
 #  for the 2 s versions, e.g. into $TMPDIR/vanelia-clips)
 #
@@ -22,7 +23,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$root"
-fixture="${1:?usage: generate.sh FIXTURE [OUT] (sample|product|portrait|vfr|tripod|lowtex|distort|blur|walker)}"
+fixture="${1:?usage: generate.sh FIXTURE [OUT] (sample|product|portrait|vfr|tripod|lowtex|distort|blur|walker|zoom)}"
 blender_run() { blender -b --factory-startup --python "$@"; }
 clip() { blender_run tests/data/generate/make_clip.py -- "$@"; }
 case "$fixture" in
@@ -30,7 +31,7 @@ case "$fixture" in
   product) blender_run tests/data/generate/make_product.py -- --out "${2:-tests/data/sample/product.glb}" ;;
   portrait) clip --preset portrait --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/portrait}" ;;
   vfr) clip --preset vfr --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/vfr}" ;;
-  tripod | lowtex | distort | blur | walker)
+  tripod | lowtex | distort | blur | walker | zoom)
     clip --preset "$fixture" --frames 24 --samples 6 --crf 23 --out "${2:-tests/data/clips/$fixture}" ;;
-  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker" >&2; exit 2 ;;
+  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom" >&2; exit 2 ;;
 esac

@@ -17,11 +17,13 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
 - blur:     a 60-degree arc (twice the sample's) with motion blur (shutter 0.5 frame): the
             camera is keyframed (linear) at every frame and Cycles blurs between them.
 - walker:   the sample's arc while a person-sized textured box walks across the view.
+- zoom:     the sample's arc while the lens zooms in from 24 mm to 40 mm (linear in time);
+            gt.json gives each frame's focal.
 
 Rendering is Cycles on the CPU, no denoiser, motion blur only in `blur`. The sampling seed is
 fixed (7) for sample, portrait and vfr, so their render noise is the same pattern in every frame:
 on a plain surface it is screen-fixed texture that does not move with the scene. The hard presets
-(noise="frame": tripod, lowtex, distort, blur, walker) use seed 7 + frame index, noise that
+(noise="frame": tripod, lowtex, distort, blur, walker, zoom) use seed 7 + frame index, noise that
 changes every frame as a sensor's. The camera pose of each frame is set explicitly (keyframed
 when blurred), rendered to PNG and read back from `matrix_world`, so gt.json is exactly what
 Blender rendered.
@@ -60,6 +62,14 @@ PRESETS = {
     ),
     "walker": dict(
         size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", walker=True, noise="frame"
+    ),
+    "zoom": dict(
+        size=(640, 360),
+        focal_mm=24.0,
+        zoom_to_mm=40.0,
+        texture="rich",
+        motion="arc",
+        noise="frame",
     ),
     "distort": dict(
         size=(640, 360),
@@ -141,6 +151,13 @@ def camera_pose(motion, u, arc_deg=30.0):
     return mathutils.Matrix.Translation(eye) @ rot.to_4x4()
 
 
+def frame_focal_mm(preset, u):
+    """Lens focal length (mm) at normalised time u: fixed, or a linear zoom."""
+    return (
+        preset["focal_mm"] + (preset.get("zoom_to_mm", preset["focal_mm"]) - preset["focal_mm"]) * u
+    )
+
+
 def setup_render(scene, width, height, samples):
     scene.render.engine = "CYCLES"
     scene.cycles.device = "CPU"
@@ -201,17 +218,16 @@ def render_frames(args, preset, png_dir):
     """Render every frame; return (gt frame dicts, camera centres, render seconds)."""
     scene = bpy.context.scene
     out_w, out_h = preset["size"]
-    focal_px = preset["focal_mm"] / SENSOR_WIDTH_MM * out_w
     margin = 1.2 if "k1" in preset else 1.0  # distortion pulls in pixels from outside the frame
     render_w, render_h = round(out_w * margin / 2) * 2, round(out_h * margin / 2) * 2
     setup_render(scene, render_w, render_h, args.samples)
-    cam = add_camera(scene, focal_px * SENSOR_WIDTH_MM / render_w)
+    cam = add_camera(scene, preset["focal_mm"] * out_w / render_w)
     times = frame_times(args.frames, args.fps, preset.get("vfr", False))
     duration = (args.frames - 1) / args.fps  # the trajectory spans the first to last frame time
     cx, cy = out_w / 2.0, out_h / 2.0
-    k_opencv = [[focal_px, 0.0, cx - 0.5], [0.0, focal_px, cy - 0.5], [0.0, 0.0, 1.0]]
     arc_deg = preset.get("arc_deg", 30.0)
     poses = [camera_pose(preset["motion"], min(1.0, t / duration), arc_deg) for t in times]
+    focals_mm = [frame_focal_mm(preset, min(1.0, t / duration)) for t in times]
     if "shutter" in preset:
         # Motion blur needs the motion between frames: keyframe the camera (linear).
         scene.render.use_motion_blur = True
@@ -230,6 +246,10 @@ def render_frames(args, preset, png_dir):
             scene.cycles.seed = 7 + i
         if "shutter" not in preset:
             cam.matrix_world = poses[i]
+        # The render is `margin` times wider than the output (distort): same angle of view.
+        cam.data.lens = focals_mm[i] * out_w / render_w
+        focal_px = focals_mm[i] / SENSOR_WIDTH_MM * out_w
+        k_opencv = [[focal_px, 0.0, cx - 0.5], [0.0, focal_px, cy - 0.5], [0.0, 0.0, 1.0]]
         bpy.context.view_layer.update()
         c2w = cam.matrix_world.copy()
         scene.render.filepath = os.path.join(png_dir, f"{i:04d}.png")
@@ -242,7 +262,7 @@ def render_frames(args, preset, png_dir):
                 "index": i,
                 "blender_frame": i + 1,
                 "time_s": t,
-                "focal_mm": preset["focal_mm"],
+                "focal_mm": focals_mm[i],
                 "focal_px": focal_px,
                 "c2w_blender": matrix_rows(c2w),
                 "w2c_opencv": matrix_rows(opencv_w2c(c2w)),
@@ -263,6 +283,12 @@ def gt_document(args, preset, objects, frames, centres):
         "description": f"{args.preset}: "
         + DESCRIPTIONS["arc60" if "shutter" in preset else preset["motion"]]
         + ("; a person-sized box walks across the view" if preset.get("walker") else "")
+        + (
+            f"; the lens zooms from {preset['focal_mm']:g} mm to {preset['zoom_to_mm']:g} mm "
+            "(linear in time)"
+            if "zoom_to_mm" in preset
+            else ""
+        )
         + ".",
         "video": "video.mp4",
         "fps": args.fps,

@@ -35,6 +35,14 @@
 //     started anyway (noise that looked like parallax), the rotation-only solve
 //     replaces the general one if it registers as many frames and its median
 //     reprojection error is within 1.5x.
+//  Zoom: with the focal unknown and one asked for (the default), the
+//  keyframes are solved again with one focal each, tied by a prior on the
+//  zoom's smoothness (second difference of log focal over time); when those
+//  focals spread by more than 10 % and lower the median reprojection error
+//  by more than 10 %, the clip zooms and is solved per frame from then on
+//  (a `zoom:` warning). Per frame (detected or --per-frame-focal), the level
+//  of the zoom, which the bundle adjustment pins only weakly, is profiled:
+//  every focal scaled together, the lowest cost kept.
 //  Lens (radial or auto): solved right after the keyframe bundle adjustment,
 //  before any adaptive outlier rejection, with the observations the pinhole
 //  model had rejected counted again (the periphery of a distorted lens);
