@@ -108,6 +108,24 @@ struct FocalSmoothnessCost {
   double inv_sigma;
 };
 
+// The zoom's level: mean log focal of n frames against log(level), stiff
+// (1e-4 relative = 1 unit of residual).
+struct FocalLevelCost {
+  FocalLevelCost(int n, double level) : n(n), log_level(std::log(level)) {}
+
+  template <typename T>
+  bool operator()(T const* const* focals, T* residual) const {
+    using std::log;
+    T sum(0.0);
+    for (int i = 0; i < n; ++i) sum += log(focals[i][0]);
+    residual[0] = (sum / T(n) - T(log_level)) * T(1e4);
+    return true;
+  }
+
+  int n;
+  double log_level;
+};
+
 // Polls BundleAdjustmentOptions::poll after every iteration; keeps what it
 // threw (exceptions must not cross Ceres) and aborts the solve.
 class PollCallback : public ceres::IterationCallback {
@@ -330,6 +348,21 @@ BundleAdjustmentReport BundleAdjust(const FeatureTracker& tracker,
           &focal_params[a],
           &focal_params[b],
           &focal_params[c]);
+    }
+  }
+  if (rec->per_frame_focal && options.refine_focal &&
+      options.focal_level_px > 0.0) {
+    std::vector<double*> blocks;
+    for (int f : options.variable_frames) {
+      if (used_frames.count(f) != 0) blocks.push_back(&focal_params[f]);
+    }
+    if (!blocks.empty()) {
+      auto* cost = new ceres::DynamicAutoDiffCostFunction<FocalLevelCost, 8>(
+          new FocalLevelCost(static_cast<int>(blocks.size()),
+                             options.focal_level_px));
+      for (size_t i = 0; i < blocks.size(); ++i) cost->AddParameterBlock(1);
+      cost->SetNumResiduals(1);
+      problem.AddResidualBlock(cost, nullptr, blocks);
     }
   }
   if (with_lens && !options.refine_k1 && !options.refine_k2) {

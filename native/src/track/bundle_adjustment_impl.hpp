@@ -36,6 +36,11 @@ struct BundleAdjustmentOptions {
   // against its distance to the scene (both scale the image) and the
   // solve drifts; 0 = no prior.
   double focal_rate_sigma = 0.002;
+  // Per-frame focal refined: holds the geometric mean of the variable
+  // frames' focals at this value (pixels; a stiff prior), so that the
+  // zoom's shape is solved at a given level (a profile over the level).
+  // 0 = free.
+  double focal_level_px = 0.0;
   // Rotation-only (tripod) solve: translations stay at their values and
   // the points are directions (kept on the unit sphere).
   bool fix_translation = false;

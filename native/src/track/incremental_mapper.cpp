@@ -380,6 +380,29 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
     if (!report.solved || report.num_residuals == 0) return;
     costs[i] = report.final_cost / report.num_residuals;
   });
+  // The trials' own costs are not comparable: each has rejected its own
+  // outliers and triangulated its own tracks, and one that kept only the
+  // easy points looks best (a hand-held walk: the focal 1.6x too long at
+  // 0.015 per residual with half the points, against 0.020 near the true
+  // focal). Each trial is scored instead on the same data: the tracks that
+  // every solved trial triangulated, all their keyframe observations.
+  std::vector<uint8_t> common(base.has_point.size(), 1);
+  int num_solved = 0;
+  for (size_t i = 0; i < factors.size(); ++i) {
+    if (!std::isfinite(costs[i])) continue;
+    ++num_solved;
+    for (size_t id = 0; id < common.size(); ++id) {
+      common[id] &= trials[i].has_point[id];
+    }
+  }
+  if (num_solved > 1 &&
+      std::count(common.begin(), common.end(), 1) >= kInitMinPoints) {
+    for (size_t i = 0; i < factors.size(); ++i) {
+      if (std::isfinite(costs[i])) {
+        costs[i] = RobustCostOn(trials[i], common, usable);
+      }
+    }
+  }
   // The lowest cost; ties go to the first factor.
   size_t best = factors.size();
   for (size_t i = 0; i < factors.size(); ++i) {
@@ -390,6 +413,31 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
   }
   if (best < factors.size()) rec_ = std::move(trials[best]);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+}
+
+double IncrementalMapper::RobustCostOn(
+    const Reconstruction& rec,
+    const std::vector<uint8_t>& tracks,
+    const std::vector<uint8_t>& frames) const {
+  // Cauchy, as the bundle adjustment; a point behind the camera costs as
+  // an error of 1000 px.
+  const double s2 = options_.loss_scale_px * options_.loss_scale_px;
+  double sum = 0.0;
+  int n = 0;
+  for (size_t id = 0; id < tracks.size(); ++id) {
+    if (!tracks[id]) continue;
+    for (const auto& o : tracker_.Tracks()[id].obs) {
+      if (o.frame >= static_cast<int>(rec.poses.size()) || !frames[o.frame] ||
+          !rec.poses[o.frame].registered) {
+        continue;
+      }
+      double e = ReprojectionError(rec, o.frame, rec.points[id], o.px);
+      if (e < 0.0) e = 1e3;
+      sum += s2 * std::log1p(e * e / s2);
+      ++n;
+    }
+  }
+  return n > 0 ? sum / n : std::numeric_limits<double>::infinity();
 }
 
 void IncrementalMapper::DetectZoom() {
@@ -427,48 +475,72 @@ void IncrementalMapper::DetectZoom() {
 
 void IncrementalMapper::ProfileZoomLevel() {
   // Per-frame focals: the bundle adjustment finds the zoom's shape (focal
-  // ratios between frames) well, but its level only weakly (the valley of
-  // all focals scaled together is nearly flat, and a descent stops where it
-  // started). A profile of the level: every focal scaled by a factor,
-  // poses and points re-solved with the focals held, the lowest cost kept
-  // (parabola through the best grid point and its neighbours).
+  // ratios between frames) well, but its level only weakly: the valley of
+  // all focals scaled together is long and nearly flat, and a descent stops
+  // where it started (on the rendered zoom clip, 50 % high after a switch
+  // from one focal). A profile of the level: the keyframes solved with the
+  // geometric mean of their focals held at each level (shape, poses and
+  // points free), a coarse grid over x0.5..x2 then a fine one around its
+  // best, the lowest cost kept (parabola through the best and its
+  // neighbours).
   const std::vector<int> kfs = RegisteredKeyframes();
   if (kfs.size() < 3) return;
-  std::vector<double> factors;
-  for (int i = -8; i <= 8; ++i) factors.push_back(std::pow(1.03, i));
-  std::vector<double> costs(factors.size(),
-                            std::numeric_limits<double>::infinity());
-  ParallelFor(static_cast<int>(factors.size()), [&](int i) {
-    Reconstruction rec = rec_;
-    for (auto& pose : rec.poses) pose.focal *= factors[i];
-    BundleAdjustmentOptions ba = BaOptions();
-    ba.variable_frames = kfs;
-    ba.variable_frames_only = true;
-    ba.max_iterations = 100;
-    ba.function_tolerance = 1e-10;
-    const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
-    if (report.solved && report.num_residuals > 0) {
-      costs[i] = report.final_cost;
-    }
-  });
-  const size_t k = static_cast<size_t>(
-      std::min_element(costs.begin(), costs.end()) - costs.begin());
+  double log_mean = 0.0;
+  for (int kf : kfs) log_mean += std::log(rec_.poses[kf].focal);
+  log_mean /= static_cast<double>(kfs.size());
+  // Solves at each level (log); returns the costs.
+  const auto profile = [&](const std::vector<double>& levels) {
+    std::vector<double> costs(levels.size(),
+                              std::numeric_limits<double>::infinity());
+    ParallelFor(static_cast<int>(levels.size()), [&](int i) {
+      Reconstruction rec = rec_;
+      const double scale = std::exp(levels[i] - log_mean);
+      for (auto& pose : rec.poses) pose.focal *= scale;
+      BundleAdjustmentOptions ba = BaOptions();
+      ba.variable_frames = kfs;
+      ba.variable_frames_only = true;
+      ba.refine_focal = true;
+      ba.focal_level_px = std::exp(levels[i]);
+      ba.max_iterations = 40;
+      const BundleAdjustmentReport report = BundleAdjust(tracker_, ba, &rec);
+      if (report.solved && report.num_residuals > 0) {
+        costs[i] = report.final_cost;
+      }
+    });
+    return costs;
+  };
+  const auto best_of = [](const std::vector<double>& costs) {
+    return static_cast<size_t>(std::min_element(costs.begin(), costs.end()) -
+                               costs.begin());
+  };
+  std::vector<double> coarse;
+  for (int i = -9; i <= 9; ++i) coarse.push_back(log_mean + i * std::log(1.08));
+  const std::vector<double> coarse_costs = profile(coarse);
+  const size_t c = best_of(coarse_costs);
+  if (!std::isfinite(coarse_costs[c])) return;
+  const double step = std::log(1.015);
+  std::vector<double> fine;
+  for (int i = -5; i <= 5; ++i) fine.push_back(coarse[c] + i * step);
+  const std::vector<double> costs = profile(fine);
+  const size_t k = best_of(costs);
   if (!std::isfinite(costs[k])) return;
-  double log_factor = std::log(factors[k]);
-  if (k > 0 && k + 1 < factors.size() && std::isfinite(costs[k - 1]) &&
+  double level = fine[k];
+  if (k > 0 && k + 1 < fine.size() && std::isfinite(costs[k - 1]) &&
       std::isfinite(costs[k + 1])) {
     const double den = costs[k - 1] - 2.0 * costs[k] + costs[k + 1];
     if (den > 0.0) {
-      log_factor +=
+      level +=
           std::clamp(0.5 * (costs[k - 1] - costs[k + 1]) / den, -1.0, 1.0) *
-          std::log(1.03);
+          step;
     }
   }
-  const double factor = std::exp(log_factor);
-  for (auto& pose : rec_.poses) pose.focal *= factor;
+  const double scale = std::exp(level - log_mean);
+  for (auto& pose : rec_.poses) pose.focal *= scale;
   BundleAdjustmentOptions ba = BaOptions();
   ba.variable_frames = kfs;
-  ba.max_iterations = 30;
+  ba.refine_focal = true;
+  ba.focal_level_px = std::exp(level);
+  ba.max_iterations = 40;
   BundleAdjust(tracker_, ba, &rec_);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }

@@ -102,6 +102,11 @@ class IncrementalMapper {
   // Solves the focal by a profile: for each factor, the keyframes' points
   // re-triangulated and bundle adjusted at focal * factor; keeps the best.
   void ProfileFocal(const std::vector<double>& factors);
+  // Mean Cauchy cost of the observations of `tracks` (per track id) in
+  // registered `frames` (per slot), inlier flags ignored.
+  double RobustCostOn(const Reconstruction& rec,
+                      const std::vector<uint8_t>& tracks,
+                      const std::vector<uint8_t>& frames) const;
   void ProfileZoomLevel();
   void DetectZoom();
   double RotationSpanDeg(const std::vector<int>& kfs) const;

@@ -19,6 +19,13 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
 - walker:   the sample's arc while a person-sized textured box walks across the view.
 - zoom:     the sample's arc while the lens zooms in from 24 mm to 40 mm (linear in time);
             gt.json gives each frame's focal.
+- crane:    the camera rises from 0.8 m to 2.6 m while moving 1 m closer, looking at a point
+            0.3 m above the floor, 20 mm.
+- handheld: a sideways walk (2 m) with a slow pan and hand shake (about 0.5 deg and 1.5 cm,
+            several cycles per clip), 35 mm.
+- tele:     a 20-degree arc at 8 m from the target, 50 mm.
+These three are for the accuracy bench (`native/bench/track_accuracy.py --hard DIR`), not
+committed.
 
 Rendering is Cycles on the CPU, no denoiser, motion blur only in `blur`. The sampling seed is
 fixed (7) for sample, portrait and vfr, so their render noise is the same pattern in every frame:
@@ -71,6 +78,19 @@ PRESETS = {
         motion="arc",
         noise="frame",
     ),
+    "crane": dict(size=(640, 360), focal_mm=20.0, texture="rich", motion="crane", noise="frame"),
+    "handheld": dict(
+        size=(640, 360), focal_mm=35.0, texture="rich", motion="handheld", noise="frame"
+    ),
+    "tele": dict(
+        size=(640, 360),
+        focal_mm=50.0,
+        texture="rich",
+        motion="arc",
+        arc_deg=20.0,
+        arc_radius=8.0,
+        noise="frame",
+    ),
     "distort": dict(
         size=(640, 360),
         focal_mm=24.0,
@@ -86,6 +106,12 @@ DESCRIPTIONS = {
     "(0, 1, 0), looking at it (about 20 deg down)",
     "arc60": "camera 1.5 m high on a 60-degree arc (radius 4.3 m to 3.9 m) around the floor point "
     "(0, 1, 0), looking at it (about 20 deg down), motion blur (shutter 0.5 frame)",
+    "crane": "crane: camera rises from 0.8 m to 2.6 m while moving from y = -4.5 m to -3.5 m, "
+    "looking at (0, 1, 0.3)",
+    "handheld": "handheld: camera 1.6 m high walks from (-1, -4) to (1, -3.4) while panning "
+    "10 deg left to right, with hand shake (rotation about 0.5 deg, position about 1.5 cm)",
+    "tele": "camera 1.5 m high on a 20-degree arc at 8 m around the floor point (0, 1, 0), "
+    "looking at it",
     "pan": "tripod: camera fixed at (0, -3, 1.5), pans 40 deg left to right (yaw +20 to -20 deg) "
     "while tilted 15 deg down; rotation only",
 }
@@ -125,11 +151,11 @@ def look_rotation(forward):
     return rot
 
 
-def camera_pose(motion, u, arc_deg=30.0):
+def camera_pose(motion, u, arc_deg=30.0, arc_radius=None):
     """Camera-to-world 4x4 at normalised time u in [0, 1]."""
     if motion == "arc":
         target = mathutils.Vector((0.0, 1.0, 0.0))
-        radius = 4.3 - 0.4 * u
+        radius = 4.3 - 0.4 * u if arc_radius is None else arc_radius
         # camera south of the target, moving east
         azimuth = math.radians(-90.0 - arc_deg / 2.0 + arc_deg * u)
         eye = target + mathutils.Vector(
@@ -146,8 +172,36 @@ def camera_pose(motion, u, arc_deg=30.0):
             math.sin(pitch),
         )
         rot = look_rotation(forward)
+    elif motion == "crane":
+        eye = mathutils.Vector((0.0, -4.5 + 1.0 * u, 0.8 + 1.8 * u))
+        rot = look_rotation(mathutils.Vector((0.0, 1.0, 0.3)) - eye)
+    elif motion == "handheld":
+        # Shake: sums of sines at several cycles per clip (deterministic).
+        def shake(a, b, c):
+            return (
+                math.sin(2 * math.pi * (a * u + 0.13 * b))
+                + 0.6 * math.sin(2 * math.pi * (b * u + 0.41 * c))
+                + 0.3 * math.sin(2 * math.pi * (c * u + 0.77 * a))
+            ) / 1.9
+
+        eye = mathutils.Vector(
+            (
+                -1.0 + 2.0 * u + 0.015 * shake(3.1, 7.3, 11.9),
+                -4.0 + 0.6 * u + 0.015 * shake(4.3, 6.1, 13.7),
+                1.6 + 0.015 * shake(2.7, 8.9, 12.1),
+            )
+        )
+        yaw = math.radians(5.0 - 10.0 * u + 0.5 * shake(3.7, 5.9, 10.3))
+        pitch = math.radians(-14.0 + 0.5 * shake(2.9, 7.7, 9.1))
+        roll = math.radians(0.4 * shake(3.3, 6.7, 12.7))
+        forward = (
+            -math.sin(yaw) * math.cos(pitch),
+            math.cos(yaw) * math.cos(pitch),
+            math.sin(pitch),
+        )
+        rot = look_rotation(forward) @ mathutils.Matrix.Rotation(roll, 3, "Z")
     else:
-        raise ValueError(f"motion = {motion!r}; must be 'arc' or 'pan'")
+        raise ValueError(f"motion = {motion!r}; must be 'arc', 'pan', 'crane' or 'handheld'")
     return mathutils.Matrix.Translation(eye) @ rot.to_4x4()
 
 
@@ -226,7 +280,10 @@ def render_frames(args, preset, png_dir):
     duration = (args.frames - 1) / args.fps  # the trajectory spans the first to last frame time
     cx, cy = out_w / 2.0, out_h / 2.0
     arc_deg = preset.get("arc_deg", 30.0)
-    poses = [camera_pose(preset["motion"], min(1.0, t / duration), arc_deg) for t in times]
+    poses = [
+        camera_pose(preset["motion"], min(1.0, t / duration), arc_deg, preset.get("arc_radius"))
+        for t in times
+    ]
     focals_mm = [frame_focal_mm(preset, min(1.0, t / duration)) for t in times]
     if "shutter" in preset:
         # Motion blur needs the motion between frames: keyframe the camera (linear).
@@ -281,7 +338,13 @@ def gt_document(args, preset, objects, frames, centres):
         "format": "vanelia-gt-track/1",
         "name": args.preset,
         "description": f"{args.preset}: "
-        + DESCRIPTIONS["arc60" if "shutter" in preset else preset["motion"]]
+        + DESCRIPTIONS[
+            "arc60"
+            if "shutter" in preset
+            else "tele"
+            if "arc_radius" in preset
+            else preset["motion"]
+        ]
         + ("; a person-sized box walks across the view" if preset.get("walker") else "")
         + (
             f"; the lens zooms from {preset['focal_mm']:g} mm to {preset['zoom_to_mm']:g} mm "
