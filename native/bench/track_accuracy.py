@@ -3,7 +3,7 @@
 on clips with ground truth, scored by eval_track.py.
 
     /usr/bin/python3 native/bench/track_accuracy.py [--clips DIR] [--names orbit dolly_pan]
-        [--hard DIR] [--hard-names tripod lowtex distort blur walker zoom]
+        [--hard DIR] [--hard-names tripod lowtex distort blur walker zoom tele handheld]
 
 For each clip folder (video.mp4 + gt.json) it tracks with the focal unknown
 and `--camera-height` set to the true height of frame 0, scores the track, and
@@ -11,7 +11,8 @@ prints one JSON line with the metrics and whether the issue targets hold
 (issue 5: registration, ATE, rotation, focal; issue 6: floor tilt and height,
 scale, product slip and jitter). Exit 0 when every clip was scored.
 
-The hard clips of issue 5 (tests/data/clips/{tripod,lowtex,distort,blur,walker,zoom}, made by
+The hard clips of issue 5
+(tests/data/clips/{tripod,lowtex,distort,blur,walker,zoom,tele,handheld}, made by
 `tests/data/generate/generate.sh P`; `--hard DIR` for others,
 e.g. their 2 s versions) are scored too:
 one JSON line each with registration, ATE, rotation and focal error, the solved
@@ -59,7 +60,9 @@ def main():
         help="folder of the generated hard clips (default: the committed ones)",
     )
     parser.add_argument(
-        "--hard-names", nargs="*", default=["tripod", "lowtex", "distort", "blur", "walker", "zoom"]
+        "--hard-names",
+        nargs="*",
+        default=["tripod", "lowtex", "distort", "blur", "walker", "zoom", "tele", "handheld"],
     )
     args = parser.parse_args()
     ok = True

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include <Eigen/Eigenvalues>
 #include <opencv2/calib3d.hpp>
 #include <opencv2/core.hpp>
 
@@ -32,6 +33,21 @@ constexpr int kProfileKeyframes = 6;
 // and explain the tracks with a median error below this fraction of the
 // shared focal's.
 constexpr double kZoomMinRange = 1.1;
+// ProfileFocal's trials: errors above this (px) count as this (MSAC).
+constexpr double kTrialCapPx = 2.0;
+
+// Index of the lowest finite value (the first of equals); size() if none.
+size_t LowestOf(const std::vector<double>& values) {
+  size_t best = values.size();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isfinite(values[i]) &&
+        (best == values.size() || values[i] < values[best])) {
+      best = i;
+    }
+  }
+  return best;
+}
+
 constexpr double kZoomMinGain = 0.9;
 // ... and the rotation they span: the focal shows in how far the image
 // moves for a rotation; with too little of it (a dolly straight ahead) the
@@ -384,56 +400,82 @@ void IncrementalMapper::ProfileFocal(const std::vector<double>& factors) {
   // outliers and triangulated its own tracks, and one that kept only the
   // easy points looks best (a hand-held walk: the focal 1.6x too long at
   // 0.015 per residual with half the points, against 0.020 near the true
-  // focal). Each trial is scored instead on the same data: the tracks that
-  // every solved trial triangulated, all their keyframe observations.
-  std::vector<uint8_t> common(base.has_point.size(), 1);
-  int num_solved = 0;
+  // focal). Each trial is scored instead on the same data: every track seen
+  // by two keyframes, triangulated from the trial's poses.
+  // The trial that the old rule (its own cost) picks is kept as a second
+  // opinion: on a clip whose early frames favour a wrong focal (a person
+  // crossing the view) it is the one that registers every frame; Finish
+  // tries it when the first answer is weak.
+  std::vector<double> scores(factors.size(),
+                             std::numeric_limits<double>::infinity());
   for (size_t i = 0; i < factors.size(); ++i) {
-    if (!std::isfinite(costs[i])) continue;
-    ++num_solved;
-    for (size_t id = 0; id < common.size(); ++id) {
-      common[id] &= trials[i].has_point[id];
-    }
+    if (std::isfinite(costs[i])) scores[i] = TrialCost(trials[i], usable);
   }
-  if (num_solved > 1 &&
-      std::count(common.begin(), common.end(), 1) >= kInitMinPoints) {
-    for (size_t i = 0; i < factors.size(); ++i) {
-      if (std::isfinite(costs[i])) {
-        costs[i] = RobustCostOn(trials[i], common, usable);
-      }
-    }
+  const size_t best = LowestOf(scores);
+  const size_t own = LowestOf(costs);
+  if (best >= factors.size()) {
+    FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
+    return;
   }
-  // The lowest cost; ties go to the first factor.
-  size_t best = factors.size();
-  for (size_t i = 0; i < factors.size(); ++i) {
-    if (costs[i] < std::numeric_limits<double>::infinity() &&
-        (best == factors.size() || costs[i] < costs[best])) {
-      best = i;
-    }
+  if (own != best) {
+    second_opinion_ = std::move(trials[own]);
+    FilterOutliers(
+        tracker_, options_.max_reprojection_error_px, &*second_opinion_);
   }
-  if (best < factors.size()) rec_ = std::move(trials[best]);
+  rec_ = std::move(trials[best]);
   FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
 }
 
-double IncrementalMapper::RobustCostOn(
-    const Reconstruction& rec,
-    const std::vector<uint8_t>& tracks,
-    const std::vector<uint8_t>& frames) const {
-  // Cauchy, as the bundle adjustment; a point behind the camera costs as
-  // an error of 1000 px.
-  const double s2 = options_.loss_scale_px * options_.loss_scale_px;
+double IncrementalMapper::TrialCost(const Reconstruction& rec,
+                                    const std::vector<uint8_t>& frames) const {
+  // Every track with observations in two registered `frames`, triangulated
+  // (DLT) from the poses of `rec`, scored as MSAC does: the squared error,
+  // capped at kTrialCapPx (a moving object's tracks or a point behind a
+  // camera cost the same in every trial, however wrong).
+  const auto cauchy = [](double e) {
+    return std::min(e * e, kTrialCapPx * kTrialCapPx);
+  };
   double sum = 0.0;
   int n = 0;
-  for (size_t id = 0; id < tracks.size(); ++id) {
-    if (!tracks[id]) continue;
-    for (const auto& o : tracker_.Tracks()[id].obs) {
-      if (o.frame >= static_cast<int>(rec.poses.size()) || !frames[o.frame] ||
-          !rec.poses[o.frame].registered) {
-        continue;
+  std::vector<int> ks;
+  for (const FeatureTrack& track : tracker_.Tracks()) {
+    ks.clear();
+    for (size_t k = 0; k < track.obs.size(); ++k) {
+      const int f = track.obs[k].frame;
+      if (f < static_cast<int>(rec.poses.size()) && frames[f] &&
+          rec.poses[f].registered) {
+        ks.push_back(static_cast<int>(k));
       }
-      double e = ReprojectionError(rec, o.frame, rec.points[id], o.px);
+    }
+    if (ks.size() < 2) continue;
+    Eigen::Matrix4d A = Eigen::Matrix4d::Zero();
+    for (int k : ks) {
+      const int f = track.obs[k].frame;
+      const FramePose& pose = rec.poses[f];
+      Eigen::Matrix3d R;
+      ceres::AngleAxisToRotationMatrix(pose.rvec.data(),
+                                       ceres::ColumnMajorAdapter3x3(R.data()));
+      Eigen::Matrix<double, 3, 4> P;
+      P.leftCols<3>() = R;
+      P.col(3) = pose.t;
+      const Eigen::Vector2d x =
+          Normalize(rec.camera, rec.FocalOf(f), track.obs[k].px);
+      Eigen::Matrix<double, 2, 4> rows;
+      rows.row(0) = x.x() * P.row(2) - P.row(0);
+      rows.row(1) = x.y() * P.row(2) - P.row(1);
+      A += rows.transpose() * rows;
+    }
+    const Eigen::Vector4d X =
+        Eigen::SelfAdjointEigenSolver<Eigen::Matrix4d>(A).eigenvectors().col(0);
+    const bool finite = std::abs(X[3]) > 1e-12;
+    const Eigen::Vector3d p =
+        finite ? Eigen::Vector3d(X.head<3>() / X[3]) : Eigen::Vector3d::Zero();
+    for (int k : ks) {
+      double e = finite ? ReprojectionError(
+                              rec, track.obs[k].frame, p, track.obs[k].px)
+                        : -1.0;
       if (e < 0.0) e = 1e3;
-      sum += s2 * std::log1p(e * e / s2);
+      sum += cauchy(e);
       ++n;
     }
   }
@@ -738,6 +780,24 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
     ProfileFocal({0.5, 0.63, 0.8, 1.0, 1.25, 1.6, 2.0});
     focal_profiled_ = true;
   }
+  SolveFromKeyframes();
+  if (second_opinion_ && 10 * NumRegistered() < 9 * tracker_.NumFrames()) {
+    TrySecondOpinion();
+  }
+  Stage(3, "global bundle adjustment");
+  if (options_.global_ba_all_frames) GlobalBundleAdjustment();
+  // A homography explained most keyframe pairs: a tripod shot (or a plane
+  // filling the view). The map started anyway from some pair whose noise
+  // looked like parallax; keep rotation-only when it fits as well.
+  if (pair_tests_ >= 3 && tripod_votes_ * 2 >= pair_tests_) {
+    TryRotationOnly();
+  }
+  if (!focal_known_ && !rec_.per_frame_focal && !rotation_only_) {
+    focal_spread_ = MeasureFocalSpread();
+  }
+}
+
+void IncrementalMapper::SolveFromKeyframes() {
   KeyframeBundleAdjustment(50);
   if (!rec_.per_frame_focal && !focal_known_) DetectZoom();
   if (rec_.per_frame_focal && !focal_known_) {
@@ -752,17 +812,65 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   RefineFramePoses();
   if (FilterOutliersAdaptive() > 0) RefineFramePoses();
   RetriangulatePoints();
-  Stage(3, "global bundle adjustment");
-  if (options_.global_ba_all_frames) GlobalBundleAdjustment();
-  // A homography explained most keyframe pairs: a tripod shot (or a plane
-  // filling the view). The map started anyway from some pair whose noise
-  // looked like parallax; keep rotation-only when it fits as well.
-  if (pair_tests_ >= 3 && tripod_votes_ * 2 >= pair_tests_) {
-    TryRotationOnly();
+}
+
+void IncrementalMapper::TrySecondOpinion() {
+  // The map from ProfileFocal's other candidate, with the keyframes that
+  // came after the profile added again as they were then, solved the same
+  // way; kept when it registers more frames.
+  struct State {
+    Reconstruction rec;
+    std::vector<std::string> warnings;
+    bool lens_solved;
+    bool zoom_detected;
+    ZoomTest zoom_test;
+    size_t last_global_count;
+    int tripod_votes;
+    int pair_tests;
+  };
+
+  const auto save = [this] {
+    return State{rec_,
+                 warnings_,
+                 lens_solved_,
+                 zoom_detected_,
+                 zoom_test_,
+                 last_global_count_,
+                 tripod_votes_,
+                 pair_tests_};
+  };
+  const auto restore = [this](State&& state) {
+    rec_ = std::move(state.rec);
+    warnings_ = std::move(state.warnings);
+    lens_solved_ = state.lens_solved;
+    zoom_detected_ = state.zoom_detected;
+    zoom_test_ = state.zoom_test;
+    last_global_count_ = state.last_global_count;
+    tripod_votes_ = state.tripod_votes;
+    pair_tests_ = state.pair_tests;
+  };
+  State first = save();
+  const int first_count = NumRegistered();
+  const double first_error = MedianResidual();
+  rec_ = std::move(*second_opinion_);
+  second_opinion_.reset();
+  // The frames registered after the profile are not in this map.
+  for (size_t f = 0; f < rec_.poses.size(); ++f) {
+    if (!rec_.poses[f].keyframe) rec_.poses[f].registered = false;
   }
-  if (!focal_known_ && !rec_.per_frame_focal && !rotation_only_) {
-    focal_spread_ = MeasureFocalSpread();
+  rec_.Resize(tracker_);
+  for (int kf : keyframes_) {
+    if (!rec_.poses[kf].registered) AddKeyframe(kf);
   }
+  tripod_votes_ = first.tripod_votes;
+  pair_tests_ = first.pair_tests;
+  SolveFromKeyframes();
+  const int count = NumRegistered();
+  if (count > first_count ||
+      (count == first_count && MedianResidual() < first_error)) {
+    return;
+  }
+  restore(std::move(first));
 }
 
 double IncrementalMapper::MeasureFocalSpread() const {

@@ -102,12 +102,17 @@ class IncrementalMapper {
   // Solves the focal by a profile: for each factor, the keyframes' points
   // re-triangulated and bundle adjusted at focal * factor; keeps the best.
   void ProfileFocal(const std::vector<double>& factors);
-  // Mean Cauchy cost of the observations of `tracks` (per track id) in
-  // registered `frames` (per slot), inlier flags ignored.
-  double RobustCostOn(const Reconstruction& rec,
-                      const std::vector<uint8_t>& tracks,
-                      const std::vector<uint8_t>& frames) const;
+  // Mean capped squared error (MSAC) of every track seen in two registered
+  // `frames` (per slot), triangulated from the poses of `rec`: a score of a
+  // solve that does not depend on what it rejected.
+  double TrialCost(const Reconstruction& rec,
+                   const std::vector<uint8_t>& frames) const;
   void ProfileZoomLevel();
+  // Finish's stages from the keyframe map to every frame registered.
+  void SolveFromKeyframes();
+  // ProfileFocal's other candidate (second_opinion_) solved too; the one
+  // that registers more frames kept.
+  void TrySecondOpinion();
   void DetectZoom();
   double RotationSpanDeg(const std::vector<int>& kfs) const;
   void RegisterAllFrames();
@@ -147,8 +152,11 @@ class IncrementalMapper {
   bool initialized_ = false;
   bool rotation_only_ = false;
   bool focal_profiled_ = false;
-  bool lens_solved_ = false;    // k1 k2 kept by SolveLens: refined from then on
-  double focal_spread_ = 0.0;   // MeasureFocalSpread's answer (FocalSpread)
+  bool lens_solved_ = false;   // k1 k2 kept by SolveLens: refined from then on
+  double focal_spread_ = 0.0;  // MeasureFocalSpread's answer (FocalSpread)
+  // ProfileFocal's pick by the trials' own costs, when its fair score
+  // (TrialCost) picked another.
+  std::optional<Reconstruction> second_opinion_;
   bool zoom_detected_ = false;  // DetectZoom switched to per-frame focals
   ZoomTest zoom_test_;
   std::pair<int, int> init_pair_{0, 0};  // frame slots of the start

@@ -14,6 +14,9 @@
 # blur     tests/data/clips/blur         1 s 60-degree arc with motion blur (shutter 0.5)
 # walker   tests/data/clips/walker       1 s arc while a person-sized box walks across the view
 # zoom     tests/data/clips/zoom         1 s arc while the lens zooms 24 -> 40 mm
+# handheld tests/data/clips/handheld     1 s sideways walk with a pan and hand shake, 35 mm
+# tele     tests/data/clips/tele         1 s 20-degree arc at 8 m, 50 mm
+# crane    tests/data/clips/crane        1 s crane up (0.8 -> 2.6 m), 20 mm (not committed)
 # (the hard clips: 24 frames, 6 spp, crf 23; add --frames 48 --samples 8 --crf 21 by hand
 #  for the 2 s versions, e.g. into $TMPDIR/vanelia-clips)
 #
@@ -23,7 +26,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$root"
-fixture="${1:?usage: generate.sh FIXTURE [OUT] (sample|product|portrait|vfr|tripod|lowtex|distort|blur|walker|zoom)}"
+fixture="${1:?usage: generate.sh FIXTURE [OUT] (sample|product|portrait|vfr|tripod|lowtex|distort|blur|walker|zoom|handheld|tele|crane)}"
 blender_run() { blender -b --factory-startup --python "$@"; }
 clip() { blender_run tests/data/generate/make_clip.py -- "$@"; }
 case "$fixture" in
@@ -31,7 +34,7 @@ case "$fixture" in
   product) blender_run tests/data/generate/make_product.py -- --out "${2:-tests/data/sample/product.glb}" ;;
   portrait) clip --preset portrait --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/portrait}" ;;
   vfr) clip --preset vfr --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/vfr}" ;;
-  tripod | lowtex | distort | blur | walker | zoom)
+  tripod | lowtex | distort | blur | walker | zoom | handheld | tele | crane)
     clip --preset "$fixture" --frames 24 --samples 6 --crf 23 --out "${2:-tests/data/clips/$fixture}" ;;
-  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom" >&2; exit 2 ;;
+  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom handheld tele crane" >&2; exit 2 ;;
 esac

@@ -16,8 +16,15 @@
 //     centre explains it: a floor filling the view), and the median
 //     triangulation angle is large enough. The focal length, when unknown,
 //     starts from a sweep over the self-calibration residual of E = K^T F K
-//     (two equal singular values; Mendonca & Cipolla 1999) and is refined in
-//     bundle adjustment.
+//     (two equal singular values; Mendonca & Cipolla 1999); once six
+//     keyframes span 10 degrees (or at the end) a profile restarts the map
+//     from the two views at x0.5..x2 of it, scores each trial on the same
+//     data (every track seen by two keyframes, triangulated from the trial's
+//     poses, squared error capped at 2 px: MSAC) and keeps the best; the
+//     bundle adjustment refines it. The trial that its own cost per residual
+//     would pick is kept as a second opinion: when the first answer
+//     registers fewer than 90 % of the frames, the clip is solved again from
+//     it and the one that registers more is kept.
 //  4. Every later keyframe: PnP + RANSAC on the tracked 3-D points, motion
 //     refinement, triangulation of new tracks (angle, depth and reprojection
 //     checks), windowed bundle adjustment of the last keyframes; a bundle
