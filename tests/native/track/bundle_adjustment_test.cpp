@@ -4,8 +4,10 @@
 // points and intrinsics must come back.
 #include "vanelia/core/error.hpp"
 
+#include <cmath>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include <ceres/rotation.h>
 #include <gtest/gtest.h>
@@ -34,8 +36,14 @@ Eigen::Vector3d RvecOf(const Rigid3d& pose) {
 }
 
 // Synthetic tracks: each point's consecutive visible run is a track; pixels
-// carry radial distortion k1 plus the helper's noise; outliers stay.
-void MakeProblem(double k1, double noise_px, double outliers, Problem* p) {
+// carry radial distortion k1 plus the helper's noise; outliers stay. With
+// `zoom` (one factor per camera), camera c's pixels are scaled about the
+// principal point by zoom[c]: a pinhole of focal kTrueFocal * zoom[c].
+void MakeProblem(double k1,
+                 double noise_px,
+                 double outliers,
+                 Problem* p,
+                 const std::vector<double>& zoom = {}) {
   testing::SyntheticSceneOptions options;
   options.num_cameras = 12;
   options.num_floor_points = 300;
@@ -100,6 +108,10 @@ void MakeProblem(double k1, double noise_px, double outliers, Problem* p) {
                      camera.cy,
                      distorted);
         px += Eigen::Vector2d(distorted[0] - clean[0], distorted[1] - clean[1]);
+      }
+      if (!zoom.empty()) {
+        const Eigen::Vector2d centre(camera.cx, camera.cy);
+        px = centre + zoom[c] * (px - centre);
       }
       track.obs.push_back({c, px});
     }
@@ -219,6 +231,36 @@ TEST(BundleAdjustment, HeldFocalStaysAndMotionOnlyMovesOneFrame) {
   EXPECT_LT((p.rec.poses[5].t - truth.poses[5].t).norm(), 0.005);
   EXPECT_EQ(p.rec.poses[4].t, truth.poses[4].t);
   EXPECT_EQ(p.rec.points[0], truth.points[0]);
+}
+
+// A zoom (focal x1 -> x1.6 over the orbit), one focal per frame: held at
+// the true level (the geometric mean of the focals), the shape comes back;
+// the smoothness prior leaves a steady zoom alone.
+TEST(BundleAdjustment, RecoversAZoomPerFrameAtAGivenLevel) {
+  std::vector<double> zoom;
+  for (int c = 0; c < 12; ++c) zoom.push_back(1.0 + 0.6 * c / 11.0);
+  Problem p;
+  MakeProblem(0.0, 0.3, 0.0, &p, zoom);
+  double log_level = 0.0;
+  for (double z : zoom) log_level += std::log(kTrueFocal * z) / 12.0;
+  Perturb(&p, 1.0);
+  p.rec.per_frame_focal = true;
+  // Every frame starts at the level, the ramp unknown.
+  for (auto& pose : p.rec.poses) pose.focal = std::exp(log_level);
+  BundleAdjustmentOptions ba = AllFrames(p);
+  ba.refine_focal = true;
+  ba.focal_level_px = std::exp(log_level);
+  ASSERT_TRUE(BundleAdjust(p.tracker, ba, &p.rec).solved);
+  for (int c = 0; c < 12; ++c) {
+    EXPECT_NEAR(p.rec.poses[c].focal, kTrueFocal * zoom[c], 0.01 * kTrueFocal)
+        << "camera " << c;
+  }
+  double centre_err = 0.0;
+  double angle_deg = 0.0;
+  PoseErrors(p, &centre_err, &angle_deg);
+  EXPECT_LT(centre_err, 0.02);
+  EXPECT_LT(angle_deg, 0.1);
+  EXPECT_LT(MeanReprojectionError(p.tracker, p.rec), 0.5);
 }
 
 TEST(BundleAdjustment, NonFinitePoseIsAnInternalErrorNotAnAbort) {
