@@ -3,7 +3,7 @@
 on clips with ground truth, scored by eval_track.py.
 
     /usr/bin/python3 native/bench/track_accuracy.py [--clips DIR] [--names orbit dolly_pan]
-        [--hard DIR] [--hard-names tripod lowtex distort blur walker zoom tele handheld]
+        [--hard DIR] [--hard-names tripod lowtex distort blur walker zoom tele handheld truck]
 
 For each clip folder (video.mp4 + gt.json) it tracks with the focal unknown
 and `--camera-height` set to the true height of frame 0, scores the track, and
@@ -12,7 +12,7 @@ prints one JSON line with the metrics and whether the issue targets hold
 scale, product slip and jitter). Exit 0 when every clip was scored.
 
 The hard clips of issue 5
-(tests/data/clips/{tripod,lowtex,distort,blur,walker,zoom,tele,handheld}, made by
+(tests/data/clips/{tripod,lowtex,distort,blur,walker,zoom,tele,handheld,truck}, made by
 `tests/data/generate/generate.sh P`; `--hard DIR` for others,
 e.g. their 2 s versions) are scored too:
 one JSON line each with registration, ATE, rotation and focal error, the solved
@@ -62,7 +62,17 @@ def main():
     parser.add_argument(
         "--hard-names",
         nargs="*",
-        default=["tripod", "lowtex", "distort", "blur", "walker", "zoom", "tele", "handheld"],
+        default=[
+            "tripod",
+            "lowtex",
+            "distort",
+            "blur",
+            "walker",
+            "zoom",
+            "tele",
+            "handheld",
+            "truck",
+        ],
     )
     args = parser.parse_args()
     ok = True

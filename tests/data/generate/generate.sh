@@ -17,6 +17,8 @@
 # handheld tests/data/clips/handheld     1 s sideways walk with a pan and hand shake, 35 mm
 # tele     tests/data/clips/tele         1 s 20-degree arc at 8 m, 50 mm
 # crane    tests/data/clips/crane        1 s crane up (0.8 -> 2.6 m), 20 mm (not committed)
+# truck    tests/data/clips/truck        1 s straight 2 m move to the right, no rotation, 28 mm
+# push     tests/data/clips/push         1 s straight 2 m push in, no rotation, 28 mm (not committed)
 # (the hard clips: 24 frames, 6 spp, crf 23; add --frames 48 --samples 8 --crf 21 by hand
 #  for the 2 s versions, e.g. into $TMPDIR/vanelia-clips)
 #
@@ -26,7 +28,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$root"
-fixture="${1:?usage: generate.sh FIXTURE [OUT] (sample|product|portrait|vfr|tripod|lowtex|distort|blur|walker|zoom|handheld|tele|crane)}"
+fixture="${1:?usage: generate.sh FIXTURE [OUT] (sample|product|portrait|vfr|tripod|lowtex|distort|blur|walker|zoom|handheld|tele|crane|truck|push)}"
 blender_run() { blender -b --factory-startup --python "$@"; }
 clip() { blender_run tests/data/generate/make_clip.py -- "$@"; }
 case "$fixture" in
@@ -34,7 +36,7 @@ case "$fixture" in
   product) blender_run tests/data/generate/make_product.py -- --out "${2:-tests/data/sample/product.glb}" ;;
   portrait) clip --preset portrait --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/portrait}" ;;
   vfr) clip --preset vfr --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/vfr}" ;;
-  tripod | lowtex | distort | blur | walker | zoom | handheld | tele | crane)
+  tripod | lowtex | distort | blur | walker | zoom | handheld | tele | crane | truck | push)
     clip --preset "$fixture" --frames 24 --samples 6 --crf 23 --out "${2:-tests/data/clips/$fixture}" ;;
-  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom handheld tele crane" >&2; exit 2 ;;
+  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom handheld tele crane truck push" >&2; exit 2 ;;
 esac

@@ -24,14 +24,16 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
 - handheld: a sideways walk (2 m) with a slow pan and hand shake (about 0.5 deg and 1.5 cm,
             several cycles per clip), 35 mm.
 - tele:     a 20-degree arc at 8 m from the target, 50 mm.
-These three are for the accuracy bench (`native/bench/track_accuracy.py --hard DIR`), not
-committed.
+- push:     a straight 2 m push in (dolly forward) at 1.5 m height, no rotation, 28 mm.
+- truck:    a straight 2 m move to the right at 1.5 m height, no rotation, 28 mm.
+The 24-frame handheld, tele and truck clips are committed (tests/data/clips); crane and push
+are for the accuracy bench only (`native/bench/track_accuracy.py --hard DIR`).
 
 Rendering is Cycles on the CPU, no denoiser, motion blur only in `blur`. The sampling seed is
 fixed (7) for sample, portrait and vfr, so their render noise is the same pattern in every frame:
 on a plain surface it is screen-fixed texture that does not move with the scene. The hard presets
-(noise="frame": tripod, lowtex, distort, blur, walker, zoom) use seed 7 + frame index, noise that
-changes every frame as a sensor's. The camera pose of each frame is set explicitly (keyframed
+(noise="frame": all but sample, portrait and vfr) use seed 7 + frame index, noise that changes
+every frame as a sensor's. The camera pose of each frame is set explicitly (keyframed
 when blurred), rendered to PNG and read back from `matrix_world`, so gt.json is exactly what
 Blender rendered.
 """
@@ -82,6 +84,8 @@ PRESETS = {
     "handheld": dict(
         size=(640, 360), focal_mm=35.0, texture="rich", motion="handheld", noise="frame"
     ),
+    "push": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="push", noise="frame"),
+    "truck": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="truck", noise="frame"),
     "tele": dict(
         size=(640, 360),
         focal_mm=50.0,
@@ -110,6 +114,10 @@ DESCRIPTIONS = {
     "looking at (0, 1, 0.3)",
     "handheld": "handheld: camera 1.6 m high walks from (-1, -4) to (1, -3.4) while panning "
     "10 deg left to right, with hand shake (rotation about 0.5 deg, position about 1.5 cm)",
+    "push": "push in: camera 1.5 m high moves from y = -5 m to -3 m, looking along +Y 15 deg "
+    "down; no rotation",
+    "truck": "truck: camera 1.5 m high moves from x = -1 m to +1 m at y = -4.5 m, looking along "
+    "+Y 15 deg down; no rotation",
     "tele": "camera 1.5 m high on a 20-degree arc at 8 m around the floor point (0, 1, 0), "
     "looking at it",
     "pan": "tripod: camera fixed at (0, -3, 1.5), pans 40 deg left to right (yaw +20 to -20 deg) "
@@ -175,6 +183,14 @@ def camera_pose(motion, u, arc_deg=30.0, arc_radius=None):
     elif motion == "crane":
         eye = mathutils.Vector((0.0, -4.5 + 1.0 * u, 0.8 + 1.8 * u))
         rot = look_rotation(mathutils.Vector((0.0, 1.0, 0.3)) - eye)
+    elif motion in ("push", "truck"):
+        eye = (
+            mathutils.Vector((0.0, -5.0 + 2.0 * u, 1.5))
+            if motion == "push"
+            else mathutils.Vector((-1.0 + 2.0 * u, -4.5, 1.5))
+        )
+        pitch = math.radians(-15.0)
+        rot = look_rotation((0.0, math.cos(pitch), math.sin(pitch)))
     elif motion == "handheld":
         # Shake: sums of sines at several cycles per clip (deterministic).
         def shake(a, b, c):
@@ -201,7 +217,9 @@ def camera_pose(motion, u, arc_deg=30.0, arc_radius=None):
         )
         rot = look_rotation(forward) @ mathutils.Matrix.Rotation(roll, 3, "Z")
     else:
-        raise ValueError(f"motion = {motion!r}; must be 'arc', 'pan', 'crane' or 'handheld'")
+        raise ValueError(
+            f"motion = {motion!r}; must be 'arc', 'pan', 'crane', 'handheld', 'push' or 'truck'"
+        )
     return mathutils.Matrix.Translation(eye) @ rot.to_4x4()
 
 
