@@ -10,7 +10,6 @@
 #include <sstream>
 #include <thread>
 
-#include <Eigen/Eigenvalues>
 #include <opencv2/calib3d.hpp>
 #include <opencv2/core.hpp>
 
@@ -432,7 +431,7 @@ double IncrementalMapper::TrialCost(const Reconstruction& rec,
   // (DLT) from the poses of `rec`, scored as MSAC does: the squared error,
   // capped at kTrialCapPx (a moving object's tracks or a point behind a
   // camera cost the same in every trial, however wrong).
-  const auto cauchy = [](double e) {
+  const auto capped = [](double e) {
     return std::min(e * e, kTrialCapPx * kTrialCapPx);
   };
   double sum = 0.0;
@@ -448,34 +447,13 @@ double IncrementalMapper::TrialCost(const Reconstruction& rec,
       }
     }
     if (ks.size() < 2) continue;
-    Eigen::Matrix4d A = Eigen::Matrix4d::Zero();
+    const std::optional<Eigen::Vector3d> p = TriangulateDlt(rec, track, ks);
     for (int k : ks) {
-      const int f = track.obs[k].frame;
-      const FramePose& pose = rec.poses[f];
-      Eigen::Matrix3d R;
-      ceres::AngleAxisToRotationMatrix(pose.rvec.data(),
-                                       ceres::ColumnMajorAdapter3x3(R.data()));
-      Eigen::Matrix<double, 3, 4> P;
-      P.leftCols<3>() = R;
-      P.col(3) = pose.t;
-      const Eigen::Vector2d x =
-          Normalize(rec.camera, rec.FocalOf(f), track.obs[k].px);
-      Eigen::Matrix<double, 2, 4> rows;
-      rows.row(0) = x.x() * P.row(2) - P.row(0);
-      rows.row(1) = x.y() * P.row(2) - P.row(1);
-      A += rows.transpose() * rows;
-    }
-    const Eigen::Vector4d X =
-        Eigen::SelfAdjointEigenSolver<Eigen::Matrix4d>(A).eigenvectors().col(0);
-    const bool finite = std::abs(X[3]) > 1e-12;
-    const Eigen::Vector3d p =
-        finite ? Eigen::Vector3d(X.head<3>() / X[3]) : Eigen::Vector3d::Zero();
-    for (int k : ks) {
-      double e = finite ? ReprojectionError(
-                              rec, track.obs[k].frame, p, track.obs[k].px)
-                        : -1.0;
+      double e =
+          p ? ReprojectionError(rec, track.obs[k].frame, *p, track.obs[k].px)
+            : -1.0;
       if (e < 0.0) e = 1e3;
-      sum += cauchy(e);
+      sum += capped(e);
       ++n;
     }
   }

@@ -279,6 +279,32 @@ TwoViewResult EstimateTwoView(const FeatureTracker& tracker,
   return result;
 }
 
+std::optional<Eigen::Vector3d> TriangulateDlt(const Reconstruction& rec,
+                                              const FeatureTrack& track,
+                                              const std::vector<int>& ks) {
+  // Linear triangulation (DLT) on normalised coordinates.
+  Eigen::Matrix4d A = Eigen::Matrix4d::Zero();
+  for (int k : ks) {
+    const int f = track.obs[k].frame;
+    const FramePose& pose = rec.poses[f];
+    Eigen::Matrix<double, 3, 4> P;
+    P.leftCols<3>() = RotationOf(pose);
+    P.col(3) = pose.t;
+    const Eigen::Vector2d x =
+        Normalize(rec.camera, rec.FocalOf(f), track.obs[k].px);
+    Eigen::Matrix<double, 2, 4> rows;
+    rows.row(0) = x.x() * P.row(2) - P.row(0);
+    rows.row(1) = x.y() * P.row(2) - P.row(1);
+    A += rows.transpose() * rows;
+  }
+  Eigen::SelfAdjointEigenSolver<Eigen::Matrix4d> eig(A);
+  const Eigen::Vector4d X = eig.eigenvectors().col(0);
+  if (std::abs(X[3]) < 1e-12) return std::nullopt;
+  const Eigen::Vector3d p = X.head<3>() / X[3];
+  if (!p.allFinite()) return std::nullopt;
+  return p;
+}
+
 bool TriangulateTrack(const FeatureTracker& tracker,
                       int id,
                       const std::vector<uint8_t>& usable_frame,
@@ -296,28 +322,12 @@ bool TriangulateTrack(const FeatureTracker& tracker,
     }
   }
   if (ks.size() < 2) return false;
-  // Linear triangulation (DLT) on normalised coordinates.
-  Eigen::Matrix4d A = Eigen::Matrix4d::Zero();
+  const std::optional<Eigen::Vector3d> dlt =
+      TriangulateDlt(*rec, tracker.Tracks()[id], ks);
+  if (!dlt) return false;
+  const Eigen::Vector3d& p = *dlt;
   std::vector<Eigen::Vector3d> centers;
-  for (int k : ks) {
-    const int f = obs[k].frame;
-    const FramePose& pose = rec->poses[f];
-    Eigen::Matrix<double, 3, 4> P;
-    P.leftCols<3>() = RotationOf(pose);
-    P.col(3) = pose.t;
-    const Eigen::Vector2d x =
-        Normalize(rec->camera, rec->FocalOf(f), obs[k].px);
-    Eigen::Matrix<double, 2, 4> rows;
-    rows.row(0) = x.x() * P.row(2) - P.row(0);
-    rows.row(1) = x.y() * P.row(2) - P.row(1);
-    A += rows.transpose() * rows;
-    centers.push_back(CenterOf(pose));
-  }
-  Eigen::SelfAdjointEigenSolver<Eigen::Matrix4d> eig(A);
-  const Eigen::Vector4d X = eig.eigenvectors().col(0);
-  if (std::abs(X[3]) < 1e-12) return false;
-  const Eigen::Vector3d p = X.head<3>() / X[3];
-  if (!p.allFinite()) return false;
+  for (int k : ks) centers.push_back(CenterOf(rec->poses[obs[k].frame]));
   // Largest angle between the first/last ray and any other.
   double max_angle = 0.0;
   const Eigen::Vector3d r0 = (centers.front() - p).normalized();

@@ -100,6 +100,13 @@ Eigen::Vector2d Normalize(const CameraModel& camera,
 // Camera centre of a pose.
 Eigen::Vector3d CenterOf(const FramePose& pose);
 
+// The point (world) whose projections best match observations `ks` of
+// `track` in the poses of `rec`, by linear triangulation (DLT) on
+// normalised coordinates; nullopt when degenerate (at infinity).
+std::optional<Eigen::Vector3d> TriangulateDlt(const Reconstruction& rec,
+                                              const FeatureTrack& track,
+                                              const std::vector<int>& ks);
+
 // Triangulates track `id` from its inlier observations in registered frames
 // of `frames` (slots; empty = all registered). Stores the point when the
 // largest ray angle >= min_angle_deg, every observation lies in front and
