@@ -32,6 +32,7 @@ constexpr int kProfileKeyframes = 6;
 // and explain the tracks with a median error below this fraction of the
 // shared focal's.
 constexpr double kZoomMinRange = 1.1;
+constexpr double kZoomMinGain = 0.9;
 // ProfileFocal's trials: errors above this (px) count as this (MSAC).
 constexpr double kTrialCapPx = 2.0;
 
@@ -47,7 +48,6 @@ size_t LowestOf(const std::vector<double>& values) {
   return best;
 }
 
-constexpr double kZoomMinGain = 0.9;
 // ... and the rotation they span: the focal shows in how far the image
 // moves for a rotation; with too little of it (a dolly straight ahead) the
 // focal and the depths trade off against each other.
@@ -485,7 +485,6 @@ void IncrementalMapper::DetectZoom() {
   }
   const double error_fixed = MedianResidualOf(rec_);
   const double error_zoom = MedianResidualOf(zoom);
-  zoom_test_ = {hi / lo, error_fixed, error_zoom};
   if (!(hi / lo > kZoomMinRange && error_zoom < kZoomMinGain * error_fixed)) {
     return;
   }
@@ -801,7 +800,6 @@ void IncrementalMapper::TrySecondOpinion() {
     std::vector<std::string> warnings;
     bool lens_solved;
     bool zoom_detected;
-    ZoomTest zoom_test;
     size_t last_global_count;
     int tripod_votes;
     int pair_tests;
@@ -812,7 +810,6 @@ void IncrementalMapper::TrySecondOpinion() {
                  warnings_,
                  lens_solved_,
                  zoom_detected_,
-                 zoom_test_,
                  last_global_count_,
                  tripod_votes_,
                  pair_tests_};
@@ -822,7 +819,6 @@ void IncrementalMapper::TrySecondOpinion() {
     warnings_ = std::move(state.warnings);
     lens_solved_ = state.lens_solved;
     zoom_detected_ = state.zoom_detected;
-    zoom_test_ = state.zoom_test;
     last_global_count_ = state.last_global_count;
     tripod_votes_ = state.tripod_votes;
     pair_tests_ = state.pair_tests;

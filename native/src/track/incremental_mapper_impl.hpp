@@ -22,15 +22,6 @@
 
 namespace vanelia::internal {
 
-// DetectZoom's figures: the spread of the keyframes' free focals (max/min)
-// and the median reprojection error (px) with one focal and with one per
-// frame.
-struct ZoomTest {
-  double focal_range = 1.0;
-  double error_fixed_px = 0.0;
-  double error_zoom_px = 0.0;
-};
-
 class IncrementalMapper {
  public:
   // `focal_px`: known focal at the working size, or nullopt to solve it.
@@ -66,11 +57,8 @@ class IncrementalMapper {
   double FocalSpread() const { return focal_spread_; }
 
   // Whether the clip was found to zoom (DetectZoom) and solved with one
-  // focal per frame although a shared one was asked for; the test's
-  // figures.
+  // focal per frame although a shared one was asked for.
   bool ZoomDetected() const { return zoom_detected_; }
-
-  const ZoomTest& ZoomFigures() const { return zoom_test_; }
 
   int NumKeyframes() const { return static_cast<int>(keyframes_.size()); }
 
@@ -158,7 +146,6 @@ class IncrementalMapper {
   // (TrialCost) picked another.
   std::optional<Reconstruction> second_opinion_;
   bool zoom_detected_ = false;  // DetectZoom switched to per-frame focals
-  ZoomTest zoom_test_;
   std::pair<int, int> init_pair_{0, 0};  // frame slots of the start
   size_t last_global_count_ = 0;
   int tripod_votes_ = 0;  // keyframe pairs a homography explained
