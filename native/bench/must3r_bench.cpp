@@ -64,10 +64,32 @@ struct Args {
   int warmup_frames = 24;
 };
 
+constexpr const char* kUsage =
+    "usage: must3r_bench [--size 224|512] [--height H] [--width W] "
+    "[--frames N]\n"
+    "  [--device cpu|cuda] [--dtype fp32|bf16|fp16] "
+    "[--encoder-dtype fp32|bf16|fp16]\n"
+    "  [--tf32 0|1] [--encoder-tf32 0|1] [--sync-each-call 0|1]\n"
+    "  [--attention fused|reference] [--init 8] [--batch 4] "
+    "[--local-context 25]\n"
+    "  [--keyframe-every 3] [--max-bs 8] [--encoder-batch 32] "
+    "[--repetitions 1]\n"
+    "  [--warmup 1] [--warmup-frames 24]\n"
+    "MUSt3R video mode with random weights in MUSt3R_512's sizes; one JSON "
+    "line per run.\n";
+
 Args ParseArgs(int argc, char** argv) {
   Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string k = argv[i];
+    if (k == "-h" || k == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "option %s needs a value\n%s", k.c_str(), kUsage);
+      std::exit(2);
+    }
     const std::string v = argv[i + 1];
     if (k == "--size")
       a.size = std::stoi(v);
@@ -110,7 +132,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (k == "--warmup-frames")
       a.warmup_frames = std::stoi(v);
     else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      std::fprintf(stderr, "unknown option %s\n%s", k.c_str(), kUsage);
       std::exit(2);
     }
   }
