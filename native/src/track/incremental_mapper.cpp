@@ -28,6 +28,10 @@ constexpr int kRansacSeed = 0x5eed;
 constexpr int kInitMinPoints = 50;
 // Keyframes registered before the focal is first solved (by a profile).
 constexpr int kProfileKeyframes = 6;
+// ... and the rotation they span: the focal shows in how far the image
+// moves for a rotation; with too little of it (a dolly straight ahead) the
+// focal and the depths trade off against each other.
+constexpr double kProfileRotationDeg = 10.0;
 // A zoom (DetectZoom): the keyframes' free focals span more than this ratio
 // and explain the tracks with a median error below this fraction of the
 // shared focal's.
@@ -47,11 +51,6 @@ size_t LowestOf(const std::vector<double>& values) {
   }
   return best;
 }
-
-// ... and the rotation they span: the focal shows in how far the image
-// moves for a rotation; with too little of it (a dolly straight ahead) the
-// focal and the depths trade off against each other.
-constexpr double kProfileRotationDeg = 10.0;
 
 // Largest rotation angle between the first keyframe and any other.
 double SpanOf(const std::vector<FramePose>& poses,
@@ -528,30 +527,21 @@ void IncrementalMapper::ProfileZoomLevel() {
     });
     return costs;
   };
-  const auto best_of = [](const std::vector<double>& costs) {
-    return static_cast<size_t>(std::min_element(costs.begin(), costs.end()) -
-                               costs.begin());
-  };
   std::vector<double> coarse;
   for (int i = -9; i <= 9; ++i) coarse.push_back(log_mean + i * std::log(1.08));
   const std::vector<double> coarse_costs = profile(coarse);
-  const size_t c = best_of(coarse_costs);
-  if (!std::isfinite(coarse_costs[c])) return;
+  const size_t c = LowestOf(coarse_costs);
+  if (c >= coarse.size()) return;
   const double step = std::log(1.015);
   std::vector<double> fine;
   for (int i = -5; i <= 5; ++i) fine.push_back(coarse[c] + i * step);
   const std::vector<double> costs = profile(fine);
-  const size_t k = best_of(costs);
-  if (!std::isfinite(costs[k])) return;
+  const size_t k = LowestOf(costs);
+  if (k >= fine.size()) return;
   double level = fine[k];
   if (k > 0 && k + 1 < fine.size() && std::isfinite(costs[k - 1]) &&
       std::isfinite(costs[k + 1])) {
-    const double den = costs[k - 1] - 2.0 * costs[k] + costs[k + 1];
-    if (den > 0.0) {
-      level +=
-          std::clamp(0.5 * (costs[k - 1] - costs[k + 1]) / den, -1.0, 1.0) *
-          step;
-    }
+    level += ParabolaVertexOffset(costs[k - 1], costs[k], costs[k + 1]) * step;
   }
   const double scale = std::exp(level - log_mean);
   for (auto& pose : rec_.poses) pose.focal *= scale;
@@ -795,35 +785,11 @@ void IncrementalMapper::TrySecondOpinion() {
   // The map from ProfileFocal's other candidate, with the keyframes that
   // came after the profile added again as they were then, solved the same
   // way; kept when it registers more frames.
-  struct State {
-    Reconstruction rec;
-    std::vector<std::string> warnings;
-    bool lens_solved;
-    bool zoom_detected;
-    size_t last_global_count;
-    int tripod_votes;
-    int pair_tests;
-  };
-
-  const auto save = [this] {
-    return State{rec_,
-                 warnings_,
-                 lens_solved_,
-                 zoom_detected_,
-                 last_global_count_,
-                 tripod_votes_,
-                 pair_tests_};
-  };
-  const auto restore = [this](State&& state) {
-    rec_ = std::move(state.rec);
-    warnings_ = std::move(state.warnings);
-    lens_solved_ = state.lens_solved;
-    zoom_detected_ = state.zoom_detected;
-    last_global_count_ = state.last_global_count;
-    tripod_votes_ = state.tripod_votes;
-    pair_tests_ = state.pair_tests;
-  };
-  State first = save();
+  Reconstruction first_rec = rec_;
+  const std::vector<std::string> first_warnings = warnings_;
+  const bool first_lens_solved = lens_solved_;
+  const bool first_zoom_detected = zoom_detected_;
+  const size_t first_global_count = last_global_count_;
   const int first_count = NumRegistered();
   const double first_error = MedianResidual();
   rec_ = std::move(*second_opinion_);
@@ -833,18 +799,25 @@ void IncrementalMapper::TrySecondOpinion() {
     if (!rec_.poses[f].keyframe) rec_.poses[f].registered = false;
   }
   rec_.Resize(tracker_);
+  // Adding a keyframe votes on the tripod test: these were counted once.
+  const int tripod_votes = tripod_votes_;
+  const int pair_tests = pair_tests_;
   for (int kf : keyframes_) {
     if (!rec_.poses[kf].registered) AddKeyframe(kf);
   }
-  tripod_votes_ = first.tripod_votes;
-  pair_tests_ = first.pair_tests;
+  tripod_votes_ = tripod_votes;
+  pair_tests_ = pair_tests;
   SolveFromKeyframes();
   const int count = NumRegistered();
   if (count > first_count ||
       (count == first_count && MedianResidual() < first_error)) {
     return;
   }
-  restore(std::move(first));
+  rec_ = std::move(first_rec);
+  warnings_ = first_warnings;
+  lens_solved_ = first_lens_solved;
+  zoom_detected_ = first_zoom_detected;
+  last_global_count_ = first_global_count;
 }
 
 double IncrementalMapper::MeasureFocalSpread() const {

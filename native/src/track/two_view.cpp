@@ -140,6 +140,12 @@ Eigen::Vector3d CenterOf(const FramePose& pose) {
   return -(RotationOf(pose).transpose() * pose.t);
 }
 
+double ParabolaVertexOffset(double c0, double c1, double c2) {
+  const double den = c0 - 2.0 * c1 + c2;
+  const double off = den > 0.0 ? 0.5 * (c0 - c2) / den : 0.0;
+  return std::clamp(off, -1.0, 1.0);
+}
+
 std::optional<double> FocalFromFundamental(const Eigen::Matrix3d& F,
                                            double cx,
                                            double cy,
@@ -167,14 +173,10 @@ std::optional<double> FocalFromFundamental(const Eigen::Matrix3d& F,
   const double lo = costs[std::max(0, k - 30)];
   const double hi = costs[std::min(kSteps, k + 30)];
   if (!(*best < 0.5 * std::min(lo, hi))) return std::nullopt;
-  // Parabola through the neighbours.
-  const double c0 = costs[k - 1];
-  const double c1 = costs[k];
-  const double c2 = costs[k + 1];
-  const double den = c0 - 2.0 * c1 + c2;
-  const double off = den > 0.0 ? 0.5 * (c0 - c2) / den : 0.0;
   const double log_step = std::log(focals[k + 1] / focals[k]);
-  return focals[k] * std::exp(std::clamp(off, -1.0, 1.0) * log_step);
+  return focals[k] *
+         std::exp(ParabolaVertexOffset(costs[k - 1], costs[k], costs[k + 1]) *
+                  log_step);
 }
 
 TwoViewResult EstimateTwoView(const FeatureTracker& tracker,

@@ -14,6 +14,11 @@
 
 namespace vanelia::internal {
 
+// Where the parabola through three equally spaced samples (c1 the lowest)
+// has its minimum, in steps from the middle one, clamped to [-1, 1]; 0 when
+// the samples do not curve upwards.
+double ParabolaVertexOffset(double c0, double c1, double c2);
+
 // Focal length (pixels) that makes E = K^T F K closest to an essential matrix
 // (two equal singular values; Mendonca & Cipolla 1999), from a geometric
 // sweep of [0.3, 3] x width. nullopt when the residual has no clear minimum
