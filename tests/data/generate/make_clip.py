@@ -298,11 +298,9 @@ def render_frames(args, preset, png_dir):
     duration = (args.frames - 1) / args.fps  # the trajectory spans the first to last frame time
     cx, cy = out_w / 2.0, out_h / 2.0
     arc_deg = preset.get("arc_deg", 30.0)
-    poses = [
-        camera_pose(preset["motion"], min(1.0, t / duration), arc_deg, preset.get("arc_radius"))
-        for t in times
-    ]
-    focals_mm = [frame_focal_mm(preset, min(1.0, t / duration)) for t in times]
+    us = [min(1.0, t / duration) for t in times]  # normalised time of each frame
+    poses = [camera_pose(preset["motion"], u, arc_deg, preset.get("arc_radius")) for u in us]
+    focals_mm = [frame_focal_mm(preset, u) for u in us]
     if "shutter" in preset:
         # Motion blur needs the motion between frames: keyframe the camera (linear).
         scene.render.use_motion_blur = True
