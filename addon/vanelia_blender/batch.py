@@ -14,6 +14,7 @@ Exit codes: 0 done, 2 bad input, 1 internal error.
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -53,22 +54,50 @@ def parse_args(argv):
     p.add_argument("--keep-frames", default=None, help="folder for the PNGs")
     p.add_argument("--full-frame", action="store_true", help="no border")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--progress",
+        choices=("human", "json"),
+        default="human",
+        help="json: one JSON object per line on stderr (read by vanelia run)",
+    )
+    p.add_argument("--work-dir", default=None, help="scratch folder (default: a new temporary one)")
     return p.parse_args(argv)
 
 
 class Progress:
-    """Stage progress on stderr: frame k of n, s/frame, time left."""
+    """Stage progress on stderr: frame k of n, s/frame, time left; with
+    `json_lines`, one JSON object per line (the fields of vanelia run's
+    --progress json, docs/architecture.md), which vanelia run forwards."""
 
-    def __init__(self, quiet):
+    def __init__(self, quiet, json_lines=False):
         self.quiet = quiet
+        self.json_lines = json_lines
+
+    def _emit(self, record):
+        print(json.dumps(record), file=sys.stderr, flush=True)
 
     def say(self, text):
-        if not self.quiet:
+        if self.json_lines:
+            self._emit({"type": "message", "text": text})
+        elif not self.quiet:
             print(f"vanelia: {text}", file=sys.stderr, flush=True)
 
     def frames(self, stage, k, n, started):
         elapsed = time.monotonic() - started
         per = elapsed / k if k else 0.0
+        if self.json_lines:
+            rate = k / elapsed if elapsed > 0 else 0.0
+            self._emit(
+                {
+                    "type": "progress",
+                    "step": stage,
+                    "done": k,
+                    "total": n,
+                    "eta_s": per * (n - k),
+                    "rate_per_s": rate,
+                }
+            )
+            return
         self.say(f"{stage}: frame {k} of {n}, {per:.2f} s/frame, " f"{per * (n - k):.0f} s left")
 
 
@@ -119,7 +148,11 @@ def prepare(args, progress):
         c2ws = [f["c2w_blender"] for f in track["frames"]]
         _scaled_track(track, render_plan.camera_height_scale(c2ws, args.camera_height))
     indices = render_plan.selected_indices(plate_info.frame_count, args.start, args.end, args.every)
-    work_dir = tempfile.mkdtemp(prefix="vanelia-run-")
+    if args.work_dir:
+        os.makedirs(args.work_dir, exist_ok=True)
+        work_dir = args.work_dir
+    else:
+        work_dir = tempfile.mkdtemp(prefix="vanelia-run-")
     plate_path = info.path
     if reason:
         progress.say(f"proxy: {reason}: making an upright constant-rate copy")
@@ -201,7 +234,7 @@ def run(args):
     from vanelia_blender.core import encode
     from vanelia_blender.scene import build
 
-    progress = Progress(args.quiet)
+    progress = Progress(args.quiet, args.progress == "json")
     info, plate_info, plate_path, track, indices, work_dir = prepare(args, progress)
     try:
         options = build.BuildOptions(

@@ -287,7 +287,8 @@ class VANELIA_OT_render_video(_JobOperator, bpy.types.Operator):
         request = render_job.request_from(
             s, _abspath, self.output, _placed_product(context), bpy.app.binary_path
         )
-        return jobs.Job(render_job.render_work(request), "render")
+        run = render_job.render_work(request, native.module())
+        return jobs.Job(run, "render", is_cancel_error=native.is_cancelled)
 
     def apply(self, context, output):
         self.report({"INFO"}, f"Rendered '{output}'")

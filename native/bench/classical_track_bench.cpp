@@ -9,8 +9,8 @@
 // sanity check: every frame registered and a mean reprojection error below
 // 1 px. Accuracy against ground truth is scored separately with
 // ../shared/tools/eval_track.py on `vanelia track` output (see README.md).
-#include "vanelia/track/classical_tracker.hpp"
-#include "vanelia/video/video_reader.hpp"
+#include "vanelia/decode/video_reader.hpp"
+#include "vanelia/track/classical/classical_tracker.hpp"
 
 #include <cstdio>
 #include <cstdlib>

@@ -19,8 +19,8 @@
 // untimed), peak GPU memory, and the time split of one extra run whose clock
 // reads synchronize the device (encoder / decoder / postprocess /
 // bookkeeping). Sanity: every output is finite.
-#include "vanelia/model/must3r.hpp"
-#include "vanelia/model/must3r_video.hpp"
+#include "vanelia/model/must3r/must3r.hpp"
+#include "vanelia/model/must3r/must3r_video.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -11,7 +11,7 @@
 // core would do; less sensitive to a shared machine's load). The
 // sanity check: every pass yields the clip's frame count at the expected
 // size, and the pixel checksum is the same in every pass.
-#include "vanelia/video/video_reader.hpp"
+#include "vanelia/decode/video_reader.hpp"
 
 #include <algorithm>
 #include <cstdint>

@@ -169,20 +169,22 @@ void BindRigid3d(py::module_& m) {
       .def("__repr__", [](const Rigid3d& r) { return Repr(r); });
 }
 
+// Sim3d's constructor: checks the scale, normalises the quaternion.
+Sim3d MakeSim3d(double scale,
+                const Eigen::Vector4d& rotation_wxyz,
+                const Eigen::Vector3d& translation) {
+  if (!(scale > 0.0) || !std::isfinite(scale)) {
+    throw InputError("Sim3d: scale = " + std::to_string(scale) +
+                     "; must be finite and > 0");
+  }
+  return Sim3d(
+      scale, QuaternionFromWxyz(rotation_wxyz, "rotation_wxyz"), translation);
+}
+
 void BindSim3d(py::module_& m) {
   py::class_<Sim3d>(
       m, "Sim3d", "Similarity b_from_a: x_in_b = s * R @ x_in_a + t, s > 0.")
-      .def(py::init([](double scale,
-                       const Eigen::Vector4d& rotation_wxyz,
-                       const Eigen::Vector3d& translation) {
-             if (!(scale > 0.0) || !std::isfinite(scale)) {
-               throw InputError("Sim3d: scale = " + std::to_string(scale) +
-                                "; must be finite and > 0");
-             }
-             return Sim3d(scale,
-                          QuaternionFromWxyz(rotation_wxyz, "rotation_wxyz"),
-                          translation);
-           }),
+      .def(py::init(&MakeSim3d),
            py::arg("scale") = 1.0,
            py::arg("rotation_wxyz") = Eigen::Vector4d(1.0, 0.0, 0.0, 0.0),
            py::arg("translation") = Eigen::Vector3d::Zero(),

@@ -12,9 +12,10 @@ namespace vanelia::python {
 
 void BindCore(pybind11::module_& m);
 void BindGeometry(pybind11::module_& m);
-void BindVideo(pybind11::module_& m);
+void BindDecode(pybind11::module_& m);
+void BindTrackfile(pybind11::module_& m);
 void BindTrack(pybind11::module_& m);
-void BindScene(pybind11::module_& m);
+void BindFloor(pybind11::module_& m);
 void BindModel(pybind11::module_& m);
 void BindPipeline(pybind11::module_& m);
 

@@ -3,23 +3,28 @@
 #include "bindings.hpp"
 
 PYBIND11_MODULE(_vanelia, m) {
-  m.doc() = "Vanelia native library: geometry, video, tracking, ground plane";
+  m.doc() =
+      "Vanelia native library: geometry, decoding, track files, tracking, "
+      "floor, pipeline";
   m.attr("__version__") = VANELIA_VERSION;
   vanelia::python::BindCore(m);
 #ifdef VANELIA_BIND_GEOMETRY
   vanelia::python::BindGeometry(m);
 #endif
-#ifdef VANELIA_BIND_VIDEO
-  vanelia::python::BindVideo(m);
+#ifdef VANELIA_BIND_DECODE
+  vanelia::python::BindDecode(m);
 #endif
 #ifdef VANELIA_BIND_MODEL
   vanelia::python::BindModel(m);
 #endif
+#ifdef VANELIA_BIND_TRACKFILE
+  vanelia::python::BindTrackfile(m);
+#endif
 #ifdef VANELIA_BIND_TRACK
   vanelia::python::BindTrack(m);
 #endif
-#ifdef VANELIA_BIND_SCENE
-  vanelia::python::BindScene(m);
+#ifdef VANELIA_BIND_FLOOR
+  vanelia::python::BindFloor(m);
 #endif
 #ifdef VANELIA_BIND_PIPELINE
   vanelia::python::BindPipeline(m);

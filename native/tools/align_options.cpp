@@ -79,35 +79,4 @@ AlignmentOptions AlignmentOptionsFromArgs(const ArgParser& args,
   return options;
 }
 
-std::string DescribeAlignment(const Alignment& alignment,
-                              const TrackFile& file) {
-  std::string text;
-  char line[256];
-  if (!alignment.aligned) {
-    text += "  floor:      not found; world left as the tracker's\n";
-  } else {
-    const TrackGroundPlane& g = *file.ground_plane;
-    std::snprintf(line,
-                  sizeof(line),
-                  "  floor:      %s, %lld inliers, confidence %.2f\n",
-                  ToString(g.method),
-                  static_cast<long long>(g.inliers),
-                  g.confidence);
-    text += line;
-    std::snprintf(
-        line,
-        sizeof(line),
-        "  scale:      %s%s\n",
-        ToString(file.scale.method),
-        file.scale.value_m
-            ? (" = " + std::to_string(*file.scale.value_m) + " m").c_str()
-            : "");
-    text += line;
-  }
-  for (const std::string& warning : alignment.warnings) {
-    text += "  warning:    " + warning + "\n";
-  }
-  return text;
-}
-
 }  // namespace vanelia::cli

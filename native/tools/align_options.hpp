@@ -2,8 +2,9 @@
 // `vanelia run`: --camera-height, --distance, --plane, --no-scale.
 #pragma once
 
-#include "vanelia/scene/alignment.hpp"
-#include "vanelia/track/track_file.hpp"
+#include "vanelia/floor/alignment.hpp"
+#include "vanelia/pipeline/track_stage.hpp"
+#include "vanelia/trackfile/track_file.hpp"
 
 #include "cli.hpp"
 
@@ -16,9 +17,5 @@ void AddAlignmentOptions(ArgParser* parser);
 // world. Throws UsageError naming the option.
 AlignmentOptions AlignmentOptionsFromArgs(const ArgParser& args,
                                           const TrackFile& file);
-
-// One line per fact of the alignment for the end-of-run summary.
-std::string DescribeAlignment(const Alignment& alignment,
-                              const TrackFile& file);
 
 }  // namespace vanelia::cli

@@ -288,7 +288,10 @@ FrameRange FrameRange::FromArgs(const ArgParser& args) {
 }
 
 void InstallInterruptHandler() {
+  // SIGTERM (a scheduler, `kill`) stops the work as Ctrl-C does, so a run
+  // stops its Blender child and removes its temporary files.
   std::signal(SIGINT, OnSigint);
+  std::signal(SIGTERM, OnSigint);
 }
 
 bool Interrupted() {

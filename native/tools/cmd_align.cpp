@@ -2,8 +2,8 @@
 // Blender's world (floor z = 0, Z up, metres) from its stored points,
 // without tracking again.
 #include "vanelia/core/file_io.hpp"
-#include "vanelia/scene/alignment.hpp"
-#include "vanelia/track/track_file.hpp"
+#include "vanelia/floor/alignment.hpp"
+#include "vanelia/trackfile/track_file.hpp"
 
 #include <cstdio>
 

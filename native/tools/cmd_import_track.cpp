@@ -4,9 +4,9 @@
 // points and radial distortion), into a track file (format vanelia-track 1).
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
-#include "vanelia/track/colmap_import.hpp"
-#include "vanelia/track/gt_import.hpp"
-#include "vanelia/track/track_file.hpp"
+#include "vanelia/trackfile/colmap_import.hpp"
+#include "vanelia/trackfile/gt_import.hpp"
+#include "vanelia/trackfile/track_file.hpp"
 
 #include <cstdio>
 #include <filesystem>

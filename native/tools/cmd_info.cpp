@@ -1,8 +1,8 @@
 // `vanelia info VIDEO [--json]`: what the reader knows about a clip (upright
 // size, rotation, rate, exact frame count, duration, codec, audio, VFR,
 // pixel aspect, colour tags).
-#include "vanelia/video/video_info_json.hpp"
-#include "vanelia/video/video_reader.hpp"
+#include "vanelia/decode/video_info_json.hpp"
+#include "vanelia/decode/video_reader.hpp"
 
 #include <cstdio>
 #include <string>

@@ -1,15 +1,16 @@
 // `vanelia track VIDEO -o TRACK.json`: solves the camera of a video with a
 // tracker (the weights-free classical one by default) and writes a track
-// file. Frames are decoded by the VideoReader (FFmpeg) while the tracker
-// runs; progress with ETA goes to stderr; a summary closes the run. Bad
+// file. The pipeline's track stage (TrackFrames) decodes and tracks; progress
+// with ETA goes to stderr; a summary (DescribeTrack) closes the run. Bad
 // input exits with code 2 and leaves no track file behind (the file is
 // written atomically, only after a successful solve).
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
-#include "vanelia/track/track_file.hpp"
+#include "vanelia/decode/video_reader.hpp"
+#include "vanelia/pipeline/track_stage.hpp"
 #include "vanelia/track/tracker.hpp"
 #include "vanelia/track/tracker_factory.hpp"
-#include "vanelia/video/video_reader.hpp"
+#include "vanelia/trackfile/track_file.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -19,8 +20,8 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
-#ifdef VANELIA_HAVE_SCENE
-#include "vanelia/scene/alignment.hpp"
+#ifdef VANELIA_HAVE_FLOOR
+#include "vanelia/floor/alignment.hpp"
 
 #include "align_options.hpp"
 #endif
@@ -201,51 +202,8 @@ TrackerChoice ChoiceFromArgs(const ArgParser& args,
   return choice;
 }
 
-void PrintSummary(const std::string& output,
-                  const TrackFile& file,
-                  double seconds) {
-  const TrackSummary& s = file.summary;
-  std::fprintf(stderr,
-               "track: wrote %s (world \"%s\")\n"
-               "  frames registered   %lld / %lld\n",
-               output.c_str(),
-               ToString(file.world),
-               static_cast<long long>(s.registered),
-               static_cast<long long>(s.total));
-  if (s.reproj_err_px) {
-    std::fprintf(
-        stderr, "  reprojection error  %.3f px (mean)\n", *s.reproj_err_px);
-  }
-  if (s.focal_px) {
-    std::fprintf(stderr,
-                 "  focal               %.2f px (%.2f mm on a 36 mm sensor)\n",
-                 *s.focal_px,
-                 *s.focal_px / file.width * 36.0);
-  }
-  if (file.lens.model == LensDistortion::Model::kRadialK1K2) {
-    std::fprintf(stderr,
-                 "  lens                radial k1 %.5f k2 %.5f\n",
-                 file.lens.k1,
-                 file.lens.k2);
-  } else {
-    std::fprintf(stderr, "  lens                pinhole\n");
-  }
-  std::fprintf(stderr,
-               "  points              %lld\n"
-               "  time                %.2f s (%.1f frames/s)\n",
-               static_cast<long long>(file.points ? file.points->Size() : 0),
-               seconds,
-               seconds > 0.0 ? static_cast<double>(s.total) / seconds : 0.0);
-  for (const std::string& w : s.warnings) {
-    std::fprintf(stderr, "  warning: %s\n", w.c_str());
-  }
-}
-
-}  // namespace
-
-int RunTrack(const Args& argv) {
-  ArgParser args("vanelia track",
-                 "Solve the camera of a video and write a track file.");
+void AddTrackOptions(ArgParser* parser) {
+  ArgParser& args = *parser;
   args.AddPositional("VIDEO", "input video (or image sequence)");
   args.AddOutputOptions("track file (.json)");
   args.AddFrameRangeOptions();
@@ -268,12 +226,20 @@ int RunTrack(const Args& argv) {
   args.AddFlag("--per-frame-focal", "solve one focal per frame (zoom shots)");
   args.AddFlag("--no-align", "keep the tracker's raw world (world \"track\")");
   AddNetworkOptions(&args);
-#ifdef VANELIA_HAVE_SCENE
+#ifdef VANELIA_HAVE_FLOOR
   AddAlignmentOptions(&args);
 #endif
   args.SetEpilog(
       "Without a focal option the focal is solved from the footage. Frames\n"
       "that cannot be registered are left out and listed in the summary.");
+}
+
+}  // namespace
+
+int RunTrack(const Args& argv) {
+  ArgParser args("vanelia track",
+                 "Solve the camera of a video and write a track file.");
+  AddTrackOptions(&args);
   if (!args.Parse(argv)) return 0;
   const std::string video = args.Get("VIDEO");
   const std::string output = args.Get("--output");
@@ -290,31 +256,13 @@ int RunTrack(const Args& argv) {
   read.end = range.end;
   read.every = range.every;
   auto reader = VideoReader::Open(video, read);
-  const VideoInfo& info = reader->Info();
-  common.focal_px = ParseFocal(args, info.width);
-  if (range.start >= info.frame_count) {
-    std::ostringstream msg;
-    msg << "--start " << range.start << ": past the end of '" << video << "' ("
-        << info.frame_count << " frames)";
-    throw UsageError(msg.str());
-  }
+  common.focal_px = ParseFocal(args, reader->Info().width);
   const TrackerChoice choice = ChoiceFromArgs(args, common);
-  std::unique_ptr<Tracker> tracker = MakeTracker(choice);
-
-  FrameFeedInfo feed_info;
-  feed_info.width = reader->OutputWidth();
-  feed_info.height = reader->OutputHeight();
-  feed_info.expected_frames =
-      static_cast<int64_t>(reader->SelectedIndices().size());
-  feed_info.fps = info.fps;
-  const FrameFeed feed = [&reader](Frame* frame) {
-    return reader->Next(frame);
-  };
   InstallInterruptHandler();
   ProgressReporter timer("total", 0, nullptr);
-  TrackResult result;
+  TrackFile file;
   try {
-    result = tracker->Track(feed, feed_info, CliProgress(quiet));
+    file = TrackFrames(reader.get(), video, read, choice, CliProgress(quiet));
   } catch (const DecodeError&) {
     throw;
   } catch (const Cancelled&) {
@@ -322,31 +270,22 @@ int RunTrack(const Args& argv) {
   } catch (const InputError& error) {
     throw InputError("VIDEO '" + video + "': " + error.what());
   }
-  TrackSource source;
-  source.path = video;
-  source.sha256 = SourceContentSha256(video);
-  source.frame_count = info.frame_count;
-  TrackerInfo tracker_info;
-  tracker_info.name = tracker->Name();
-  tracker_info.version = VANELIA_VERSION;
-  tracker_info.options =
-      TrackerOptionsJson(choice, range.start, range.end, range.every);
-  TrackFile file = ToTrackFile(result, source, tracker_info);
   std::string alignment_text;
   if (!args.Flag("--no-align")) {
-    // Floor at z = 0, Z up, metres (the scene module, issue 6).
-#ifdef VANELIA_HAVE_SCENE
+    // Floor at z = 0, Z up, metres (the floor module, issue 6).
+#ifdef VANELIA_HAVE_FLOOR
     const AlignmentOptions align = AlignmentOptionsFromArgs(args, file);
     const Alignment alignment = AlignTrackFile(align, &file);
     alignment_text = DescribeAlignment(alignment, file);
 #else
     file.summary.warnings.push_back(
-        "not aligned: this build has no scene module; world \"track\"");
+        "not aligned: this build has no floor module; world \"track\"");
 #endif
   }
   WriteTrackFile(output, file, overwrite);
   if (!quiet) {
-    PrintSummary(output, file, timer.ElapsedSeconds());
+    std::fputs(DescribeTrack(output, file, timer.ElapsedSeconds()).c_str(),
+               stderr);
     if (!alignment_text.empty()) {
       std::fprintf(stderr, "%s\n", alignment_text.c_str());
     }

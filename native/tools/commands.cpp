@@ -17,7 +17,7 @@ const std::vector<Command>& Commands() {
      defined(VANELIA_HAVE_MUST3R_TRACKER))
     {"track", "solve the camera of a video into a track file", &RunTrack},
 #endif
-#ifdef VANELIA_HAVE_SCENE
+#ifdef VANELIA_HAVE_FLOOR
     {"align",
      "put a track's floor at z = 0 (Z up, metres) without tracking again",
      &RunAlign},

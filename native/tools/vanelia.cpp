@@ -11,7 +11,7 @@
 #include <vector>
 
 #ifdef VANELIA_HAVE_FFMPEG
-#include "vanelia/video/video_reader.hpp"
+#include "vanelia/decode/video_reader.hpp"
 #endif
 
 #include "cli.hpp"

@@ -224,17 +224,3 @@ def test_summarize_reads_solve_fields():
         500.0,
         0.9,
     )
-
-
-def test_render_command_keeps_negative_values_attached():
-    from vanelia_blender.core import render_job
-
-    request = render_job.RenderRequest("blender", "v.mp4", "p.glb", "t.json", "o.mp4")
-    request.location, request.rotation_z_deg = [-0.5, 1.0, 0.0], -30.0
-    cmd = request.command()
-    assert "--location=-0.500000,1.000000,0.000000" in cmd
-    assert "--rotation-z=-30.000000" in cmd
-    import vanelia_blender.batch as batch
-
-    args = batch.parse_args(cmd[cmd.index("--") + 1 :])
-    assert args.location == [-0.5, 1.0, 0.0] and args.rotation_z == -30.0

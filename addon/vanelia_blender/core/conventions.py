@@ -1,6 +1,6 @@
 """The one OpenCV -> Blender camera conversion of the add-on (bpy-free).
 
-Twin of native/include/vanelia/track/conventions.hpp; tests check that both agree, and
+Twin of native/include/vanelia/trackfile/conventions.hpp; tests check that both agree, and
 tests/blender/run_projection.py checks the projection in the real Blender.
 
 Axis table (camera frame)::

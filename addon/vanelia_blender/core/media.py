@@ -5,7 +5,7 @@ the display rotation), the rotation, the rational frame rate, the exact frame
 count (packets are counted, as the native VideoReader does), whether the clip
 has a variable frame rate, and whether it has audio.
 
-VFR rule (the same as native/include/vanelia/video/video_reader.hpp): a clip
+VFR rule (the same as native/include/vanelia/decode/video_reader.hpp): a clip
 is VFR when a frame's duration differs from the median duration by more than
 max(1 time-base tick, 2 %).
 """

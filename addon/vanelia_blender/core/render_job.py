@@ -1,28 +1,25 @@
-"""The render job: the headless batch (batch.py) in a child Blender. bpy-free.
+"""The render job: the native pipeline's render stage. bpy-free.
 
 Rendering a clip takes minutes, so the add-on does not render in its own
-process: it starts `blender -b --factory-startup --python batch.py -- ...`
-(what `vanelia run` does, docs/run.md) with the panel's settings and the
-product where the artist left it, reads its progress lines ("render: frame k
-of n") and, on cancel, stops it. The batch writes a temporary file and
-renames it into place, so a cancelled or failed render leaves no output.
+process: the job calls the native module's `run` (the pipeline that `vanelia
+run` runs, native/include/vanelia/pipeline/pipeline.hpp) with the panel's
+settings, the aligned track and the product where the artist left it. The
+pipeline starts `blender -b --factory-startup --python batch.py -- ...` from
+this add-on's folder, turns its progress into events (handed to the job's
+progress) and, on cancel, stops Blender's process group and removes what it
+was writing, so a cancelled or failed render leaves no output.
 """
 
 import copy
 import os
-import re
-import shutil
-import subprocess
-import tempfile
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import List, Optional
 
-from . import cache, jobs, proxy
+from . import cache, proxy
 
-BATCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "batch.py")
-_FRAME = re.compile(r"render: frame (\d+) of (\d+)")
+# The folder holding vanelia_blender/: the pipeline runs its batch.py.
+ADDON_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class RenderError(RuntimeError):
@@ -44,22 +41,22 @@ class RenderRequest:
     rotation_z_deg: float = 0.0
     height_m: Optional[float] = None
     overwrite: bool = False
-    extra: List[str] = field(default_factory=list)  # more batch.py arguments
 
-    def command(self):
-        cmd = [self.blender, "-b", "--factory-startup", "--python", BATCH, "--"]
-        cmd += ["--video", self.video, "--product", self.product, "--track", self.track]
-        cmd += ["-o", self.output, "--samples", str(self.samples)]
-        cmd += ["--start", str(self.start), "--end", str(self.end), "--every", str(self.every)]
-        if self.location is not None:
-            # "--opt=value": argparse would take "-0.5,1,0" for an option.
-            cmd.append("--location=" + ",".join(f"{v:.6f}" for v in self.location))
-        cmd.append(f"--rotation-z={self.rotation_z_deg:.6f}")
-        if self.height_m:
-            cmd.append(f"--height={self.height_m:.6f}")
-        if self.overwrite:
-            cmd.append("--overwrite")
-        return cmd + list(self.extra)
+    def run_keywords(self):
+        """The keywords of the native `run` for this request."""
+        return dict(
+            track=self.track,
+            samples=self.samples,
+            start=self.start,
+            end=self.end,
+            every=self.every,
+            location_m=self.location,
+            rotation_z_deg=self.rotation_z_deg,
+            height_m=self.height_m,
+            overwrite=self.overwrite,
+            blender=self.blender,
+            addon_dir=ADDON_DIR,
+        )
 
 
 def default_output(video):
@@ -93,62 +90,32 @@ def request_from(settings, abspath, output_override, build_product, blender):
     return request
 
 
-def render_work(request):
-    """The job body: runs the batch, returns the output path."""
+def render_work(request, native):
+    """The job body: the native pipeline renders (`native`: the _vanelia
+    module); returns the output path. Cancelling the job stops Blender
+    (native Cancelled); a failure raises the native error naming its cause."""
 
     def run(progress):
-        # The child's temporary files (frames, proxy) go to a folder of this
-        # job's, removed whatever happens: a stopped child cannot clean up.
-        scratch = tempfile.mkdtemp(prefix="vanelia-render-")
-        try:
-            return _run_batch(request, progress, scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        progress(stage="starting Blender", done=0, total=0)
+
+        def on_event(event):
+            if event["type"] != "progress":
+                return progress()
+            fields = dict(stage=event["step"], done=event["done"], total=event["total"])
+            if "eta_s" in event:
+                fields["eta_s"] = event["eta_s"]
+            return progress(**fields)
+
+        native.run(
+            request.video,
+            request.product,
+            request.output,
+            progress=on_event,
+            **request.run_keywords(),
+        )
+        return request.output
 
     return run
-
-
-def _run_batch(request, progress, scratch):
-    progress(stage="starting Blender", done=0, total=0)
-    proc = subprocess.Popen(
-        request.command(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        env=dict(os.environ, TMPDIR=scratch),
-    )
-    lines = []
-    stopper = threading.Thread(target=_stop_when_cancelled, args=(proc, progress), daemon=True)
-    stopper.start()
-    for line in proc.stderr:
-        lines.append(line.rstrip())
-        match = _FRAME.search(line)
-        if match:
-            progress(stage="render", done=int(match.group(1)), total=int(match.group(2)))
-        elif line.startswith("vanelia: encode"):
-            progress(stage="encode", done=0, total=0)
-    code = proc.wait()
-    if not progress():
-        raise jobs.JobCancelled()
-    if code != 0:
-        said = [x for x in lines if x.startswith("vanelia: ")] or lines[-5:]
-        raise RenderError(f"batch render failed (exit {code}): {said[-1] if said else ''}")
-    return request.output
-
-
-def _stop_when_cancelled(proc, progress):
-    while proc.poll() is None:
-        try:
-            proc.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            if not progress():
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                return
 
 
 def proxy_needed(info):

@@ -1,6 +1,6 @@
 """Reader and writer of the track file, format "vanelia-track" version 1 (bpy-free).
 
-Twin of native/include/vanelia/track/track_file.hpp (same keys, same rules, same error
+Twin of native/include/vanelia/trackfile/track_file.hpp (same keys, same rules, same error
 messages); the JSON Schema is track_schema.json beside this file and docs/track_example.json is
 an example. A track file is returned as the validated JSON document: a dict with the keys
 below, numbers exactly as written (C++ and Python parse them to the same doubles).

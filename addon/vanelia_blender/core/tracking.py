@@ -181,7 +181,7 @@ def summarize(doc):
 
 
 def _align(native, raw_path, out_path, request, progress):
-    """Aligns `raw_path` to the floor into `out_path` (native scene module)."""
+    """Aligns `raw_path` to the floor into `out_path` (native floor module)."""
     progress(stage="align", done=0, total=1)
     folder = os.path.dirname(out_path)
     os.makedirs(folder, exist_ok=True)

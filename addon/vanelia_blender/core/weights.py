@@ -3,7 +3,7 @@
 A recognised checkpoint is PyTorch's zip format (`torch.save` since 1.6):
 a zip archive whose entries all sit under one top folder that holds
 `data.pkl` (e.g. `archive/data.pkl`, `archive/data/0`, ...). That is what the
-native loader (native/src/model/checkpoint.cpp) reads.
+native loader (native/src/model/checkpoint/checkpoint.cpp) reads.
 """
 
 import os

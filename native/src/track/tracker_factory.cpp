@@ -5,7 +5,7 @@
 #include "vanelia/core/error.hpp"
 
 #ifdef VANELIA_HAVE_CLASSICAL_TRACKER
-#include "vanelia/track/classical_tracker.hpp"
+#include "vanelia/track/classical/classical_tracker.hpp"
 #endif
 
 #include <string>

@@ -1,13 +1,13 @@
 // Tests of LoadCheckpoint: the real tiny MUSt3R checkpoints, hand-built
 // archives (zip + hand-assembled pickle bytes) for the safety cases, the
 // storage dtypes, the torch >= 2.1 byteorder record and every error path.
-#include "vanelia/model/checkpoint.hpp"
+#include "vanelia/model/checkpoint/checkpoint.hpp"
 
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
-#include "vanelia/model/model_config.hpp"
-#include "vanelia/model/state_dict.hpp"
-#include "vanelia/model/zip_archive.hpp"
+#include "vanelia/model/checkpoint/model_config.hpp"
+#include "vanelia/model/checkpoint/state_dict.hpp"
+#include "vanelia/model/checkpoint/zip_archive.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,8 +1,8 @@
 // Tests of the call parser, convert_decoder_args and the typed configs.
-#include "vanelia/model/model_config.hpp"
+#include "vanelia/model/checkpoint/model_config.hpp"
 
 #include "vanelia/core/error.hpp"
-#include "vanelia/model/call_parser.hpp"
+#include "vanelia/model/checkpoint/call_parser.hpp"
 
 #include <cmath>
 #include <functional>

@@ -4,9 +4,9 @@
 // configuration (random weights). The float32 fixture gates run in the same
 // binary (must3r_parity_test.cpp compiled with VANELIA_MUST3R_TEST_CUDA).
 // TF32 is off for the whole binary: float32 means float32.
-#include "vanelia/model/blocks.hpp"
-#include "vanelia/model/must3r.hpp"
-#include "vanelia/model/must3r_video.hpp"
+#include "vanelia/model/blocks/blocks.hpp"
+#include "vanelia/model/must3r/must3r.hpp"
+#include "vanelia/model/must3r/must3r_video.hpp"
 
 #include <cstdint>
 #include <filesystem>

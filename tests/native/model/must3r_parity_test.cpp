@@ -16,10 +16,10 @@
 // elementwise, per point for pts3d*, abs 1e-4 for focal and c2w; positions,
 // labels, keyframes, traces and shapes exact. Each case prints its worst
 // errors as "PARITY <case> <file> <metric> <value>".
-#include "vanelia/model/must3r.hpp"
-#include "vanelia/model/must3r_video.hpp"
-#include "vanelia/model/postprocess.hpp"
-#include "vanelia/model/preprocess.hpp"
+#include "vanelia/model/blocks/postprocess.hpp"
+#include "vanelia/model/blocks/preprocess.hpp"
+#include "vanelia/model/must3r/must3r.hpp"
+#include "vanelia/model/must3r/must3r_video.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -3,10 +3,10 @@
 // attention backends against a float64 reference, the ManyAR portrait path,
 // the video loop's bounds and refinement passes, and bad arguments.
 #include "vanelia/core/error.hpp"
-#include "vanelia/model/must3r.hpp"
-#include "vanelia/model/must3r_video.hpp"
-#include "vanelia/model/postprocess.hpp"
-#include "vanelia/model/preprocess.hpp"
+#include "vanelia/model/blocks/postprocess.hpp"
+#include "vanelia/model/blocks/preprocess.hpp"
+#include "vanelia/model/must3r/must3r.hpp"
+#include "vanelia/model/must3r/must3r_video.hpp"
 
 #include <cmath>
 #include <iostream>

@@ -1,7 +1,7 @@
 // Upstream's overlap keyframe rule: numpy's percentile, the score on
 // synthetic pointmaps with known answers, and argument checks. Parity with
 // upstream's own run is in the video_overlap* fixtures (must3r_parity_test).
-#include "vanelia/model/overlap_keyframes.hpp"
+#include "vanelia/model/must3r/overlap_keyframes.hpp"
 
 #include "vanelia/core/error.hpp"
 

@@ -12,11 +12,11 @@
 #include <ceres/rotation.h>
 #include <gtest/gtest.h>
 
-#include "bundle_adjustment_impl.hpp"
-#include "feature_tracks_impl.hpp"
-#include "reconstruction_impl.hpp"
 #include "testing/synthetic_scene.hpp"
-#include "two_view_impl.hpp"
+#include "track/classical/bundle_adjustment/bundle_adjustment_impl.hpp"
+#include "track/classical/features/feature_tracks_impl.hpp"
+#include "track/classical/reconstruction_impl.hpp"
+#include "track/classical/two_view/two_view_impl.hpp"
 
 namespace vanelia::internal {
 namespace {

@@ -5,12 +5,12 @@
 // hard clips (tests/data/clips: tripod pan, distorted lens, low-texture
 // floor, motion blur, a walker crossing the view, a zoom, a telephoto arc,
 // a hand-held walk, a pure sideways move), each scored against its gt.json.
-#include "vanelia/track/classical_tracker.hpp"
+#include "vanelia/track/classical/classical_tracker.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/decode/video_reader.hpp"
 #include "vanelia/geometry/umeyama.hpp"
-#include "vanelia/track/gt_import.hpp"
-#include "vanelia/video/video_reader.hpp"
+#include "vanelia/trackfile/gt_import.hpp"
 
 #include <chrono>
 #include <limits>

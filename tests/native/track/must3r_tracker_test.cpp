@@ -1,7 +1,7 @@
 // Must3rTracker end to end on the video_orbit fixture (tiny random-weight
 // checkpoint): poses and intrinsics must be upstream's c2w / focal taken
 // through the one conversion and the real crop, points bounded.
-#include "vanelia/track/must3r_tracker.hpp"
+#include "vanelia/track/network/must3r_tracker.hpp"
 
 #include "vanelia/core/error.hpp"
 

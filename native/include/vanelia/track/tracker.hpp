@@ -7,15 +7,15 @@
 // ProgressCallback: returning false makes Track() throw Cancelled.
 //
 // The world of the result is the tracker's own ("track" world, arbitrary
-// scale). The scene module later aligns it to Blender's world (floor at
+// scale). the floor module later aligns it to Blender's world (floor at
 // z = 0, Z up, metres); the optional fields of TrackResult are filled then.
 #pragma once
 
 #include "vanelia/core/progress.hpp"
+#include "vanelia/decode/frame.hpp"
 #include "vanelia/geometry/sim3d.hpp"
-#include "vanelia/track/camera_track.hpp"
-#include "vanelia/track/track_file.hpp"
-#include "vanelia/video/frame.hpp"
+#include "vanelia/trackfile/camera_track.hpp"
+#include "vanelia/trackfile/track_file.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -61,7 +61,7 @@ struct TrackResult {
   CameraTrack track;  // registered frames only, cam_from_world in "track"
   PointCloud points;  // sparse (classical) or dense (networks) points
   TrackSummary summary;
-  // Filled by the scene module's alignment (track_file.hpp's type); unset
+  // Filled by the floor module's alignment (track_file.hpp's type); unset
   // in the raw track world.
   std::optional<TrackGroundPlane> ground_plane;
   std::optional<Sim3d> blender_from_track;
@@ -88,7 +88,7 @@ class Tracker {
 
 // The track file of a result (world "track" unless the result carries an
 // alignment, in which case world "blender" with the points and cameras
-// moved along is the scene module's job: here they are written as given).
+// moved along is the floor module's job: here they are written as given).
 // At most kTrackFileMaxPoints points are kept (the most confident first).
 TrackFile ToTrackFile(const TrackResult& result,
                       const TrackSource& source,

@@ -7,7 +7,7 @@
 // appears here.
 #pragma once
 
-#include "vanelia/track/must3r_tracker.hpp"
+#include "vanelia/track/network/must3r_tracker.hpp"
 #include "vanelia/track/tracker.hpp"
 
 #include <cstdint>

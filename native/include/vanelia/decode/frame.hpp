@@ -1,0 +1,54 @@
+// Decoded frames and what is known about the stream they come from. The
+// types every consumer of footage sees (trackers, the CLI, the bindings);
+// they do not depend on FFmpeg.
+#pragma once
+
+#include "vanelia/core/image.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace vanelia {
+
+// An exact rational number (frame rates: 30000/1001).
+struct Rational {
+  int64_t num = 0;
+  int64_t den = 1;
+
+  double ToDouble() const {
+    return den != 0 ? static_cast<double>(num) / static_cast<double>(den) : 0.0;
+  }
+};
+
+// One decoded frame in presentation order.
+struct Frame {
+  int64_t index = 0;         // 0-based decoded frame number (CFR-mapped)
+  double timestamp_s = 0.0;  // presentation time of this frame, seconds
+  Image rgb;                 // upright RGB, possibly resized on the way out
+};
+
+struct VideoInfo {
+  std::string path;
+  int width = 0;        // upright, after display rotation, pixels
+  int height = 0;       // upright, pixels
+  int coded_width = 0;  // as stored in the stream
+  int coded_height = 0;
+  int rotation_deg = 0;     // display rotation applied: 0, 90, 180, 270
+  Rational fps;             // stream frame rate (average rate for VFR)
+  int64_t frame_count = 0;  // decoded frames (after the CFR mapping)
+  double duration_s = 0.0;
+  std::string codec;  // "h264", "hevc", "png", ...
+  Rational pixel_aspect{1, 1};
+  std::string color_range;      // "tv", "pc", "unknown"
+  std::string color_primaries;  // "bt709", ...
+  bool has_audio = false;
+  bool is_vfr = false;  // variable frame rate detected
+  bool is_image_sequence = false;
+  // Added by the decode module (all optional to fill for other producers):
+  int64_t source_frame_count = 0;  // frames in the source, before CFR mapping
+  std::string pixel_format;        // "yuv420p", "rgb24", ...
+  std::string color_space;         // matrix: "bt709", "bt470bg", "unknown"
+  std::string audio_codec;         // "aac", ... ("" when has_audio is false)
+};
+
+}  // namespace vanelia

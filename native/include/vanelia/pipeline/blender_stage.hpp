@@ -1,0 +1,53 @@
+// The render stage of the pipeline: Blender headless running the add-on's
+// batch entry point (addon/vanelia_blender/batch.py), which builds the scene,
+// renders the product's region, lays it over the plate and encodes the MP4.
+//
+// Blender runs in its own process group with its stdout in a log file (shown
+// only when it fails) and its stderr read line by line: batch.py's JSON
+// progress lines (`--progress json`) become RunEvents, any other line is
+// passed on as a log line. A stop request (Ctrl-C, SIGTERM, a cancelling
+// callback) stops Blender's whole group and removes what it was writing.
+#pragma once
+
+#include "vanelia/pipeline/run_events.hpp"
+
+#include <string>
+#include <vector>
+
+namespace vanelia {
+
+// The Blender executable: `given` when not empty (InputError naming
+// `option` unless it is an executable file), else $VANELIA_BLENDER, else
+// `blender` on PATH; InputError saying how to get one when none is found.
+std::string FindBlender(const std::string& given, const std::string& option);
+
+// The folder holding vanelia_blender/: $VANELIA_ADDON_DIR (InputError when
+// it has no vanelia_blender/batch.py), else <exe>/../share/vanelia/addon
+// (installed), else the source tree this library was built from.
+std::string FindAddon();
+
+struct BlenderJob {
+  std::string blender;            // executable (FindBlender)
+  std::string addon;              // folder holding vanelia_blender/
+  std::vector<std::string> args;  // batch.py's arguments (after "--")
+  std::string log_path;           // Blender's stdout goes here
+  std::string output;             // the file batch.py writes
+};
+
+struct BlenderRun {
+  int exit_code = 0;  // Blender's exit status; 128 + signal when killed
+  // batch.py's own error line ("vanelia: error: X" or "vanelia: internal
+  // error: X"), without its prefix; such lines are not forwarded, the
+  // caller reports the error once.
+  std::string error;
+};
+
+// Runs the job. Throws Cancelled once `reporter` says a stop was requested,
+// after Blender's process group has stopped and batch.py's temporary output
+// (OUTPUT.tmp-<pid>.mp4) is removed.
+BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter);
+
+// The last `max_bytes` of a log file, "" when it cannot be read.
+std::string LogTail(const std::string& path, size_t max_bytes = 4000);
+
+}  // namespace vanelia

@@ -1,0 +1,84 @@
+// The pipeline: footage -> track -> floor -> scene -> render -> final.mp4,
+// in one place.
+//
+// RunPipeline owns the order of the stages, the track cache, the temporary
+// folder of a run and the run's progress record:
+//   probe   the video is opened (a file that does not decode stops here,
+//           before anything is written; no stage line);
+//   track   (without options.track) decode + track with the default tracker,
+//           or reuse the cached raw track (track_stage.hpp, TrackCache);
+//   align   the raw track put on the floor (z = 0, Z up, metres from the
+//           camera height; floor/alignment.hpp);
+//   render  Blender headless runs addon/vanelia_blender/batch.py: build the
+//           scene, render the product's region, overlay it on the plate and
+//           encode the MP4 with the source's audio (blender_stage.hpp).
+// `vanelia run` is a thin caller (native/tools/cmd_run.cpp), and so is the
+// Python module's `run(video, product, output, **options)`.
+#pragma once
+
+#include "vanelia/pipeline/run_events.hpp"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace vanelia {
+
+struct PipelineOptions {
+  std::string video;    // the footage (any clip FFmpeg reads)
+  std::string product;  // the product, binary glTF 2.0 (.glb)
+  std::string output;   // the final video (.mp4)
+  // A track file of `video` (world "blender" or "track"); empty = track the
+  // clip first with the default tracker (cached).
+  std::string track;
+  int64_t samples = 256;  // Cycles samples per pixel (>= 1)
+  int64_t start = 0;      // first decoded frame, inclusive (>= 0)
+  int64_t end = -1;       // end frame, exclusive; -1 = to the end
+  int64_t every = 1;      // render every K-th frame (>= 1)
+  // Height of the first camera above the floor, metres (> 0): the scale.
+  // Unset: 1.5 when the clip is tracked here, the track's own with `track`.
+  std::optional<double> camera_height_m;
+  // The product's floor point, metres; unset = where frame 0's image centre
+  // meets the floor.
+  std::optional<std::array<double, 3>> location_m;
+  double rotation_z_deg = 0.0;     // turn about Z, degrees
+  std::optional<double> height_m;  // scale the product to this height
+  int64_t seed = 0;                // Cycles noise seed (>= 0)
+  int64_t threads = 0;             // render threads; 0 = all cores
+  bool keep_blend = false;         // also save OUTPUT.blend
+  bool overwrite = false;          // replace an existing output
+  bool quiet = false;              // batch.py prints nothing
+  ProgressFormat progress = ProgressFormat::kHuman;  // batch.py's lines
+  std::string blender;  // Blender executable; empty = FindBlender
+  // The folder holding vanelia_blender/ (its batch.py runs in Blender);
+  // empty = FindAddon(). The add-on passes its own.
+  std::string addon_dir;
+  std::string cache_folder;  // track cache; empty = TrackCache's default
+
+  // Throws InputError naming the field, its value and the rule: files that
+  // do not exist, an output that exists without `overwrite` (or that is one
+  // of the inputs), numbers out of range.
+  void Check() const;
+};
+
+struct PipelineResult {
+  std::string output;             // the video written
+  bool tracked = false;           // the clip was tracked (no track given)
+  bool track_from_cache = false;  // ... and the cached raw track was reused
+  double elapsed_s = 0.0;         // seconds the run took
+};
+
+// The stages this run has, in order: {"render"} with options.track, else
+// {"track", "align", "render"}.
+std::vector<std::string> PipelineStages(const PipelineOptions& options);
+
+// Runs the pipeline. Reports through `reporter` (made with
+// PipelineStages(options)). Throws InputError for bad input (nothing
+// written), Cancelled when a stop was requested (Blender stopped, nothing
+// written, the temporary folder removed), Error otherwise; every exit
+// removes the run's temporary folder.
+PipelineResult RunPipeline(const PipelineOptions& options,
+                           RunReporter* reporter);
+
+}  // namespace vanelia

@@ -1,0 +1,87 @@
+// The track stage of the pipeline: decode + track a clip into a track file,
+// the track cache shared with the add-on, and the summaries the CLI prints.
+//
+// `vanelia track`, `vanelia run` (without --track), the Python module's
+// `track_video` and the add-on's track job all track through TrackFrames /
+// TrackVideo, so a track is the same whoever asks for it.
+#pragma once
+
+#include "vanelia/core/progress.hpp"
+#include "vanelia/decode/video_reader.hpp"
+#include "vanelia/floor/alignment.hpp"
+#include "vanelia/track/tracker_factory.hpp"
+#include "vanelia/trackfile/track_file.hpp"
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace vanelia {
+
+// Tracks the frames `reader` selects with the tracker `choice` names; the
+// result is the tracker's raw world (world "track") with the source (path,
+// content hash, frame count) and the tracker (name, version, options) filled
+// in. `read` is the selection the reader was opened with (it is recorded in
+// the tracker options). Throws Cancelled when `progress` returns false and
+// InputError (DecodeError) for footage that cannot be tracked.
+TrackFile TrackFrames(VideoReader* reader,
+                      const std::string& video,
+                      const ReadOptions& read,
+                      const TrackerChoice& choice,
+                      const ProgressCallback& progress);
+
+// Opens `video` with `read` and tracks it (TrackFrames). InputError when
+// read.start is past the last frame.
+TrackFile TrackVideo(const std::string& video,
+                     const ReadOptions& read,
+                     const TrackerChoice& choice,
+                     const ProgressCallback& progress);
+
+// The track cache shared with the add-on; addon/vanelia_blender/core/cache.py
+// documents the layout:
+//   <folder>/<sha256 of the video's bytes>/<tracker>-<first 16 hex of the
+//   sha256 of the canonical JSON of the tracker options>.json
+// holding the raw (unaligned) track. The canonical JSON has sorted keys, no
+// spaces and ASCII only (Python's json.dumps(sort_keys=True,
+// separators=(",", ":"))). The folder: the one given, else
+// $VANELIA_CACHE_DIR, else $XDG_CACHE_HOME/vanelia/tracks, else
+// ~/.cache/vanelia/tracks.
+class TrackCache {
+ public:
+  explicit TrackCache(std::string folder = "");
+
+  // The default folder from the environment; "" when none can be named.
+  static std::string DefaultFolder();
+
+  const std::string& Folder() const { return folder_; }
+
+  // The file for a track of the video with this content hash.
+  std::string PathFor(const std::string& video_sha256,
+                      const std::string& tracker,
+                      const nlohmann::json& options) const;
+
+  // Stores `text` at `path` atomically (creating its folder). A cache that
+  // cannot be written is not an error: returns false.
+  static bool Store(const std::string& path, const std::string& text);
+
+ private:
+  std::string folder_;
+};
+
+// The classical tracker's cache options of a frame range, as the add-on
+// keys them: {"end": E, "every": 1, "start": S} (every frame of the range
+// is tracked; --every only thins the render).
+nlohmann::json ClassicalCacheOptions(int64_t start, int64_t end);
+
+// The CLI's end-of-track summary: frames registered, reprojection error,
+// focal, lens, points, time and warnings; `output` is the file written.
+std::string DescribeTrack(const std::string& output,
+                          const TrackFile& file,
+                          double seconds);
+
+// One line per fact of an alignment (floor, scale, warnings).
+std::string DescribeAlignment(const Alignment& alignment,
+                              const TrackFile& file);
+
+}  // namespace vanelia

@@ -1,0 +1,321 @@
+// Bindings of the pipeline module: `track_video` (the track stage: decode +
+// track, as `vanelia track`), `run` (the whole pipeline, as `vanelia run`)
+// and the trackers of this build.
+#include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
+#include "vanelia/pipeline/pipeline.hpp"
+#include "vanelia/pipeline/track_stage.hpp"
+#include "vanelia/trackfile/track_file.hpp"
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <pybind11/stl.h>
+
+#include "bindings.hpp"
+
+namespace py = pybind11;
+
+namespace vanelia::python {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// The network's keywords of `track_video` (defaults: Must3rTrackerOptions).
+struct NetworkKeywords {
+  std::string weights;
+  int image_size;
+  std::string device;
+  std::string dtype;
+  std::optional<int> local_context;
+  int max_keyframes;
+  int keyframe_every;
+  int init_frames;
+  int batch_frames;
+  std::string keyframe_rule;
+  double overlap_threshold;
+  double overlap_percentile;
+  int overlap_subsample;
+  double overlap_min_conf;
+};
+
+// The tracker choice of `track_video`'s keywords, as the CLI makes it.
+TrackerChoice ChoiceOf(const std::string& tracker,
+                       const std::string& lens,
+                       std::optional<double> focal_px,
+                       bool per_frame_focal,
+                       const NetworkKeywords& k) {
+  TrackerChoice choice;
+  choice.name = tracker;
+  choice.common.lens = LensModeFromName(lens, "lens");
+  choice.common.focal_px = focal_px;
+  choice.common.per_frame_focal = per_frame_focal;
+  Must3rTrackerOptions& net = choice.must3r;
+  net.weights = k.weights;
+  net.image_size = k.image_size;
+  net.device = k.device;
+  net.dtype = k.dtype;
+  net.keyframe_rule = k.keyframe_rule;
+  // As the CLI: upstream's SLAM mode (rule overlap) has no working window
+  // unless one is asked for.
+  net.local_context = k.local_context.has_value()
+                          ? *k.local_context
+                          : (k.keyframe_rule == "overlap" ? 0 : 25);
+  net.max_keyframes = k.max_keyframes;
+  net.keyframe_every = k.keyframe_every;
+  net.overlap_threshold = k.overlap_threshold;
+  net.overlap_percentile = k.overlap_percentile;
+  net.overlap_subsample = k.overlap_subsample;
+  net.overlap_min_conf = k.overlap_min_conf;
+  net.init_frames = k.init_frames;
+  net.batch_frames = k.batch_frames;
+  return choice;
+}
+
+// `track_video`: the track stage with the GIL released (loading network
+// weights included); the progress callback (WrapProgress) can cancel.
+py::object TrackVideoPy(const std::string& path,
+                        const std::string& output,
+                        int64_t start,
+                        int64_t end,
+                        int64_t every,
+                        std::optional<double> focal_px,
+                        const std::string& lens,
+                        bool per_frame_focal,
+                        bool overwrite,
+                        const py::object& progress,
+                        const std::string& tracker,
+                        const std::string& weights,
+                        int image_size,
+                        const std::string& device,
+                        const std::string& dtype,
+                        std::optional<int> local_context,
+                        int max_keyframes,
+                        int keyframe_every,
+                        int init_frames,
+                        int batch_frames,
+                        const std::string& keyframe_rule,
+                        double overlap_threshold,
+                        double overlap_percentile,
+                        int overlap_subsample,
+                        double overlap_min_conf) {
+  const NetworkKeywords network{weights,
+                                image_size,
+                                device,
+                                dtype,
+                                local_context,
+                                max_keyframes,
+                                keyframe_every,
+                                init_frames,
+                                batch_frames,
+                                keyframe_rule,
+                                overlap_threshold,
+                                overlap_percentile,
+                                overlap_subsample,
+                                overlap_min_conf};
+  const TrackerChoice choice =
+      ChoiceOf(tracker, lens, focal_px, per_frame_focal, network);
+  ReadOptions read;
+  read.start = start;
+  read.end = end;
+  read.every = every;
+  const ProgressCallback callback = WrapProgress(progress);
+  Json doc;
+  {
+    py::gil_scoped_release release;
+    if (!output.empty()) CheckCanWrite(output, overwrite, "track");
+    const TrackFile file = TrackVideo(path, read, choice, callback);
+    if (!output.empty()) WriteTrackFile(output, file, overwrite);
+    doc = TrackFileToJson(file);
+  }
+  return JsonToPython(doc);
+}
+
+void BindTrackVideo(py::module_& m) {
+  const Must3rTrackerOptions d;
+  m.def(
+      "track_video",
+      &TrackVideoPy,
+      py::arg("path"),
+      py::arg("output") = "",
+      py::arg("start") = 0,
+      py::arg("end") = -1,
+      py::arg("every") = 1,
+      py::arg("focal_px") = py::none(),
+      py::arg("lens") = "auto",
+      py::arg("per_frame_focal") = false,
+      py::arg("overwrite") = false,
+      py::arg("progress") = py::none(),
+      py::arg("tracker") = "classical",
+      py::arg("weights") = "",
+      py::arg("image_size") = d.image_size,
+      py::arg("device") = d.device,
+      py::arg("dtype") = d.dtype,
+      py::arg("local_context") = py::none(),
+      py::arg("max_keyframes") = d.max_keyframes,
+      py::arg("keyframe_every") = d.keyframe_every,
+      py::arg("init_frames") = d.init_frames,
+      py::arg("batch_frames") = d.batch_frames,
+      py::arg("keyframe_rule") = d.keyframe_rule,
+      py::arg("overlap_threshold") = d.overlap_threshold,
+      py::arg("overlap_percentile") = d.overlap_percentile,
+      py::arg("overlap_subsample") = d.overlap_subsample,
+      py::arg("overlap_min_conf") = d.overlap_min_conf,
+      "Tracks the camera of a video (GIL released), as `vanelia track`: "
+      "`tracker` is one of TRACKERS ('classical'; 'must3r' needs `weights`, "
+      "a MUSt3R checkpoint, with `image_size` 512, 224 or 0 = the weights' "
+      "own, `device` auto/cpu/cuda, `dtype` fp32/bf16/fp16 and the video-mode "
+      "options; `keyframe_rule` 'every' (every `keyframe_every`-th frame) or "
+      "'overlap' (upstream's SLAM mode, with the overlap_* options); "
+      "`local_context` None = 25, or 0 with the overlap rule, as the CLI). "
+      "Returns the track document (a dict, world \"track\"); "
+      "writes it to `output` when given. `progress(p)` is called with a "
+      "Progress; returning False (or Ctrl-C) raises Cancelled. Unusable "
+      "weights raise ModelError, bad options InputError.");
+}
+
+// A run's events handed to a Python callable as dicts (the fields of
+// `vanelia run --progress json`); the callable returning False, or Ctrl-C,
+// asks the run to stop.
+struct PythonRunSink {
+  std::shared_ptr<py::object> callback;
+  std::shared_ptr<bool> stop = std::make_shared<bool>(false);
+
+  void operator()(const RunEvent& event) const {
+    py::gil_scoped_acquire gil;
+    if (callback->is_none()) return;
+    try {
+      const py::object result =
+          (*callback)(JsonToPython(Json::parse(RunEventJson(event))));
+      if (!result.is_none() && !result.cast<bool>()) *stop = true;
+    } catch (py::error_already_set& error) {
+      error.discard_as_unraisable(__func__);
+      *stop = true;
+    }
+  }
+
+  bool StopRequested() const {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) {
+      PyErr_Clear();
+      *stop = true;
+    }
+    return *stop;
+  }
+};
+
+py::dict RunPy(const PipelineOptions& options, const py::object& progress) {
+  options.Check();
+  PythonRunSink sink;
+  sink.callback = std::shared_ptr<py::object>(new py::object(progress),
+                                              [](py::object* object) {
+                                                py::gil_scoped_acquire gil;
+                                                delete object;
+                                              });
+  PipelineResult result;
+  {
+    py::gil_scoped_release release;
+    RunReporter reporter(
+        sink, PipelineStages(options), [sink] { return sink.StopRequested(); });
+    result = RunPipeline(options, &reporter);
+  }
+  py::dict out;
+  out["output"] = result.output;
+  out["tracked"] = result.tracked;
+  out["track_from_cache"] = result.track_from_cache;
+  out["elapsed_s"] = result.elapsed_s;
+  return out;
+}
+
+void BindRun(py::module_& m) {
+  const PipelineOptions d;
+  m.def(
+      "run",
+      [](const std::string& video,
+         const std::string& product,
+         const std::string& output,
+         const std::string& track,
+         int64_t samples,
+         int64_t start,
+         int64_t end,
+         int64_t every,
+         std::optional<double> camera_height_m,
+         std::optional<std::array<double, 3>> location_m,
+         double rotation_z_deg,
+         std::optional<double> height_m,
+         int64_t seed,
+         int64_t threads,
+         bool keep_blend,
+         bool overwrite,
+         const std::string& blender,
+         const std::string& addon_dir,
+         const std::string& cache_folder,
+         const py::object& progress) {
+        PipelineOptions o;
+        o.video = video;
+        o.product = product;
+        o.output = output;
+        o.track = track;
+        o.samples = samples;
+        o.start = start;
+        o.end = end;
+        o.every = every;
+        o.camera_height_m = camera_height_m;
+        o.location_m = location_m;
+        o.rotation_z_deg = rotation_z_deg;
+        o.height_m = height_m;
+        o.seed = seed;
+        o.threads = threads;
+        o.keep_blend = keep_blend;
+        o.overwrite = overwrite;
+        o.blender = blender;
+        o.addon_dir = addon_dir;
+        o.cache_folder = cache_folder;
+        o.progress = ProgressFormat::kJson;  // batch.py's lines are events
+        return RunPy(o, progress);
+      },
+      py::arg("video"),
+      py::arg("product"),
+      py::arg("output"),
+      py::kw_only(),
+      py::arg("track") = "",
+      py::arg("samples") = d.samples,
+      py::arg("start") = d.start,
+      py::arg("end") = d.end,
+      py::arg("every") = d.every,
+      py::arg("camera_height_m") = py::none(),
+      py::arg("location_m") = py::none(),
+      py::arg("rotation_z_deg") = d.rotation_z_deg,
+      py::arg("height_m") = py::none(),
+      py::arg("seed") = d.seed,
+      py::arg("threads") = d.threads,
+      py::arg("keep_blend") = false,
+      py::arg("overwrite") = false,
+      py::arg("blender") = "",
+      py::arg("addon_dir") = "",
+      py::arg("cache_folder") = "",
+      py::arg("progress") = py::none(),
+      "Renders `product` (.glb) into `video` and writes `output` (.mp4), as "
+      "`vanelia run` (the same pipeline, GIL released): without `track` the "
+      "clip is tracked (or its cached track reused) and aligned to the floor "
+      "at `camera_height_m` (1.5 m), then Blender renders it. `progress(e)` "
+      "gets each event as a dict (type, stage, index, count, step, done, "
+      "total, percent, eta_s, text, run_percent, elapsed_s: the fields of "
+      "--progress json); returning False, or Ctrl-C, stops the run "
+      "(Cancelled; Blender stopped, nothing written). Returns {output, "
+      "tracked, track_from_cache, elapsed_s}. Bad input raises InputError "
+      "before anything is written.");
+}
+
+}  // namespace
+
+void BindPipeline(py::module_& m) {
+  BindTrackVideo(m);
+  m.attr("TRACKERS") = py::tuple(py::cast(AvailableTrackers()));
+  BindRun(m);
+}
+
+}  // namespace vanelia::python

@@ -1,0 +1,38 @@
+#include "vanelia/decode/video_info_json.hpp"
+
+namespace vanelia {
+namespace {
+
+nlohmann::ordered_json RationalJson(const Rational& value) {
+  return {{"num", value.num}, {"den", value.den}};
+}
+
+}  // namespace
+
+nlohmann::ordered_json VideoInfoToJson(const VideoInfo& info) {
+  nlohmann::ordered_json json;
+  json["path"] = info.path;
+  json["width"] = info.width;
+  json["height"] = info.height;
+  json["coded_width"] = info.coded_width;
+  json["coded_height"] = info.coded_height;
+  json["rotation_deg"] = info.rotation_deg;
+  json["fps"] = RationalJson(info.fps);
+  json["fps_float"] = info.fps.ToDouble();
+  json["frame_count"] = info.frame_count;
+  json["source_frame_count"] = info.source_frame_count;
+  json["duration_s"] = info.duration_s;
+  json["codec"] = info.codec;
+  json["pixel_format"] = info.pixel_format;
+  json["pixel_aspect"] = RationalJson(info.pixel_aspect);
+  json["color_range"] = info.color_range;
+  json["color_primaries"] = info.color_primaries;
+  json["color_space"] = info.color_space;
+  json["has_audio"] = info.has_audio;
+  json["audio_codec"] = info.audio_codec;
+  json["is_vfr"] = info.is_vfr;
+  json["is_image_sequence"] = info.is_image_sequence;
+  return json;
+}
+
+}  // namespace vanelia

@@ -1,0 +1,297 @@
+#include "vanelia/pipeline/pipeline.hpp"
+
+#include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
+#include "vanelia/decode/video_reader.hpp"
+#include "vanelia/floor/alignment.hpp"
+#include "vanelia/pipeline/blender_stage.hpp"
+#include "vanelia/pipeline/track_stage.hpp"
+#include "vanelia/trackfile/track_file.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace vanelia {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Blender's limits for what is handed to it (Cycles' sample and seed
+// fields are 32-bit; samples at most 2^24).
+constexpr int64_t kMaxSamples = 16777216;
+constexpr int64_t kMaxSeed = 2147483647;
+constexpr int64_t kMaxThreads = 1024;
+
+bool IsRegularFile(const std::string& path) {
+  std::error_code error;
+  return fs::is_regular_file(path, error);
+}
+
+// True when `a` and `b` name the same existing file.
+bool SameFile(const std::string& a, const std::string& b) {
+  std::error_code error;
+  return fs::exists(a, error) && fs::exists(b, error) &&
+         fs::equivalent(a, b, error);
+}
+
+// The run's temporary folder, removed with everything in it on every exit.
+class TempDir {
+ public:
+  TempDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") +
+                          "/vanelia-run-XXXXXX";
+    std::vector<char> buffer(pattern.begin(), pattern.end());
+    buffer.push_back('\0');
+    if (mkdtemp(buffer.data()) == nullptr) {
+      throw InternalError(std::string("mkdtemp: ") + std::strerror(errno));
+    }
+    path_ = buffer.data();
+  }
+
+  ~TempDir() {
+    std::error_code error;
+    fs::remove_all(path_, error);
+  }
+
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& Path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void CheckRange(const char* name, int64_t value, int64_t low, int64_t high) {
+  if (value < low || value > high) {
+    throw InputError(std::string(name) + " " + std::to_string(value) +
+                     ": must be between " + std::to_string(low) + " and " +
+                     std::to_string(high));
+  }
+}
+
+// Tracks the clip with the classical tracker, or reuses the cached raw
+// track; returns the raw track as read back from its text (so a fresh and a
+// cached track align the same way).
+TrackFile TrackOrReuse(const PipelineOptions& options,
+                       const std::string& dir,
+                       RunReporter* reporter,
+                       bool* from_cache) {
+  if (!HasTracker("classical")) {
+    throw InputError(
+        "no --track given and this build has no classical tracker; pass "
+        "--track TRACK.json (for footage with ground truth: `vanelia "
+        "import-track gt.json -o TRACK.json`)");
+  }
+  reporter->BeginStage("track", "tracking the camera");
+  const TrackCache cache(options.cache_folder);
+  const std::string cached =
+      cache.Folder().empty()
+          ? ""
+          : cache.PathFor(Sha256OfFile(options.video),
+                          "classical",
+                          ClassicalCacheOptions(options.start, options.end));
+  *from_cache = !cached.empty() && IsRegularFile(cached);
+  if (*from_cache) {
+    reporter->Message("reusing " + cached);
+    return ReadTrackFile(cached);
+  }
+  ReadOptions read;
+  read.start = options.start;
+  read.end = options.end;
+  TrackerChoice choice;
+  choice.name = "classical";
+  const double started = reporter->ElapsedSeconds();
+  TrackFile track;
+  try {
+    track = TrackVideo(options.video, read, choice, reporter->StageProgress());
+  } catch (const DecodeError&) {
+    throw;
+  } catch (const InputError& error) {
+    throw InputError("VIDEO '" + options.video + "': " + error.what());
+  }
+  const std::string raw = dir + "/track.json";
+  const std::string text = WriteTrackFileString(track);
+  WriteFileAtomic(raw, text, false);
+  if (!cached.empty()) TrackCache::Store(cached, text);
+  track = ReadTrackFileString(text, raw);
+  std::string summary =
+      DescribeTrack(raw, track, reporter->ElapsedSeconds() - started);
+  summary.pop_back();  // the sink ends the line
+  reporter->Log(summary);
+  return track;
+}
+
+// Puts the raw track on the floor and writes it into the run's folder.
+std::string AlignToFloor(const PipelineOptions& options,
+                         TrackFile track,
+                         const std::string& dir,
+                         RunReporter* reporter) {
+  reporter->BeginStage("align", "aligning to the floor");
+  AlignmentOptions align;
+  align.camera_height_m = options.camera_height_m.value_or(1.5);
+  const Alignment alignment = AlignTrackFile(align, &track);
+  const std::string aligned = dir + "/aligned.json";
+  WriteTrackFile(aligned, track, false);
+  std::string text = "vanelia align: wrote " + aligned + "\n" +
+                     DescribeAlignment(alignment, track);
+  text.pop_back();
+  reporter->Log(text);
+  return aligned;
+}
+
+std::string FormatNumber(double value) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.17g", value);
+  return text;
+}
+
+// batch.py's arguments for this run.
+std::vector<std::string> BatchArgs(const PipelineOptions& options,
+                                   const std::string& track,
+                                   const std::string& dir) {
+  std::vector<std::string> args = {
+      "--video",
+      options.video,
+      "--product",
+      options.product,
+      "--track",
+      track,
+      "--output",
+      options.output,
+      "--samples",
+      std::to_string(options.samples),
+      "--start",
+      std::to_string(options.start),
+      "--end",
+      std::to_string(options.end),
+      "--every",
+      std::to_string(options.every),
+      "--rotation-z=" + FormatNumber(options.rotation_z_deg),
+      "--seed",
+      std::to_string(options.seed),
+      "--threads",
+      std::to_string(options.threads),
+      "--work-dir",
+      dir};
+  if (options.height_m) {
+    args.insert(args.end(), {"--height", FormatNumber(*options.height_m)});
+  }
+  // A given track keeps its scale unless a camera height is asked for.
+  if (options.camera_height_m && !options.track.empty()) {
+    args.insert(args.end(),
+                {"--camera-height", FormatNumber(*options.camera_height_m)});
+  }
+  if (options.location_m) {
+    const auto& l = *options.location_m;
+    args.push_back("--location=" + FormatNumber(l[0]) + "," +
+                   FormatNumber(l[1]) + "," + FormatNumber(l[2]));
+  }
+  if (options.overwrite) args.push_back("--overwrite");
+  if (options.keep_blend) args.push_back("--keep-blend");
+  if (options.quiet) args.push_back("--quiet");
+  if (options.progress == ProgressFormat::kJson) {
+    args.insert(args.end(), {"--progress", "json"});
+  }
+  return args;
+}
+
+}  // namespace
+
+void PipelineOptions::Check() const {
+  if (!IsRegularFile(video)) {
+    throw InputError("video '" + video + "': no such file");
+  }
+  if (!IsRegularFile(product)) {
+    throw InputError("product '" + product + "': no such file");
+  }
+  if (!track.empty() && !IsRegularFile(track)) {
+    throw InputError("track '" + track + "': no such file");
+  }
+  if (output.empty()) throw InputError("output: no path given");
+  if (!addon_dir.empty() &&
+      !IsRegularFile(addon_dir + "/vanelia_blender/batch.py")) {
+    throw InputError("add-on folder '" + addon_dir +
+                     "': has no vanelia_blender/batch.py");
+  }
+  for (const std::string* input : {&video, &product, &track}) {
+    if (!input->empty() && SameFile(output, *input)) {
+      throw InputError("output '" + output + "': is the input '" + *input +
+                       "'; write the result elsewhere");
+    }
+  }
+  CheckCanWrite(output, overwrite, "output");
+  CheckRange("--samples", samples, 1, kMaxSamples);
+  CheckRange("--seed", seed, 0, kMaxSeed);
+  CheckRange("--threads", threads, 0, kMaxThreads);
+  CheckRange("--every", every, 1, kMaxSeed);
+  CheckRange("--start", start, 0, kMaxSeed);
+  if (end != -1) CheckRange("--end", end, start + 1, kMaxSeed);
+  if (camera_height_m &&
+      !(std::isfinite(*camera_height_m) && *camera_height_m > 0.0)) {
+    throw InputError("--camera-height " + FormatNumber(*camera_height_m) +
+                     ": must be > 0 metres");
+  }
+  if (height_m && !(std::isfinite(*height_m) && *height_m > 0.0)) {
+    throw InputError("--height " + FormatNumber(*height_m) +
+                     ": must be > 0 metres");
+  }
+}
+
+std::vector<std::string> PipelineStages(const PipelineOptions& options) {
+  if (!options.track.empty()) return {"render"};
+  return {"track", "align", "render"};
+}
+
+PipelineResult RunPipeline(const PipelineOptions& options,
+                           RunReporter* reporter) {
+  options.Check();
+  const std::string blender = FindBlender(options.blender, "--blender");
+  const std::string addon =
+      options.addon_dir.empty() ? FindAddon() : options.addon_dir;
+  VideoReader::Open(options.video, ReadOptions());  // probe: it decodes
+  const TempDir dir;
+  PipelineResult result;
+  result.output = options.output;
+  std::string track = options.track;
+  if (track.empty()) {
+    result.tracked = true;
+    TrackFile raw =
+        TrackOrReuse(options, dir.Path(), reporter, &result.track_from_cache);
+    track = AlignToFloor(options, std::move(raw), dir.Path(), reporter);
+  }
+  reporter->BeginStage("render", "rendering with " + blender);
+  BlenderJob job;
+  job.blender = blender;
+  job.addon = addon;
+  job.args = BatchArgs(options, track, dir.Path() + "/blender");
+  job.log_path = dir.Path() + "/blender.log";
+  job.output = options.output;
+  const BlenderRun run = RunBlender(job, reporter);
+  if (run.exit_code == 2) {
+    throw InputError(run.error.empty()
+                         ? "Blender's batch refused its input (exit 2); its "
+                           "output ends:\n" +
+                               LogTail(job.log_path)
+                         : run.error);
+  }
+  if (run.exit_code == 130) throw Cancelled("interrupted");
+  if (run.exit_code != 0) {
+    throw InternalError("Blender exited with " + std::to_string(run.exit_code) +
+                        (run.error.empty() ? "" : ": " + run.error) +
+                        "; its output ends:\n" + LogTail(job.log_path));
+  }
+  result.elapsed_s = reporter->ElapsedSeconds();
+  reporter->Done(options.output);
+  return result;
+}
+
+}  // namespace vanelia

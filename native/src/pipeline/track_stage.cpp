@@ -1,0 +1,183 @@
+#include "vanelia/pipeline/track_stage.hpp"
+
+#include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <system_error>
+#include <utility>
+
+namespace vanelia {
+
+TrackFile TrackFrames(VideoReader* reader,
+                      const std::string& video,
+                      const ReadOptions& read,
+                      const TrackerChoice& choice,
+                      const ProgressCallback& progress) {
+  const VideoInfo& info = reader->Info();
+  if (read.start >= info.frame_count) {
+    std::ostringstream msg;
+    msg << "--start " << read.start << ": past the end of '" << video << "' ("
+        << info.frame_count << " frames)";
+    throw InputError(msg.str());
+  }
+  const std::unique_ptr<Tracker> tracker = MakeTracker(choice);
+  FrameFeedInfo feed_info;
+  feed_info.width = reader->OutputWidth();
+  feed_info.height = reader->OutputHeight();
+  feed_info.expected_frames =
+      static_cast<int64_t>(reader->SelectedIndices().size());
+  feed_info.fps = info.fps;
+  const FrameFeed feed = [reader](Frame* frame) { return reader->Next(frame); };
+  const TrackResult result = tracker->Track(feed, feed_info, progress);
+  TrackSource source;
+  source.path = video;
+  source.sha256 = SourceContentSha256(video);
+  source.frame_count = info.frame_count;
+  TrackerInfo tracker_info;
+  tracker_info.name = tracker->Name();
+  tracker_info.version = VANELIA_VERSION;
+  tracker_info.options =
+      TrackerOptionsJson(choice, read.start, read.end, read.every);
+  return ToTrackFile(result, source, tracker_info);
+}
+
+TrackFile TrackVideo(const std::string& video,
+                     const ReadOptions& read,
+                     const TrackerChoice& choice,
+                     const ProgressCallback& progress) {
+  std::unique_ptr<VideoReader> reader = VideoReader::Open(video, read);
+  return TrackFrames(reader.get(), video, read, choice, progress);
+}
+
+TrackCache::TrackCache(std::string folder)
+    : folder_(folder.empty() ? DefaultFolder() : std::move(folder)) {}
+
+std::string TrackCache::DefaultFolder() {
+  if (const char* env = std::getenv("VANELIA_CACHE_DIR"); env && *env) {
+    return env;
+  }
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    return std::string(xdg) + "/vanelia/tracks";
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return std::string(home) + "/.cache/vanelia/tracks";
+  }
+  return "";
+}
+
+std::string TrackCache::PathFor(const std::string& video_sha256,
+                                const std::string& tracker,
+                                const nlohmann::json& options) const {
+  VANELIA_CHECK(!folder_.empty()) << "no cache folder";
+  // nlohmann::json keeps its keys sorted; dump() writes no spaces.
+  const std::string canonical = options.dump(-1, ' ', true);
+  return folder_ + "/" + video_sha256 + "/" + tracker + "-" +
+         Sha256(canonical).substr(0, 16) + ".json";
+}
+
+bool TrackCache::Store(const std::string& path, const std::string& text) {
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(),
+                                      error);
+  if (error) return false;
+  try {
+    WriteFileAtomic(path, text, true);
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+nlohmann::json ClassicalCacheOptions(int64_t start, int64_t end) {
+  return nlohmann::json{{"start", start}, {"end", end}, {"every", 1}};
+}
+
+std::string DescribeTrack(const std::string& output,
+                          const TrackFile& file,
+                          double seconds) {
+  const TrackSummary& s = file.summary;
+  std::string text;
+  char line[512];
+  std::snprintf(line,
+                sizeof(line),
+                "track: wrote %s (world \"%s\")\n"
+                "  frames registered   %lld / %lld\n",
+                output.c_str(),
+                ToString(file.world),
+                static_cast<long long>(s.registered),
+                static_cast<long long>(s.total));
+  text += line;
+  if (s.reproj_err_px) {
+    std::snprintf(line,
+                  sizeof(line),
+                  "  reprojection error  %.3f px (mean)\n",
+                  *s.reproj_err_px);
+    text += line;
+  }
+  if (s.focal_px) {
+    std::snprintf(line,
+                  sizeof(line),
+                  "  focal               %.2f px (%.2f mm on a 36 mm sensor)\n",
+                  *s.focal_px,
+                  *s.focal_px / file.width * 36.0);
+    text += line;
+  }
+  if (file.lens.model == LensDistortion::Model::kRadialK1K2) {
+    std::snprintf(line,
+                  sizeof(line),
+                  "  lens                radial k1 %.5f k2 %.5f\n",
+                  file.lens.k1,
+                  file.lens.k2);
+  } else {
+    std::snprintf(line, sizeof(line), "  lens                pinhole\n");
+  }
+  text += line;
+  std::snprintf(line,
+                sizeof(line),
+                "  points              %lld\n"
+                "  time                %.2f s (%.1f frames/s)\n",
+                static_cast<long long>(file.points ? file.points->Size() : 0),
+                seconds,
+                seconds > 0.0 ? static_cast<double>(s.total) / seconds : 0.0);
+  text += line;
+  for (const std::string& w : s.warnings) text += "  warning: " + w + "\n";
+  return text;
+}
+
+std::string DescribeAlignment(const Alignment& alignment,
+                              const TrackFile& file) {
+  std::string text;
+  char line[256];
+  if (!alignment.aligned) {
+    text += "  floor:      not found; world left as the tracker's\n";
+  } else {
+    const TrackGroundPlane& g = *file.ground_plane;
+    std::snprintf(line,
+                  sizeof(line),
+                  "  floor:      %s, %lld inliers, confidence %.2f\n",
+                  ToString(g.method),
+                  static_cast<long long>(g.inliers),
+                  g.confidence);
+    text += line;
+    std::snprintf(
+        line,
+        sizeof(line),
+        "  scale:      %s%s\n",
+        ToString(file.scale.method),
+        file.scale.value_m
+            ? (" = " + std::to_string(*file.scale.value_m) + " m").c_str()
+            : "");
+    text += line;
+  }
+  for (const std::string& warning : alignment.warnings) {
+    text += "  warning:    " + warning + "\n";
+  }
+  return text;
+}
+
+}  // namespace vanelia
