@@ -39,7 +39,7 @@ def parse_args(argv):
     p.add_argument("--product", required=True)
     p.add_argument("--track", required=True)
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--samples", type=int, default=256)  # scene/render.DEFAULT_SAMPLES
+    p.add_argument("--samples", type=int, default=256)  # render/cycles.DEFAULT_SAMPLES
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--end", type=int, default=-1)
@@ -111,7 +111,9 @@ def _scaled_track(track, scale):
 def prepare(args, progress):
     """Checks every input; returns (info, plate_info, plate_path, track,
     indices, work_dir). Raises input errors before anything is written."""
-    from vanelia_blender.core import glb, media, proxy, render_plan
+    from vanelia_blender.core import glb, media
+    from vanelia_blender.encode import proxy
+    from vanelia_blender.render import render_plan
     from vanelia_blender.core import track_file
     from vanelia_blender.scene.build import check_track
 
@@ -163,8 +165,8 @@ def prepare(args, progress):
 def render_frames(scene, built, indices, frames_dir, full_frame, progress):
     import bpy
 
-    from vanelia_blender.core import render_plan
-    from vanelia_blender.scene import build, render
+    from vanelia_blender.render import cycles, render_plan
+    from vanelia_blender.scene import build
 
     width, height = scene.render.resolution_x, scene.render.resolution_y
     points = build.region_points(built)
@@ -184,7 +186,7 @@ def render_frames(scene, built, indices, frames_dir, full_frame, progress):
             if region is None:
                 region = (0, 0, 1, 1)  # nothing visible: a token border
             border = render_plan.border_of_region(region, width, height)
-        render.set_border(scene, border)
+        cycles.set_border(scene, border)
         scene.render.filepath = os.path.join(frames_dir, f"{k:06d}.png")
         bpy.ops.render.render(write_still=True)
         by_index[index] = scene.render.filepath
@@ -194,7 +196,7 @@ def render_frames(scene, built, indices, frames_dir, full_frame, progress):
 
 def _region(scene, cam, width, height, points, margin=None):
     """Pixel region from the evaluated camera (any track interpolation)."""
-    from vanelia_blender.core import render_plan
+    from vanelia_blender.render import render_plan
 
     from vanelia_blender.core import conventions
 
@@ -231,7 +233,7 @@ def _save_blend(bpy, args, progress):
 def run(args):
     import bpy
 
-    from vanelia_blender.core import encode
+    from vanelia_blender.encode import encode
     from vanelia_blender.scene import build
 
     progress = Progress(args.quiet, args.progress == "json")
@@ -282,7 +284,7 @@ def run(args):
 def main(argv):
     from vanelia_blender.core.glb import ProductError
     from vanelia_blender.core.media import MediaError
-    from vanelia_blender.core.render_plan import PlanError
+    from vanelia_blender.render.render_plan import PlanError
     from vanelia_blender.scene.build import TrackMismatchError
     from vanelia_blender.scene.camera import CameraError
     from vanelia_blender.scene.collection import NameClashError

@@ -16,7 +16,8 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from . import native, preferences
-from .core import glb, jobs, media, render_plan, render_job, track_file, tracking, weights
+from .core import glb, jobs, media, track_file, tracking, weights
+from .render import render_job, render_plan
 from .scene import build, camera, collection
 
 # The last finished job of each operator: (Snapshot), for tests and scripts.

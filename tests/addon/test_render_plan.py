@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from vanelia_blender.core import encode, glb, proxy, render_plan
+from vanelia_blender.core import glb
+from vanelia_blender.encode import encode, proxy
+from vanelia_blender.render import render_plan
 from vanelia_blender.core.media import MediaInfo, _is_vfr
 
 K = [[500.0, 0.0, 319.5], [0.0, 500.0, 179.5], [0.0, 0.0, 1.0]]

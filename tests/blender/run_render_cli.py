@@ -26,7 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scene_testing as st  # noqa: E402
 
 sys.path.insert(0, st.ADDON)
-from vanelia_blender.core import media, proxy, render_plan  # noqa: E402
+from vanelia_blender.core import media  # noqa: E402
+from vanelia_blender.encode import proxy  # noqa: E402
+from vanelia_blender.render import render_plan  # noqa: E402
 
 FRAMES = 8
 LOCATION = None  # set from the ground truth's frame 0

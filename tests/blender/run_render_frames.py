@@ -24,9 +24,11 @@ import scene_testing as st  # noqa: E402
 
 sys.path.insert(0, st.ADDON)
 from vanelia_blender.batch import _region  # noqa: E402
-from vanelia_blender.core import media, render_plan  # noqa: E402
+from vanelia_blender.core import media  # noqa: E402
+from vanelia_blender.render import render_plan  # noqa: E402
 from vanelia_blender.core import track_file  # noqa: E402
-from vanelia_blender.scene import build, compositing, render  # noqa: E402
+from vanelia_blender.render import cycles  # noqa: E402
+from vanelia_blender.scene import build, compositing  # noqa: E402
 
 
 def parse():
@@ -106,7 +108,7 @@ def main():
         # The first frame renders whole (the shadow must stay in the region
         # the border would keep), the others with the batch's border.
         border = render_plan.border_of_region(region, w, h) if k else None
-        render.set_border(scene, border)
+        cycles.set_border(scene, border)
         scene.render.filepath = os.path.join(args.out, f"render_{index:04d}.png")
         bpy.ops.render.render(write_still=True)
         mask = st.read_png(os.path.join(args.out, f"mask_{index + 1:04d}.png"))[..., 0] > 127
@@ -164,7 +166,7 @@ def check_shadow(index, rgba, product_mask, region):
 def check_plate_frames(scene, built, info, args):
     """Compositor plate at Blender frame N == decoded frame N - 1."""
     compositing.build_compositing(scene, built.clip, False, over_plate=True)
-    render.set_border(scene, None)
+    cycles.set_border(scene, None)
     built.product.hide_render = True
     for obj in built.product.children_recursive:
         obj.hide_render = True

@@ -201,7 +201,7 @@ def check_product(empty, gt):
     st.check(abs(lo[2]) < 1e-4, f"product bottom at z = {lo[2]:.2e}")
     st.check(0.05 < hi[2] - lo[2] < 3.0, f"real size: {hi[2] - lo[2]:.3f} m tall")
     f0 = gt["frames"][0]
-    from vanelia_blender.core import render_plan
+    from vanelia_blender.render import render_plan
 
     want = render_plan.default_product_location(
         f0["K_opencv"], f0["c2w_blender"], gt["width"], gt["height"]

@@ -3,7 +3,7 @@ resolution, pixel aspect, rational frame rate and frame range.
 
 Blender frame N shows decoded frame N - 1: the clip starts at scene frame 1.
 A clip Blender 3.4 cannot show as it is (rotation metadata, variable frame
-rate) is replaced by its upright constant-rate proxy (core/proxy.py) before
+rate) is replaced by its upright constant-rate proxy (encode/proxy.py) before
 it gets here.
 """
 
@@ -11,7 +11,7 @@ import os
 
 import bpy
 
-from ..core.render_plan import fps_to_blender
+from ..render.render_plan import fps_to_blender
 from .collection import ensure_data
 
 CLIP_NAME = "Vanelia Plate"

@@ -14,8 +14,10 @@ from typing import Optional
 
 import bpy
 
-from ..core import render_plan, track_file
-from . import background, compositing, ground, lighting, product, render
+from ..core import track_file
+from ..render import render_plan
+from ..render import cycles
+from . import background, compositing, ground, lighting, product
 from .camera import CAMERA_NAME, build_camera
 from .collection import COLLECTION_NAME, check_names, ensure_collection
 
@@ -33,7 +35,7 @@ class BuildOptions:
     location: Optional[list] = None  # product floor point, m; None = auto
     rotation_z_deg: float = 0.0  # product turn about Z, degrees
     height_m: Optional[float] = None  # product height, m; None = file size
-    samples: int = render.DEFAULT_SAMPLES  # Cycles samples per pixel
+    samples: int = cycles.DEFAULT_SAMPLES  # Cycles samples per pixel
     seed: int = 0  # Cycles seed
     sun_azimuth_deg: float = -60.0  # where the sun is, from +X towards +Y
     sun_elevation_deg: float = 50.0  # above the horizon
@@ -175,7 +177,7 @@ def _build(scene, options):
         options.sun_strength,
     )
     lighting.ensure_world(scene, options.world_strength)
-    render.configure_render(
+    cycles.configure_render(
         scene,
         options.samples,
         options.seed,
@@ -187,6 +189,6 @@ def _build(scene, options):
 
 
 def region_points(built):
-    """World points bounding the product and its shadow (core/render_plan)."""
+    """World points bounding the product and its shadow (render/render_plan)."""
     lo, hi = product.world_bounds(built.product)
     return render_plan.region_points(lo, hi, built.light_dir)

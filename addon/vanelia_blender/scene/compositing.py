@@ -13,7 +13,7 @@ nodes are left alone. Only the link into the output is taken over.
 The render border limits the compositor to the border (Blender computes only
 that region), so a border render cannot show the plate around it: the batch
 renderer builds the tree with `over_plate=False` and composites the region
-over the decoded source with FFmpeg (core/encode.py).
+over the decoded source with FFmpeg (encode/encode.py).
 """
 
 import bpy
@@ -80,7 +80,7 @@ def build_compositing(scene, clip, distort, over_plate=True):
     With `over_plate` False the output is the (distorted) render alone, with
     its alpha: a render border limits Blender's compositor to the border, so
     the batch renderer lays the render region over the plate itself
-    (core/encode.py, with FFmpeg) and needs the transparent render."""
+    (encode/encode.py, with FFmpeg) and needs the transparent render."""
     tree = _tree(scene)
     layers = _node(tree, "Vanelia Render Layers", "CompositorNodeRLayers", (0, 0))
     layers.scene = scene

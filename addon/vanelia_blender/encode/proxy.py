@@ -18,7 +18,7 @@ import os
 import subprocess
 from fractions import Fraction
 
-from .media import MediaError, find_tool
+from ..core.media import MediaError, find_tool
 
 
 def proxy_reason(info):

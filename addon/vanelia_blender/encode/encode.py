@@ -16,7 +16,7 @@ place.
 import os
 import subprocess
 
-from .media import MediaError, find_tool
+from ..core.media import MediaError, find_tool
 
 FRAME_PATTERN = "%06d.png"
 CRF = 10  # H.264 quality: the plate keeps >= 40 dB PSNR (42-43 at 12)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import List, Optional
 
-from . import cache, proxy
+from ..core import cache
+from ..encode import proxy
 
 # The folder holding vanelia_blender/: the pipeline runs its batch.py.
 ADDON_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
