@@ -115,7 +115,7 @@ def prepare(args, progress):
     from vanelia_blender.encode import proxy
     from vanelia_blender.render import render_plan
     from vanelia_blender.core import track_file
-    from vanelia_blender.scene.build import check_track
+    from vanelia_blender.scene.build import TrackMismatchError, check_track
 
     out = os.path.abspath(args.output)
     if os.path.exists(out) and not args.overwrite:
@@ -145,7 +145,10 @@ def prepare(args, progress):
         mapping = proxy.cfr_mapping(info.pts, Fraction(info.fps_num, info.fps_den))
         plate_info.frame_count = len(mapping)
         plate_info.rotation_deg, plate_info.vfr = 0, False
-    check_track(track, plate_info)
+    try:
+        check_track(track, plate_info)
+    except TrackMismatchError as e:
+        raise media.MediaError(f"track '{args.track}': {e}")
     if args.camera_height is not None:
         c2ws = [f["c2w_blender"] for f in track["frames"]]
         _scaled_track(track, render_plan.camera_height_scale(c2ws, args.camera_height))

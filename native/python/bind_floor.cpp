@@ -66,7 +66,7 @@ void BindFloor(py::module_& m) {
         Alignment alignment;
         {
           py::gil_scoped_release release;
-          CheckCanWrite(output, overwrite);
+          CheckCanWrite(output, overwrite, "output", {input});
           alignment = AlignTrackFile(options, &file);
           WriteTrackFile(output, file, overwrite);
         }

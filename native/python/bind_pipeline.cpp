@@ -126,7 +126,9 @@ py::object TrackVideoPy(const std::string& path,
   Json doc;
   {
     py::gil_scoped_release release;
-    if (!output.empty()) CheckCanWrite(output, overwrite, "track");
+    if (!output.empty()) {
+      CheckCanWrite(output, overwrite, "track", {path, network.weights});
+    }
     const TrackFile file = TrackVideo(path, read, choice, callback);
     if (!output.empty()) WriteTrackFile(output, file, overwrite);
     doc = TrackFileToJson(file);

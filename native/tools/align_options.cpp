@@ -28,18 +28,28 @@ void AddAlignmentOptions(ArgParser* parser) {
   parser->AddFlag("--no-scale", "keep the tracker's scale (scale 1)");
 }
 
-AlignmentOptions AlignmentOptionsFromArgs(const ArgParser& args,
-                                          const TrackFile& file) {
-  AlignmentOptions options;
-  options.camera_height_m = args.GetDouble("--camera-height");
-  if (!(options.camera_height_m > 0.0)) {
+void CheckAlignmentArgs(const ArgParser& args) {
+  if (!(args.GetDouble("--camera-height") > 0.0)) {
     throw UsageError("--camera-height = " + args.Get("--camera-height") +
                      "; must be > 0 metres");
   }
-  const bool distance = args.Flag("--distance");
-  if (distance && args.Flag("--no-scale")) {
+  if (args.Flag("--distance") && args.Flag("--no-scale")) {
     throw UsageError("--distance and --no-scale exclude each other");
   }
+  for (const char* other : {"--no-scale", "--distance"}) {
+    if (args.Given("--camera-height") && args.Flag(other)) {
+      throw UsageError(std::string("--camera-height and ") + other +
+                       " exclude each other (both set the scale)");
+    }
+  }
+}
+
+AlignmentOptions AlignmentOptionsFromArgs(const ArgParser& args,
+                                          const TrackFile& file) {
+  CheckAlignmentArgs(args);
+  AlignmentOptions options;
+  options.camera_height_m = args.GetDouble("--camera-height");
+  const bool distance = args.Flag("--distance");
   if (args.Flag("--no-scale")) options.scale = ScaleMethod::kNone;
   if (distance) {
     const std::vector<std::string> values = args.GetAll("--distance");

@@ -205,6 +205,11 @@ bool ArgParser::Has(const std::string& name) const {
   return values_.count(name) > 0 || !spec.default_value.empty();
 }
 
+bool ArgParser::Given(const std::string& name) const {
+  Find(name);
+  return values_.count(name) > 0;
+}
+
 std::string ArgParser::Get(const std::string& name) const {
   const Spec& spec = Find(name);
   const auto it = values_.find(name);

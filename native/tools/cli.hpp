@@ -58,7 +58,8 @@ class ArgParser {
 
   std::string Help() const;
 
-  bool Has(const std::string& name) const;
+  bool Has(const std::string& name) const;    // given, or has a default
+  bool Given(const std::string& name) const;  // given on the command line
   std::string Get(const std::string& name) const;
   std::vector<std::string> GetAll(const std::string& name) const;
   int64_t GetInt(const std::string& name) const;

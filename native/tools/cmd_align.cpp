@@ -22,7 +22,8 @@ int RunAlign(const Args& argv) {
   AddAlignmentOptions(&args);
   if (!args.Parse(argv)) return 0;
   const std::string output = args.Get("--output");
-  CheckCanWrite(output, args.Flag("--overwrite"));
+  CheckCanWrite(
+      output, args.Flag("--overwrite"), "output", {args.Get("TRACK")});
   TrackFile file = ReadTrackFile(args.Get("TRACK"));
   const AlignmentOptions options = AlignmentOptionsFromArgs(args, file);
   const Alignment alignment = AlignTrackFile(options, &file);

@@ -74,7 +74,7 @@ int RunImportTrack(const Args& argv) {
   const std::string src = args.Get("SRC");
   const std::string output = args.Get("--output");
   const bool overwrite = args.Flag("--overwrite");
-  CheckCanWrite(output, overwrite, "track");
+  CheckCanWrite(output, overwrite, "track", {src});
   std::error_code ec;
   if (!std::filesystem::exists(src, ec)) {
     throw InputError("SRC '" + src + "' does not exist");

@@ -245,8 +245,14 @@ int RunTrack(const Args& argv) {
   const std::string output = args.Get("--output");
   const bool overwrite = args.Flag("--overwrite");
   const bool quiet = args.Flag("--quiet");
-  CheckCanWrite(output, overwrite, "track");
+  CheckCanWrite(output,
+                overwrite,
+                "track",
+                {video, args.Has("--weights") ? args.Get("--weights") : ""});
   const FrameRange range = FrameRange::FromArgs(args);
+#ifdef VANELIA_HAVE_FLOOR
+  if (!args.Flag("--no-align")) CheckAlignmentArgs(args);  // before the work
+#endif
   TrackerOptions common;
   common.lens = LensModeFromName(args.Get("--lens"), "--lens");
   common.per_frame_focal = args.Flag("--per-frame-focal");

@@ -48,9 +48,16 @@ def test_built_trackers_of_old_and_new_modules():
     assert tracking.built_trackers(New()) == ("classical", "must3r")
 
 
-def test_classical_cache_key_is_unchanged_for_vanelia_run():
+def test_classical_cache_key_is_the_pipelines():
     request = tracking.TrackRequest(video=VIDEO, network=tracking.NetworkOptions(weights=TINY))
-    # native/tools/cmd_run.cpp computes exactly this key.
+    # native/src/pipeline/track_stage.cpp (ClassicalCacheOptions) computes
+    # exactly this key; the version keeps an upgraded tracker from reusing.
+    assert request.options("ignored", "0.1.0") == {
+        "start": 0,
+        "end": -1,
+        "every": 1,
+        "version": "0.1.0",
+    }
     assert request.options("ignored") == {"start": 0, "end": -1, "every": 1}
     request.focal_px = 500
     assert request.options() == {"start": 0, "end": -1, "every": 1, "focal_px": 500.0}
@@ -125,9 +132,19 @@ class FakeNative:
         self.calls = []
 
     def track_video(self, path, **kwargs):
+        import json
+
         self.calls.append(kwargs)
         kwargs["progress"](stage="track", done=1, total=1)
-        return {"world": "track", "tracker": {"name": kwargs.get("tracker", "classical")}}
+        # A valid track document (the cache validates what it reuses).
+        with open(os.path.join(ROOT, "docs", "track_example.json")) as f:
+            doc = json.load(f)
+        identity = [[float(r == c) for c in range(4)] for r in range(4)]
+        doc["world"], doc["blender_from_track"] = "track", identity
+        doc["scale"] = {"method": "none", "value_m": None}
+        doc.pop("ground_plane")
+        doc["tracker"]["name"] = kwargs.get("tracker", "classical")
+        return doc
 
     def format_track(self, doc):
         import json
@@ -200,5 +217,5 @@ def test_real_must3r_track_through_the_job(tmp_path):
     assert raw["tracker"]["options"]["focal_px"] == 500.0
     sha = cache.video_sha256(VIDEO)
     assert outcome.raw_path == cache.TrackCache(str(tmp_path)).path_for(
-        sha, "must3r", request.options(cache.file_sha256(TINY))
+        sha, "must3r", request.options(cache.file_sha256(TINY), _vanelia.__version__)
     )

@@ -118,10 +118,12 @@ def shared_cache_with_cli(vanelia, work):
     """`vanelia run` without --track reuses the add-on's cached raw track."""
     from vanelia_blender.core import cache
 
+    from vanelia_blender import native
+
     raw = cache.TrackCache().path_for(
         cache.video_sha256(os.path.join(at.SAMPLE, "video.mp4")),
         "classical",
-        {"start": 0, "end": -1, "every": 1},
+        {"start": 0, "end": -1, "every": 1, "version": native.module().__version__},
     )
     assert os.path.isfile(raw), raw
     out = os.path.join(work, "cli.mp4")

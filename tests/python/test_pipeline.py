@@ -123,19 +123,45 @@ def test_python_run_stops_when_the_callback_says_so(tmp_path, track):
     assert [p for p in os.listdir(tmp_path) if "final" in p] == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_stops_blender_and_leaves_nothing(tmp_path, track, sig):
+def _is_stage(name):
+    return lambda e: e["type"] == "stage" and e["stage"] == name
+
+
+# (case, extra options, when to send the signal, signal): one case per stage
+# of `vanelia run`, each stopped when that stage's event appears.
+STOPS = [
+    ("track", ["--no-track"], _is_stage("track"), signal.SIGINT),
+    ("align", ["--no-track"], _is_stage("align"), signal.SIGINT),
+    ("scene-build", [], _is_stage("render"), signal.SIGINT),
+    ("render", [], lambda e: e["type"] == "progress" and e["step"] == "render", signal.SIGINT),
+    ("render-sigterm", [], lambda e: e["type"] == "progress", signal.SIGTERM),
+    (
+        "encode",
+        ["--end", "4", "--samples", "1"],
+        lambda e: e["type"] == "message" and e["text"].startswith("encode:"),
+        signal.SIGINT,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", STOPS, ids=[c[0] for c in STOPS])
+def test_signal_in_each_stage_stops_everything_and_leaves_nothing(tmp_path, track, case):
+    _, extra, when, sig = case
     env, scratch = _env(tmp_path)
+    env["VANELIA_CACHE_DIR"] = str(tmp_path / "cache")  # never a cache hit
     out = tmp_path / "final.mp4"
-    cmd = [VANELIA, "run", VIDEO, PRODUCT, "--track", track, "-o", str(out)]
-    cmd += ["--samples", "16", "--progress", "json"]
+    cmd = [VANELIA, "run", VIDEO, PRODUCT, "-o", str(out), "--progress", "json"]
+    if "--no-track" in extra:
+        extra = [x for x in extra if x != "--no-track"]
+    else:
+        cmd += ["--track", track]
+    cmd += ["--samples", "16", *extra] if "--samples" not in extra else extra
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     for line in proc.stderr:
-        event = json.loads(line)
-        if event["type"] == "progress" and event.get("step") == "render":
+        if line.startswith("{") and when(json.loads(line)):
             break
     else:
-        pytest.fail(f"no render progress; exit {proc.wait()}")
+        pytest.fail(f"the stage's event never came; exit {proc.wait()}")
     proc.send_signal(sig)
     stopped = time.monotonic()
     rest = proc.stderr.read()
@@ -147,6 +173,8 @@ def test_signal_stops_blender_and_leaves_nothing(tmp_path, track, sig):
     assert not out.exists()
     assert [p for p in os.listdir(tmp_path) if "final" in p] == []
     assert _ours(scratch) == []
-    # No Blender left rendering this output, orphaned.
+    cached = [f for _, _, files in os.walk(tmp_path / "cache") for f in files]
+    assert all(not f.startswith(".tmp") for f in cached), cached
+    # No Blender (or its FFmpeg) left working on this output, orphaned.
     left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
     assert left.stdout.strip() == "", left.stdout

@@ -13,8 +13,10 @@ Key: `<folder>/<video_sha256>/<tracker>-<options_sha256[:16]>.json` where
   - options_sha256 is the hex SHA-256 of the UTF-8 canonical JSON of the
     tracker options dict: keys sorted, separators "," and ":", no spaces,
     ASCII only, floats as Python's repr (e.g. {"end":-1,"every":1,"start":0}).
-    The classical tracker's options are exactly {start, end, every} (what
-    `vanelia run` computes, native/tools/cmd_run.cpp). A network's add its
+    The classical tracker's options are exactly {start, end, every, version}
+    (version: the native module's __version__, so an upgraded tracker never
+    reuses an older one's tracks; what `vanelia run` computes,
+    native/src/pipeline/track_stage.cpp ClassicalCacheOptions). A network's add its
     options (core/tracking.py NetworkOptions.key: image_size, dtype and the
     video-mode numbers; not the device, which does not change the result)
     and "weights_sha256", the hex SHA-256 of the checkpoint's bytes: the same
@@ -22,8 +24,8 @@ Key: `<folder>/<video_sha256>/<tracker>-<options_sha256[:16]>.json` where
 The cached file is the tracker's raw track file (world "track", with its
 points), before alignment: aligning (camera height) is cheap and is done on
 every use, so changing the camera height does not track again. Files are
-written atomically (temporary file + rename); a file that fails to read is
-treated as a miss.
+written atomically (temporary file + rename); a file that fails to read or
+to validate as a track file is discarded and treated as a miss.
 """
 
 import hashlib

@@ -86,11 +86,14 @@ class TrackRequest:
     # footage (random test weights estimate none, see tests/data/must3r).
     focal_px: Optional[float] = None
 
-    def options(self, weights_sha256=None):
+    def options(self, weights_sha256=None, version=None):
         """The tracker options that key the cache (core/cache.py): the frame
-        range, a known focal when given, and for a network its options and
-        the weights' content hash."""
+        range, the native module's version (an upgraded tracker never reuses
+        an older one's tracks), a known focal when given, and for a network
+        its options and the weights' content hash."""
         options = {"start": self.start, "end": self.end, "every": self.every}
+        if version is not None:
+            options["version"] = version
         if self.focal_px is not None:
             options["focal_px"] = float(self.focal_px)
         if self.tracker in NETWORKS:
@@ -234,11 +237,16 @@ def _raw_track(request, native, progress):
     if request.tracker in NETWORKS:
         progress(stage="hash weights", done=0, total=1)
         weights_sha = cache.file_sha256(request.network.weights)
-    options = request.options(weights_sha)
+    options = request.options(weights_sha, getattr(native, "__version__", None))
     hit = store.lookup(sha, request.tracker, options) if request.use_cache else None
     if hit:
         with open(hit, encoding="utf-8") as f:
-            return hit, f.read(), True
+            text = f.read()
+        try:
+            track_file.loads(text, hit)
+            return hit, text, True
+        except track_file.TrackFileError:
+            os.remove(hit)  # damaged (truncated, edited): never trusted
     if request.tracker not in built_trackers(native):
         raise TrackRequestError(
             f"tracker '{request.tracker}' is not in this build of the native "

@@ -13,6 +13,9 @@
 #include <system_error>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace vanelia {
 namespace {
 
@@ -132,9 +135,28 @@ class Sha256Hasher {
 
 }  // namespace
 
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa {};
+
+  struct stat sb {};
+
+  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
+         sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 void CheckCanWrite(const std::string& path,
                    bool overwrite,
-                   const std::string& what) {
+                   const std::string& what,
+                   const std::vector<std::string>& inputs) {
+  for (const std::string& input : inputs) {
+    if (!input.empty() && SameFile(path, input)) {
+      std::string message = what;
+      message += " '" + path + "': is the input '";
+      message += input;
+      message += "'; write the result to another file";
+      throw InputError(message);
+    }
+  }
   std::error_code ec;
   if (fs::exists(path, ec) && !overwrite) {
     throw InputError(what + " '" + path +
@@ -147,6 +169,10 @@ void CheckCanWrite(const std::string& path,
   if (!fs::is_directory(parent, ec)) {
     throw InputError(what + " '" + path + "': folder '" + parent.string() +
                      "' does not exist");
+  }
+  if (access(parent.c_str(), W_OK) != 0) {
+    throw InputError(what + " '" + path + "': folder '" + parent.string() +
+                     "' is not writable");
   }
 }
 

@@ -247,6 +247,7 @@ BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter) {
   if (!finished) {
     StopChild(pid);
     std::remove((job.output + ".tmp-" + std::to_string(pid) + ".mp4").c_str());
+    if (job.output_is_new) std::remove(job.output.c_str());
     throw Cancelled("Blender stopped, nothing written");
   }
   while (waitpid(pid, &status, 0) < 0) {

@@ -34,13 +34,6 @@ bool IsRegularFile(const std::string& path) {
   return fs::is_regular_file(path, error);
 }
 
-// True when `a` and `b` name the same existing file.
-bool SameFile(const std::string& a, const std::string& b) {
-  std::error_code error;
-  return fs::exists(a, error) && fs::exists(b, error) &&
-         fs::equivalent(a, b, error);
-}
-
 // The run's temporary folder, removed with everything in it on every exit.
 class TempDir {
  public:
@@ -101,8 +94,18 @@ TrackFile TrackOrReuse(const PipelineOptions& options,
                           ClassicalCacheOptions(options.start, options.end));
   *from_cache = !cached.empty() && IsRegularFile(cached);
   if (*from_cache) {
-    reporter->Message("reusing " + cached);
-    return ReadTrackFile(cached);
+    try {
+      TrackFile reused = ReadTrackFile(cached);
+      reporter->Message("reusing " + cached);
+      return reused;
+    } catch (const InputError& error) {
+      // A truncated or damaged entry is discarded, never trusted.
+      reporter->Message("discarding the cached track (" +
+                        std::string(error.what()) + "); tracking again");
+      std::error_code ignored;
+      fs::remove(cached, ignored);
+      *from_cache = false;
+    }
   }
   ReadOptions read;
   read.start = options.start;
@@ -207,6 +210,11 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
 }  // namespace
 
 void PipelineOptions::Check() const {
+  std::error_code error;
+  if (fs::is_directory(video, error)) {
+    throw InputError("video '" + video +
+                     "': is a folder; vanelia run takes a video file");
+  }
   if (!IsRegularFile(video)) {
     throw InputError("video '" + video + "': no such file");
   }
@@ -222,13 +230,18 @@ void PipelineOptions::Check() const {
     throw InputError("add-on folder '" + addon_dir +
                      "': has no vanelia_blender/batch.py");
   }
-  for (const std::string* input : {&video, &product, &track}) {
-    if (!input->empty() && SameFile(output, *input)) {
-      throw InputError("output '" + output + "': is the input '" + *input +
-                       "'; write the result elsewhere");
+  CheckCanWrite(output, overwrite, "output", {video, product, track});
+  if (keep_blend) {
+    // --keep-blend saves OUTPUT.blend beside the video: never over an input.
+    const std::string blend =
+        fs::path(output).replace_extension(".blend").string();
+    for (const std::string& input : {video, product, track}) {
+      if (!input.empty() && SameFile(blend, input)) {
+        throw InputError("--keep-blend '" + blend + "': is the input '" +
+                         input + "'; write the result to another file");
+      }
     }
   }
-  CheckCanWrite(output, overwrite, "output");
   CheckRange("--samples", samples, 1, kMaxSamples);
   CheckRange("--seed", seed, 0, kMaxSeed);
   CheckRange("--threads", threads, 0, kMaxThreads);
@@ -239,6 +252,18 @@ void PipelineOptions::Check() const {
       !(std::isfinite(*camera_height_m) && *camera_height_m > 0.0)) {
     throw InputError("--camera-height " + FormatNumber(*camera_height_m) +
                      ": must be > 0 metres");
+  }
+  if (!std::isfinite(rotation_z_deg)) {
+    throw InputError("--rotation-z " + FormatNumber(rotation_z_deg) +
+                     ": must be a finite angle in degrees");
+  }
+  if (location_m) {
+    for (const double v : *location_m) {
+      if (!std::isfinite(v)) {
+        throw InputError("--location: " + FormatNumber(v) +
+                         " is not a finite coordinate in metres");
+      }
+    }
   }
   if (height_m && !(std::isfinite(*height_m) && *height_m > 0.0)) {
     throw InputError("--height " + FormatNumber(*height_m) +
@@ -275,7 +300,15 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   job.args = BatchArgs(options, track, dir.Path() + "/blender");
   job.log_path = dir.Path() + "/blender.log";
   job.output = options.output;
+  std::error_code missing;
+  job.output_is_new = !fs::exists(options.output, missing);
   const BlenderRun run = RunBlender(job, reporter);
+  if (LogTail(job.log_path, 1 << 20).rfind("Blender ", 0) != 0) {
+    // Blender prints its banner first: anything else is not Blender.
+    throw InputError("--blender '" + blender + "': not Blender (it exited " +
+                     std::to_string(run.exit_code) +
+                     " without printing Blender's banner)");
+  }
   if (run.exit_code == 2) {
     throw InputError(run.error.empty()
                          ? "Blender's batch refused its input (exit 2); its "

@@ -94,7 +94,10 @@ bool TrackCache::Store(const std::string& path, const std::string& text) {
 }
 
 nlohmann::json ClassicalCacheOptions(int64_t start, int64_t end) {
-  return nlohmann::json{{"start", start}, {"end", end}, {"every", 1}};
+  return nlohmann::json{{"start", start},
+                        {"end", end},
+                        {"every", 1},
+                        {"version", VANELIA_VERSION}};
 }
 
 std::string DescribeTrack(const std::string& output,

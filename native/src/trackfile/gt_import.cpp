@@ -118,13 +118,15 @@ TrackFile ImportGroundTruthString(const std::string& text,
   Json doc;
   try {
     doc = Json::parse(text);
-  } catch (const Json::parse_error& error) {
-    throw InputError("gt '" + gt_path + "': not valid JSON: " + error.what());
+  } catch (const Json::exception& error) {
+    throw InputError("gt '" + gt_path +
+                     "': not valid JSON: " + internal::JsonErrorText(error));
   }
   if (!doc.is_object()) gt.Fail("(document)", "must be a JSON object");
   const Json& format = gt.Member(doc, "", "format");
+  // Version 1 only: a later version may mean something this reader cannot.
   if (!format.is_string() ||
-      format.get<std::string>().rfind("vanelia-gt-track/", 0) != 0) {
+      format.get<std::string>() != "vanelia-gt-track/1") {
     gt.Fail("format", "must be \"vanelia-gt-track/1\"");
   }
   TrackFile track;

@@ -19,6 +19,22 @@ namespace vanelia::internal {
 
 using Json = nlohmann::ordered_json;
 
+// Why a text is not JSON, in printable ASCII: nlohmann's parse errors quote
+// the bytes they read, which for a binary file are not text.
+inline std::string JsonErrorText(const Json::exception& error) {
+  if (const auto* parse = dynamic_cast<const Json::parse_error*>(&error)) {
+    return "syntax error at byte " + std::to_string(parse->byte);
+  }
+  std::string text = error.what();
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 ||
+        static_cast<unsigned char>(c) > 0x7e) {
+      c = '?';
+    }
+  }
+  return text;
+}
+
 inline std::string Index(const std::string& key, size_t i) {
   return key + "[" + std::to_string(i) + "]";
 }

@@ -323,8 +323,10 @@ Json ParseTrackFileJson(const std::string& text, const std::string& name) {
   Json document;
   try {
     document = Json::parse(text);
-  } catch (const Json::parse_error& error) {
-    throw InputError("track '" + name + "': not valid JSON: " + error.what());
+  } catch (const Json::exception& error) {
+    // parse_error, and out_of_range for a number JSON cannot hold (1e999).
+    throw InputError("track '" + name +
+                     "': not valid JSON: " + internal::JsonErrorText(error));
   }
   ValidateTrackFileJson(document, name);
   return document;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,9 @@ fs::path TempDir(const std::string& name) {
 // arguments, one per line, in <dir>/args.
 std::string StandIn(const fs::path& dir, const std::string& script) {
   const fs::path path = dir / "blender";
-  std::ofstream(path) << "#!/bin/sh\nprintf '%s\\n' \"$@\" > '"
-                      << (dir / "args").string() << "'\n"
+  std::ofstream(path) << "#!/bin/sh\necho 'Blender 3.4.1'\n"
+                      << "printf '%s\\n' \"$@\" > '" << (dir / "args").string()
+                      << "'\n"
                       << script << "\n";
   chmod(path.c_str(), 0755);
   return path.string();
@@ -188,6 +190,25 @@ TEST(RunPipeline, StopRequestStopsBlenderQuicklyAndLeavesNothing) {
   }
 }
 
+TEST(RunPipeline, AProgramThatIsNotBlenderIsAnInputError) {
+  const fs::path dir = TempDir("not_blender");
+  for (const char* program : {"/bin/true", "/bin/false"}) {
+    const PipelineOptions options = Options(dir, program);
+    RunReporter reporter([](const RunEvent&) {}, PipelineStages(options));
+    try {
+      RunPipeline(options, &reporter);
+      FAIL() << "expected InputError for " << program;
+    } catch (const InputError& error) {
+      EXPECT_EQ(
+          std::string(error.what())
+              .rfind(std::string("--blender '") + program + "': not Blender",
+                     0),
+          0u)
+          << error.what();
+    }
+  }
+}
+
 TEST(PipelineOptions, RefusesToWriteOverAnInput) {
   const fs::path dir = TempDir("input_as_output");
   const fs::path copy = dir / "clip.mp4";
@@ -235,6 +256,12 @@ TEST(PipelineOptions, NumbersOutOfRangeNameTheOption) {
   o = good;
   o.video = (dir / "missing.mp4").string();
   EXPECT_NE(message(o).find("missing.mp4': no such file"), std::string::npos);
+  o = good;
+  o.rotation_z_deg = std::numeric_limits<double>::infinity();
+  EXPECT_NE(message(o).find("--rotation-z inf"), std::string::npos);
+  o = good;
+  o.video = VANELIA_SOURCE_DIR "/tests/data";
+  EXPECT_NE(message(o).find("is a folder"), std::string::npos);
   o = good;
   o.camera_height_m = -1.0;
   EXPECT_NE(message(o).find("--camera-height"), std::string::npos);

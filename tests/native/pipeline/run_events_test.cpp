@@ -1,6 +1,7 @@
 #include "vanelia/pipeline/run_events.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/file_io.hpp"
 #include "vanelia/pipeline/track_stage.hpp"
 
 #include <string>
@@ -112,15 +113,19 @@ TEST(RunReporter, UnplannedStageIsABug) {
   EXPECT_THROW(reporter.BeginStage("track", "x"), InternalError);
 }
 
-// The layout the add-on's core/cache.py documents and computes: the
-// classical key of a whole clip is sha256('{"end":-1,"every":1,"start":0}').
+// The layout the add-on's core/cache.py documents and computes: the key is
+// the sha256 of the canonical JSON (sorted keys, no spaces) of the options.
 TEST(TrackCache, PathIsTheAddonsLayout) {
   const TrackCache cache("/cache");
-  const std::string path =
-      cache.PathFor("abc", "classical", ClassicalCacheOptions(0, -1));
+  const nlohmann::json options = ClassicalCacheOptions(0, -1);
+  const std::string version = options["version"];
+  EXPECT_FALSE(version.empty());
+  const std::string canonical =
+      "{\"end\":-1,\"every\":1,\"start\":0,\"version\":\"" + version + "\"}";
+  const std::string path = cache.PathFor("abc", "classical", options);
   EXPECT_EQ(
       path,
-      "/cache/abc/classical-" + std::string("874193534cd728b5") + ".json");
+      "/cache/abc/classical-" + Sha256(canonical).substr(0, 16) + ".json");
   EXPECT_NE(cache.PathFor("abc", "classical", ClassicalCacheOptions(5, -1)),
             path);
 }

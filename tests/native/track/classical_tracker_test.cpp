@@ -73,7 +73,7 @@ TEST(ClassicalTracker, OptionsBadarg) {
 
 TEST(ClassicalTracker, TooFewFramesBadarg) {
   std::vector<Frame> frames(2);
-  for (auto& f : frames) f.rgb = Image::Create(64, 48);
+  for (auto& f : frames) f.rgb = Image::Create(96, 64);
   ClassicalTracker tracker;
   try {
     tracker.Track(frames, nullptr);
@@ -100,7 +100,7 @@ TEST(ClassicalTracker, BlackClipBadarg) {
 
 TEST(ClassicalTracker, FramesOfAnotherSizeBadarg) {
   std::vector<Frame> frames(4);
-  for (auto& f : frames) f.rgb = Image::Create(64, 48);
+  for (auto& f : frames) f.rgb = Image::Create(96, 64);
   frames[2].rgb = Image::Create(32, 48);
   ClassicalTracker tracker;
   EXPECT_THROW(tracker.Track(frames, nullptr), InputError);

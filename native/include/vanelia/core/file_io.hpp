@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace vanelia {
 
@@ -14,10 +15,18 @@ void WriteFileAtomic(const std::string& path,
                      const std::string& contents,
                      bool overwrite);
 
-// Throws InputError naming `what` when `path` exists and `overwrite` is false.
+// The one place that decides whether an output may be written. Throws
+// InputError naming `what` when `path` exists and `overwrite` is false, when
+// it is a folder, when its folder is missing or not writable, and, whatever
+// `overwrite` says, when it is the same file as one of `inputs` (device and
+// inode: links and other spellings of a path count).
 void CheckCanWrite(const std::string& path,
                    bool overwrite,
-                   const std::string& what = "output");
+                   const std::string& what = "output",
+                   const std::vector<std::string>& inputs = {});
+
+// True when `a` and `b` name the same existing file (device and inode).
+bool SameFile(const std::string& a, const std::string& b);
 
 // Reads a whole file; throws InputError naming the file when unreadable.
 std::string ReadFile(const std::string& path);

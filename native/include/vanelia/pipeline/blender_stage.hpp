@@ -32,6 +32,9 @@ struct BlenderJob {
   std::vector<std::string> args;  // batch.py's arguments (after "--")
   std::string log_path;           // Blender's stdout goes here
   std::string output;             // the file batch.py writes
+  // The output did not exist before this run: a stop removes it even when
+  // batch.py had just renamed it into place (a stopped run leaves nothing).
+  bool output_is_new = true;
 };
 
 struct BlenderRun {
@@ -44,7 +47,8 @@ struct BlenderRun {
 
 // Runs the job. Throws Cancelled once `reporter` says a stop was requested,
 // after Blender's process group has stopped and batch.py's temporary output
-// (OUTPUT.tmp-<pid>.mp4) is removed.
+// (OUTPUT.tmp-<pid>.mp4), and a new OUTPUT finished in the meantime, are
+// removed.
 BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter);
 
 // The last `max_bytes` of a log file, "" when it cannot be read.

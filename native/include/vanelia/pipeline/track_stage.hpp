@@ -70,8 +70,9 @@ class TrackCache {
 };
 
 // The classical tracker's cache options of a frame range, as the add-on
-// keys them: {"end": E, "every": 1, "start": S} (every frame of the range
-// is tracked; --every only thins the render).
+// keys them: {"end": E, "every": 1, "start": S, "version": V} (every frame
+// of the range is tracked, --every only thins the render; V is this build's
+// version, so an upgraded tracker never reuses an older one's tracks).
 nlohmann::json ClassicalCacheOptions(int64_t start, int64_t end);
 
 // The CLI's end-of-track summary: frames registered, reprojection error,

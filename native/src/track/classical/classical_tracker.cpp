@@ -1,6 +1,7 @@
 #include "vanelia/track/classical/classical_tracker.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/trackfile/track_file.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -23,6 +24,10 @@ void Require(bool ok, const char* field, T value, const char* rule) {
   msg << "ClassicalTrackerOptions::" << field << " = " << value << "; " << rule;
   throw InputError(msg.str());
 }
+
+// The smallest frame side and the most elongated frame the tracker takes.
+constexpr int kMinFrameSide = 64;
+constexpr int kMaxAspect = 8;
 
 // Resizes to the working width (area filter); a no-op copy when equal.
 Image ToWorkSize(const Image& image, int width, int height) {
@@ -138,10 +143,17 @@ TrackResult Collect(const internal::IncrementalMapper& mapper,
 TrackResult ClassicalTracker::Track(const FrameFeed& feed,
                                     const FrameFeedInfo& info,
                                     const ProgressCallback& progress) {
-  if (info.width < 32 || info.height < 32) {
+  // Corners and their sub-pixel windows need room in both directions, also
+  // after the frame is scaled to the working width (a 4000x40 strip would be
+  // 10 px tall there).
+  const int shorter = std::min(info.width, info.height);
+  const int longer = std::max(info.width, info.height);
+  if (shorter < kMinFrameSide || longer > kMaxAspect * shorter) {
     std::ostringstream msg;
     msg << "frame size " << info.width << "x" << info.height
-        << "; the classical tracker needs frames of at least 32x32 pixels";
+        << "; the classical tracker needs frames at least " << kMinFrameSide
+        << " px on the shorter side and at most " << kMaxAspect
+        << " times as long as they are short";
     throw InputError(msg.str());
   }
   int work_width = info.width;
@@ -236,6 +248,25 @@ FrameStats CollectFrames(const internal::IncrementalMapper& mapper,
 }
 
 // Fills `cloud` with the triangulated points; returns how many.
+// A long clip's points, bounded as the track file bounds them
+// (kTrackFileMaxPoints): the best-seen points (most inlier observations,
+// ties by id) are kept, in id order, so memory and the file stay bounded.
+void CapPoints(const internal::Reconstruction& rec, std::vector<int>* ids) {
+  const auto cap = static_cast<size_t>(kTrackFileMaxPoints);
+  if (ids->size() <= cap) return;
+  std::vector<std::pair<int, int>> seen;  // (-inliers, id)
+  seen.reserve(ids->size());
+  for (const int id : *ids) {
+    int n = 0;
+    for (uint8_t in : rec.inlier[id]) n += in;
+    seen.emplace_back(-n, id);
+  }
+  std::nth_element(seen.begin(), seen.begin() + cap, seen.end());
+  ids->clear();
+  for (size_t i = 0; i < cap; ++i) ids->push_back(seen[i].second);
+  std::sort(ids->begin(), ids->end());
+}
+
 size_t CollectPoints(const internal::IncrementalMapper& mapper,
                      const std::vector<Frame>& metas,
                      PointCloud* cloud) {
@@ -245,6 +276,7 @@ size_t CollectPoints(const internal::IncrementalMapper& mapper,
   for (size_t id = 0; id < rec.has_point.size(); ++id) {
     if (rec.has_point[id]) ids.push_back(static_cast<int>(id));
   }
+  CapPoints(rec, &ids);
   cloud->xyz.resize(3, static_cast<Eigen::Index>(ids.size()));
   cloud->rgb.resize(3, static_cast<Eigen::Index>(ids.size()));
   cloud->confidence.resize(static_cast<Eigen::Index>(ids.size()));
