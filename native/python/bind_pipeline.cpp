@@ -24,57 +24,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// The network's keywords of `track_video` (defaults: Must3rTrackerOptions).
-struct NetworkKeywords {
-  std::string weights;
-  int image_size;
-  std::string device;
-  std::string dtype;
-  std::optional<int> local_context;
-  int max_keyframes;
-  int keyframe_every;
-  int init_frames;
-  int batch_frames;
-  std::string keyframe_rule;
-  double overlap_threshold;
-  double overlap_percentile;
-  int overlap_subsample;
-  double overlap_min_conf;
-};
-
-// The tracker choice of `track_video`'s keywords, as the CLI makes it.
-TrackerChoice ChoiceOf(const std::string& tracker,
-                       const std::string& lens,
-                       std::optional<double> focal_px,
-                       bool per_frame_focal,
-                       const NetworkKeywords& k) {
-  TrackerChoice choice;
-  choice.name = tracker;
-  choice.common.lens = LensModeFromName(lens, "lens");
-  choice.common.focal_px = focal_px;
-  choice.common.per_frame_focal = per_frame_focal;
-  Must3rTrackerOptions& net = choice.must3r;
-  net.weights = k.weights;
-  net.image_size = k.image_size;
-  net.device = k.device;
-  net.dtype = k.dtype;
-  net.keyframe_rule = k.keyframe_rule;
-  // As the CLI: upstream's SLAM mode (rule overlap) has no working window
-  // unless one is asked for.
-  net.local_context = k.local_context.has_value()
-                          ? *k.local_context
-                          : (k.keyframe_rule == "overlap" ? 0 : 25);
-  net.max_keyframes = k.max_keyframes;
-  net.keyframe_every = k.keyframe_every;
-  net.overlap_threshold = k.overlap_threshold;
-  net.overlap_percentile = k.overlap_percentile;
-  net.overlap_subsample = k.overlap_subsample;
-  net.overlap_min_conf = k.overlap_min_conf;
-  net.init_frames = k.init_frames;
-  net.batch_frames = k.batch_frames;
-  return choice;
-}
-
 // `track_video`: the track stage with the GIL released (loading network
 // weights included); the progress callback (WrapProgress) can cancel.
 py::object TrackVideoPy(const std::string& path,
@@ -102,22 +51,30 @@ py::object TrackVideoPy(const std::string& path,
                         double overlap_percentile,
                         int overlap_subsample,
                         double overlap_min_conf) {
-  const NetworkKeywords network{weights,
-                                image_size,
-                                device,
-                                dtype,
-                                local_context,
-                                max_keyframes,
-                                keyframe_every,
-                                init_frames,
-                                batch_frames,
-                                keyframe_rule,
-                                overlap_threshold,
-                                overlap_percentile,
-                                overlap_subsample,
-                                overlap_min_conf};
-  const TrackerChoice choice =
-      ChoiceOf(tracker, lens, focal_px, per_frame_focal, network);
+  TrackerChoice choice;
+  choice.name = tracker;
+  choice.common.lens = LensModeFromName(lens, "lens");
+  choice.common.focal_px = focal_px;
+  choice.common.per_frame_focal = per_frame_focal;
+  Must3rTrackerOptions& net = choice.must3r;
+  net.weights = weights;
+  net.image_size = image_size;
+  net.device = device;
+  net.dtype = dtype;
+  net.keyframe_rule = keyframe_rule;
+  // As the CLI: upstream's SLAM mode (rule overlap) has no working window
+  // unless one is asked for.
+  net.local_context = local_context.has_value()
+                          ? *local_context
+                          : (keyframe_rule == "overlap" ? 0 : 25);
+  net.max_keyframes = max_keyframes;
+  net.keyframe_every = keyframe_every;
+  net.overlap_threshold = overlap_threshold;
+  net.overlap_percentile = overlap_percentile;
+  net.overlap_subsample = overlap_subsample;
+  net.overlap_min_conf = overlap_min_conf;
+  net.init_frames = init_frames;
+  net.batch_frames = batch_frames;
   ReadOptions read;
   read.start = start;
   read.end = end;
@@ -127,7 +84,7 @@ py::object TrackVideoPy(const std::string& path,
   {
     py::gil_scoped_release release;
     if (!output.empty()) {
-      CheckCanWrite(output, overwrite, "track", {path, network.weights});
+      CheckCanWrite(output, overwrite, "track", {path, weights});
     }
     const TrackFile file = TrackVideo(path, read, choice, callback);
     if (!output.empty()) WriteTrackFile(output, file, overwrite);

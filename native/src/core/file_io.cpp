@@ -144,10 +144,9 @@ bool SameFile(const std::string& a, const std::string& b) {
          sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-void CheckCanWrite(const std::string& path,
-                   bool overwrite,
-                   const std::string& what,
-                   const std::vector<std::string>& inputs) {
+void CheckNotAnInput(const std::string& path,
+                     const std::string& what,
+                     const std::vector<std::string>& inputs) {
   for (const std::string& input : inputs) {
     if (!input.empty() && SameFile(path, input)) {
       std::string message = what;
@@ -157,6 +156,13 @@ void CheckCanWrite(const std::string& path,
       throw InputError(message);
     }
   }
+}
+
+void CheckCanWrite(const std::string& path,
+                   bool overwrite,
+                   const std::string& what,
+                   const std::vector<std::string>& inputs) {
+  CheckNotAnInput(path, what, inputs);
   std::error_code ec;
   if (fs::exists(path, ec) && !overwrite) {
     throw InputError(what + " '" + path +

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,14 @@ bool WaitFor(pid_t pid, double seconds, int* status) {
   return false;
 }
 
+// True when the file at `path` begins with `prefix` (reads only that much).
+bool StartsWith(const std::string& path, const std::string& prefix) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(prefix.size(), '\0');
+  return in.read(head.data(), static_cast<std::streamsize>(head.size())) &&
+         head == prefix;
+}
+
 // Stops the child's group: SIGINT (Blender's own stop), SIGTERM after a
 // second's grace, SIGKILL after five more; reaps the child.
 int StopChild(pid_t pid) {
@@ -207,8 +216,15 @@ std::string FindBlender(const std::string& given, const std::string& option) {
   return found;
 }
 
-std::string FindAddon() {
+std::string FindAddon(const std::string& given) {
   const std::string batch = "/vanelia_blender/batch.py";
+  if (!given.empty()) {
+    if (!IsFile(given + batch)) {
+      throw InputError("add-on folder '" + given +
+                       "': has no vanelia_blender/batch.py");
+    }
+    return given;
+  }
   if (const char* env = std::getenv("VANELIA_ADDON_DIR"); env && *env) {
     if (!IsFile(env + batch)) {
       throw InputError(std::string("$VANELIA_ADDON_DIR '") + env +
@@ -257,6 +273,7 @@ BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter) {
   }
   run.exit_code =
       WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  run.printed_banner = StartsWith(job.log_path, "Blender ");
   return run;
 }
 

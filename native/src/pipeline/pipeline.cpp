@@ -225,22 +225,12 @@ void PipelineOptions::Check() const {
     throw InputError("track '" + track + "': no such file");
   }
   if (output.empty()) throw InputError("output: no path given");
-  if (!addon_dir.empty() &&
-      !IsRegularFile(addon_dir + "/vanelia_blender/batch.py")) {
-    throw InputError("add-on folder '" + addon_dir +
-                     "': has no vanelia_blender/batch.py");
-  }
   CheckCanWrite(output, overwrite, "output", {video, product, track});
   if (keep_blend) {
     // --keep-blend saves OUTPUT.blend beside the video: never over an input.
-    const std::string blend =
-        fs::path(output).replace_extension(".blend").string();
-    for (const std::string& input : {video, product, track}) {
-      if (!input.empty() && SameFile(blend, input)) {
-        throw InputError("--keep-blend '" + blend + "': is the input '" +
-                         input + "'; write the result to another file");
-      }
-    }
+    CheckNotAnInput(fs::path(output).replace_extension(".blend").string(),
+                    "--keep-blend",
+                    {video, product, track});
   }
   CheckRange("--samples", samples, 1, kMaxSamples);
   CheckRange("--seed", seed, 0, kMaxSeed);
@@ -280,8 +270,7 @@ PipelineResult RunPipeline(const PipelineOptions& options,
                            RunReporter* reporter) {
   options.Check();
   const std::string blender = FindBlender(options.blender, "--blender");
-  const std::string addon =
-      options.addon_dir.empty() ? FindAddon() : options.addon_dir;
+  const std::string addon = FindAddon(options.addon_dir);
   VideoReader::Open(options.video, ReadOptions());  // probe: it decodes
   const TempDir dir;
   PipelineResult result;
@@ -303,7 +292,7 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   std::error_code missing;
   job.output_is_new = !fs::exists(options.output, missing);
   const BlenderRun run = RunBlender(job, reporter);
-  if (LogTail(job.log_path, 1 << 20).rfind("Blender ", 0) != 0) {
+  if (!run.printed_banner) {
     // Blender prints its banner first: anything else is not Blender.
     throw InputError("--blender '" + blender + "': not Blender (it exited " +
                      std::to_string(run.exit_code) +

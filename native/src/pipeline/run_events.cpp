@@ -157,9 +157,7 @@ void RunReporter::BeginStage(const std::string& stage,
   VANELIA_CHECK(it != stages_.end()) << "stage '" << stage << "' not planned";
   stage_ = stage;
   stage_index_ = static_cast<int>(it - stages_.begin()) + 1;
-  RunEvent event = Stamp(RunEventType::kStage);
-  event.text = text;
-  if (sink_) sink_(event);
+  Emit(RunEventType::kStage, text);
 }
 
 ProgressCallback RunReporter::StageProgress() {
@@ -176,16 +174,18 @@ ProgressCallback RunReporter::StageProgress() {
   };
 }
 
-void RunReporter::Message(const std::string& text) {
-  RunEvent event = Stamp(RunEventType::kMessage);
+void RunReporter::Emit(RunEventType type, const std::string& text) {
+  RunEvent event = Stamp(type);
   event.text = text;
   if (sink_) sink_(event);
 }
 
+void RunReporter::Message(const std::string& text) {
+  Emit(RunEventType::kMessage, text);
+}
+
 void RunReporter::Log(const std::string& text) {
-  RunEvent event = Stamp(RunEventType::kLog);
-  event.text = text;
-  if (sink_) sink_(event);
+  Emit(RunEventType::kLog, text);
 }
 
 void RunReporter::Forward(RunEvent event) {
@@ -198,9 +198,7 @@ void RunReporter::Forward(RunEvent event) {
 }
 
 void RunReporter::Done(const std::string& output) {
-  RunEvent event = Stamp(RunEventType::kDone);
-  event.text = output;
-  if (sink_) sink_(event);
+  Emit(RunEventType::kDone, output);
 }
 
 void RunReporter::Fail(const std::string& message, int exit_code) {

@@ -209,6 +209,18 @@ TEST(RunPipeline, AProgramThatIsNotBlenderIsAnInputError) {
   }
 }
 
+// Blender's banner opens its stdout; a long render's chatter after it
+// (megabytes of "Fra:..." lines) must not hide it.
+TEST(RunPipeline, ALongBlenderLogStillStartsWithTheBanner) {
+  const fs::path dir = TempDir("long_log");
+  const std::string blender = StandIn(dir,
+                                      "i=0; while [ $i -lt 80000 ]; do echo "
+                                      "\"Fra:$i Mem:12M \"; i=$((i+1)); done");
+  const PipelineOptions options = Options(dir, blender);
+  RunReporter reporter([](const RunEvent&) {}, PipelineStages(options));
+  EXPECT_NO_THROW(RunPipeline(options, &reporter));
+}
+
 TEST(PipelineOptions, RefusesToWriteOverAnInput) {
   const fs::path dir = TempDir("input_as_output");
   const fs::path copy = dir / "clip.mp4";

@@ -25,6 +25,13 @@ void CheckCanWrite(const std::string& path,
                    const std::string& what = "output",
                    const std::vector<std::string>& inputs = {});
 
+// Throws InputError naming `what` when `path` is the same file as one of
+// `inputs` (the check CheckCanWrite makes first, for outputs that may
+// otherwise be replaced, such as run's --keep-blend scene).
+void CheckNotAnInput(const std::string& path,
+                     const std::string& what,
+                     const std::vector<std::string>& inputs);
+
 // True when `a` and `b` name the same existing file (device and inode).
 bool SameFile(const std::string& a, const std::string& b);
 

@@ -21,10 +21,11 @@ namespace vanelia {
 // `blender` on PATH; InputError saying how to get one when none is found.
 std::string FindBlender(const std::string& given, const std::string& option);
 
-// The folder holding vanelia_blender/: $VANELIA_ADDON_DIR (InputError when
-// it has no vanelia_blender/batch.py), else <exe>/../share/vanelia/addon
-// (installed), else the source tree this library was built from.
-std::string FindAddon();
+// The folder holding vanelia_blender/: `given` when not empty, else
+// $VANELIA_ADDON_DIR (InputError when either has no
+// vanelia_blender/batch.py), else <exe>/../share/vanelia/addon (installed),
+// else the source tree this library was built from.
+std::string FindAddon(const std::string& given = "");
 
 struct BlenderJob {
   std::string blender;            // executable (FindBlender)
@@ -43,6 +44,9 @@ struct BlenderRun {
   // error: X"), without its prefix; such lines are not forwarded, the
   // caller reports the error once.
   std::string error;
+  // Its stdout began with Blender's banner ("Blender 3.4.1 ..."): the
+  // program really is Blender.
+  bool printed_banner = false;
 };
 
 // Runs the job. Throws Cancelled once `reporter` says a stop was requested,

@@ -106,6 +106,8 @@ class RunReporter {
 
  private:
   RunEvent Stamp(RunEventType type) const;
+  // Sends an event of `type` with `text`, stamped.
+  void Emit(RunEventType type, const std::string& text);
 
   RunEventSink sink_;
   std::vector<std::string> stages_;
