@@ -9,6 +9,7 @@ synchronously. bpy is only touched on the main thread, and a cancelled or
 failed job changes nothing.
 """
 
+import math
 import os
 import traceback
 
@@ -179,7 +180,8 @@ class VANELIA_OT_track_video(_JobOperator, bpy.types.Operator):
         request.check()
         mod = native.module()
         if not request.track_file:
-            mod.probe_video(request.video)  # unreadable: DecodeError now
+            info = mod.probe_video(request.video)  # unreadable: DecodeError now
+            tracking.check_known_focal(request.focal_px, info["width"])
         run = tracking.track_work(request, mod)
         return jobs.Job(run, "track", is_cancel_error=native.is_cancelled)
 
@@ -239,6 +241,7 @@ def _build_options(context):
             f"track '{s.track_path}': world '{track.get('world')}'; no floor was "
             "found to align it (try another camera height or tracker)"
         )
+    _check_placement(s)
     info = media.probe_video(video)
     glb.check_product(product)
     plate = video
@@ -254,6 +257,17 @@ def _build_options(context):
         height_m=s.height or None,
         samples=s.samples,
     )
+
+
+def _check_placement(s):
+    """NaN passes Blender's property limits (infinity is clamped to the
+    largest float): refused here, naming the panel's field."""
+    fields = [("Turn", s.rotation_z), ("Height", s.height)]
+    if not s.auto_location:
+        fields.append(("Location", tuple(s.location)))
+    for label, value in fields:
+        if not all(math.isfinite(v) for v in (value if isinstance(value, tuple) else [value])):
+            raise render_plan.PlanError(f"{label} {value}: must be finite")
 
 
 class VANELIA_OT_build_scene(bpy.types.Operator):

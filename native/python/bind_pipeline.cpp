@@ -62,11 +62,9 @@ py::object TrackVideoPy(const std::string& path,
   net.device = device;
   net.dtype = dtype;
   net.keyframe_rule = keyframe_rule;
-  // As the CLI: upstream's SLAM mode (rule overlap) has no working window
-  // unless one is asked for.
   net.local_context = local_context.has_value()
                           ? *local_context
-                          : (keyframe_rule == "overlap" ? 0 : 25);
+                          : DefaultLocalContext(keyframe_rule);
   net.max_keyframes = max_keyframes;
   net.keyframe_every = keyframe_every;
   net.overlap_threshold = overlap_threshold;

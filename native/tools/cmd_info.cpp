@@ -29,6 +29,25 @@ nlohmann::ordered_json InfoJson(const VideoInfo& info, const CfrReport& cfr) {
   return json;
 }
 
+// The numbering line of a pattern sequence: "numbers: 1-100, missing 5,
+// 9-11 (4 files)".
+std::string NumbersText(const VideoInfo& info) {
+  if (!info.numbered) return "";
+  std::string text = "numbers:        " + std::to_string(info.first_number) +
+                     "-" + std::to_string(info.last_number);
+  if (info.missing_numbers.empty()) return text + ", none missing\n";
+  int64_t count = 0;
+  std::string ranges;
+  for (const auto& [first, last] : info.missing_numbers) {
+    count += last - first + 1;
+    if (!ranges.empty()) ranges += ", ";
+    ranges += std::to_string(first);
+    if (last > first) ranges += "-" + std::to_string(last);
+  }
+  return text + ", missing " + ranges + " (" + std::to_string(count) +
+         (count == 1 ? " file)\n" : " files)\n");
+}
+
 std::string Text(const VideoInfo& info, const CfrReport& cfr) {
   char buffer[2048];
   std::snprintf(
@@ -78,7 +97,7 @@ std::string Text(const VideoInfo& info, const CfrReport& cfr) {
   } else {
     std::snprintf(buffer, sizeof(buffer), "VFR:            no\n");
   }
-  return text + buffer;
+  return text + buffer + NumbersText(info);
 }
 
 }  // namespace

@@ -163,10 +163,9 @@ TrackerChoice ChoiceFromArgs(const ArgParser& args,
       throw UsageError("--keyframe-rule " + m.keyframe_rule +
                        ": must be every or overlap");
     }
-    // Upstream's SLAM mode runs with no working window.
     m.local_context = args.Has("--local-context")
                           ? static_cast<int>(args.GetInt("--local-context"))
-                          : (overlap ? 0 : 25);
+                          : DefaultLocalContext(m.keyframe_rule);
     if (args.Has("--keyframe-every")) {
       if (overlap) {
         throw UsageError(
@@ -264,6 +263,7 @@ int RunTrack(const Args& argv) {
   auto reader = VideoReader::Open(video, read);
   common.focal_px = ParseFocal(args, reader->Info().width);
   const TrackerChoice choice = ChoiceFromArgs(args, common);
+  CheckTrackerChoice(choice);  // option errors name the option, not VIDEO
   InstallInterruptHandler();
   ProgressReporter timer("total", 0, nullptr);
   TrackFile file;

@@ -45,7 +45,8 @@ def test_must3r_without_weights_says_how_to_get_them(tmp_path):
 def test_weights_of_another_resolution(tmp_path):
     run, out = _track(tmp_path, "--tracker", "must3r", "--weights", TINY)
     assert run.returncode == 2
-    assert "image size 128" in run.stderr and "512 was requested" in run.stderr
+    assert "--image-size 512: the weights" in run.stderr
+    assert "are for image size 128; give --image-size 0 (the weights' own)" in run.stderr
     assert not out.exists()
 
 
@@ -66,7 +67,10 @@ def test_weights_without_network_tracker(tmp_path):
 
 def test_bad_image_size(tmp_path):
     run, _ = _track(tmp_path, "--tracker", "must3r", "--weights", TINY, "--image-size", "300")
-    assert run.returncode == 2 and "image_size" in run.stderr
+    assert run.returncode == 2
+    assert (
+        run.stderr == "vanelia: error: --image-size 300: must be 224, 512 or 0 (the weights' own)\n"
+    )
 
 
 def test_cuda_requested_without_gpu(tmp_path):
@@ -86,7 +90,7 @@ def test_half_precision_needs_cuda(tmp_path):
 
 def test_bad_dtype_names_the_rule(tmp_path):
     run, _ = _track(tmp_path, "--tracker", "must3r", "--weights", TINY, "--dtype", "fp8")
-    assert run.returncode == 2 and "dtype = 'fp8'" in run.stderr
+    assert run.returncode == 2 and "--dtype 'fp8': must be fp32, bf16 or fp16" in run.stderr
 
 
 def test_help_describes_the_keyframe_rules():
@@ -109,7 +113,10 @@ def test_help_describes_the_keyframe_rules():
             ["--keyframe-rule", "overlap", "--keyframe-every", "2"],
             "--keyframe-every: only used with --keyframe-rule every",
         ),
-        (["--keyframe-rule", "overlap", "--overlap-percentile", "120"], "overlap_percentile = 120"),
+        (
+            ["--keyframe-rule", "overlap", "--overlap-percentile", "120"],
+            "vanelia: error: --overlap-percentile 120: must be in [0, 100]",
+        ),
     ],
 )
 def test_keyframe_rule_options_are_checked_before_loading(tmp_path, extra, message):

@@ -191,9 +191,15 @@ def check_product(path):
     doc, binary = _read(path)
     if not doc.get("meshes"):
         raise ProductError(f"product '{path}': contains no mesh; nothing to render")
-    for key in ("buffers", "images"):
-        for i, item in enumerate(doc.get(key) or []):
-            if isinstance(item, dict) and "uri" in item:
-                _check_uri(path, f"{key}[{i}]", item["uri"])
-    _check_positions(path, doc, binary)
+    try:
+        for key in ("buffers", "images"):
+            for i, item in enumerate(doc.get(key) or []):
+                if isinstance(item, dict) and "uri" in item:
+                    _check_uri(path, f"{key}[{i}]", item["uri"])
+        _check_positions(path, doc, binary)
+    except ProductError:
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as e:
+        # A field of the wrong type (a number where an object belongs, ...).
+        raise ProductError(f"product '{path}': malformed glTF JSON ({type(e).__name__}: {e})")
     return doc

@@ -208,11 +208,11 @@ def track_work(request, native):
         from_cache = False
         if request.track_file:
             raw_path = os.path.abspath(request.track_file)
-            raw_text = open(raw_path, encoding="utf-8").read()
-            doc = track_file.loads(raw_text, raw_path)
+            doc = track_file.load(raw_path)  # not UTF-8 (a video): TrackFileError
             if doc.get("world") == "blender":
                 return TrackOutcome(raw_path, raw_path, False, True, summarize(doc))
-        else:
+        check_writable_folder(_folder(request), "track cache folder")  # before the work
+        if not request.track_file:
             raw_path, _, from_cache = _raw_track(request, native, progress)
         path = _aligned_path(raw_path, request.camera_height_m)
         if request.track_file:
@@ -223,6 +223,28 @@ def track_work(request, native):
         return TrackOutcome(path, raw_path, from_cache, report["aligned"], summarize(doc))
 
     return run
+
+
+def check_known_focal(focal_px, width):
+    """The rule of `vanelia track --focal-px`: 0.05 to 20 times the frame width."""
+    if focal_px is not None and not 0.05 * width <= focal_px <= 20.0 * width:
+        raise TrackRequestError(
+            f"known focal {focal_px:g} px for a {width} px wide frame; must be between "
+            "0.05 and 20 times the width (or 0 = solve it)"
+        )
+
+
+def check_writable_folder(folder, what):
+    """Raises TrackRequestError unless `folder` (or, when missing, the nearest
+    folder above it that exists) may be written."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise TrackRequestError(
+            f"{what} '{folder}': '{existing}' is not a writable folder; choose another "
+            f"({WHERE_WEIGHTS})"
+        )
 
 
 def _folder(request):

@@ -29,7 +29,10 @@ def ensure_clip(plate_path):
     clip = ensure_data(bpy.data.movieclips, CLIP_NAME, "movie clip", load)
     if os.path.abspath(bpy.path.abspath(clip.filepath)) != path:
         clip.filepath = path
-        clip.reload()
+        # MovieClip has no reload() (Blender 3.4); setting the path
+        # alone keeps the old size and length: the clip editor's operator.
+        with bpy.context.temp_override(edit_movieclip=clip):
+            bpy.ops.clip.reload()
     clip.frame_start = 1
     clip.frame_offset = 0
     clip.colorspace_settings.name = "sRGB"

@@ -62,8 +62,8 @@ class BuiltScene:
 def check_track(track, info):
     if (track["width"], track["height"]) != (info.width, info.height):
         raise TrackMismatchError(
-            f"track size {track['width']}x{track['height']} differs from the video's "
-            f"upright size {info.width}x{info.height}; the track must be of "
+            f"track size {track['width']}x{track['height']} differs from video "
+            f"'{info.path}' (upright size {info.width}x{info.height}); the track must be of "
             "this video"
         )
     frames = track["frames"]
@@ -71,7 +71,7 @@ def check_track(track, info):
     if not frames or last >= info.frame_count:
         raise TrackMismatchError(
             f"track frame index {last} (of {len(frames)} frames) outside "
-            f"the video's {info.frame_count} frames"
+            f"the {info.frame_count} frames of video '{info.path}'"
         )
 
 

@@ -1,9 +1,9 @@
 // Image sequences: a directory of images sorted by name (natural order:
 // digit runs compare as numbers, so frame_2 < frame_10), or a printf pattern
-// ("frames/%04d.png", numbered from the first of 0..4 that exists, like
-// FFmpeg's image2). Binary PPM/PGM is read natively; other formats (PNG,
-// JPEG, BMP, TIFF, WebP) by libav when the build has FFmpeg. All images must
-// have the first one's size. EXIF orientation is not applied.
+// ("frames/%04d.png": every file it matches, in numeric order; gaps are
+// allowed and reported in VideoInfo). Binary PPM/PGM is read natively; other
+// formats (PNG, JPEG, BMP, TIFF, WebP) by libav when the build has FFmpeg.
+// All images must have the first one's size. EXIF orientation is not applied.
 #include "vanelia/core/error.hpp"
 
 #include <algorithm>
@@ -78,6 +78,11 @@ bool NaturalLess(const std::string& a, const std::string& b) {
   return a.size() - i < b.size() - j;
 }
 
+struct NumberedFiles {
+  std::vector<std::string> paths;
+  std::vector<int64_t> numbers;  // the pattern's number of each file
+};
+
 std::vector<std::string> ListDirectory(const std::string& path) {
   std::vector<std::string> files;
   std::error_code error;
@@ -104,32 +109,76 @@ std::vector<std::string> ListDirectory(const std::string& path) {
   return files;
 }
 
-std::vector<std::string> ExpandPattern(const std::string& pattern) {
+// The files of a printf pattern: every file of the pattern's folder whose
+// name is the pattern with some number written by its format (so "%04d"
+// matches 0007 and 12345, not 7; "%d" matches 7, not 007), in numeric order.
+NumberedFiles ExpandPattern(const std::string& pattern) {
+  const fs::path path(pattern);
+  const std::string name_pattern = path.filename().string();
   std::smatch match;
-  std::regex_search(pattern, match, PatternRegex());
+  if (!std::regex_search(name_pattern, match, PatternRegex())) {
+    throw InputError("image sequence '" + pattern +
+                     "': the number pattern (%04d) must be in the file "
+                     "name, not in a folder's");
+  }
   const std::string prefix = match.prefix().str();
   const std::string format = match.str();
   const std::string suffix = match.suffix().str();
-  auto name = [&](int64_t number) {
-    char digits[64];
-    std::snprintf(digits, sizeof(digits), format.c_str(), number);
-    return prefix + digits + suffix;
-  };
-  int64_t first = -1;
-  for (int64_t start = 0; start < 5 && first < 0; ++start) {
-    if (fs::is_regular_file(name(start))) first = start;
+  const fs::path folder =
+      path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() + suffix.size() ||
+        name.compare(0, prefix.size(), prefix) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0 ||
+        !entry.is_regular_file()) {
+      continue;
+    }
+    const std::string middle =
+        name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    const size_t digits = middle.find_first_not_of(' ');
+    if (digits == std::string::npos || middle.size() - digits > 18 ||
+        middle.find_first_not_of("0123456789", digits) != std::string::npos) {
+      continue;
+    }
+    const int64_t number = std::stoll(middle.substr(digits));
+    char written[64];
+    std::snprintf(written,
+                  sizeof(written),
+                  format.c_str(),
+                  static_cast<long long>(number));
+    if (middle == written) found.emplace_back(number, entry.path().string());
   }
-  if (first < 0) {
+  if (error && error != std::errc::no_such_file_or_directory) {
+    throw DecodeError("image sequence '" + pattern + "': cannot list '" +
+                      folder.string() + "': " + error.message());
+  }
+  if (found.empty()) {
     throw DecodeError(
-        "image sequence '" + pattern +
-        "': no file matches (tried numbers 0 to 4): " +
+        "image sequence '" + pattern + "': no file matches: " +
         std::make_error_code(std::errc::no_such_file_or_directory).message());
   }
-  std::vector<std::string> files;
-  for (int64_t number = first; fs::is_regular_file(name(number)); ++number) {
-    files.push_back(name(number));
+  std::sort(found.begin(), found.end());
+  NumberedFiles files;
+  for (const auto& [number, file] : found) {
+    files.numbers.push_back(number);
+    files.paths.push_back(file);
   }
   return files;
+}
+
+// Inclusive ranges of the numbers missing between sorted `numbers`.
+std::vector<std::pair<int64_t, int64_t>> MissingNumbers(
+    const std::vector<int64_t>& numbers) {
+  std::vector<std::pair<int64_t, int64_t>> missing;
+  for (size_t i = 1; i < numbers.size(); ++i) {
+    if (numbers[i] > numbers[i - 1] + 1) {
+      missing.emplace_back(numbers[i - 1] + 1, numbers[i] - 1);
+    }
+  }
+  return missing;
 }
 
 class ImageSequenceSource : public FrameSource {
@@ -141,7 +190,18 @@ class ImageSequenceSource : public FrameSource {
         converter_(1)
 #endif
   {
-    files_ = ImageSequenceFiles(path);
+    std::vector<int64_t> numbers;
+    if (!fs::is_directory(path) && std::regex_search(path, PatternRegex())) {
+      NumberedFiles numbered = ExpandPattern(path);
+      files_ = std::move(numbered.paths);
+      numbers = std::move(numbered.numbers);
+      info_.numbered = true;
+      info_.first_number = numbers.front();
+      info_.last_number = numbers.back();
+      info_.missing_numbers = MissingNumbers(numbers);
+    } else {
+      files_ = ImageSequenceFiles(path);
+    }
     std::string codec;
     const Image first = Decode(files_.front(), 0, 0, &codec);
     const int64_t n = static_cast<int64_t>(files_.size());
@@ -161,7 +221,8 @@ class ImageSequenceSource : public FrameSource {
     report_.time_base = {info_.fps.den, info_.fps.num};
     for (int64_t i = 0; i < n; ++i) {
       const double t = static_cast<double>(i) * info_.fps.den / info_.fps.num;
-      mapping_.push_back({i, i, i, t, t});
+      const int64_t source = numbers.empty() ? i : numbers[i];
+      mapping_.push_back({i, source, source, t, t});
     }
   }
 
@@ -253,7 +314,9 @@ bool IsImageFile(const std::string& path) {
 
 std::vector<std::string> ImageSequenceFiles(const std::string& path) {
   if (fs::is_directory(path)) return ListDirectory(path);
-  if (std::regex_search(path, PatternRegex())) return ExpandPattern(path);
+  if (std::regex_search(path, PatternRegex())) {
+    return ExpandPattern(path).paths;
+  }
   return {path};
 }
 

@@ -32,6 +32,15 @@ nlohmann::ordered_json VideoInfoToJson(const VideoInfo& info) {
   json["audio_codec"] = info.audio_codec;
   json["is_vfr"] = info.is_vfr;
   json["is_image_sequence"] = info.is_image_sequence;
+  if (info.numbered) {
+    nlohmann::ordered_json missing = nlohmann::ordered_json::array();
+    for (const auto& [first, last] : info.missing_numbers) {
+      missing.push_back({first, last});
+    }
+    json["numbers"] = {{"first", info.first_number},
+                       {"last", info.last_number},
+                       {"missing", missing}};
+  }
   return json;
 }
 

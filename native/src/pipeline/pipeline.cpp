@@ -151,6 +151,24 @@ std::string AlignToFloor(const PipelineOptions& options,
   return aligned;
 }
 
+// --start/--end against the clip (the render refuses the same, later).
+void CheckFrameRange(const PipelineOptions& options, const VideoReader& probe) {
+  const int64_t frames = probe.Info().frame_count;
+  const std::string clip =
+      "'" + options.video + "' (" + std::to_string(frames) + " frames)";
+  if (options.start >= frames) {
+    throw InputError("--start " + std::to_string(options.start) +
+                     ": past the end of " + clip);
+  }
+  if (options.end > frames) {
+    throw InputError("--end " + std::to_string(options.end) +
+                     ": past the end of " + clip +
+                     "; --end is exclusive, "
+                     "at most " +
+                     std::to_string(frames));
+  }
+}
+
 std::string FormatNumber(double value) {
   char text[64];
   std::snprintf(text, sizeof(text), "%.17g", value);
@@ -271,7 +289,7 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   options.Check();
   const std::string blender = FindBlender(options.blender, "--blender");
   const std::string addon = FindAddon(options.addon_dir);
-  VideoReader::Open(options.video, ReadOptions());  // probe: it decodes
+  CheckFrameRange(options, *VideoReader::Open(options.video, ReadOptions()));
   const TempDir dir;
   PipelineResult result;
   result.output = options.output;

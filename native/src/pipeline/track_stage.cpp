@@ -25,6 +25,14 @@ TrackFile TrackFrames(VideoReader* reader,
         << info.frame_count << " frames)";
     throw InputError(msg.str());
   }
+  if (const auto& f = choice.common.focal_px;
+      f && !(*f >= 0.05 * info.width && *f <= 20.0 * info.width)) {
+    // The CLI's --focal-px rule (cmd_track checks it first, naming its flag).
+    std::ostringstream msg;
+    msg << "focal_px " << *f << ": must be between 0.05 and 20 times the "
+        << info.width << " px width of '" << video << "'";
+    throw InputError(msg.str());
+  }
   const std::unique_ptr<Tracker> tracker = MakeTracker(choice);
   FrameFeedInfo feed_info;
   feed_info.width = reader->OutputWidth();

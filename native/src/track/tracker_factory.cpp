@@ -51,7 +51,7 @@ std::string AvailableList() {
 
 }  // namespace
 
-std::unique_ptr<Tracker> MakeTracker(const TrackerChoice& choice) {
+void CheckTrackerChoice(const TrackerChoice& choice) {
   const std::string& name = choice.name;
   if (!HasTracker(name)) {
     throw InputError(
@@ -63,13 +63,7 @@ std::unique_ptr<Tracker> MakeTracker(const TrackerChoice& choice) {
                      "': only used by the must3r tracker, not by '" + name +
                      "'");
   }
-#ifdef VANELIA_HAVE_CLASSICAL_TRACKER
-  if (name == "classical") {
-    ClassicalTrackerOptions options;
-    options.common = choice.common;
-    return std::make_unique<ClassicalTracker>(options);
-  }
-#endif
+  choice.common.Check();
 #ifdef VANELIA_HAVE_MUST3R_TRACKER
   if (name == "must3r") {
     if (choice.must3r.weights.empty()) {
@@ -81,10 +75,27 @@ std::unique_ptr<Tracker> MakeTracker(const TrackerChoice& choice) {
     Must3rTrackerOptions options = choice.must3r;
     options.common = choice.common;
     options.Check();
+  }
+#endif
+}
+
+std::unique_ptr<Tracker> MakeTracker(const TrackerChoice& choice) {
+  CheckTrackerChoice(choice);
+#ifdef VANELIA_HAVE_CLASSICAL_TRACKER
+  if (choice.name == "classical") {
+    ClassicalTrackerOptions options;
+    options.common = choice.common;
+    return std::make_unique<ClassicalTracker>(options);
+  }
+#endif
+#ifdef VANELIA_HAVE_MUST3R_TRACKER
+  if (choice.name == "must3r") {
+    Must3rTrackerOptions options = choice.must3r;
+    options.common = choice.common;
     return std::make_unique<Must3rTracker>(std::move(options));
   }
 #endif
-  throw InputError("tracker = '" + name + "': unknown");
+  throw InputError("tracker = '" + choice.name + "': unknown");
 }
 
 const char* LensModeName(LensMode mode) {

@@ -130,6 +130,43 @@ TEST(ImageSequence, PrintfPatternSelectionAndResize) {
   EXPECT_EQ(frame.rgb.At(5, 5, 2), 40);
 }
 
+TEST(ImageSequence, PatternReadsEveryNumberAndReportsTheGaps) {
+  // Frames 3, 4, 7, 10-11 and 100: a gap after 4 used to end the sequence
+  // (the pattern stopped at the first missing number). 12.ppm is not
+  // "%03d" (the format writes 012) and notes.txt is not an image of it.
+  const std::string dir = FreshDir("gaps");
+  const std::vector<int> numbers = {3, 4, 7, 10, 11, 100};
+  for (int number : numbers) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "/f%03d.ppm", number);
+    WritePpm(dir + name, Pattern(16, 8, number));
+  }
+  WritePpm(dir + "/f12.ppm", Pattern(16, 8, 12));
+  std::ofstream(dir + "/f005.txt") << "not a frame";
+  auto reader = VideoReader::Open(dir + "/f%03d.ppm");
+  const VideoInfo& info = reader->Info();
+  EXPECT_EQ(info.frame_count, 6);
+  EXPECT_TRUE(info.numbered);
+  EXPECT_EQ(info.first_number, 3);
+  EXPECT_EQ(info.last_number, 100);
+  const std::vector<std::pair<int64_t, int64_t>> missing = {
+      {5, 6}, {8, 9}, {12, 99}};
+  EXPECT_EQ(info.missing_numbers, missing);
+  for (size_t k = 0; k < numbers.size(); ++k) {
+    EXPECT_EQ(reader->Mapping()[k].source_index, numbers[k]);
+    const Frame frame = reader->Read(static_cast<int64_t>(k));
+    EXPECT_EQ(frame.index, static_cast<int64_t>(k));
+    EXPECT_TRUE(SameImage(frame.rgb, Pattern(16, 8, numbers[k]))) << k;
+  }
+  // "%d" matches the unpadded name only; a folder has no numbering.
+  auto plain = VideoReader::Open(dir + "/f%d.ppm");
+  EXPECT_EQ(plain->Info().frame_count, 2);  // f12.ppm and f100 -> f100.ppm
+  EXPECT_EQ(plain->Mapping()[0].source_index, 12);
+  EXPECT_FALSE(VideoReader::Open(dir)->Info().numbered);
+  // The number must be in the file name.
+  EXPECT_THROW(VideoReader::Open(FreshDir("d") + "%02d/x.ppm"), InputError);
+}
+
 TEST(ImageSequence, GreyPgmIsReplicated) {
   const std::string dir = FreshDir("pgm");
   WritePpm(dir + "/a.pgm", Pattern(8, 8, 1), /*grey=*/true);

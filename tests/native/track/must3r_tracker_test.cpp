@@ -5,6 +5,7 @@
 
 #include "vanelia/core/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -181,16 +182,30 @@ TEST(Must3rTracker, Badarg) {
     Must3rTracker tracker(options);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("image_size = 128"),
-              std::string::npos);
+    EXPECT_NE(
+        std::string(e.what()).find("--image-size 128: must be 224, 512 or 0"),
+        std::string::npos);
   }
   options = TinyOptions();
-  options.image_size = 512;  // weights are for 128
-  EXPECT_THROW(Must3rTracker{options}, ModelError);
+  options.image_size = 512;  // weights are for 128: advise the option's 0
+  try {
+    Must3rTracker tracker(options);
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("--image-size 512: the weights '"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("are for image size 128; give "
+                                         "--image-size 0 (the weights' own)"),
+              std::string::npos)
+        << e.what();
+  }
   options = TinyOptions();
   options.batch_frames = 0;
   EXPECT_THROW(Must3rTracker{options}, InputError);
   for (const std::string field : {"keyframe_rule", "overlap_percentile"}) {
+    std::string flag = "--" + field;
+    std::replace(flag.begin(), flag.end(), '_', '-');
     options = TinyOptions();
     options.keyframe_rule = field == "keyframe_rule" ? "slam" : "overlap";
     if (field == "overlap_percentile") options.overlap_percentile = 101.0;
@@ -198,8 +213,7 @@ TEST(Must3rTracker, Badarg) {
       Must3rTracker tracker(options);
       FAIL() << field;
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find(field), std::string::npos)
-          << e.what();
+      EXPECT_EQ(std::string(e.what()).rfind(flag, 0), 0u) << e.what();
     }
   }
 }

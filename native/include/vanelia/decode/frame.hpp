@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vanelia {
 
@@ -49,6 +51,15 @@ struct VideoInfo {
   std::string pixel_format;        // "yuv420p", "rgb24", ...
   std::string color_space;         // matrix: "bt709", "bt470bg", "unknown"
   std::string audio_codec;         // "aac", ... ("" when has_audio is false)
+  // An image sequence given as a printf pattern ("frames/%04d.png"): the
+  // numbers of its first and last files, and the numbers missing between
+  // them as inclusive ranges. Frame k is the k-th existing file in numeric
+  // order (FrameMapping::source_index = its number). Zero and empty for
+  // videos and folders (numbered = false).
+  bool numbered = false;
+  int64_t first_number = 0;
+  int64_t last_number = 0;
+  std::vector<std::pair<int64_t, int64_t>> missing_numbers;
 };
 
 }  // namespace vanelia

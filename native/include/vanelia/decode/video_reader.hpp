@@ -29,8 +29,12 @@
 //   duration_s is frame_count / fps. A constant-rate clip maps 1:1 and its
 //   fps is the container's rate (checked against the pts).
 // - Image sequences have the rate ReadOptions::sequence_fps; frame k is at
-//   k / fps. With FFmpeg they are decoded by libav (PNG, JPEG, BMP, TIFF,
-//   PPM, ...). Without FFmpeg only binary PPM/PGM (P6/P5, 8-bit) is read.
+//   k / fps. A folder is read in natural name order; a printf pattern reads
+//   every file it matches in numeric order, gaps included (frame k is the
+//   k-th file; Mapping() gives its number as source_index, and VideoInfo
+//   lists the missing numbers). With FFmpeg they are decoded by libav (PNG,
+//   JPEG, BMP, TIFF, PPM, ...). Without FFmpeg only binary PPM/PGM (P6/P5,
+//   8-bit) is read.
 //
 // Bad input (missing file, a directory without images, a text file named
 // .mp4, a truncated or empty file, a file without a video stream) throws

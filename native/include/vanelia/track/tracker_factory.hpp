@@ -36,6 +36,11 @@ bool HasTracker(const std::string& name);
 // True when a CUDA GPU can run the networks (false in a build without them).
 bool CudaAvailable();
 
+// The checks of MakeTracker without building anything (no weights are
+// read): front ends call it before decoding so that a bad option is reported
+// as such, at once.
+void CheckTrackerChoice(const TrackerChoice& choice);
+
 // Checks `choice` and builds its tracker (for must3r: loads the weights,
 // which takes seconds). Throws InputError for an unknown or missing tracker,
 // weights given to a tracker that takes none, or missing weights; the

@@ -26,61 +26,76 @@ struct Must3rTracker::State {
   torch::Device device{torch::kCPU};
 };
 
+// The option a field is given by: the CLI's flag (the Python keyword is the
+// field's name), or the field's name for those only the API sets.
+std::string Must3rOptionName(const std::string& field) {
+  static const char* const kApiOnly[] = {
+      "refinements", "point_stride", "max_points", "min_confidence"};
+  for (const char* api_only : kApiOnly) {
+    if (field == api_only) return "MUSt3R option " + field;
+  }
+  std::string flag = "--" + field;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
 void Must3rTrackerOptions::Check() const {
   common.Check();
-  auto at_least = [](const char* name, int64_t v, int64_t lo) {
-    if (v < lo) {
-      std::ostringstream msg;
-      msg << "Must3rTrackerOptions::" << name << " = " << v
-          << "; must be >= " << lo;
-      throw InputError(msg.str());
-    }
+  auto fail =
+      [](const char* field, const std::string& value, const std::string& rule) {
+        throw InputError(Must3rOptionName(field) + " " + value + ": " + rule);
+      };
+  auto at_least = [&fail](const char* field, int64_t v, int64_t lo) {
+    if (v < lo)
+      fail(field, std::to_string(v), "must be >= " + std::to_string(lo));
+  };
+  auto number = [](double v) {
+    std::ostringstream text;
+    text << v;
+    return text.str();
   };
   if (weights.empty()) {
     throw InputError(
-        "Must3rTrackerOptions::weights is empty; give a MUSt3R "
-        "checkpoint (--weights)");
+        "--weights: none given; the must3r tracker needs a MUSt3R "
+        "checkpoint (MUSt3R_512.pth or MUSt3R_224_cvpr.pth)");
   }
   if (custom_buckets.empty() && image_size != 224 && image_size != 512 &&
       image_size != 0) {
-    throw InputError(
-        "Must3rTrackerOptions::image_size = " + std::to_string(image_size) +
-        "; must be 224, 512 or 0 (the weights' own)");
+    fail("image_size",
+         std::to_string(image_size),
+         "must be 224, 512 or 0 (the weights' own)");
   }
   if (!custom_buckets.empty() && image_size == 0) {
-    throw InputError(
-        "Must3rTrackerOptions::image_size = 0 with custom_buckets; give the "
-        "weights' training resolution");
+    fail("image_size",
+         "0",
+         "custom buckets need the weights' training resolution");
   }
   if (device != "auto" && device != "cpu" && device != "cuda") {
-    throw InputError("Must3rTrackerOptions::device = '" + device +
-                     "'; must be auto, cpu or cuda");
+    fail("device", "'" + device + "'", "must be auto, cpu or cuda");
   }
   if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16") {
-    throw InputError("Must3rTrackerOptions::dtype = '" + dtype +
-                     "'; must be fp32, bf16 or fp16");
+    fail("dtype", "'" + dtype + "'", "must be fp32, bf16 or fp16");
   }
   at_least("local_context", local_context, 0);
   at_least("max_keyframes", max_keyframes, 1);
   at_least("keyframe_every", keyframe_every, 1);
   if (keyframe_rule != "every" && keyframe_rule != "overlap") {
-    throw InputError("Must3rTrackerOptions::keyframe_rule = '" + keyframe_rule +
-                     "'; must be every or overlap");
+    fail(
+        "keyframe_rule", "'" + keyframe_rule + "'", "must be every or overlap");
   }
   if (!(overlap_threshold >= 0.0) || !std::isfinite(overlap_threshold)) {
-    throw InputError("Must3rTrackerOptions::overlap_threshold = " +
-                     std::to_string(overlap_threshold) +
-                     "; must be finite and >= 0");
+    fail("overlap_threshold",
+         number(overlap_threshold),
+         "must be finite and >= 0");
   }
   if (!(overlap_percentile >= 0.0 && overlap_percentile <= 100.0)) {
-    throw InputError("Must3rTrackerOptions::overlap_percentile = " +
-                     std::to_string(overlap_percentile) +
-                     "; must be in [0, 100]");
+    fail("overlap_percentile",
+         number(overlap_percentile),
+         "must be in [0, 100]");
   }
   at_least("overlap_subsample", overlap_subsample, 1);
   if (!std::isfinite(overlap_min_conf)) {
-    throw InputError("Must3rTrackerOptions::overlap_min_conf = " +
-                     std::to_string(overlap_min_conf) + "; must be finite");
+    fail("overlap_min_conf", number(overlap_min_conf), "must be finite");
   }
   at_least("init_frames", init_frames, 1);
   at_least("batch_frames", batch_frames, 1);
@@ -88,9 +103,9 @@ void Must3rTrackerOptions::Check() const {
   at_least("point_stride", point_stride, 1);
   at_least("max_points", max_points, 0);
   if (!(min_confidence >= 1.0)) {
-    throw InputError("Must3rTrackerOptions::min_confidence = " +
-                     std::to_string(min_confidence) +
-                     "; must be >= 1 (MUSt3R confidence is 1 + exp(x))");
+    fail("min_confidence",
+         number(min_confidence),
+         "must be >= 1 (MUSt3R confidence is 1 + exp(x))");
   }
 }
 
@@ -100,19 +115,18 @@ Must3rTracker::Must3rTracker(Must3rTrackerOptions options)
   auto state = std::make_unique<State>();
   if (options_.device == "cuda" && !torch::cuda::is_available()) {
     throw InputError(
-        "Must3rTrackerOptions::device = 'cuda' but no CUDA GPU is available "
-        "(use --device cpu or auto)");
+        "--device cuda: no CUDA GPU is available (use --device cpu or auto)");
   }
   if (options_.device != "cpu" && torch::cuda::is_available()) {
     state->device = torch::Device(torch::kCUDA);
   }
   if (options_.dtype != "fp32" && !state->device.is_cuda()) {
-    throw InputError("Must3rTrackerOptions::dtype = '" + options_.dtype +
-                     "' needs a CUDA GPU (use --dtype fp32 on the CPU)");
+    throw InputError("--dtype " + options_.dtype +
+                     ": needs a CUDA GPU (use --dtype fp32 on the CPU)");
   }
   state->model = model::LoadMust3rModel(options_.weights);
   if (options_.image_size == 0) UseWeightsResolution(state->model.config);
-  CheckResolution(state->model.config, options_.image_size, options_.weights);
+  CheckWeightsResolution(state->model.config);
   const torch::Dtype dtype = options_.dtype == "bf16"   ? torch::kBFloat16
                              : options_.dtype == "fp16" ? torch::kFloat16
                                                         : torch::kFloat32;
@@ -124,6 +138,20 @@ Must3rTracker::~Must3rTracker() = default;
 
 bool Must3rCudaAvailable() {
   return torch::cuda::is_available();
+}
+
+void Must3rTracker::CheckWeightsResolution(const ModelConfig& config) const {
+  if (options_.image_size == config.resolution) return;
+  // The option accepts 224, 512 and 0: advise 0 (the weights' own) for the
+  // odd sizes of test or fine-tuned checkpoints.
+  const bool listed = config.resolution == 224 || config.resolution == 512;
+  throw ModelError("--image-size " + std::to_string(options_.image_size) +
+                   ": the weights '" + options_.weights +
+                   "' are for image size " + std::to_string(config.resolution) +
+                   "; give --image-size " +
+                   (listed ? std::to_string(config.resolution) + " or 0"
+                           : std::string("0")) +
+                   " (the weights' own)");
 }
 
 void Must3rTracker::UseWeightsResolution(const ModelConfig& config) {

@@ -18,6 +18,12 @@ struct AspectBucket;
 }  // namespace model
 struct ModelConfig;
 
+// The working window when none is asked for: 25 (upstream's default), or 0
+// with keyframe_rule "overlap" (upstream's SLAM mode has none).
+inline int DefaultLocalContext(const std::string& keyframe_rule) {
+  return keyframe_rule == "overlap" ? 0 : 25;
+}
+
 struct Must3rTrackerOptions {
   TrackerOptions common;  // a known focal_px replaces the estimated one
   std::string weights;    // MUSt3R checkpoint (.pth), required
@@ -29,7 +35,9 @@ struct Must3rTrackerOptions {
   // Decoder precision: "fp32", "bf16" or "fp16" (upstream's autocast policy:
   // encoder and head stay float32). Half precision needs CUDA.
   std::string dtype = "fp32";
-  int local_context = 25;   // frames in the working window
+  // Frames in the working window; front ends that let the user leave it
+  // unset take DefaultLocalContext(keyframe_rule).
+  int local_context = 25;
   int max_keyframes = 300;  // memory bound (keyframes)
   // "every": a keyframe every keyframe_every-th frame (upstream's default);
   // "overlap": upstream's SLAM-mode rule, a keyframe when the overlap score
@@ -86,6 +94,8 @@ class Must3rTracker : public Tracker {
   std::vector<model::AspectBucket> Buckets() const;
   // image_size 0: takes the resolution (and buckets) of the loaded weights.
   void UseWeightsResolution(const ModelConfig& config);
+  // Throws ModelError naming --image-size when the weights are for another.
+  void CheckWeightsResolution(const ModelConfig& config) const;
   Must3rTrackerOptions options_;
   std::unique_ptr<State> state_;  // the loaded network
 };
