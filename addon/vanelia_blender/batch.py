@@ -10,7 +10,12 @@ upright constant-rate proxy when the clip needs one, build the scene, render
 every selected frame (only the region where the product and its shadow can
 appear; the compositor lays it over the plate) to PNG, encode H.264 with the
 source's audio copied, rename into place. Progress with ETA on stderr.
-Exit codes: 0 done, 2 bad input, 1 internal error.
+
+A render farm runs the same work as separate steps over a job folder D on
+shared storage (render/farm_steps.py): `--step build --job-dir D` with the
+arguments above, `--step render --job-dir D --start A --end B` once per
+chunk, then `--step merge --job-dir D`.
+Exit codes: 0 done, 2 bad input, 130 interrupted, 1 internal error.
 """
 
 import argparse
@@ -21,6 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,10 +41,10 @@ def _triple(text):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="vanelia run (blender batch)")
-    p.add_argument("--video", required=True)
-    p.add_argument("--product", required=True)
-    p.add_argument("--track", required=True)
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--video")
+    p.add_argument("--product")
+    p.add_argument("--track")
+    p.add_argument("-o", "--output")
     p.add_argument("--samples", type=int, default=256)  # render/cycles.DEFAULT_SAMPLES
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=int, default=0)
@@ -61,7 +67,21 @@ def parse_args(argv):
         help="json: one JSON object per line on stderr (read by vanelia run)",
     )
     p.add_argument("--work-dir", default=None, help="scratch folder (default: a new temporary one)")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--step",
+        choices=("build", "render", "merge"),
+        default=None,
+        help="one render-farm step over --job-dir (default: the whole run in this process)",
+    )
+    p.add_argument("--job-dir", default=None, help="the farm job's folder (shared storage)")
+    args = p.parse_args(argv)
+    if (args.step is None) != (args.job_dir is None):
+        p.error("--step and --job-dir go together")
+    if args.step in (None, "build"):
+        for name in ("video", "product", "track", "output"):
+            if getattr(args, name) is None:
+                p.error(f"--{name} is required" + (" by --step build" if args.step else ""))
+    return args
 
 
 class Progress:
@@ -108,9 +128,22 @@ def _scaled_track(track, scale):
     return track
 
 
+@dataclass
+class Prepared:
+    """The checked inputs of a run (`prepare`)."""
+
+    info: object  # core.media.MediaInfo of the source video
+    plate_info: object  # MediaInfo of the plate (the proxy's when there is one)
+    plate_path: str  # the video shown: the source, or work_dir/proxy.mkv
+    track: dict  # the track file, read (and scaled for --camera-height)
+    indices: list  # the selected decoded frame indices, in output order
+    work_dir: str  # scratch folder (the job folder for --step build)
+
+
 def prepare(args, progress):
-    """Checks every input; returns (info, plate_info, plate_path, track,
-    indices, work_dir). Raises input errors before anything is written."""
+    """Checks every input; returns a `Prepared`. Raises input errors before
+    anything is written; then makes the proxy in the work folder (a new
+    temporary one unless --work-dir names it) when the clip needs one."""
     from vanelia_blender.core import glb, media
     from vanelia_blender.encode import proxy
     from vanelia_blender.render import render_plan
@@ -162,65 +195,14 @@ def prepare(args, progress):
     if reason:
         progress.say(f"proxy: {reason}: making an upright constant-rate copy")
         plate_path = proxy.make_proxy(info, os.path.join(work_dir, "proxy.mkv"))
-    return info, plate_info, plate_path, track, indices, work_dir
-
-
-def render_frames(scene, built, indices, frames_dir, full_frame, progress):
-    import bpy
-
-    from vanelia_blender.render import cycles, render_plan
-    from vanelia_blender.scene import build
-
-    width, height = scene.render.resolution_x, scene.render.resolution_y
-    points = build.region_points(built)
-    margin = render_plan.RegionOptions.pixel_margin
-    if built.distorted:
-        # The plate's lens moves pixels by up to a few % of the frame: the
-        # undistorted region is widened by that much.
-        margin += int(0.04 * max(width, height))
-    by_index = {}
-    started = time.monotonic()
-    for k, index in enumerate(indices):
-        scene.frame_set(index + 1)
-        border = None
-        if not full_frame:
-            cam = built.camera
-            region = _region(scene, cam, width, height, points, margin)
-            if region is None:
-                region = (0, 0, 1, 1)  # nothing visible: a token border
-            border = render_plan.border_of_region(region, width, height)
-        cycles.set_border(scene, border)
-        scene.render.filepath = os.path.join(frames_dir, f"{k:06d}.png")
-        bpy.ops.render.render(write_still=True)
-        by_index[index] = scene.render.filepath
-        progress.frames("render", k + 1, len(indices), started)
-    return by_index
+    return Prepared(info, plate_info, plate_path, track, indices, work_dir)
 
 
 def _region(scene, cam, width, height, points, margin=None):
-    """Pixel region from the evaluated camera (any track interpolation)."""
-    from vanelia_blender.render import render_plan
+    """render/region_render.camera_region (tests/blender/run_render_frames.py)."""
+    from vanelia_blender.render import region_render
 
-    from vanelia_blender.core import conventions
-
-    c2w = [list(row) for row in cam.matrix_world]
-    data, render = cam.data, scene.render
-    params = {
-        "sensor_fit": data.sensor_fit,
-        "sensor_width": data.sensor_width,
-        "sensor_height": data.sensor_height,
-        "lens": data.lens,
-        "shift_x": data.shift_x,
-        "shift_y": data.shift_y,
-        "pixel_aspect_x": render.pixel_aspect_x,
-        "pixel_aspect_y": render.pixel_aspect_y,
-        "resolution_x": width,
-        "resolution_y": height,
-    }
-    K = conventions.opencv_k_from_blender_params(params)
-    if margin is None:
-        margin = render_plan.RegionOptions.pixel_margin
-    return render_plan.render_region(K, c2w, width, height, points, margin)
+    return region_render.camera_region(scene, cam, width, height, points, margin)
 
 
 def _save_blend(bpy, args, progress):
@@ -233,46 +215,77 @@ def _save_blend(bpy, args, progress):
     progress.say(f"saved {blend}")
 
 
-def run(args):
+def build_scene(args, prepared, progress):
+    """The run's scene, built in a fresh empty file; returns (scene, built).
+    The one-process run and the farm's build step share it."""
     import bpy
 
-    from vanelia_blender.encode import encode
     from vanelia_blender.scene import build
 
+    indices = prepared.indices
+    options = build.BuildOptions(
+        plate_path=prepared.plate_path,
+        info=prepared.plate_info,
+        track=prepared.track,
+        product_path=args.product,
+        location=args.location,
+        rotation_z_deg=args.rotation_z,
+        height_m=args.height,
+        samples=args.samples,
+        seed=args.seed,
+        frame_start=indices[0] + 1,
+        frame_end=indices[-1] + 1,
+        threads=args.threads,
+        over_plate=False,
+    )
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    t0 = time.monotonic()
+    built = build.build_scene(scene, options)
+    progress.say(f"scene built in {time.monotonic() - t0:.2f} s")
+    return scene, built
+
+
+def run(args):
+    from vanelia_blender.render import farm_steps
+
     progress = Progress(args.quiet, args.progress == "json")
-    info, plate_info, plate_path, track, indices, work_dir = prepare(args, progress)
+    if args.step == "render":
+        farm_steps.render_step(args, progress)
+    elif args.step == "merge":
+        farm_steps.merge_step(args, progress)
+    elif args.step == "build":
+        farm_steps.check_job_dir(os.path.abspath(args.job_dir), building=True)
+        args.work_dir = os.path.abspath(args.job_dir)  # the proxy stays there
+        prepared = prepare(args, progress)
+        scene, built = build_scene(args, prepared, progress)
+        farm_steps.save_job(args, prepared, scene, built, progress)
+    else:
+        _run_whole(args, progress)
+
+
+def _run_whole(args, progress):
+    """The one-process run: prepare, build, render, encode; the work folder
+    is removed at the end (the --keep-frames folder is not in it)."""
+    import bpy
+
+    from vanelia_blender.render import farm_steps, region_render
+
+    prepared = prepare(args, progress)
     try:
-        options = build.BuildOptions(
-            plate_path=plate_path,
-            info=plate_info,
-            track=track,
-            product_path=args.product,
-            location=args.location,
-            rotation_z_deg=args.rotation_z,
-            height_m=args.height,
-            samples=args.samples,
-            seed=args.seed,
-            frame_start=indices[0] + 1,
-            frame_end=indices[-1] + 1,
-            threads=args.threads,
-            over_plate=False,
-        )
-        bpy.ops.wm.read_factory_settings(use_empty=True)
-        scene = bpy.context.scene
-        t0 = time.monotonic()
-        built = build.build_scene(scene, options)
-        progress.say(f"scene built in {time.monotonic() - t0:.2f} s")
-        frames_dir = args.keep_frames or os.path.join(work_dir, "frames")
+        scene, built = build_scene(args, prepared, progress)
+        frames_dir = os.path.abspath(args.keep_frames or os.path.join(prepared.work_dir, "frames"))
         os.makedirs(frames_dir, exist_ok=True)
-        render_frames(scene, built, indices, frames_dir, args.full_frame, progress)
+        indices = prepared.indices
+        region_render.render_frames(scene, built, indices, frames_dir, args.full_frame, progress)
         if args.keep_blend:
             _save_blend(bpy, args, progress)
         out = os.path.abspath(args.output)
         progress.say(f"encode: {len(indices)} frames -> {out}")
-        encode.encode(
+        farm_steps.encode_frames(
             frames_dir,
-            plate_path,
-            info,
+            prepared.plate_path,
+            prepared.info,
             out,
             indices[0],
             args.every,
@@ -281,19 +294,20 @@ def run(args):
         )
         progress.say(f"wrote {out}")
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(prepared.work_dir, ignore_errors=True)
 
 
 def main(argv):
     from vanelia_blender.core.glb import ProductError
     from vanelia_blender.core.media import MediaError
+    from vanelia_blender.render.farm_steps import JobError
     from vanelia_blender.render.render_plan import PlanError
     from vanelia_blender.scene.build import TrackMismatchError
     from vanelia_blender.scene.camera import CameraError
     from vanelia_blender.scene.collection import NameClashError
 
     input_errors = (ProductError, MediaError, PlanError, TrackMismatchError)
-    input_errors += (NameClashError, CameraError)
+    input_errors += (NameClashError, CameraError, JobError)
     try:
         args = parse_args(argv)
     except SystemExit as e:

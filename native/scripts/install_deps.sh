@@ -13,6 +13,7 @@ packages=(
   python3 python3-dev pybind11-dev python3-numpy python3-pytest python3-jsonschema
   blender xvfb xauth
   clang-format clang-tidy black flake8
+  slurm-wlm munge nodejs
 )
 
 missing=()

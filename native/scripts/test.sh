@@ -15,7 +15,7 @@ status=0
 ctest --test-dir build -LE gpu --output-on-failure -j "$(nproc)" || status=1
 echo "== pytest"
 PYTHONPATH="$root/build/python:$root/addon" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-  tests/python tests/addon || status=1
+  tests/python tests/addon tests/farm || status=1
 echo "== lint"
 bash native/scripts/lint.sh || status=1
 echo "== done in $(( $(date +%s) - start ))s, status $status"

@@ -137,6 +137,13 @@ bool ArgParser::Parse(const std::vector<std::string>& args) {
       continue;
     }
     if (positional_index >= positionals.size()) {
+      // A last positional named "X..." takes every further argument.
+      const std::string& last =
+          positionals.empty() ? std::string() : positionals.back()->name;
+      if (last.size() > 3 && last.compare(last.size() - 3, 3, "...") == 0) {
+        values_[last].push_back(arg);
+        continue;
+      }
       throw UsageError(program_ + ": unexpected argument '" + arg +
                        "' (see --help)");
     }

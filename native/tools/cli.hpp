@@ -33,7 +33,8 @@ class ArgParser {
  public:
   ArgParser(std::string program, std::string summary);
 
-  // A required positional argument, e.g. ("VIDEO", "input video file").
+  // A required positional argument, e.g. ("VIDEO", "input video file"); a
+  // last one named "CLIP..." takes one or more (GetAll).
   void AddPositional(const std::string& name, const std::string& help);
   // An option taking `nargs` values, e.g. ("--start", "N", "first frame", "0").
   // An empty default means "not set unless given".

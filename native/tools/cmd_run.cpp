@@ -21,18 +21,34 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "run_options.hpp"
 
 namespace vanelia::cli {
-namespace {
 
-void AddRunOptions(ArgParser* args) {
-  args->AddPositional("VIDEO", "the footage");
-  args->AddPositional("PRODUCT", "the product, binary glTF 2.0 (.glb)");
-  args->AddOutputOptions("final video (.mp4)");
-  args->AddOption("--track",
-                  "PATH",
-                  "track file of VIDEO (default: track it first with the "
-                  "default tracker; the raw track is cached)");
+void ReadRenderOptions(const ArgParser& args, PipelineOptions* out) {
+  PipelineOptions& options = *out;
+  options.samples = args.GetInt("--samples");
+  const FrameRange range = FrameRange::FromArgs(args);
+  options.start = range.start;
+  options.end = range.end;
+  options.every = range.every;
+  options.camera_height_m = args.GetOptionalDouble("--camera-height");
+  if (args.Has("--location")) {
+    const std::vector<std::string> values = args.GetAll("--location");
+    std::array<double, 3> location{};
+    for (size_t i = 0; i < 3; ++i) {
+      location[i] = args.ParseDouble("--location", values[i]);
+    }
+    options.location_m = location;
+  }
+  options.rotation_z_deg = args.GetDouble("--rotation-z");
+  options.height_m = args.GetOptionalDouble("--height");
+  options.seed = args.GetInt("--seed");
+  options.threads = args.GetInt("--threads");
+  if (args.Has("--blender")) options.blender = args.Get("--blender");
+}
+
+void AddRenderOptions(ArgParser* args) {
   args->AddOption("--samples",
                   "N",
                   "Cycles samples per pixel (the default: noise <= 2/255 RMS)",
@@ -57,10 +73,28 @@ void AddRunOptions(ArgParser* args) {
                   "its real size)");
   args->AddOption("--seed", "N", "Cycles noise seed", "0");
   args->AddOption("--threads", "N", "render threads (0 = all cores)", "0");
-  args->AddFlag("--keep-blend", "also save the scene as FINAL.blend");
   args->AddOption("--blender",
                   "PATH",
                   "Blender executable (default: $VANELIA_BLENDER, then PATH)");
+}
+
+namespace {
+
+void AddRunOptions(ArgParser* args) {
+  args->AddPositional("VIDEO", "the footage");
+  args->AddPositional("PRODUCT", "the product, binary glTF 2.0 (.glb)");
+  args->AddOutputOptions("final video (.mp4)");
+  args->AddOption("--track",
+                  "PATH",
+                  "track file of VIDEO (default: track it first with the "
+                  "default tracker; the raw track is cached)");
+  AddRenderOptions(args);
+  args->AddFlag("--keep-blend", "also save the scene as FINAL.blend");
+  args->AddOption("--keep-frames",
+                  "DIR",
+                  "keep the rendered RGBA frames (000000.png, ... in output "
+                  "order: the product and its shadow over transparency) in "
+                  "DIR");
   args->AddOption("--progress",
                   "FORMAT",
                   "human (stage lines, progress with ETA) or json (one JSON "
@@ -85,30 +119,14 @@ PipelineOptions PipelineOptionsFromArgs(const ArgParser& args) {
   options.product = args.Get("PRODUCT");
   options.output = args.Get("--output");
   if (args.Has("--track")) options.track = args.Get("--track");
-  options.samples = args.GetInt("--samples");
-  const FrameRange range = FrameRange::FromArgs(args);
-  options.start = range.start;
-  options.end = range.end;
-  options.every = range.every;
-  options.camera_height_m = args.GetOptionalDouble("--camera-height");
-  if (args.Has("--location")) {
-    const std::vector<std::string> values = args.GetAll("--location");
-    std::array<double, 3> location{};
-    for (size_t i = 0; i < 3; ++i) {
-      location[i] = args.ParseDouble("--location", values[i]);
-    }
-    options.location_m = location;
-  }
-  options.rotation_z_deg = args.GetDouble("--rotation-z");
-  options.height_m = args.GetOptionalDouble("--height");
-  options.seed = args.GetInt("--seed");
-  options.threads = args.GetInt("--threads");
+  ReadRenderOptions(args, &options);
   options.keep_blend = args.Flag("--keep-blend");
+  if (args.Has("--keep-frames"))
+    options.keep_frames = args.Get("--keep-frames");
   options.overwrite = args.Flag("--overwrite");
   options.quiet = args.Flag("--quiet");
   options.progress =
       ProgressFormatFromName(args.Get("--progress"), "--progress");
-  if (args.Has("--blender")) options.blender = args.Get("--blender");
   return options;
 }
 

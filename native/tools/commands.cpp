@@ -26,6 +26,10 @@ const std::vector<Command>& Commands() {
     {"run",
      "render a product into a video with Blender, write the MP4",
      &RunRun},
+    {"farm",
+     "many clips on a render farm: submit (Slurm or local processes), "
+     "status, and the steps the scheduler runs",
+     &RunFarm},
 #endif
   };
   return kCommands;

@@ -24,5 +24,6 @@ int RunImportTrack(const Args& args);
 int RunTrack(const Args& args);
 int RunAlign(const Args& args);
 int RunRun(const Args& args);
+int RunFarm(const Args& args);
 
 }  // namespace vanelia::cli

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "pipeline_stages.hpp"
+
 namespace vanelia {
 namespace {
 
@@ -70,6 +72,10 @@ void CheckRange(const char* name, int64_t value, int64_t low, int64_t high) {
                      std::to_string(high));
   }
 }
+
+}  // namespace
+
+namespace internal {
 
 // Tracks the clip with the classical tracker, or reuses the cached raw
 // track; returns the raw track as read back from its text (so a fresh and a
@@ -218,6 +224,9 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
   }
   if (options.overwrite) args.push_back("--overwrite");
   if (options.keep_blend) args.push_back("--keep-blend");
+  if (!options.keep_frames.empty()) {
+    args.insert(args.end(), {"--keep-frames", options.keep_frames});
+  }
   if (options.quiet) args.push_back("--quiet");
   if (options.progress == ProgressFormat::kJson) {
     args.insert(args.end(), {"--progress", "json"});
@@ -225,7 +234,30 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
   return args;
 }
 
-}  // namespace
+void RunBatch(const BlenderJob& job, RunReporter* reporter) {
+  const BlenderRun run = RunBlender(job, reporter);
+  if (!run.printed_banner) {
+    // Blender prints its banner first: anything else is not Blender.
+    throw InputError(
+        "--blender '" + job.blender + "': not Blender (it exited " +
+        std::to_string(run.exit_code) + " without printing Blender's banner)");
+  }
+  if (run.exit_code == 2) {
+    throw InputError(run.error.empty()
+                         ? "Blender's batch refused its input (exit 2); its "
+                           "output ends:\n" +
+                               LogTail(job.log_path)
+                         : run.error);
+  }
+  if (run.exit_code == 130) throw Cancelled("interrupted");
+  if (run.exit_code != 0) {
+    throw InternalError("Blender exited with " + std::to_string(run.exit_code) +
+                        (run.error.empty() ? "" : ": " + run.error) +
+                        "; its output ends:\n" + LogTail(job.log_path));
+  }
+}
+
+}  // namespace internal
 
 void PipelineOptions::Check() const {
   std::error_code error;
@@ -250,6 +282,11 @@ void PipelineOptions::Check() const {
                     "--keep-blend",
                     {video, product, track});
   }
+  if (!keep_frames.empty() && fs::exists(keep_frames, error) &&
+      !fs::is_directory(keep_frames, error)) {
+    throw InputError("--keep-frames '" + keep_frames +
+                     "': exists and is not a folder");
+  }
   CheckRange("--samples", samples, 1, kMaxSamples);
   CheckRange("--seed", seed, 0, kMaxSeed);
   CheckRange("--threads", threads, 0, kMaxThreads);
@@ -258,23 +295,24 @@ void PipelineOptions::Check() const {
   if (end != -1) CheckRange("--end", end, start + 1, kMaxSeed);
   if (camera_height_m &&
       !(std::isfinite(*camera_height_m) && *camera_height_m > 0.0)) {
-    throw InputError("--camera-height " + FormatNumber(*camera_height_m) +
+    throw InputError("--camera-height " +
+                     internal::FormatNumber(*camera_height_m) +
                      ": must be > 0 metres");
   }
   if (!std::isfinite(rotation_z_deg)) {
-    throw InputError("--rotation-z " + FormatNumber(rotation_z_deg) +
+    throw InputError("--rotation-z " + internal::FormatNumber(rotation_z_deg) +
                      ": must be a finite angle in degrees");
   }
   if (location_m) {
     for (const double v : *location_m) {
       if (!std::isfinite(v)) {
-        throw InputError("--location: " + FormatNumber(v) +
+        throw InputError("--location: " + internal::FormatNumber(v) +
                          " is not a finite coordinate in metres");
       }
     }
   }
   if (height_m && !(std::isfinite(*height_m) && *height_m > 0.0)) {
-    throw InputError("--height " + FormatNumber(*height_m) +
+    throw InputError("--height " + internal::FormatNumber(*height_m) +
                      ": must be > 0 metres");
   }
 }
@@ -289,46 +327,29 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   options.Check();
   const std::string blender = FindBlender(options.blender, "--blender");
   const std::string addon = FindAddon(options.addon_dir);
-  CheckFrameRange(options, *VideoReader::Open(options.video, ReadOptions()));
+  internal::CheckFrameRange(options,
+                            *VideoReader::Open(options.video, ReadOptions()));
   const TempDir dir;
   PipelineResult result;
   result.output = options.output;
   std::string track = options.track;
   if (track.empty()) {
     result.tracked = true;
-    TrackFile raw =
-        TrackOrReuse(options, dir.Path(), reporter, &result.track_from_cache);
-    track = AlignToFloor(options, std::move(raw), dir.Path(), reporter);
+    TrackFile raw = internal::TrackOrReuse(
+        options, dir.Path(), reporter, &result.track_from_cache);
+    track =
+        internal::AlignToFloor(options, std::move(raw), dir.Path(), reporter);
   }
   reporter->BeginStage("render", "rendering with " + blender);
   BlenderJob job;
   job.blender = blender;
   job.addon = addon;
-  job.args = BatchArgs(options, track, dir.Path() + "/blender");
+  job.args = internal::BatchArgs(options, track, dir.Path() + "/blender");
   job.log_path = dir.Path() + "/blender.log";
   job.output = options.output;
   std::error_code missing;
   job.output_is_new = !fs::exists(options.output, missing);
-  const BlenderRun run = RunBlender(job, reporter);
-  if (!run.printed_banner) {
-    // Blender prints its banner first: anything else is not Blender.
-    throw InputError("--blender '" + blender + "': not Blender (it exited " +
-                     std::to_string(run.exit_code) +
-                     " without printing Blender's banner)");
-  }
-  if (run.exit_code == 2) {
-    throw InputError(run.error.empty()
-                         ? "Blender's batch refused its input (exit 2); its "
-                           "output ends:\n" +
-                               LogTail(job.log_path)
-                         : run.error);
-  }
-  if (run.exit_code == 130) throw Cancelled("interrupted");
-  if (run.exit_code != 0) {
-    throw InternalError("Blender exited with " + std::to_string(run.exit_code) +
-                        (run.error.empty() ? "" : ": " + run.error) +
-                        "; its output ends:\n" + LogTail(job.log_path));
-  }
+  internal::RunBatch(job, reporter);
   result.elapsed_s = reporter->ElapsedSeconds();
   reporter->Done(options.output);
   return result;

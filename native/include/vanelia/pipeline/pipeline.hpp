@@ -47,8 +47,11 @@ struct PipelineOptions {
   int64_t seed = 0;                // Cycles noise seed (>= 0)
   int64_t threads = 0;             // render threads; 0 = all cores
   bool keep_blend = false;         // also save OUTPUT.blend
-  bool overwrite = false;          // replace an existing output
-  bool quiet = false;              // batch.py prints nothing
+  // Keep the rendered RGBA frames (000000.png, ... in output order) in this
+  // folder; empty = they go with the run's temporary folder.
+  std::string keep_frames;
+  bool overwrite = false;  // replace an existing output
+  bool quiet = false;      // batch.py prints nothing
   ProgressFormat progress = ProgressFormat::kHuman;  // batch.py's lines
   std::string blender;  // Blender executable; empty = FindBlender
   // The folder holding vanelia_blender/ (its batch.py runs in Blender);

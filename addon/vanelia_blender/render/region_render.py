@@ -1,0 +1,121 @@
+"""One frame of the batch render: the border around the product and its
+shadow, then Cycles to an RGBA PNG.
+
+The border is `render_plan.render_region` of the region's world points seen
+through the evaluated camera (any track interpolation), widened when the
+render is distorted like the plate. The one-process batch (`render_frames`)
+and the farm's render step (render/farm_steps.py) both render through
+`render_frame`, so a frame comes out the same whichever renders it, to the
+byte: the PNG's text chunks (Blender's stamp metadata and Cycles' render
+times, which change from run to run) are dropped.
+"""
+
+import os
+import struct
+import time
+
+from . import render_plan
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+
+
+def frame_name(k):
+    """The PNG of output position k (encode/encode.py's FRAME_PATTERN)."""
+    return f"{k:06d}.png"
+
+
+def region_margin(width, height, distorted):
+    """Pixels added around the projected region."""
+    margin = render_plan.RegionOptions.pixel_margin
+    if distorted:
+        # The plate's lens moves pixels by up to a few % of the frame: the
+        # undistorted region is widened by that much.
+        margin += int(0.04 * max(width, height))
+    return margin
+
+
+def camera_region(scene, cam, width, height, points, margin=None):
+    """Pixel region of `points` from the evaluated camera `cam`."""
+    from ..core import conventions
+
+    c2w = [list(row) for row in cam.matrix_world]
+    data, render = cam.data, scene.render
+    params = {
+        "sensor_fit": data.sensor_fit,
+        "sensor_width": data.sensor_width,
+        "sensor_height": data.sensor_height,
+        "lens": data.lens,
+        "shift_x": data.shift_x,
+        "shift_y": data.shift_y,
+        "pixel_aspect_x": render.pixel_aspect_x,
+        "pixel_aspect_y": render.pixel_aspect_y,
+        "resolution_x": width,
+        "resolution_y": height,
+    }
+    K = conventions.opencv_k_from_blender_params(params)
+    if margin is None:
+        margin = render_plan.RegionOptions.pixel_margin
+    return render_plan.render_region(K, c2w, width, height, points, margin)
+
+
+def frame_border(scene, cam, points, margin, full_frame):
+    """Blender's border for the current frame; None renders it whole."""
+    if full_frame:
+        return None
+    width, height = scene.render.resolution_x, scene.render.resolution_y
+    region = camera_region(scene, cam, width, height, points, margin)
+    if region is None:
+        region = (0, 0, 1, 1)  # nothing visible: a token border
+    return render_plan.border_of_region(region, width, height)
+
+
+def render_frame(scene, cam, index, points, margin, full_frame, path):
+    """Renders decoded frame `index` (Blender frame index + 1) to `path`."""
+    import bpy
+
+    from . import cycles
+
+    scene.frame_set(index + 1)
+    cycles.set_border(scene, frame_border(scene, cam, points, margin, full_frame))
+    scene.render.filepath = path
+    bpy.ops.render.render(write_still=True)
+    strip_png_text(path)
+
+
+def strip_png_text(path):
+    """Rewrites the PNG at `path` without its text chunks (metadata only;
+    the image chunks are kept as they are)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != _PNG_SIGNATURE:
+        raise ValueError(f"frame '{path}': not a PNG")
+    kept, i = [data[:8]], 8
+    while i + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[i : i + 4])
+        end = i + 12 + length  # length, type, data, CRC
+        if data[i + 4 : i + 8] not in _PNG_TEXT_CHUNKS:
+            kept.append(data[i:end])
+        i = end
+    if len(kept) < 2 or i != len(data):
+        raise ValueError(f"frame '{path}': truncated PNG")
+    with open(path, "wb") as f:
+        f.write(b"".join(kept))
+
+
+def render_frames(scene, built, indices, frames_dir, full_frame, progress):
+    """The one-process render: position k -> frames_dir/frame_name(k)."""
+    from ..scene import build
+
+    width, height = scene.render.resolution_x, scene.render.resolution_y
+    points = build.region_points(built)
+    margin = region_margin(width, height, built.distorted)
+    by_index = {}
+    started = time.monotonic()
+    for k, index in enumerate(indices):
+        path = os.path.join(frames_dir, frame_name(k))
+        render_frame(scene, built.camera, index, points, margin, full_frame, path)
+        by_index[index] = path
+        progress.frames("render", k + 1, len(indices), started)
+    return by_index
