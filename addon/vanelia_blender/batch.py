@@ -8,8 +8,11 @@ Run by `vanelia run` as
 Stages: check the inputs (nothing is touched when one is bad), make an
 upright constant-rate proxy when the clip needs one, build the scene, render
 every selected frame (only the region where the product and its shadow can
-appear; the compositor lays it over the plate) to PNG, encode H.264 with the
-source's audio copied, rename into place. Progress with ETA on stderr.
+appear; the compositor lays it over the plate) to PNG, encode (H.264, or the
+10-bit intermediate of --codec hevc|prores|dnxhr carrying the source's colour
+tags) with the source's audio copied, rename into place. Progress with ETA
+on stderr. --preview renders at half size with few samples and shorter
+light paths (render/preview.py) and encodes a half-size H.264 MP4.
 
 A render farm runs the same work as separate steps over a job folder D on
 shared storage (render/farm_steps.py): `--step build --job-dir D` with the
@@ -59,6 +62,15 @@ def parse_args(argv):
     p.add_argument("--keep-blend", action="store_true")
     p.add_argument("--keep-frames", default=None, help="folder for the PNGs")
     p.add_argument("--full-frame", action="store_true", help="no border")
+    p.add_argument(
+        "--codec",
+        choices=("h264", "hevc", "prores", "dnxhr"),
+        default="h264",
+        help="output codec (encode/encode.py CODECS); .mov for prores and dnxhr",
+    )
+    p.add_argument(
+        "--preview", action="store_true", help="half size, few samples, a quick H.264 MP4"
+    )
     p.add_argument("--quiet", action="store_true")
     p.add_argument(
         "--progress",
@@ -77,6 +89,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if (args.step is None) != (args.job_dir is None):
         p.error("--step and --job-dir go together")
+    if args.step and args.preview:
+        p.error("--preview: only for the one-process run (no --step)")
     if args.step in (None, "build"):
         for name in ("video", "product", "track", "output"):
             if getattr(args, name) is None:
@@ -145,7 +159,7 @@ def prepare(args, progress):
     anything is written; then makes the proxy in the work folder (a new
     temporary one unless --work-dir names it) when the clip needs one."""
     from vanelia_blender.core import glb, media
-    from vanelia_blender.encode import proxy
+    from vanelia_blender.encode import encode, proxy
     from vanelia_blender.render import render_plan
     from vanelia_blender.core import track_file
     from vanelia_blender.scene.build import TrackMismatchError, check_track
@@ -155,6 +169,9 @@ def prepare(args, progress):
         raise media.MediaError(f"output '{out}': exists; use --overwrite to replace")
     if not os.path.isdir(os.path.dirname(out)):
         raise media.MediaError(f"output '{out}': folder does not exist")
+    encode.check_output(out, args.codec, args.preview)
+    if args.codec != "h264":
+        encode.check_encoder(args.codec)
     info = media.probe_video(args.video)
     glb.check_product(args.product)
     if not os.path.isfile(args.track):
@@ -220,6 +237,7 @@ def build_scene(args, prepared, progress):
     The one-process run and the farm's build step share it."""
     import bpy
 
+    from vanelia_blender.render import preview
     from vanelia_blender.scene import build
 
     indices = prepared.indices
@@ -231,7 +249,7 @@ def build_scene(args, prepared, progress):
         location=args.location,
         rotation_z_deg=args.rotation_z,
         height_m=args.height,
-        samples=args.samples,
+        samples=preview.preview_samples(args.samples) if args.preview else args.samples,
         seed=args.seed,
         frame_start=indices[0] + 1,
         frame_end=indices[-1] + 1,
@@ -242,6 +260,8 @@ def build_scene(args, prepared, progress):
     scene = bpy.context.scene
     t0 = time.monotonic()
     built = build.build_scene(scene, options)
+    if args.preview:
+        preview.configure_preview(scene, built.distorted)
     progress.say(f"scene built in {time.monotonic() - t0:.2f} s")
     return scene, built
 
@@ -269,32 +289,62 @@ def _run_whole(args, progress):
     is removed at the end (the --keep-frames folder is not in it)."""
     import bpy
 
-    from vanelia_blender.render import farm_steps, region_render
+    from vanelia_blender.render import region_render
 
     prepared = prepare(args, progress)
     try:
         scene, built = build_scene(args, prepared, progress)
         frames_dir = os.path.abspath(args.keep_frames or os.path.join(prepared.work_dir, "frames"))
         os.makedirs(frames_dir, exist_ok=True)
-        indices = prepared.indices
-        region_render.render_frames(scene, built, indices, frames_dir, args.full_frame, progress)
+        out = os.path.abspath(args.output)
+        render = (scene, built, prepared.indices, frames_dir, args.full_frame, progress)
+        if args.preview:
+            _render_piped(args, prepared, render, out)
+        else:
+            region_render.render_frames(*render)
         if args.keep_blend:
             _save_blend(bpy, args, progress)
-        out = os.path.abspath(args.output)
-        progress.say(f"encode: {len(indices)} frames -> {out}")
-        farm_steps.encode_frames(
-            frames_dir,
-            prepared.plate_path,
-            prepared.info,
-            out,
-            indices[0],
-            args.every,
-            len(indices),
-            args.overwrite,
-        )
+        if not args.preview:
+            _encode(args, prepared, frames_dir, out, progress)
         progress.say(f"wrote {out}")
     finally:
         shutil.rmtree(prepared.work_dir, ignore_errors=True)
+
+
+def _encode(args, prepared, frames_dir, out, progress):
+    """Encodes the rendered frames over the plate (encode/encode.py)."""
+    from vanelia_blender.render import farm_steps
+
+    indices = prepared.indices
+    progress.say(f"encode: {len(indices)} frames -> {out}")
+    farm_steps.encode_frames(
+        frames_dir,
+        prepared.plate_path,
+        prepared.info,
+        out,
+        indices[0],
+        args.every,
+        len(indices),
+        args.overwrite,
+        args.codec,
+    )
+
+
+def _render_piped(args, prepared, render, out):
+    """The preview: FFmpeg encodes each frame as it is rendered
+    (encode.PipedEncode), so its start and the plate's decoding overlap the
+    render."""
+    from vanelia_blender.encode import encode
+    from vanelia_blender.render import region_render
+
+    indices, progress = prepared.indices, render[-1]
+    first, every, count = indices[0], args.every, len(indices)
+    with encode.PipedEncode(
+        prepared.plate_path, prepared.info, out, first, every, count, args.overwrite, preview=True
+    ) as piped:
+        region_render.render_frames(*render, on_frame=piped.add)
+        progress.say(f"encode: {count} frames -> {out} (the encode's tail)")
+        piped.finish()
 
 
 def main(argv):

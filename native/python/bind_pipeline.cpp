@@ -187,6 +187,22 @@ py::dict RunPy(const PipelineOptions& options, const py::object& progress) {
   return out;
 }
 
+constexpr const char* kRunDoc =
+    "Renders `product` (.glb) into `video` and writes `output` (.mp4), as "
+    "`vanelia run` (the same pipeline, GIL released): without `track` the "
+    "clip is tracked (or its cached track reused) and aligned to the floor "
+    "at `camera_height_m` (1.5 m), then Blender renders it. `codec` is one "
+    "of OUTPUT_CODECS: 'h264' (.mp4), 'hevc' (10-bit, .mp4), 'prores' "
+    "(ProRes 422 HQ 10-bit, .mov) or 'dnxhr' (DNxHR HQX 10-bit, .mov); "
+    "`preview` renders a half-size H.264 MP4 at a few samples for a quick "
+    "look. `progress(e)` "
+    "gets each event as a dict (type, stage, index, count, step, done, "
+    "total, percent, eta_s, text, run_percent, elapsed_s: the fields of "
+    "--progress json); returning False, or Ctrl-C, stops the run "
+    "(Cancelled; Blender stopped, nothing written). Returns {output, "
+    "tracked, track_from_cache, elapsed_s}. Bad input raises InputError "
+    "before anything is written.";
+
 void BindRun(py::module_& m) {
   const PipelineOptions d;
   m.def(
@@ -210,6 +226,8 @@ void BindRun(py::module_& m) {
          const std::string& blender,
          const std::string& addon_dir,
          const std::string& cache_folder,
+         const std::string& codec,
+         bool preview,
          const py::object& progress) {
         PipelineOptions o;
         o.video = video;
@@ -231,6 +249,8 @@ void BindRun(py::module_& m) {
         o.blender = blender;
         o.addon_dir = addon_dir;
         o.cache_folder = cache_folder;
+        o.codec = codec;
+        o.preview = preview;
         o.progress = ProgressFormat::kJson;  // batch.py's lines are events
         return RunPy(o, progress);
       },
@@ -254,17 +274,10 @@ void BindRun(py::module_& m) {
       py::arg("blender") = "",
       py::arg("addon_dir") = "",
       py::arg("cache_folder") = "",
+      py::arg("codec") = d.codec,
+      py::arg("preview") = d.preview,
       py::arg("progress") = py::none(),
-      "Renders `product` (.glb) into `video` and writes `output` (.mp4), as "
-      "`vanelia run` (the same pipeline, GIL released): without `track` the "
-      "clip is tracked (or its cached track reused) and aligned to the floor "
-      "at `camera_height_m` (1.5 m), then Blender renders it. `progress(e)` "
-      "gets each event as a dict (type, stage, index, count, step, done, "
-      "total, percent, eta_s, text, run_percent, elapsed_s: the fields of "
-      "--progress json); returning False, or Ctrl-C, stops the run "
-      "(Cancelled; Blender stopped, nothing written). Returns {output, "
-      "tracked, track_from_cache, elapsed_s}. Bad input raises InputError "
-      "before anything is written.");
+      kRunDoc);
 }
 
 }  // namespace
@@ -273,6 +286,11 @@ void BindPipeline(py::module_& m) {
   BindTrackVideo(m);
   m.attr("TRACKERS") = py::tuple(py::cast(AvailableTrackers()));
   BindRun(m);
+  py::dict codecs;
+  for (const OutputCodec& codec : OutputCodecs()) {
+    codecs[codec.name] = py::make_tuple(codec.extension, codec.summary);
+  }
+  m.attr("OUTPUT_CODECS") = codecs;
 }
 
 }  // namespace vanelia::python

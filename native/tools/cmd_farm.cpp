@@ -55,7 +55,7 @@ void AddSubmitOptions(ArgParser* args) {
   args->AddOption("--output-dir",
                   "DIR",
                   "where the final videos go (default: SHARED/out), named "
-                  "after the clips");
+                  "after the clips (.mp4; .mov for --codec prores/dnxhr)");
   args->AddOption("--chunk", "N", "frames per render chunk", "24");
   args->AddOption("-j", "N", "local: steps at once", "1");
   args->AddOption("--partition", "P", "slurm: the partition to use");
@@ -110,7 +110,8 @@ int Submit(const Args& argv) {
     options.video = clip;
     options.product = args.Get("--product");
     if (args.Has("--track")) options.track = args.Get("--track");
-    options.output = out_dir + "/" + fs::path(clip).stem().string() + ".mp4";
+    options.output = out_dir + "/" + fs::path(clip).stem().string() +
+                     FindOutputCodec(options.codec).extension;
     options.overwrite = args.Flag("--overwrite");
     options.quiet = true;
     jobs.push_back(PrepareFarmJob(options, shared, args.GetInt("--chunk")));

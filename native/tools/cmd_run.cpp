@@ -46,7 +46,24 @@ void ReadRenderOptions(const ArgParser& args, PipelineOptions* out) {
   options.seed = args.GetInt("--seed");
   options.threads = args.GetInt("--threads");
   if (args.Has("--blender")) options.blender = args.Get("--blender");
+  options.codec = FindOutputCodec(args.Get("--codec")).name;
 }
+
+namespace {
+
+std::string CodecHelp() {
+  std::string help = "output codec:";
+  for (const OutputCodec& codec : OutputCodecs()) {
+    help += std::string(" ") + codec.name + " (" + codec.summary + ", " +
+            codec.extension + ");";
+  }
+  help +=
+      " the output's extension must be the codec's; the 10-bit ones carry "
+      "the plate's colour tags";
+  return help;
+}
+
+}  // namespace
 
 void AddRenderOptions(ArgParser* args) {
   args->AddOption("--samples",
@@ -76,6 +93,7 @@ void AddRenderOptions(ArgParser* args) {
   args->AddOption("--blender",
                   "PATH",
                   "Blender executable (default: $VANELIA_BLENDER, then PATH)");
+  args->AddOption("--codec", "NAME", CodecHelp(), "h264");
 }
 
 namespace {
@@ -83,12 +101,17 @@ namespace {
 void AddRunOptions(ArgParser* args) {
   args->AddPositional("VIDEO", "the footage");
   args->AddPositional("PRODUCT", "the product, binary glTF 2.0 (.glb)");
-  args->AddOutputOptions("final video (.mp4)");
+  args->AddOutputOptions("final video (.mp4; .mov for --codec prores/dnxhr)");
   args->AddOption("--track",
                   "PATH",
                   "track file of VIDEO (default: track it first with the "
                   "default tracker; the raw track is cached)");
   AddRenderOptions(args);
+  args->AddFlag("--preview",
+                "a quick look at placement and light: half size, at most " +
+                    std::to_string(kPreviewSamples) +
+                    " samples, shorter light paths; writes a normal playable "
+                    "H.264 MP4 at half the source's width and height");
   args->AddFlag("--keep-blend", "also save the scene as FINAL.blend");
   args->AddOption("--keep-frames",
                   "DIR",
@@ -104,7 +127,9 @@ void AddRunOptions(ArgParser* args) {
       "Stages: track (or reuse the cached track), align to the floor, render\n"
       "in Blender; with --track only the render. Only the region where the\n"
       "product and its shadow can appear is rendered; the rest of each frame\n"
-      "is the source, re-encoded.\n"
+      "is the source, re-encoded (with --codec, to a 10-bit intermediate\n"
+      "tagged with the source's colour primaries, transfer, matrix and\n"
+      "range).\n"
       "Exit codes: 0 done, 2 bad input (nothing written), 1 internal error,\n"
       "130 interrupted (Ctrl-C or SIGTERM: Blender is stopped, nothing is\n"
       "written).");
@@ -120,6 +145,7 @@ PipelineOptions PipelineOptionsFromArgs(const ArgParser& args) {
   options.output = args.Get("--output");
   if (args.Has("--track")) options.track = args.Get("--track");
   ReadRenderOptions(args, &options);
+  options.preview = args.Flag("--preview");
   options.keep_blend = args.Flag("--keep-blend");
   if (args.Has("--keep-frames"))
     options.keep_frames = args.Get("--keep-frames");
@@ -135,7 +161,8 @@ PipelineOptions PipelineOptionsFromArgs(const ArgParser& args) {
 int RunRun(const Args& argv) {
   ArgParser args("vanelia run",
                  "render PRODUCT.glb into VIDEO with Blender headless and "
-                 "write an H.264 MP4 (source size, rate, frames and audio)");
+                 "write an H.264 MP4 or a 10-bit intermediate (source size, "
+                 "rate, frames and audio)");
   AddRunOptions(&args);
   if (!args.Parse(argv)) return 0;
   const PipelineOptions options = PipelineOptionsFromArgs(args);

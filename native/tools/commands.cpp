@@ -30,6 +30,10 @@ const std::vector<Command>& Commands() {
      "many clips on a render farm: submit (Slurm or local processes), "
      "status, and the steps the scheduler runs",
      &RunFarm},
+    {"export",
+     "the solved camera and points as FBX, Alembic, USD (Blender's "
+     "exporters) or a Nuke .chan file",
+     &RunExport},
 #endif
   };
   return kCommands;

@@ -25,5 +25,6 @@ int RunTrack(const Args& args);
 int RunAlign(const Args& args);
 int RunRun(const Args& args);
 int RunFarm(const Args& args);
+int RunExport(const Args& args);
 
 }  // namespace vanelia::cli

@@ -1,5 +1,5 @@
 // The render options `vanelia run` and `vanelia farm submit` share: samples,
-// frame range, scale, placement, seed, threads, Blender.
+// frame range, scale, placement, seed, threads, Blender, output codec.
 #pragma once
 
 #include "vanelia/pipeline/pipeline.hpp"

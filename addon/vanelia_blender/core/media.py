@@ -3,7 +3,9 @@
 bpy-free. `probe_video(path)` returns a `MediaInfo`: the upright size (after
 the display rotation), the rotation, the rational frame rate, the exact frame
 count (packets are counted, as the native VideoReader does), whether the clip
-has a variable frame rate, and whether it has audio.
+has a variable frame rate, whether it has audio, and the stream's colour
+tags (primaries, transfer, matrix, range, as ffprobe names them; "" when
+the stream does not say).
 
 VFR rule (the same as native/include/vanelia/decode/video_reader.hpp): a clip
 is VFR when a frame's duration differs from the median duration by more than
@@ -36,6 +38,12 @@ class MediaInfo:
     pixel_aspect: float  # sample aspect ratio (x / y)
     pts: list  # presentation times of the source frames, seconds, sorted
     color_matrix: str = "bt601"  # YUV matrix of the stream: bt709 or bt601
+    # The stream's colour tags as ffprobe reports them ("" = not tagged).
+    color_primaries: str = ""  # e.g. bt709
+    color_transfer: str = ""  # e.g. bt709
+    color_space: str = ""  # the YUV matrix tag, e.g. bt709, bt2020nc
+    color_range: str = ""  # tv (limited) or pc (full)
+    pix_fmt: str = ""  # the decoded pixel format, e.g. yuv420p
 
     @property
     def fps(self):
@@ -145,4 +153,14 @@ def probe_video(path):
         pixel_aspect=float(sar) if sar > 0 else 1.0,
         pts=pts,
         color_matrix="bt709" if stream.get("color_space") == "bt709" else "bt601",
+        **_colour_tags(stream),
     )
+
+
+def _colour_tags(stream):
+    """The colour fields of MediaInfo from an ffprobe stream ("" for unknown)."""
+    tags = {}
+    for key in ("color_primaries", "color_transfer", "color_space", "color_range", "pix_fmt"):
+        value = stream.get(key, "")
+        tags[key] = "" if value in ("unknown", "unspecified", "reserved") else value
+    return tags

@@ -1,20 +1,34 @@
-"""The final encode: the rendered region over the plate -> H.264 MP4.
+"""The final encode: the rendered region over the plate -> the output video.
 
 bpy-free. Blender renders the product and its shadow (film transparent,
 straight-alpha RGBA PNGs numbered 000000.png.. in output order); FFmpeg
 decodes the plate (the source, or its upright constant-rate proxy), keeps
 the selected frames (--start/--end/--every), lays the render over it and
-encodes H.264 at the rational rate `fps_num/fps_den` (divided by --every),
+encodes at the rational rate `fps_num/fps_den` (divided by --every),
 copying the source's audio of the same time span without re-encoding. The
 plate never goes through an RGB round trip, so pixels away from the product
-only lose what the H.264 encode loses; the render is converted to YUV with
-the source's matrix (BT.709 or BT.601), so its colours match the plate's.
+only lose what the encode loses; the render is converted to YUV with the
+source's matrix, so its colours match the plate's.
+
+The codec (`CODECS`, `vanelia run --codec`):
+- h264: H.264 High 8-bit 4:2:0, CRF 10, MP4 (the default; unchanged since
+  before --codec, to the byte);
+- hevc: HEVC Main 10 (libx265) 10-bit 4:2:0, CRF 10, MP4 tagged hvc1;
+- prores: ProRes 422 HQ (prores_ks profile 3) 10-bit 4:2:2, QuickTime
+  (ProRes has no full range: a full-range plate is made limited);
+- dnxhr: DNxHR HQX 10-bit 4:2:2, QuickTime.
+The 10-bit ones overlay in 10-bit YUV (the plate's range kept) and carry
+the source's colour tags (primaries, transfer, matrix, range) as ffprobe
+reports them. `preview` scales the plate to half size (even numbers) to
+meet the half-size preview render, and encodes a quick H.264 MP4.
 The file is written to a temporary name beside the output and renamed into
 place.
 """
 
 import os
 import subprocess
+import tempfile
+from dataclasses import dataclass
 
 from ..core.media import MediaError, find_tool
 
@@ -23,23 +37,197 @@ CRF = 10  # H.264 quality: the plate keeps >= 40 dB PSNR (42-43 at 12)
 PRESET = "medium"
 
 
-def encode_command(frames_dir, plate_path, info, out_path, first, every, count):
-    """`info` is the source's MediaInfo (rate, audio); `plate_path` an
-    upright constant-rate video whose frame n is decoded frame n."""
+@dataclass(frozen=True)
+class Codec:
+    """An output codec: its container, formats and encoder options."""
+
+    name: str  # vanelia run --codec
+    container: str  # FFmpeg's muxer: mp4 or mov
+    extension: str  # the output's file extension
+    pix_fmt: str  # the encoded pixel format
+    overlay: str  # the overlay filter's working format
+    render_fmt: str  # the render's YUVA format before the overlay
+    encoder: tuple  # FFmpeg's encoder options
+    colour_tags: bool  # carries the source's colour tags and range
+    full_range: bool = True  # can carry full-range YUV (ProRes is always limited)
+
+
+CODECS = {
+    "h264": Codec(
+        "h264",
+        "mp4",
+        ".mp4",
+        "yuv420p",
+        "yuv420",
+        "yuva420p",
+        ("-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF)),
+        False,
+    ),
+    "hevc": Codec(
+        "hevc",
+        "mp4",
+        ".mp4",
+        "yuv420p10le",
+        "yuv420p10",
+        "yuva420p10le",
+        ("-c:v", "libx265", "-preset", PRESET, "-crf", str(CRF), "-profile:v", "main10")
+        + ("-tag:v", "hvc1", "-x265-params", "log-level=error"),
+        True,
+    ),
+    "prores": Codec(
+        "prores",
+        "mov",
+        ".mov",
+        "yuv422p10le",
+        "yuv422p10",
+        "yuva422p10le",
+        ("-c:v", "prores_ks", "-profile:v", "3", "-vendor", "apl0"),
+        True,
+        False,
+    ),
+    "dnxhr": Codec(
+        "dnxhr",
+        "mov",
+        ".mov",
+        "yuv422p10le",
+        "yuv422p10",
+        "yuva422p10le",
+        ("-c:v", "dnxhd", "-profile:v", "dnxhr_hqx"),
+        True,
+    ),
+}
+
+# The preview's encode: quick, small, plays anywhere.
+PREVIEW = Codec(
+    "h264",
+    "mp4",
+    ".mp4",
+    "yuv420p",
+    "yuv420",
+    "yuva420p",
+    ("-c:v", "libx264", "-preset", "veryfast", "-crf", "12"),
+    False,
+)
+
+# ffprobe's colour_space -> the scale filter's out_color_matrix.
+_MATRIX = {
+    "bt709": "bt709",
+    "bt2020nc": "bt2020",
+    "bt2020c": "bt2020",
+    "smpte240m": "smpte240m",
+    "fcc": "fcc",
+}
+
+
+def find_codec(name):
+    """The Codec called `name`; MediaError naming --codec otherwise."""
+    if name not in CODECS:
+        raise MediaError(f"--codec '{name}': must be one of {', '.join(CODECS)}")
+    return CODECS[name]
+
+
+def check_output(out_path, codec_name, preview=False):
+    """The output's extension is the codec's container's (MediaError)."""
+    codec = find_codec(codec_name)
+    extension = os.path.splitext(out_path)[1].lower()
+    if extension != codec.extension:
+        has = f"the extension {extension}" if extension else "no extension"
+        raise MediaError(
+            f"--codec {codec_name} writes a {codec.extension} file; output '{out_path}' has {has}"
+        )
+    if preview and codec_name != "h264":
+        raise MediaError(
+            f"--preview writes a half-size H.264 MP4; it does not take --codec {codec_name}"
+        )
+
+
+def check_encoder(codec_name):
+    """This FFmpeg has the codec's encoder (Debian 12's has libx264,
+    libx265, prores_ks and dnxhd); MediaError naming --codec otherwise."""
+    encoder = find_codec(codec_name).encoder[1]
     ffmpeg = find_tool("ffmpeg")
+    result = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True)
+    names = {line.split()[1] for line in result.stdout.splitlines() if len(line.split()) > 1}
+    if encoder not in names:
+        raise MediaError(
+            f"--codec {codec_name}: this FFmpeg ({ffmpeg}) has no {encoder} encoder; "
+            f"install an FFmpeg built with it or choose another --codec"
+        )
+
+
+def preview_size(info):
+    """The preview's frame size: half the plate's, rounded down to even."""
+    return max(2, info.width // 4 * 2), max(2, info.height // 4 * 2)
+
+
+def _range(info):
+    """The plate's YUV range: pc (full) or tv (limited)."""
+    full = info.color_range == "pc" or (not info.color_range and info.pix_fmt.startswith("yuvj"))
+    return "pc" if full else "tv"
+
+
+def _plate_range(info, plate_path):
+    """The plate's YUV range: the source's, or limited for the proxy of a
+    rotated or VFR clip (encode/proxy.py decodes to limited-range YUV)."""
+    return _range(info) if os.path.abspath(plate_path) == os.path.abspath(info.path) else "tv"
+
+
+def _out_range(info, codec):
+    """The output's YUV range: the plate's, or limited where the codec has
+    no full range (a full-range plate is then converted)."""
+    return _range(info) if codec.full_range else "tv"
+
+
+def _colour_args(info, codec):
+    """The source's colour tags for the output stream."""
+    tags = [
+        ("-color_primaries", info.color_primaries),
+        ("-color_trc", info.color_transfer),
+        ("-colorspace", info.color_space),
+        ("-color_range", _out_range(info, codec)),
+    ]
+    return [item for option, value in tags if value for item in (option, value)]
+
+
+def _graph(info, codec, select, den, num, size, plate_range):
+    """The filter graph: [plate] and [cg] (the render) -> overlay -> [v]."""
+    setpts = f"setpts=N*{den}/({num}*TB)"
+    plate, scale = "", ""
+    if size is not None:
+        plate, scale = f",scale={size[0]}:{size[1]}", f"{size[0]}:{size[1]}:"
+    matrix, out_range = info.color_matrix, "tv"
+    if codec.colour_tags:
+        matrix, out_range = _MATRIX.get(info.color_space, "bt601"), _out_range(info, codec)
+        # 10-bit YUV, the plate's values and range kept (where the codec can).
+        plate += f",scale=in_range={plate_range}:out_range={out_range},format={codec.pix_fmt}"
+    return (
+        f"[0:v]select={select},{setpts}{plate}[plate];"
+        f"[1:v]{setpts},scale={scale}out_color_matrix={matrix}"
+        f":out_range={out_range},format={codec.render_fmt}[cg];"
+        f"[plate][cg]overlay=eof_action=pass:format={codec.overlay},format={codec.pix_fmt}[v]"
+    )
+
+
+def encode_command(
+    frames_dir, plate_path, info, out_path, first, every, count, codec="h264", preview=False
+):
+    """`info` is the source's MediaInfo (rate, audio, colour); `plate_path`
+    an upright constant-rate video whose frame n is decoded frame n. With
+    `frames_dir` None the frames come as PNGs on FFmpeg's stdin (PipedEncode)."""
+    ffmpeg = find_tool("ffmpeg")
+    spec = PREVIEW if preview else find_codec(codec)
     num, den = info.fps_num, info.fps_den * every
     rate = f"{num}/{den}"
     last = first + every * (count - 1)
     select = f"between(n\\,{first}\\,{last})*not(mod(n-{first}\\,{every}))"
-    graph = (
-        f"[0:v]select={select},setpts=N*{den}/({num}*TB)[plate];"
-        f"[1:v]setpts=N*{den}/({num}*TB),scale=out_color_matrix={info.color_matrix}"
-        ":out_range=tv,format=yuva420p[cg];"
-        "[plate][cg]overlay=eof_action=pass:format=yuv420,format=yuv420p[v]"
-    )
+    size = preview_size(info) if preview else None
+    graph = _graph(info, spec, select, den, num, size, _plate_range(info, plate_path))
     cmd = [ffmpeg, "-v", "error", "-y", "-i", plate_path]
-    cmd += ["-framerate", rate, "-start_number", "0"]
-    cmd += ["-i", os.path.join(frames_dir, FRAME_PATTERN)]
+    if frames_dir is None:
+        cmd += ["-f", "image2pipe", "-c:v", "png", "-framerate", rate, "-i", "-"]
+    else:
+        cmd += ["-framerate", rate, "-start_number", "0"]
+        cmd += ["-i", os.path.join(frames_dir, FRAME_PATTERN)]
     if info.has_audio:
         start_s = first * info.fps_den / info.fps_num
         duration_s = count * den / num
@@ -47,18 +235,36 @@ def encode_command(frames_dir, plate_path, info, out_path, first, every, count):
     cmd += ["-filter_complex", graph, "-map", "[v]"]
     if info.has_audio:
         cmd += ["-map", "2:a?", "-c:a", "copy"]
-    cmd += ["-c:v", "libx264", "-preset", PRESET]
-    cmd += ["-crf", str(CRF), "-r", rate, "-movflags", "+faststart"]
-    cmd += ["-f", "mp4", out_path]
+    cmd += list(spec.encoder)
+    if spec.colour_tags:
+        cmd += _colour_args(info, spec)
+    cmd += ["-r", rate, "-movflags", "+faststart"]
+    cmd += ["-f", spec.container, out_path]
     return cmd
 
 
-def encode(frames_dir, plate_path, info, out_path, first, every, count, overwrite):
+def temp_path(out_path, codec="h264"):
+    """The temporary name `encode` writes before renaming into place."""
+    return f"{out_path}.tmp-{os.getpid()}{find_codec(codec).extension}"
+
+
+def encode(
+    frames_dir,
+    plate_path,
+    info,
+    out_path,
+    first,
+    every,
+    count,
+    overwrite,
+    codec="h264",
+    preview=False,
+):
     """Encodes and renames into place; never replaces without `overwrite`."""
     if os.path.exists(out_path) and not overwrite:
         raise MediaError(f"output '{out_path}': exists; use --overwrite to replace")
-    tmp = f"{out_path}.tmp-{os.getpid()}.mp4"
-    cmd = encode_command(frames_dir, plate_path, info, tmp, first, every, count)
+    tmp = temp_path(out_path, codec)
+    cmd = encode_command(frames_dir, plate_path, info, tmp, first, every, count, codec, preview)
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         if os.path.exists(tmp):
@@ -66,3 +272,67 @@ def encode(frames_dir, plate_path, info, out_path, first, every, count, overwrit
         raise MediaError(f"encoding '{out_path}' failed: {result.stderr.strip()}")
     os.replace(tmp, out_path)
     return out_path
+
+
+class PipedEncode:
+    """`encode` fed one PNG at a time while the frames render: FFmpeg starts,
+    opens the plate and encodes as the render goes, so little of the encode
+    is left when the last frame is done (the preview's encode). Use as a
+    context manager: `add(png)` per output position in order, `finish()`
+    renames into place; leaving the block otherwise stops FFmpeg and removes
+    the temporary file."""
+
+    def __init__(self, plate_path, info, out_path, first, every, count, overwrite, **options):
+        if os.path.exists(out_path) and not overwrite:
+            raise MediaError(f"output '{out_path}': exists; use --overwrite to replace")
+        self.out_path = out_path
+        self.tmp = temp_path(out_path, options.get("codec", "h264"))
+        cmd = encode_command(None, plate_path, info, self.tmp, first, every, count, **options)
+        self._log = tempfile.TemporaryFile()  # FFmpeg's stderr: no pipe to fill
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log
+        )
+
+    def __enter__(self):
+        return self
+
+    def add(self, png_path):
+        """Hands FFmpeg the next frame."""
+        with open(png_path, "rb") as f:
+            data = f.read()
+        try:
+            self._proc.stdin.write(data)
+        except BrokenPipeError:
+            self._fail()
+
+    def finish(self):
+        """Waits for FFmpeg and renames the output into place."""
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        if self._proc.wait() != 0:
+            self._fail()
+        os.replace(self.tmp, self.out_path)
+        return self.out_path
+
+    def _fail(self):
+        self._proc.kill()
+        self._proc.wait()
+        self._log.seek(0)
+        text = self._log.read().decode(errors="replace").strip()
+        raise MediaError(f"encoding '{self.out_path}' failed: {text or 'FFmpeg stopped'}")
+
+    def __exit__(self, *exc):
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdin and not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        self._log.close()
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)
+        return False

@@ -14,8 +14,9 @@
   that exists is skipped, so a rerun of a killed chunk renders only what is
   missing.
 - merge: when every frame is there, encodes the output exactly as the
-  one-process run (encode/encode.py); otherwise one line names the missing
-  decoded frames and nothing is written.
+  one-process run (encode/encode.py, with the codec scene.json names; a
+  scene.json without one, from before --codec, is H.264); otherwise one
+  line names the missing decoded frames and nothing is written.
 
 Every file is written to a temporary name in its folder and renamed into
 place, so an existing D/scene.blend, D/scene.json or D/frames/{k:06d}.png is
@@ -27,6 +28,7 @@ import os
 import secrets
 import time
 
+from ..encode import encode
 from . import region_render
 
 SCENE_FORMAT = "vanelia-farm-scene/1"
@@ -130,6 +132,7 @@ def save_job(args, prepared, scene, built, progress):
         "pixel_margin": region_render.region_margin(width, height, built.distorted),
         "distorted": bool(built.distorted),
         "full_frame": bool(args.full_frame),
+        "codec": args.codec,
         "width": width,
         "height": height,
         "scene": scene.name,
@@ -172,6 +175,12 @@ def read_job(job_dir):
                 f"job '{job_dir}': {SCENE_JSON} field '{key}' = {job.get(key)!r}; "
                 f"must be a {kind.__name__}"
             )
+    codec = job.setdefault("codec", "h264")
+    if not isinstance(codec, str) or codec not in encode.CODECS:
+        raise JobError(
+            f"job '{job_dir}': {SCENE_JSON} field 'codec' = {codec!r}; "
+            f"must be one of {', '.join(encode.CODECS)}"
+        )
     if not job["indices"]:
         raise JobError(f"job '{job_dir}': {SCENE_JSON} selects no frame")
     return job
@@ -271,15 +280,15 @@ def missing_frames_message(job_dir, indices, missing):
     )
 
 
-def encode_frames(frames_dir, plate_path, info, out, first, every, count, overwrite):
+def encode_frames(frames_dir, plate_path, info, out, first, every, count, overwrite, codec="h264"):
     """encode.encode, its temporary file also removed when interrupted
     (encode.encode removes it when FFmpeg fails)."""
-    from ..encode import encode
-
     try:
-        return encode.encode(frames_dir, plate_path, info, out, first, every, count, overwrite)
+        return encode.encode(
+            frames_dir, plate_path, info, out, first, every, count, overwrite, codec
+        )
     except BaseException:
-        _remove(f"{out}.tmp-{os.getpid()}.mp4")  # encode.encode's temporary name
+        _remove(encode.temp_path(out, codec))
         raise
 
 
@@ -298,9 +307,9 @@ def merge_step(args, progress):
     # `vanelia farm step merge` names the output of its job.json (the truth
     # when a job folder moved); scene.json's is the build's.
     out = os.path.abspath(args.output) if args.output else job["output"]
+    encode.check_output(out, job["codec"])
     progress.say(f"encode: {len(indices)} frames -> {out}")
     overwrite = bool(args.overwrite or (job["overwrite"] and not args.output))
-    encode_frames(
-        frames_dir, job["plate"], info, out, indices[0], job["every"], len(indices), overwrite
-    )
+    first, every, count = indices[0], job["every"], len(indices)
+    encode_frames(frames_dir, job["plate"], info, out, first, every, count, overwrite, job["codec"])
     progress.say(f"wrote {out}")

@@ -104,8 +104,9 @@ def strip_png_text(path):
         f.write(b"".join(kept))
 
 
-def render_frames(scene, built, indices, frames_dir, full_frame, progress):
-    """The one-process render: position k -> frames_dir/frame_name(k)."""
+def render_frames(scene, built, indices, frames_dir, full_frame, progress, on_frame=None):
+    """The one-process render: position k -> frames_dir/frame_name(k);
+    `on_frame(path)` is called with each frame once it is written."""
     from ..scene import build
 
     width, height = scene.render.resolution_x, scene.render.resolution_y
@@ -117,5 +118,7 @@ def render_frames(scene, built, indices, frames_dir, full_frame, progress):
         path = os.path.join(frames_dir, frame_name(k))
         render_frame(scene, built.camera, index, points, margin, full_frame, path)
         by_index[index] = path
+        if on_frame is not None:
+            on_frame(path)
         progress.frames("render", k + 1, len(indices), started)
     return by_index

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -190,6 +191,24 @@ bool ForwardLines(int fd, RunReporter* reporter, std::string* error) {
   return true;
 }
 
+// Removes the script's temporary outputs OUTPUT.tmp-<pid>.* (whatever
+// extension the script gave them).
+void RemoveTemporaries(const std::string& output, pid_t pid) {
+  namespace fs = std::filesystem;
+  const fs::path path(output);
+  const std::string prefix =
+      path.filename().string() + ".tmp-" + std::to_string(pid) + ".";
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  std::error_code error;
+  for (fs::directory_iterator it(dir, error), end; !error && it != end;
+       it.increment(error)) {
+    if (it->path().filename().string().rfind(prefix, 0) == 0) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+    }
+  }
+}
+
 }  // namespace
 
 std::string FindBlender(const std::string& given, const std::string& option) {
@@ -251,7 +270,7 @@ BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter) {
                                    "-b",
                                    "--factory-startup",
                                    "--python",
-                                   job.addon + "/vanelia_blender/batch.py",
+                                   job.addon + "/" + job.script,
                                    "--"};
   argv.insert(argv.end(), job.args.begin(), job.args.end());
   int fd = -1;
@@ -262,7 +281,7 @@ BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter) {
   int status = 0;
   if (!finished) {
     StopChild(pid);
-    std::remove((job.output + ".tmp-" + std::to_string(pid) + ".mp4").c_str());
+    RemoveTemporaries(job.output, pid);
     if (job.output_is_new) std::remove(job.output.c_str());
     throw Cancelled("Blender stopped, nothing written");
   }
@@ -275,6 +294,30 @@ BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter) {
       WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
   run.printed_banner = StartsWith(job.log_path, "Blender ");
   return run;
+}
+
+void RunBlenderScript(const BlenderJob& job, RunReporter* reporter) {
+  const BlenderRun run = RunBlender(job, reporter);
+  if (!run.printed_banner) {
+    // Blender prints its banner first: anything else is not Blender.
+    throw InputError(
+        "--blender '" + job.blender + "': not Blender (it exited " +
+        std::to_string(run.exit_code) + " without printing Blender's banner)");
+  }
+  if (run.exit_code == 2) {
+    throw InputError(run.error.empty()
+                         ? "Blender's " + job.script +
+                               " refused its input (exit 2); its output "
+                               "ends:\n" +
+                               LogTail(job.log_path)
+                         : run.error);
+  }
+  if (run.exit_code == 130) throw Cancelled("interrupted");
+  if (run.exit_code != 0) {
+    throw InternalError("Blender exited with " + std::to_string(run.exit_code) +
+                        (run.error.empty() ? "" : ": " + run.error) +
+                        "; its output ends:\n" + LogTail(job.log_path));
+  }
 }
 
 std::string LogTail(const std::string& path, size_t max_bytes) {

@@ -80,6 +80,7 @@ Json JobJson(const FarmJob& job) {
   json["blender"] = o.blender;
   json["addon_dir"] = o.addon_dir;
   json["cache_folder"] = o.cache_folder;
+  json["codec"] = o.codec;
   json["vanelia"] = job.vanelia;
   json["chunk_frames"] = job.chunk_frames;
   json["frames"] = job.frames;
@@ -117,6 +118,9 @@ FarmJob JobFromJson(const Json& json, const std::string& dir) {
   o.blender = json.at("blender").get<std::string>();
   o.addon_dir = json.at("addon_dir").get<std::string>();
   o.cache_folder = json.at("cache_folder").get<std::string>();
+  // Jobs made before --codec have none: H.264.
+  o.codec = json.value("codec", std::string("h264"));
+  FindOutputCodec(o.codec, "codec");
   job.vanelia = json.at("vanelia").get<std::string>();
   job.chunk_frames = json.at("chunk_frames").get<int64_t>();
   job.frames = json.at("frames").get<int64_t>();
@@ -198,8 +202,8 @@ FarmJob PrepareFarmJob(PipelineOptions options,
   CutChunks(&job, probe->Info().frame_count);
   const Json json = JobJson(job);
   if (exists) {
-    const Json old =
-        Json::parse(ReadFile(job.dir + "/job.json"), nullptr, false);
+    Json old = Json::parse(ReadFile(job.dir + "/job.json"), nullptr, false);
+    if (old.is_object() && !old.contains("codec")) old["codec"] = "h264";
     const std::string field =
         old.is_discarded() ? "format" : DifferingField(json, old);
     if (!field.empty()) {

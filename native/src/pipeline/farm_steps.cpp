@@ -104,7 +104,7 @@ void BuildStep(const FarmJob& job, RunReporter* reporter) {
                       {"--step", "build", "--job-dir", job.dir});
   blender.output = job.dir + "/scene.blend";
   blender.output_is_new = true;
-  internal::RunBatch(blender, reporter);
+  RunBlenderScript(blender, reporter);
 }
 
 // Removes what a killed render of this chunk left half-written: the
@@ -155,7 +155,7 @@ void RenderStep(const FarmJob& job, int64_t chunk, RunReporter* reporter) {
   AddProgressArgs(job.options, &blender.args);
   blender.output = job.dir + "/frames";
   blender.output_is_new = false;  // frames land complete or not at all
-  internal::RunBatch(blender, reporter);
+  RunBlenderScript(blender, reporter);
 }
 
 void MergeStep(const FarmJob& job, RunReporter* reporter) {
@@ -184,7 +184,7 @@ void MergeStep(const FarmJob& job, RunReporter* reporter) {
   AddProgressArgs(job.options, &blender.args);
   blender.output = job.options.output;
   blender.output_is_new = !Exists(job.options.output);
-  internal::RunBatch(blender, reporter);
+  RunBlenderScript(blender, reporter);
   WriteFileAtomic(job.dir + "/merged", job.options.output + "\n", true);
 }
 

@@ -65,6 +65,32 @@ class TempDir {
   std::string path_;
 };
 
+std::string Lowercase(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+// --codec against the output's extension, and --preview (an H.264 MP4).
+void CheckCodec(const PipelineOptions& options) {
+  const OutputCodec& codec = FindOutputCodec(options.codec);
+  const std::string extension =
+      Lowercase(fs::path(options.output).extension().string());
+  if (extension != codec.extension) {
+    throw InputError(
+        "--codec " + options.codec + " writes a " + codec.extension +
+        " file; output '" + options.output + "' has " +
+        (extension.empty() ? "no extension" : "the extension " + extension));
+  }
+  if (options.preview && options.codec != "h264") {
+    throw InputError(
+        "--preview writes a half-size H.264 MP4; it does not "
+        "take --codec " +
+        options.codec);
+  }
+}
+
 void CheckRange(const char* name, int64_t value, int64_t low, int64_t high) {
   if (value < low || value > high) {
     throw InputError(std::string(name) + " " + std::to_string(value) +
@@ -208,7 +234,9 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
       "--threads",
       std::to_string(options.threads),
       "--work-dir",
-      dir};
+      dir,
+      "--codec",
+      options.codec};
   if (options.height_m) {
     args.insert(args.end(), {"--height", FormatNumber(*options.height_m)});
   }
@@ -223,6 +251,7 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
                    FormatNumber(l[1]) + "," + FormatNumber(l[2]));
   }
   if (options.overwrite) args.push_back("--overwrite");
+  if (options.preview) args.push_back("--preview");
   if (options.keep_blend) args.push_back("--keep-blend");
   if (!options.keep_frames.empty()) {
     args.insert(args.end(), {"--keep-frames", options.keep_frames});
@@ -234,30 +263,27 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
   return args;
 }
 
-void RunBatch(const BlenderJob& job, RunReporter* reporter) {
-  const BlenderRun run = RunBlender(job, reporter);
-  if (!run.printed_banner) {
-    // Blender prints its banner first: anything else is not Blender.
-    throw InputError(
-        "--blender '" + job.blender + "': not Blender (it exited " +
-        std::to_string(run.exit_code) + " without printing Blender's banner)");
-  }
-  if (run.exit_code == 2) {
-    throw InputError(run.error.empty()
-                         ? "Blender's batch refused its input (exit 2); its "
-                           "output ends:\n" +
-                               LogTail(job.log_path)
-                         : run.error);
-  }
-  if (run.exit_code == 130) throw Cancelled("interrupted");
-  if (run.exit_code != 0) {
-    throw InternalError("Blender exited with " + std::to_string(run.exit_code) +
-                        (run.error.empty() ? "" : ": " + run.error) +
-                        "; its output ends:\n" + LogTail(job.log_path));
-  }
+}  // namespace internal
+
+const std::vector<OutputCodec>& OutputCodecs() {
+  static const std::vector<OutputCodec> codecs = {
+      {"h264", ".mp4", "H.264 High, 8-bit 4:2:0 yuv420p"},
+      {"hevc", ".mp4", "HEVC Main 10, 10-bit 4:2:0 yuv420p10le, tagged hvc1"},
+      {"prores", ".mov", "ProRes 422 HQ, 10-bit 4:2:2 yuv422p10le"},
+      {"dnxhr", ".mov", "DNxHR HQX, 10-bit 4:2:2 yuv422p10le"},
+  };
+  return codecs;
 }
 
-}  // namespace internal
+const OutputCodec& FindOutputCodec(const std::string& name,
+                                   const std::string& option) {
+  std::string names;
+  for (const OutputCodec& codec : OutputCodecs()) {
+    if (name == codec.name) return codec;
+    names += (names.empty() ? "" : ", ") + std::string(codec.name);
+  }
+  throw InputError(option + " '" + name + "': must be one of " + names);
+}
 
 void PipelineOptions::Check() const {
   std::error_code error;
@@ -276,6 +302,7 @@ void PipelineOptions::Check() const {
   }
   if (output.empty()) throw InputError("output: no path given");
   CheckCanWrite(output, overwrite, "output", {video, product, track});
+  CheckCodec(*this);
   if (keep_blend) {
     // --keep-blend saves OUTPUT.blend beside the video: never over an input.
     CheckNotAnInput(fs::path(output).replace_extension(".blend").string(),
@@ -349,7 +376,7 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   job.output = options.output;
   std::error_code missing;
   job.output_is_new = !fs::exists(options.output, missing);
-  internal::RunBatch(job, reporter);
+  RunBlenderScript(job, reporter);
   result.elapsed_s = reporter->ElapsedSeconds();
   reporter->Done(options.output);
   return result;

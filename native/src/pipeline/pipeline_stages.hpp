@@ -38,11 +38,6 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
                                    const std::string& track,
                                    const std::string& dir);
 
-// Runs batch.py in Blender (RunBlender) and turns its outcome into the
-// pipeline's errors: not Blender or exit 2 -> InputError (batch.py's line),
-// 130 -> Cancelled, other failures -> InternalError with the log's tail.
-void RunBatch(const BlenderJob& job, RunReporter* reporter);
-
 // A double as batch.py reads it back exactly ("%.17g").
 std::string FormatNumber(double value);
 

@@ -279,5 +279,64 @@ TEST(PipelineOptions, NumbersOutOfRangeNameTheOption) {
   EXPECT_NE(message(o).find("--camera-height"), std::string::npos);
 }
 
+TEST(PipelineOptions, CodecMustFitTheOutputsExtension) {
+  const fs::path dir = TempDir("codec");
+  const auto message = [](const PipelineOptions& o) {
+    try {
+      o.Check();
+    } catch (const InputError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  PipelineOptions o = Options(dir, "/bin/true");
+  EXPECT_EQ(o.codec, "h264");
+  EXPECT_EQ(message(o), "no error");
+  o.codec = "prores";
+  EXPECT_EQ(message(o),
+            "--codec prores writes a .mov file; output '" + o.output +
+                "' has the extension .mp4");
+  o.output = (dir / "final.MOV").string();
+  EXPECT_EQ(message(o), "no error");
+  o.codec = "dnxhr";
+  EXPECT_EQ(message(o), "no error");
+  o.preview = true;
+  EXPECT_NE(message(o).find("--preview"), std::string::npos) << message(o);
+  o.preview = false;
+  o.codec = "hevc";
+  EXPECT_NE(message(o).find("--codec hevc writes a .mp4"), std::string::npos);
+  o.codec = "cineform";
+  EXPECT_EQ(message(o),
+            "--codec 'cineform': must be one of h264, hevc, prores, dnxhr");
+  o.codec = "h264";
+  o.output = (dir / "final").string();
+  EXPECT_NE(message(o).find("has no extension"), std::string::npos);
+  EXPECT_EQ(FindOutputCodec("dnxhr").extension, std::string(".mov"));
+  EXPECT_EQ(OutputCodecs().front().name, std::string("h264"));
+}
+
+TEST(RunPipeline, HandsBatchTheCodecAndThePreview) {
+  const fs::path dir = TempDir("codec_args");
+  PipelineOptions options = Options(dir, StandIn(dir, ""));
+  options.preview = true;
+  RunReporter reporter([](const RunEvent&) {}, PipelineStages(options));
+  RunPipeline(options, &reporter);
+  std::vector<std::string> args = Lines(dir / "args");
+  const auto after = [&args](const std::string& option) {
+    const auto it = std::find(args.begin(), args.end(), option);
+    return it == args.end() || it + 1 == args.end() ? "" : *(it + 1);
+  };
+  EXPECT_EQ(after("--codec"), "h264");
+  EXPECT_NE(std::find(args.begin(), args.end(), "--preview"), args.end());
+  options.preview = false;
+  options.codec = "prores";
+  options.output = (dir / "final.mov").string();
+  RunReporter again([](const RunEvent&) {}, PipelineStages(options));
+  RunPipeline(options, &again);
+  args = Lines(dir / "args");
+  EXPECT_EQ(after("--codec"), "prores");
+  EXPECT_EQ(std::find(args.begin(), args.end(), "--preview"), args.end());
+}
+
 }  // namespace
 }  // namespace vanelia

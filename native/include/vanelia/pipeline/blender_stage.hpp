@@ -1,6 +1,7 @@
-// The render stage of the pipeline: Blender headless running the add-on's
-// batch entry point (addon/vanelia_blender/batch.py), which builds the scene,
-// renders the product's region, lays it over the plate and encodes the MP4.
+// Blender headless running one of the add-on's entry points: the render
+// stage of the pipeline (addon/vanelia_blender/batch.py, which builds the
+// scene, renders the product's region, lays it over the plate and encodes
+// the MP4) and `vanelia export` (addon/vanelia_blender/export_camera.py).
 //
 // Blender runs in its own process group with its stdout in a log file (shown
 // only when it fails) and its stderr read line by line: batch.py's JSON
@@ -28,13 +29,16 @@ std::string FindBlender(const std::string& given, const std::string& option);
 std::string FindAddon(const std::string& given = "");
 
 struct BlenderJob {
-  std::string blender;            // executable (FindBlender)
-  std::string addon;              // folder holding vanelia_blender/
-  std::vector<std::string> args;  // batch.py's arguments (after "--")
+  std::string blender;  // executable (FindBlender)
+  std::string addon;    // folder holding vanelia_blender/
+  // The entry point Blender runs, relative to `addon`.
+  std::string script = "vanelia_blender/batch.py";
+  std::vector<std::string> args;  // the script's arguments (after "--")
   std::string log_path;           // Blender's stdout goes here
-  std::string output;             // the file batch.py writes
+  // The file the script writes (first as OUTPUT.tmp-<Blender's pid>*).
+  std::string output;
   // The output did not exist before this run: a stop removes it even when
-  // batch.py had just renamed it into place (a stopped run leaves nothing).
+  // the script had just renamed it into place (a stopped run leaves nothing).
   bool output_is_new = true;
 };
 
@@ -50,10 +54,15 @@ struct BlenderRun {
 };
 
 // Runs the job. Throws Cancelled once `reporter` says a stop was requested,
-// after Blender's process group has stopped and batch.py's temporary output
-// (OUTPUT.tmp-<pid>.mp4), and a new OUTPUT finished in the meantime, are
-// removed.
+// after Blender's process group has stopped and the script's temporary
+// output (OUTPUT.tmp-<pid>*, e.g. batch.py's OUTPUT.tmp-<pid>.mp4), and a
+// new OUTPUT finished in the meantime, are removed.
 BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter);
+
+// Runs the job (RunBlender) and turns its outcome into errors: not Blender
+// (no banner) or exit 2 -> InputError (the script's error line), 130 ->
+// Cancelled, any other failure -> InternalError with the log's tail.
+void RunBlenderScript(const BlenderJob& job, RunReporter* reporter);
 
 // The last `max_bytes` of a log file, "" when it cannot be read.
 std::string LogTail(const std::string& path, size_t max_bytes = 4000);

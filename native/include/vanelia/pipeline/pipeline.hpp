@@ -11,7 +11,9 @@
 //           camera height; floor/alignment.hpp);
 //   render  Blender headless runs addon/vanelia_blender/batch.py: build the
 //           scene, render the product's region, overlay it on the plate and
-//           encode the MP4 with the source's audio (blender_stage.hpp).
+//           encode the output (options.codec: H.264 MP4, or a 10-bit
+//           intermediate a compositor can finish) with the source's audio
+//           (blender_stage.hpp).
 // `vanelia run` is a thin caller (native/tools/cmd_run.cpp), and so is the
 // Python module's `run(video, product, output, **options)`.
 #pragma once
@@ -22,13 +24,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace vanelia {
 
 struct PipelineOptions {
   std::string video;    // the footage (any clip FFmpeg reads)
   std::string product;  // the product, binary glTF 2.0 (.glb)
-  std::string output;   // the final video (.mp4)
+  std::string output;   // the final video (.mp4, or .mov for ProRes/DNxHR)
   // A track file of `video` (world "blender" or "track"); empty = track the
   // clip first with the default tracker (cached).
   std::string track;
@@ -58,12 +61,38 @@ struct PipelineOptions {
   // empty = FindAddon(). The add-on passes its own.
   std::string addon_dir;
   std::string cache_folder;  // track cache; empty = TrackCache's default
+  // The output's codec, one of OutputCodecs(): "h264" (the default, 8-bit)
+  // or a 10-bit intermediate that carries the plate's colour tags. The
+  // output's extension must be its container's.
+  std::string codec = "h264";
+  // A quick look at placement and light: half size (Cycles at 50 %, the
+  // plate scaled to match), at most kPreviewSamples samples and shorter
+  // light paths; an H.264 MP4 (codec must be h264). Same placement, light
+  // direction and shadow as the full render.
+  bool preview = false;
 
   // Throws InputError naming the field, its value and the rule: files that
   // do not exist, an output that exists without `overwrite` (or that is one
   // of the inputs), numbers out of range.
   void Check() const;
 };
+
+// Cycles samples of a preview (fewer when `samples` asks for fewer).
+constexpr int64_t kPreviewSamples = 8;
+
+// An output codec of `vanelia run --codec` (encode/encode.py's CODECS).
+struct OutputCodec {
+  const char* name;       // --codec value
+  const char* extension;  // the container's file extension: ".mp4", ".mov"
+  const char* summary;    // codec, profile and pixel format, for --help
+};
+
+// The codecs, the default (h264) first.
+const std::vector<OutputCodec>& OutputCodecs();
+
+// The codec named `name`; InputError naming `option` and the choices.
+const OutputCodec& FindOutputCodec(const std::string& name,
+                                   const std::string& option = "--codec");
 
 struct PipelineResult {
   std::string output;             // the video written
