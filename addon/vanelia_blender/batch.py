@@ -11,7 +11,9 @@ every selected frame (only the region where the product and its shadow can
 appear; the compositor lays it over the plate) to PNG, encode (H.264, or the
 10-bit intermediate of --codec hevc|prores|dnxhr carrying the source's colour
 tags) with the source's audio copied, rename into place. Progress with ETA
-on stderr. --preview renders at half size with few samples and shorter
+on stderr. --passes DIR also writes the compositor's passes (product,
+shadow, holdout, plate, composite: render/passes.py), rendering whole
+frames. --preview renders at half size with few samples and shorter
 light paths (render/preview.py) and encodes a half-size H.264 MP4.
 
 A render farm runs the same work as separate steps over a job folder D on
@@ -71,6 +73,13 @@ def parse_args(argv):
     p.add_argument(
         "--preview", action="store_true", help="half size, few samples, a quick H.264 MP4"
     )
+    p.add_argument("--passes", default=None, help="folder for the passes (render/passes.py)")
+    p.add_argument(
+        "--passes-format",
+        choices=("exr", "png16"),
+        default="exr",
+        help="exr: 16-bit half, ZIP, linear; png16: 16-bit PNG",
+    )
     p.add_argument("--quiet", action="store_true")
     p.add_argument(
         "--progress",
@@ -91,6 +100,8 @@ def parse_args(argv):
         p.error("--step and --job-dir go together")
     if args.step and args.preview:
         p.error("--preview: only for the one-process run (no --step)")
+    if args.passes and (args.step or args.preview):
+        p.error("--passes: only for the one-process full render (no --step, no --preview)")
     if args.step in (None, "build"):
         for name in ("video", "product", "track", "output"):
             if getattr(args, name) is None:
@@ -203,6 +214,14 @@ def prepare(args, progress):
         c2ws = [f["c2w_blender"] for f in track["frames"]]
         _scaled_track(track, render_plan.camera_height_scale(c2ws, args.camera_height))
     indices = render_plan.selected_indices(plate_info.frame_count, args.start, args.end, args.every)
+    if args.passes:
+        from vanelia_blender.render import passes
+
+        frames = [i + 1 for i in indices]
+        try:
+            passes.check_passes(args.passes, args.passes_format, frames, args.overwrite)
+        except passes.PassesError as e:
+            raise media.MediaError(str(e))
     if args.work_dir:
         os.makedirs(args.work_dir, exist_ok=True)
         work_dir = args.work_dir
@@ -297,7 +316,14 @@ def _run_whole(args, progress):
         frames_dir = os.path.abspath(args.keep_frames or os.path.join(prepared.work_dir, "frames"))
         os.makedirs(frames_dir, exist_ok=True)
         out = os.path.abspath(args.output)
-        render = (scene, built, prepared.indices, frames_dir, args.full_frame, progress)
+        full_frame = args.full_frame
+        if args.passes:
+            from vanelia_blender.render import passes
+
+            passes.configure_passes(scene, built, args.passes, args.passes_format)
+            full_frame = True  # the passes cover the whole frame
+            progress.say(f"passes: {args.passes_format} -> {os.path.abspath(args.passes)}")
+        render = (scene, built, prepared.indices, frames_dir, full_frame, progress)
         if args.preview:
             _render_piped(args, prepared, render, out)
         else:

@@ -296,11 +296,21 @@ class VANELIA_OT_render_video(_JobOperator, bpy.types.Operator):
     label = "Rendering"
 
     output: StringProperty(name="Output", subtype="FILE_PATH", description="Overrides the panel's")
+    preview: BoolProperty(
+        name="Preview",
+        description="A quick look: half size, few samples, <name>_vanelia_preview.mp4",
+    )
+
+    @classmethod
+    def description(cls, context, properties):
+        if properties.preview:
+            return "Quick look at placement and light: half size, few samples (Esc cancels)"
+        return cls.__doc__
 
     def make_job(self, context):
         s = context.scene.vanelia
         request = render_job.request_from(
-            s, _abspath, self.output, _placed_product(context), bpy.app.binary_path
+            s, _abspath, self.output, _placed_product(context), bpy.app.binary_path, self.preview
         )
         run = render_job.render_work(request, native.module())
         return jobs.Job(run, "render", is_cancel_error=native.is_cancelled)

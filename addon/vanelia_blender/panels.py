@@ -118,12 +118,18 @@ class VANELIA_PT_main(bpy.types.Panel):
         box = layout.box()
         box.label(text="Render", icon="RENDER_ANIMATION")
         box.prop(s, "samples", text="Quality (samples)")
+        box.prop(s, "codec")
         box.prop(s, "output_path")
+        box.prop(s, "passes")
+        if s.passes:
+            box.prop(s, "passes_path")
+            box.prop(s, "passes_format")
         box.prop(s, "overwrite")
-        row = box.row()
+        row = box.row(align=True)
         row.enabled = not running
         row.scale_y = 1.4
-        row.operator("vanelia.render_video", icon="RENDER_ANIMATION")
+        row.operator("vanelia.render_video", text="Preview", icon="HIDE_OFF").preview = True
+        row.operator("vanelia.render_video", icon="RENDER_ANIMATION").preview = False
 
 
 def _wrap(text, width):

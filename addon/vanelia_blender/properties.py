@@ -159,6 +159,35 @@ class VaneliaSettings(bpy.types.PropertyGroup):
         description="Final MP4; empty = beside the video, <name>_vanelia.mp4",
     )
     overwrite: BoolProperty(name="Overwrite", description="Replace an existing output file")
+    codec: EnumProperty(
+        name="Codec",
+        items=[
+            ("h264", "H.264 MP4", "8-bit 4:2:0, plays anywhere (.mp4)"),
+            ("hevc", "HEVC 10-bit MP4", "Main 10, the plate's colour tags (.mp4)"),
+            ("prores", "ProRes 422 HQ", "10-bit 4:2:2 for editing and grading (.mov)"),
+            ("dnxhr", "DNxHR HQX", "10-bit 4:2:2 for Avid and Resolve (.mov)"),
+        ],
+        default="h264",
+        description="The final video's codec; the output's extension follows it",
+    )
+    passes: BoolProperty(
+        name="Passes",
+        description="Also write product, shadow, holdout, plate and composite image "
+        "sequences for compositing (renders whole frames)",
+    )
+    passes_path: StringProperty(
+        name="Passes folder",
+        subtype="DIR_PATH",
+        description="Folder of the passes; empty = beside the output, <name>_passes",
+    )
+    passes_format: EnumProperty(
+        name="Format",
+        items=[
+            ("exr", "OpenEXR (half, ZIP)", "Scene-linear, premultiplied: Nuke, Fusion, Resolve"),
+            ("png16", "PNG 16-bit", "sRGB images, straight alpha: After Effects, any tool"),
+        ],
+        default="exr",
+    )
     track_path: StringProperty(
         name="Track", subtype="FILE_PATH", description="The aligned track used to build"
     )

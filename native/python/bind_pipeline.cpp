@@ -195,7 +195,9 @@ constexpr const char* kRunDoc =
     "of OUTPUT_CODECS: 'h264' (.mp4), 'hevc' (10-bit, .mp4), 'prores' "
     "(ProRes 422 HQ 10-bit, .mov) or 'dnxhr' (DNxHR HQX 10-bit, .mov); "
     "`preview` renders a half-size H.264 MP4 at a few samples for a quick "
-    "look. `progress(e)` "
+    "look. `passes` names a folder for the compositor's passes "
+    "(product, shadow, holdout, plate, composite; `passes_format` 'exr' or "
+    "'png16'). `progress(e)` "
     "gets each event as a dict (type, stage, index, count, step, done, "
     "total, percent, eta_s, text, run_percent, elapsed_s: the fields of "
     "--progress json); returning False, or Ctrl-C, stops the run "
@@ -203,81 +205,89 @@ constexpr const char* kRunDoc =
     "tracked, track_from_cache, elapsed_s}. Bad input raises InputError "
     "before anything is written.";
 
+// `run`'s body: the keywords into PipelineOptions, then the pipeline.
+py::dict RunBinding(const std::string& video,
+                    const std::string& product,
+                    const std::string& output,
+                    const std::string& track,
+                    int64_t samples,
+                    int64_t start,
+                    int64_t end,
+                    int64_t every,
+                    std::optional<double> camera_height_m,
+                    std::optional<std::array<double, 3>> location_m,
+                    double rotation_z_deg,
+                    std::optional<double> height_m,
+                    int64_t seed,
+                    int64_t threads,
+                    bool keep_blend,
+                    bool overwrite,
+                    const std::string& blender,
+                    const std::string& addon_dir,
+                    const std::string& cache_folder,
+                    const std::string& codec,
+                    bool preview,
+                    const std::string& passes,
+                    const std::string& passes_format,
+                    const py::object& progress) {
+  PipelineOptions o;
+  o.video = video;
+  o.product = product;
+  o.output = output;
+  o.track = track;
+  o.samples = samples;
+  o.start = start;
+  o.end = end;
+  o.every = every;
+  o.camera_height_m = camera_height_m;
+  o.location_m = location_m;
+  o.rotation_z_deg = rotation_z_deg;
+  o.height_m = height_m;
+  o.seed = seed;
+  o.threads = threads;
+  o.keep_blend = keep_blend;
+  o.overwrite = overwrite;
+  o.blender = blender;
+  o.addon_dir = addon_dir;
+  o.cache_folder = cache_folder;
+  o.codec = codec;
+  o.preview = preview;
+  o.passes = passes;
+  o.passes_format = passes_format;
+  o.progress = ProgressFormat::kJson;  // batch.py's lines are events
+  return RunPy(o, progress);
+}
+
 void BindRun(py::module_& m) {
   const PipelineOptions d;
-  m.def(
-      "run",
-      [](const std::string& video,
-         const std::string& product,
-         const std::string& output,
-         const std::string& track,
-         int64_t samples,
-         int64_t start,
-         int64_t end,
-         int64_t every,
-         std::optional<double> camera_height_m,
-         std::optional<std::array<double, 3>> location_m,
-         double rotation_z_deg,
-         std::optional<double> height_m,
-         int64_t seed,
-         int64_t threads,
-         bool keep_blend,
-         bool overwrite,
-         const std::string& blender,
-         const std::string& addon_dir,
-         const std::string& cache_folder,
-         const std::string& codec,
-         bool preview,
-         const py::object& progress) {
-        PipelineOptions o;
-        o.video = video;
-        o.product = product;
-        o.output = output;
-        o.track = track;
-        o.samples = samples;
-        o.start = start;
-        o.end = end;
-        o.every = every;
-        o.camera_height_m = camera_height_m;
-        o.location_m = location_m;
-        o.rotation_z_deg = rotation_z_deg;
-        o.height_m = height_m;
-        o.seed = seed;
-        o.threads = threads;
-        o.keep_blend = keep_blend;
-        o.overwrite = overwrite;
-        o.blender = blender;
-        o.addon_dir = addon_dir;
-        o.cache_folder = cache_folder;
-        o.codec = codec;
-        o.preview = preview;
-        o.progress = ProgressFormat::kJson;  // batch.py's lines are events
-        return RunPy(o, progress);
-      },
-      py::arg("video"),
-      py::arg("product"),
-      py::arg("output"),
-      py::kw_only(),
-      py::arg("track") = "",
-      py::arg("samples") = d.samples,
-      py::arg("start") = d.start,
-      py::arg("end") = d.end,
-      py::arg("every") = d.every,
-      py::arg("camera_height_m") = py::none(),
-      py::arg("location_m") = py::none(),
-      py::arg("rotation_z_deg") = d.rotation_z_deg,
-      py::arg("height_m") = py::none(),
-      py::arg("seed") = d.seed,
-      py::arg("threads") = d.threads,
-      py::arg("keep_blend") = false,
-      py::arg("overwrite") = false,
-      py::arg("blender") = "",
-      py::arg("addon_dir") = "",
-      py::arg("cache_folder") = "",
-      py::arg("codec") = d.codec,
-      py::arg("preview") = d.preview,
-      py::arg("progress") = py::none(),
-      kRunDoc);
+  m.def("run",
+        &RunBinding,
+        py::arg("video"),
+        py::arg("product"),
+        py::arg("output"),
+        py::kw_only(),
+        py::arg("track") = "",
+        py::arg("samples") = d.samples,
+        py::arg("start") = d.start,
+        py::arg("end") = d.end,
+        py::arg("every") = d.every,
+        py::arg("camera_height_m") = py::none(),
+        py::arg("location_m") = py::none(),
+        py::arg("rotation_z_deg") = d.rotation_z_deg,
+        py::arg("height_m") = py::none(),
+        py::arg("seed") = d.seed,
+        py::arg("threads") = d.threads,
+        py::arg("keep_blend") = false,
+        py::arg("overwrite") = false,
+        py::arg("blender") = "",
+        py::arg("addon_dir") = "",
+        py::arg("cache_folder") = "",
+        py::arg("codec") = d.codec,
+        py::arg("preview") = d.preview,
+        py::arg("passes") = d.passes,
+        py::arg("passes_format") = d.passes_format,
+        py::arg("progress") = py::none(),
+        kRunDoc);
 }
 
 }  // namespace

@@ -42,6 +42,10 @@ class RenderRequest:
     rotation_z_deg: float = 0.0
     height_m: Optional[float] = None
     overwrite: bool = False
+    codec: str = "h264"  # vanelia run --codec
+    preview: bool = False  # half size, few samples, quick H.264
+    passes: str = ""  # folder of the compositor's passes; "" = none
+    passes_format: str = "exr"
 
     def run_keywords(self):
         """The keywords of the native `run` for this request."""
@@ -55,18 +59,31 @@ class RenderRequest:
             rotation_z_deg=self.rotation_z_deg,
             height_m=self.height_m,
             overwrite=self.overwrite,
+            codec=self.codec,
+            preview=self.preview,
+            passes=self.passes,
+            passes_format=self.passes_format,
             blender=self.blender,
             addon_dir=ADDON_DIR,
         )
 
 
-def default_output(video):
+# The container of each codec (native OUTPUT_CODECS).
+EXTENSIONS = {"h264": ".mp4", "hevc": ".mp4", "prores": ".mov", "dnxhr": ".mov"}
+
+
+def default_output(video, codec="h264", preview=False):
+    """Beside the video: <name>_vanelia.mp4 (.mov for ProRes and DNxHR),
+    <name>_vanelia_preview.mp4 for a preview."""
     stem = os.path.splitext(video)[0]
-    return f"{stem}_vanelia.mp4"
+    if preview:
+        return f"{stem}_vanelia_preview.mp4"
+    return f"{stem}_vanelia{EXTENSIONS.get(codec, '.mp4')}"
 
 
-def request_from(settings, abspath, output_override, build_product, blender):
-    """A RenderRequest from the panel's settings (`scene.vanelia`)."""
+def request_from(settings, abspath, output_override, build_product, blender, preview=False):
+    """A RenderRequest from the panel's settings (`scene.vanelia`); with
+    `preview`, the quick look (H.264 beside the video, no passes)."""
     s = settings
     video, product, track = abspath(s.video_path), abspath(s.product_path), abspath(s.track_path)
     if not video:
@@ -75,7 +92,11 @@ def request_from(settings, abspath, output_override, build_product, blender):
         raise RenderError("no product chosen: set the product file (.glb) first")
     if not track:
         raise RenderError("no track yet: press Track first")
-    output = abspath(output_override or s.output_path) or default_output(video)
+    codec = "h264" if preview else getattr(s, "codec", "h264")
+    if preview:
+        output = abspath(output_override) or default_output(video, preview=True)
+    else:
+        output = abspath(output_override or s.output_path) or default_output(video, codec)
     if os.path.exists(output) and not s.overwrite:
         raise RenderError(f"output '{output}': exists; tick Overwrite to replace it")
     request = RenderRequest(blender, video, product, track, output, s.samples)
@@ -83,6 +104,11 @@ def request_from(settings, abspath, output_override, build_product, blender):
     request.rotation_z_deg = s.rotation_z * 57.29577951308232
     request.height_m = s.height or None
     request.overwrite = s.overwrite
+    request.codec, request.preview = codec, preview
+    if getattr(s, "passes", False) and not preview:
+        stem = os.path.splitext(output)[0]
+        request.passes = abspath(s.passes_path) or f"{stem}_passes"
+        request.passes_format = s.passes_format
     if build_product is not None:  # where the artist left the product
         request.location, turn = build_product
         request.rotation_z_deg = turn * 57.29577951308232

@@ -117,3 +117,111 @@ def add_index_mask_viewer(scene, index):
     _link(tree, layers.outputs["IndexOB"], mask.inputs[0])
     _link(tree, mask.outputs[0], viewer.inputs[0])
     return viewer
+
+
+def _distorted(tree, name, clip, socket, location):
+    """`socket` distorted like the plate by a node called `name` (undistorted
+    render -> the plate's lens); `clip` None: the socket itself."""
+    if clip is None:
+        if tree.nodes.get(name) is not None:
+            tree.nodes.remove(tree.nodes[name])
+        return socket
+    lens = _node(tree, name, "CompositorNodeMovieDistortion", location)
+    lens.clip = clip
+    lens.distortion_type = "DISTORT"
+    _link(tree, socket, lens.inputs[0])
+    return lens.outputs[0]
+
+
+def _inverted(tree, name, socket, location):
+    """1 - socket (colour), clamped to [0, 1], by a node called `name`."""
+    node = _node(tree, name, "CompositorNodeMixRGB", location)
+    node.blend_type, node.use_alpha, node.use_clamp = "SUBTRACT", False, True
+    node.inputs[0].default_value = 1.0
+    node.inputs[1].default_value = (1.0, 1.0, 1.0, 1.0)
+    _link(tree, socket, node.inputs[2])
+    return node.outputs[0]
+
+
+def pass_sockets(scene, clip, distort, holdout_aov):
+    """The deliverable passes as compositor sockets, every one distorted like
+    the plate when `distort`: 'product' (the render without the shadow,
+    premultiplied RGBA), 'shadow' (what the plate is multiplied by: 1 where
+    unshadowed; clamped to [0, 1] as the video's shadow matte is),
+    'holdout' (the coverage of the holdout objects, from the AOV
+    `holdout_aov`), 'plate' and 'composite' (plate x shadow, then the
+    product over it: the passes recombined, in scene-linear light). Needs
+    the view layer's shadow catcher pass and the AOV (render/passes.py)."""
+    tree = _tree(scene)
+    layers = tree.nodes["Vanelia Render Layers"]
+    plate = tree.nodes["Vanelia Plate"].outputs["Image"]
+    lens = clip if distort else None
+    product = _distorted(
+        tree, "Vanelia Pass Product Lens", lens, layers.outputs["Image"], (300, -500)
+    )
+    # The multiplier is distorted as a density (1 - m): outside the lens'
+    # image the density is 0, so the plate is left as it is there.
+    density = _inverted(tree, "Vanelia Pass Density", layers.outputs["Shadow Catcher"], (150, -700))
+    density = _distorted(tree, "Vanelia Pass Shadow Lens", lens, density, (300, -700))
+    shadow = _inverted(tree, "Vanelia Pass Shadow", density, (450, -700))
+    # Cycles writes the AOV once per path, and a scene with shadow catchers
+    # splits camera paths: covered pixels read 2 or 4. Clamped to [0, 1].
+    coverage = _node(tree, "Vanelia Pass Holdout Clamp", "CompositorNodeMath", (150, -900))
+    coverage.operation, coverage.use_clamp = "MULTIPLY", True
+    coverage.inputs[1].default_value = 1.0
+    _link(tree, layers.outputs[holdout_aov], coverage.inputs[0])
+    holdout = _distorted(tree, "Vanelia Pass Holdout Lens", lens, coverage.outputs[0], (300, -900))
+    shade = _node(tree, "Vanelia Pass Shade", "CompositorNodeMixRGB", (600, -600))
+    shade.blend_type, shade.use_alpha, shade.use_clamp = "MULTIPLY", False, False
+    shade.inputs[0].default_value = 1.0
+    _link(tree, plate, shade.inputs[1])
+    _link(tree, shadow, shade.inputs[2])
+    over = _node(tree, "Vanelia Pass Over", "CompositorNodeAlphaOver", (750, -500))
+    blender_compat.set_node_option(over, "use_premultiply", "Straight Alpha", False)
+    back, front = blender_compat.alpha_over_inputs([(s.name, s.type) for s in over.inputs])
+    _link(tree, shade.outputs[0], over.inputs[back])
+    _link(tree, product, over.inputs[front])
+    _link(tree, _shadow_matte_over(tree, product, density), _output_socket(tree))
+    return {
+        "product": product,
+        "shadow": shadow,
+        "holdout": holdout,
+        "plate": plate,
+        "composite": over.outputs[0],
+    }
+
+
+def _shadow_matte_over(tree, product, density):
+    """The render as it is without the shadow catcher pass: the shadow as
+    black with alpha = its density (Cycles' matte), the product over it. The
+    output of a run with passes, so its video matches one without."""
+    grey = _node(tree, "Vanelia Pass Density Grey", "CompositorNodeRGBToBW", (600, -800))
+    _link(tree, density, grey.inputs[0])
+    matte = _node(tree, "Vanelia Pass Matte", "CompositorNodeSetAlpha", (750, -800))
+    matte.inputs["Image"].default_value = (0.0, 0.0, 0.0, 1.0)
+    _link(tree, grey.outputs[0], matte.inputs["Alpha"])
+    over = _node(tree, "Vanelia Pass Matte Over", "CompositorNodeAlphaOver", (900, -800))
+    blender_compat.set_node_option(over, "use_premultiply", "Straight Alpha", False)
+    back, front = blender_compat.alpha_over_inputs([(s.name, s.type) for s in over.inputs])
+    _link(tree, matte.outputs[0], over.inputs[back])
+    _link(tree, product, over.inputs[front])
+    return over.outputs[0]
+
+
+def build_pass_outputs(scene, sockets, base_path, formats):
+    """One File Output node writing each socket of `sockets` (name ->
+    socket) to base_path/<path> with its own image format; `formats` maps
+    the name to (path, settings) where settings(format) configures an
+    ImageFormatSettings. Blender numbers the files by the scene frame."""
+    tree = _tree(scene)
+    node = _node(tree, "Vanelia Passes", "CompositorNodeOutputFile", (1100, -600))
+    node.base_path = base_path
+    node.file_slots.clear()
+    for name, socket in sockets.items():
+        path, settings = formats[name]
+        node.file_slots.new(path)
+        slot = node.file_slots[len(node.file_slots) - 1]
+        slot.use_node_format = False
+        settings(slot.format)
+        _link(tree, socket, node.inputs[len(node.inputs) - 1])
+    return node

@@ -83,6 +83,17 @@ void CheckCodec(const PipelineOptions& options) {
         " file; output '" + options.output + "' has " +
         (extension.empty() ? "no extension" : "the extension " + extension));
   }
+  if (!options.passes.empty()) {
+    if (options.passes_format != "exr" && options.passes_format != "png16") {
+      throw InputError("--passes-format '" + options.passes_format +
+                       "': must be exr or png16");
+    }
+    if (options.preview) {
+      throw InputError(
+          "--passes: the passes come from the full render; not with "
+          "--preview");
+    }
+  }
   if (options.preview && options.codec != "h264") {
     throw InputError(
         "--preview writes a half-size H.264 MP4; it does not "
@@ -256,6 +267,11 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
   if (!options.keep_frames.empty()) {
     args.insert(args.end(), {"--keep-frames", options.keep_frames});
   }
+  if (!options.passes.empty()) {
+    args.insert(
+        args.end(),
+        {"--passes", options.passes, "--passes-format", options.passes_format});
+  }
   if (options.quiet) args.push_back("--quiet");
   if (options.progress == ProgressFormat::kJson) {
     args.insert(args.end(), {"--progress", "json"});
@@ -308,6 +324,10 @@ void PipelineOptions::Check() const {
     CheckNotAnInput(fs::path(output).replace_extension(".blend").string(),
                     "--keep-blend",
                     {video, product, track});
+  }
+  if (!passes.empty() && fs::exists(passes, error) &&
+      !fs::is_directory(passes, error)) {
+    throw InputError("--passes '" + passes + "': exists and is not a folder");
   }
   if (!keep_frames.empty() && fs::exists(keep_frames, error) &&
       !fs::is_directory(keep_frames, error)) {

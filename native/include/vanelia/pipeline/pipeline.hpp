@@ -70,6 +70,11 @@ struct PipelineOptions {
   // light paths; an H.264 MP4 (codec must be h264). Same placement, light
   // direction and shadow as the full render.
   bool preview = false;
+  // Also write the compositor's passes (product, shadow, holdout, plate,
+  // composite; addon/vanelia_blender/render/passes.py) as per-frame image
+  // sequences under this folder, rendering whole frames; empty = none.
+  std::string passes;
+  std::string passes_format = "exr";  // "exr" (half, ZIP) or "png16"
 
   // Throws InputError naming the field, its value and the rule: files that
   // do not exist, an output that exists without `overwrite` (or that is one
