@@ -19,18 +19,25 @@ The codec (`CODECS`, `vanelia run --codec`):
 - dnxhr: DNxHR HQX 10-bit 4:2:2, QuickTime.
 The 10-bit ones overlay in 10-bit YUV (the plate's range kept) and carry
 the source's colour tags (primaries, transfer, matrix, range) as ffprobe
-reports them. `preview` scales the plate to half size (even numbers) to
-meet the half-size preview render, and encodes a quick H.264 MP4.
+reports them. An HDR plate (HLG or PQ, BT.2020: phones' default) stays
+HDR with any codec: its tags are carried (H.264 then writes 8-bit HDR)
+and the render, display-referred SDR, is mapped into the plate's signal
+(BT.2408 reference white; encode/hdr.py) before the overlay. `preview`
+scales the plate to half size (even numbers) to meet the half-size
+preview render, and encodes a quick H.264 MP4.
 The file is written to a temporary name beside the output and renamed into
 place.
 """
 
+import dataclasses
 import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 
 from ..core.media import MediaError, find_tool
+from . import hdr
 
 FRAME_PATTERN = "%06d.png"
 CRF = 10  # H.264 quality: the plate keeps >= 40 dB PSNR (42-43 at 12)
@@ -189,9 +196,13 @@ def _colour_args(info, codec):
     return [item for option, value in tags if value for item in (option, value)]
 
 
-def _graph(info, codec, select, den, num, size, plate_range):
-    """The filter graph: [plate] and [cg] (the render) -> overlay -> [v]."""
+def _graph(info, codec, select, den, num, size, plate_range, lut=None):
+    """The filter graph: [plate] and [cg] (the render) -> overlay -> [v].
+    `lut`: the .cube that maps the render into an HDR plate's signal."""
     setpts = f"setpts=N*{den}/({num}*TB)"
+    render = setpts
+    if lut is not None:
+        render += f",format=rgba64le,lut3d=file={lut}:interp=tetrahedral"
     plate, scale = "", ""
     if size is not None:
         plate, scale = f",scale={size[0]}:{size[1]}", f"{size[0]}:{size[1]}:"
@@ -202,26 +213,46 @@ def _graph(info, codec, select, den, num, size, plate_range):
         plate += f",scale=in_range={plate_range}:out_range={out_range},format={codec.pix_fmt}"
     return (
         f"[0:v]select={select},{setpts}{plate}[plate];"
-        f"[1:v]{setpts},scale={scale}out_color_matrix={matrix}"
+        f"[1:v]{render},scale={scale}out_color_matrix={matrix}"
         f":out_range={out_range},format={codec.render_fmt}[cg];"
         f"[plate][cg]overlay=eof_action=pass:format={codec.overlay},format={codec.pix_fmt}[v]"
     )
 
 
+def output_spec(info, codec="h264", preview=False):
+    """The Codec an output is encoded with: an HDR plate (HLG or PQ) keeps
+    its colour tags and range whatever the codec (H.264 then writes 8-bit
+    HDR; the 10-bit codecs are better for it)."""
+    spec = PREVIEW if preview else find_codec(codec)
+    if hdr.is_hdr(info) and not spec.colour_tags:
+        spec = dataclasses.replace(spec, colour_tags=True)
+    return spec
+
+
 def encode_command(
-    frames_dir, plate_path, info, out_path, first, every, count, codec="h264", preview=False
+    frames_dir,
+    plate_path,
+    info,
+    out_path,
+    first,
+    every,
+    count,
+    codec="h264",
+    preview=False,
+    lut=None,
 ):
     """`info` is the source's MediaInfo (rate, audio, colour); `plate_path`
     an upright constant-rate video whose frame n is decoded frame n. With
-    `frames_dir` None the frames come as PNGs on FFmpeg's stdin (PipedEncode)."""
+    `frames_dir` None the frames come as PNGs on FFmpeg's stdin (PipedEncode).
+    `lut` (HDR plates, `hdr_lut`): the render's mapping into the plate's signal."""
     ffmpeg = find_tool("ffmpeg")
-    spec = PREVIEW if preview else find_codec(codec)
+    spec = output_spec(info, codec, preview)
     num, den = info.fps_num, info.fps_den * every
     rate = f"{num}/{den}"
     last = first + every * (count - 1)
     select = f"between(n\\,{first}\\,{last})*not(mod(n-{first}\\,{every}))"
     size = preview_size(info) if preview else None
-    graph = _graph(info, spec, select, den, num, size, _plate_range(info, plate_path))
+    graph = _graph(info, spec, select, den, num, size, _plate_range(info, plate_path), lut)
     cmd = [ffmpeg, "-v", "error", "-y", "-i", plate_path]
     if frames_dir is None:
         cmd += ["-f", "image2pipe", "-c:v", "png", "-framerate", rate, "-i", "-"]
@@ -241,6 +272,26 @@ def encode_command(
     cmd += ["-r", rate, "-movflags", "+faststart"]
     cmd += ["-f", spec.container, out_path]
     return cmd
+
+
+class HdrLut:
+    """The .cube mapping the render into an HDR plate's signal (encode/hdr.py),
+    in a temporary folder of its own (a plain path for FFmpeg's filter
+    syntax), removed on leaving; `path` is None for an SDR plate."""
+
+    def __init__(self, info):
+        self._folder, self.path = None, None
+        if hdr.is_hdr(info):
+            self._folder = tempfile.mkdtemp(prefix="vanelia-lut-")
+            self.path = hdr.write_cube(os.path.join(self._folder, "hdr.cube"), info.color_transfer)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
+        return False
 
 
 def temp_path(out_path, codec="h264"):
@@ -264,8 +315,11 @@ def encode(
     if os.path.exists(out_path) and not overwrite:
         raise MediaError(f"output '{out_path}': exists; use --overwrite to replace")
     tmp = temp_path(out_path, codec)
-    cmd = encode_command(frames_dir, plate_path, info, tmp, first, every, count, codec, preview)
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    with HdrLut(info) as lut:
+        cmd = encode_command(
+            frames_dir, plate_path, info, tmp, first, every, count, codec, preview, lut.path
+        )
+        result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -287,7 +341,10 @@ class PipedEncode:
             raise MediaError(f"output '{out_path}': exists; use --overwrite to replace")
         self.out_path = out_path
         self.tmp = temp_path(out_path, options.get("codec", "h264"))
-        cmd = encode_command(None, plate_path, info, self.tmp, first, every, count, **options)
+        self._lut = HdrLut(info)
+        cmd = encode_command(
+            None, plate_path, info, self.tmp, first, every, count, lut=self._lut.path, **options
+        )
         self._log = tempfile.TemporaryFile()  # FFmpeg's stderr: no pipe to fill
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log
@@ -333,6 +390,7 @@ class PipedEncode:
             except BrokenPipeError:
                 pass
         self._log.close()
+        self._lut.__exit__()
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
         return False
