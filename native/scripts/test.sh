@@ -8,6 +8,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 start=$(date +%s)
 bash native/scripts/install_deps.sh
+echo "== Blender 4.3 root (Debian 13; made once, ~5 min cold: native/scripts/blender4_root.sh)"
+bash native/scripts/blender4_root.sh >/dev/null
 echo "== build"
 bash native/scripts/build.sh
 echo "== ctest (C++ and Blender; GPU tests excluded)"
