@@ -73,6 +73,16 @@ py::object TrackVideoPy(const std::string& path,
   net.overlap_min_conf = overlap_min_conf;
   net.init_frames = init_frames;
   net.batch_frames = batch_frames;
+  if (tracker == "dust3r") {
+    // The network keywords the two share; DUSt3R's own (scene graph, pair
+    // window, alignment steps) keep Dust3rTrackerOptions' defaults here.
+    Dust3rTrackerOptions& d = choice.dust3r;
+    d.weights = weights;
+    d.image_size = image_size;
+    d.device = device;
+    d.dtype = dtype;
+    net.weights.clear();
+  }
   ReadOptions read;
   read.start = start;
   read.end = end;
@@ -122,7 +132,8 @@ void BindTrackVideo(py::module_& m) {
       py::arg("overlap_subsample") = d.overlap_subsample,
       py::arg("overlap_min_conf") = d.overlap_min_conf,
       "Tracks the camera of a video (GIL released), as `vanelia track`: "
-      "`tracker` is one of TRACKERS ('classical'; 'must3r' needs `weights`, "
+      "`tracker` is one of TRACKERS ('classical'; 'must3r' and 'dust3r' "
+      "need `weights`; must3r takes "
       "a MUSt3R checkpoint, with `image_size` 512, 224 or 0 = the weights' "
       "own, `device` auto/cpu/cuda, `dtype` fp32/bf16/fp16 and the video-mode "
       "options; `keyframe_rule` 'every' (every `keyframe_every`-th frame) or "

@@ -84,16 +84,17 @@ void AddNetworkOptions(ArgParser* args) {
                   "T",
                   "MUSt3R decoder precision: fp32, bf16 or fp16 (CUDA)",
                   "fp32");
-  args->AddOption(
-      "--weights", "CKPT", "network checkpoint (.pth) for --tracker must3r");
+  args->AddOption("--weights",
+                  "CKPT",
+                  "network checkpoint (.pth) for --tracker must3r or dust3r");
   args->AddOption(
       "--image-size",
       "N",
-      "network resolution: 512, 224 or 0 = the weights' own (must3r)",
+      "network resolution: 512, 224 or 0 = the weights' own (networks)",
       "512");
   args->AddOption("--device",
                   "D",
-                  "auto (CUDA when present), cpu or cuda (must3r)",
+                  "auto (CUDA when present), cpu or cuda (networks)",
                   "auto");
   args->AddOption("--local-context",
                   "N",
@@ -132,6 +133,49 @@ void AddNetworkOptions(ArgParser* args) {
       "--init-frames", "N", "frames of MUSt3R's first memory batch", "8");
   args->AddOption(
       "--batch-frames", "N", "frames per later MUSt3R decoder call", "4");
+  args->AddOption("--scene-graph",
+                  "G",
+                  "DUSt3R pairs: swin (sliding window, not closed into a "
+                  "loop), logwin (i +- 2^k) or oneref (every frame with one "
+                  "reference) (default: swin)");
+  args->AddOption("--pair-window",
+                  "N",
+                  "DUSt3R window of swin/logwin, or oneref's reference frame "
+                  "(default: 3; oneref: 0)");
+  args->AddOption("--align-iterations",
+                  "N",
+                  "DUSt3R global alignment steps (default: 300)");
+}
+
+// The DUSt3R settings of the flags (ChoiceFromArgs checked the tracker).
+void Dust3rFromArgs(const ArgParser& args, TrackerChoice* choice) {
+  if (!args.Has("--weights")) {
+    throw UsageError(
+        "--tracker dust3r needs --weights CKPT (e.g. "
+        "DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth, from naver/dust3r)");
+  }
+  for (const char* flag : {"--local-context",
+                           "--keyframe-every",
+                           "--overlap-threshold",
+                           "--overlap-percentile",
+                           "--overlap-subsample",
+                           "--overlap-min-conf"}) {
+    if (args.Has(flag)) {
+      throw UsageError(std::string(flag) + ": only used with --tracker must3r");
+    }
+  }
+  Dust3rTrackerOptions& d = choice->dust3r;
+  d.weights = args.Get("--weights");
+  d.image_size = static_cast<int>(args.GetInt("--image-size"));
+  d.device = args.Get("--device");
+  d.dtype = args.Get("--dtype");
+  if (args.Has("--scene-graph")) d.scene_graph = args.Get("--scene-graph");
+  d.pair_window = args.Has("--pair-window")
+                      ? static_cast<int>(args.GetInt("--pair-window"))
+                      : (d.scene_graph == "oneref" ? 0 : 3);
+  if (args.Has("--align-iterations")) {
+    d.align_iterations = static_cast<int>(args.GetInt("--align-iterations"));
+  }
 }
 
 // The tracker the options name (tracker_factory.hpp does the checks the
@@ -141,14 +185,25 @@ TrackerChoice ChoiceFromArgs(const ArgParser& args,
   TrackerChoice choice;
   choice.name = args.Get("--tracker");
   choice.common = common;
-  if (choice.name != "must3r" && args.Has("--weights")) {
-    throw UsageError("--weights: only used with --tracker must3r");
+  const bool network = choice.name == "must3r" || choice.name == "dust3r";
+  if (!network && args.Has("--weights")) {
+    throw UsageError("--weights: only used with --tracker must3r or dust3r");
   }
   if (choice.name == "must3r" && HasTracker("must3r") &&
       !args.Has("--weights")) {
     throw UsageError(
         "--tracker must3r needs --weights CKPT (MUSt3R_512.pth or "
         "MUSt3R_224_cvpr.pth, downloaded from naver/must3r)");
+  }
+  if (choice.name == "dust3r" && HasTracker("dust3r")) {
+    Dust3rFromArgs(args, &choice);
+    return choice;
+  }
+  for (const char* flag :
+       {"--scene-graph", "--pair-window", "--align-iterations"}) {
+    if (args.Has(flag)) {
+      throw UsageError(std::string(flag) + ": only used with --tracker dust3r");
+    }
   }
   if (choice.name == "must3r") {
     Must3rTrackerOptions& m = choice.must3r;

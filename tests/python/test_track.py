@@ -221,8 +221,8 @@ TINY_RUN = dict(
 )
 
 
-def test_this_build_has_the_must3r_tracker():
-    assert _vanelia.TRACKERS == ("classical", "must3r")
+def test_this_build_has_the_network_trackers():
+    assert _vanelia.TRACKERS == ("classical", "must3r", "dust3r")
     assert isinstance(_vanelia.cuda_available(), bool)
 
 
@@ -433,7 +433,7 @@ def test_must3r_bad_options_name_the_field():
         _vanelia.track_video(SAMPLE, **dict(TINY_RUN, dtype="fp8"))
     with pytest.raises(_vanelia.InputError, match="--keyframe-every 0: must be >= 1"):
         _vanelia.track_video(SAMPLE, **dict(TINY_RUN, keyframe_every=0))
-    with pytest.raises(_vanelia.InputError, match="tracker = 'dust3r': not available"):
+    with pytest.raises(_vanelia.InputError, match="--weights: none given; the dust3r tracker"):
         _vanelia.track_video(SAMPLE, tracker="dust3r")
     if not _vanelia.cuda_available():
         with pytest.raises(_vanelia.InputError, match="no CUDA GPU is available"):
@@ -443,3 +443,110 @@ def test_must3r_bad_options_name_the_field():
     else:  # the GPU machine: the device the add-on offers works
         doc = _vanelia.track_video(SAMPLE, **dict(TINY_RUN, device="cuda"))
         assert doc["summary"]["registered"] == 6
+
+
+DUST3R_TINY = os.path.join(ROOT, "tests", "data", "dust3r", "tiny_linear.pth")
+DUST3R_RUN = dict(
+    tracker="dust3r", weights=DUST3R_TINY, image_size=0, device="cpu", end=6, focal_px=500.0
+)
+
+
+def test_dust3r_tracks_a_short_clip(tmp_path):
+    out = tmp_path / "track.json"
+    stages = set()
+
+    def progress(p):
+        stages.add(p.stage)
+        return True
+
+    doc = _vanelia.track_video(SAMPLE, output=str(out), progress=progress, **DUST3R_RUN)
+    _vanelia.validate_track(doc)
+    assert _vanelia.read_track_file(str(out)) == doc
+    assert doc["tracker"]["name"] == "dust3r"
+    options = doc["tracker"]["options"]
+    assert options["weights"] == DUST3R_TINY and options["image_size"] == 0
+    assert options["scene_graph"] == "swin"
+    assert {"decode", "encode", "pairs", "align"} <= stages
+    assert [f["index"] for f in doc["frames"]] == list(range(6))
+    assert doc["summary"]["registered"] == doc["summary"]["total"] == 6
+    # Image size 0 = the checkpoint's 128: 640x360 -> 128x72 (LANCZOS),
+    # centre crop to 128x64 (top row 4); the known focal is kept in source
+    # pixels and the principal point, network pixel (64, 32), maps back.
+    s = 640 / 128
+    for frame in doc["frames"]:
+        k = frame["K"]
+        assert abs(k[0][0] - 500.0) < 1e-3 and abs(k[1][1] - 500.0) < 1e-3, k
+        assert abs(k[0][2] - ((64 + 0.5) * s - 0.5)) < 1e-9, k
+        assert abs(k[1][2] - ((32 + 4 + 0.5) * s - 0.5)) < 1e-9, k
+        assert all(math.isfinite(v) for row in frame["c2w_blender"] for v in row)
+    assert doc["points"] and len(doc["points"]["xyz"]) > 0
+
+
+def test_dust3r_and_must3r_refuse_each_others_weights():
+    with pytest.raises(_vanelia.ModelError, match="is a MUSt3R checkpoint") as e:
+        _vanelia.track_video(SAMPLE, **dict(DUST3R_RUN, weights=TINY))
+    assert TINY in str(e.value)
+    with pytest.raises(_vanelia.ModelError, match="is a DUSt3R checkpoint") as e:
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, weights=DUST3R_TINY))
+    assert DUST3R_TINY in str(e.value)
+    with pytest.raises(_vanelia.ModelError, match=r"--image-size 512: the weights .* 128"):
+        _vanelia.track_video(SAMPLE, **dict(DUST3R_RUN, image_size=512))
+    with pytest.raises(_vanelia.InputError, match="--dtype 'bf16'"):
+        _vanelia.track_video(SAMPLE, **dict(DUST3R_RUN, dtype="bf16"))
+
+
+def _cli_track(tmp_path, *extra):
+    out = tmp_path / "track.json"
+    run = subprocess.run(
+        [VANELIA, "track", SAMPLE, "-o", str(out), "--no-align", *extra],
+        capture_output=True,
+        text=True,
+    )
+    return run, out
+
+
+def test_cli_dust3r_end_to_end(tmp_path):
+    run, out = _cli_track(
+        tmp_path,
+        "--tracker",
+        "dust3r",
+        "--weights",
+        DUST3R_TINY,
+        "--image-size",
+        "0",
+        "--focal-px",
+        "500",
+        "--end",
+        "12",
+        "--align-iterations",
+        "30",
+    )
+    assert run.returncode == 0, run.stderr
+    doc = _vanelia.read_track_file(str(out))
+    _vanelia.validate_track(doc)
+    assert doc["tracker"]["name"] == "dust3r"
+    assert doc["tracker"]["options"]["align_iterations"] == 30
+    registered = [f["index"] for f in doc["frames"]]
+    left_out = doc["summary"]["total"] - doc["summary"]["registered"]
+    assert len(registered) + left_out == 12
+    assert left_out == 0 or any("left out" in w for w in doc["summary"]["warnings"])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--tracker", "dust3r"), "--tracker dust3r needs --weights"),
+        (("--tracker", "dust3r", "--weights", TINY, "--image-size", "0"), "is a MUSt3R checkpoint"),
+        (("--tracker", "must3r", "--weights", DUST3R_TINY, "--image-size", "0"), "is a DUSt3R"),
+        (("--tracker", "dust3r", "--weights", DUST3R_TINY), "--image-size 512: the weights"),
+        (("--tracker", "dust3r", "--weights", DUST3R_TINY, "--scene-graph", "ring"), "ring"),
+        (("--tracker", "must3r", "--weights", TINY, "--pair-window", "2"), "--pair-window"),
+        (("--tracker", "dust3r", "--weights", DUST3R_TINY, "--local-context", "2"), "must3r"),
+    ],
+)
+def test_cli_dust3r_bad_options_exit_2(tmp_path, extra, message):
+    run, out = _cli_track(tmp_path, *extra)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert not out.exists()

@@ -20,6 +20,7 @@ std::vector<std::string> AvailableTrackers() {
 #endif
 #ifdef VANELIA_HAVE_MUST3R_TRACKER
   names.emplace_back("must3r");
+  names.emplace_back("dust3r");
 #endif
   return names;
 }
@@ -63,6 +64,11 @@ void CheckTrackerChoice(const TrackerChoice& choice) {
                      "': only used by the must3r tracker, not by '" + name +
                      "'");
   }
+  if (name != "dust3r" && !choice.dust3r.weights.empty()) {
+    throw InputError("weights = '" + choice.dust3r.weights +
+                     "': only used by the dust3r tracker, not by '" + name +
+                     "'");
+  }
   choice.common.Check();
 #ifdef VANELIA_HAVE_MUST3R_TRACKER
   if (name == "must3r") {
@@ -73,6 +79,11 @@ void CheckTrackerChoice(const TrackerChoice& choice) {
           "naver/must3r)");
     }
     Must3rTrackerOptions options = choice.must3r;
+    options.common = choice.common;
+    options.Check();
+  }
+  if (name == "dust3r") {
+    Dust3rTrackerOptions options = choice.dust3r;
     options.common = choice.common;
     options.Check();
   }
@@ -93,6 +104,11 @@ std::unique_ptr<Tracker> MakeTracker(const TrackerChoice& choice) {
     Must3rTrackerOptions options = choice.must3r;
     options.common = choice.common;
     return std::make_unique<Must3rTracker>(std::move(options));
+  }
+  if (choice.name == "dust3r") {
+    Dust3rTrackerOptions options = choice.dust3r;
+    options.common = choice.common;
+    return std::make_unique<Dust3rTracker>(std::move(options));
   }
 #endif
   throw InputError("tracker = '" + choice.name + "': unknown");
@@ -149,6 +165,18 @@ nlohmann::ordered_json TrackerOptionsJson(const TrackerChoice& choice,
     }
     options["init_frames"] = m.init_frames;
     options["batch_frames"] = m.batch_frames;
+  }
+  if (choice.name == "dust3r") {
+    const Dust3rTrackerOptions& d = choice.dust3r;
+    options["weights"] = d.weights;
+    options["image_size"] = d.image_size;
+    options["device"] = d.device;
+    options["dtype"] = d.dtype;
+    options["scene_graph"] = d.scene_graph;
+    options["pair_window"] = d.pair_window;
+    options["align_iterations"] = d.align_iterations;
+    options["align_lr"] = d.align_lr;
+    options["align_schedule"] = d.align_schedule;
   }
   return options;
 }

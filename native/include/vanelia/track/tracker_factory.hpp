@@ -3,10 +3,11 @@
 // `track_video(tracker=..., weights=...)`), so both front ends share one set
 // of defaults, checks and error messages. Which trackers exist depends on the
 // build: "classical" with OpenCV (VANELIA_HAVE_CLASSICAL_TRACKER), "must3r"
-// with LibTorch (VANELIA_HAVE_MUST3R_TRACKER). No LibTorch or OpenCV type
-// appears here.
+// and "dust3r" with LibTorch (VANELIA_HAVE_MUST3R_TRACKER). No LibTorch or
+// OpenCV type appears here.
 #pragma once
 
+#include "vanelia/track/network/dust3r_tracker.hpp"
 #include "vanelia/track/network/must3r_tracker.hpp"
 #include "vanelia/track/tracker.hpp"
 
@@ -20,15 +21,16 @@
 namespace vanelia {
 
 struct TrackerChoice {
-  std::string name = "classical";  // "classical" or "must3r"
+  std::string name = "classical";  // "classical", "must3r" or "dust3r"
   TrackerOptions common;           // focal, lens, per-frame focal
-  // The network's settings, used when name == "must3r" (their `common` is
-  // replaced by the one above). `must3r.weights` must be empty otherwise.
+  // The networks' settings, used when name is theirs (their `common` is
+  // replaced by the one above). The other's weights must be empty.
   Must3rTrackerOptions must3r;
+  Dust3rTrackerOptions dust3r;
 };
 
 // The trackers this build has, in the order of preference ("classical",
-// "must3r").
+// "must3r", "dust3r").
 std::vector<std::string> AvailableTrackers();
 
 bool HasTracker(const std::string& name);

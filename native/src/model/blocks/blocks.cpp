@@ -158,8 +158,11 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x,
 
 CrossAttentionImpl::CrossAttentionImpl(int64_t dim,
                                        int64_t num_heads,
-                                       bool qkv_bias)
-    : num_heads_(num_heads), backend_(DefaultAttentionBackend()) {
+                                       bool qkv_bias,
+                                       std::optional<RoPE2D> rope)
+    : num_heads_(num_heads),
+      rope_(std::move(rope)),
+      backend_(DefaultAttentionBackend()) {
   const auto lin = torch::nn::LinearOptions(dim, dim).bias(qkv_bias);
   projq_ = register_module("projq", torch::nn::Linear(lin));
   projk_ = register_module("projk", torch::nn::Linear(lin));
@@ -174,15 +177,23 @@ std::pair<torch::Tensor, torch::Tensor> CrossAttentionImpl::PrepareKv(
 
 torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& query,
                                           const torch::Tensor& key,
-                                          const torch::Tensor& value) {
+                                          const torch::Tensor& value,
+                                          const torch::Tensor& qpos,
+                                          const torch::Tensor& kpos) {
   const int64_t b = query.size(0);
   const int64_t c = query.size(2);
   const int64_t d = c / num_heads_;
-  const torch::Tensor q = projq_(query)
-                              .reshape({b, query.size(1), num_heads_, d})
-                              .permute({0, 2, 1, 3});
-  const torch::Tensor k =
+  torch::Tensor q = projq_(query)
+                        .reshape({b, query.size(1), num_heads_, d})
+                        .permute({0, 2, 1, 3});
+  torch::Tensor k =
       key.reshape({b, key.size(1), num_heads_, d}).permute({0, 2, 1, 3});
+  if (rope_.has_value()) {
+    VANELIA_CHECK(qpos.defined() && kpos.defined())
+        << "cross-attention with RoPE needs query and key positions";
+    q = rope_->Apply(q, qpos);
+    k = rope_->Apply(k, kpos);
+  }
   const torch::Tensor v =
       value.reshape({b, value.size(1), num_heads_, d}).permute({0, 2, 1, 3});
   return proj_(MultiHeadAttention(q, k, v, backend_));
@@ -213,14 +224,22 @@ DecoderBlockImpl::DecoderBlockImpl(int64_t dim,
                                    int64_t num_heads,
                                    double mlp_ratio,
                                    RoPE2D rope,
-                                   MemoryMode memory_mode)
-    : dim_(dim), memory_mode_(memory_mode) {
+                                   MemoryMode memory_mode,
+                                   DecoderBlockOptions block_options)
+    : dim_(dim), memory_mode_(memory_mode), block_options_(block_options) {
   norm1_ = register_module("norm1", MakeLayerNorm(dim));
   attn_ = register_module("attn", Attention(dim, num_heads, rope, true));
   norm2_ = register_module("norm2", MakeLayerNorm(dim));
-  norm_y_ = register_module("norm_y", MakeLayerNorm(dim));
-  cross_attn_ =
-      register_module("cross_attn", CrossAttention(dim, num_heads, true));
+  if (block_options_.norm_y) {
+    norm_y_ = register_module("norm_y", MakeLayerNorm(dim));
+  }
+  cross_attn_ = register_module(
+      "cross_attn",
+      CrossAttention(dim,
+                     num_heads,
+                     true,
+                     block_options_.cross_rope ? std::optional<RoPE2D>(rope)
+                                               : std::nullopt));
   norm3_ = register_module("norm3", MakeLayerNorm(dim));
   mlp_ = register_module("mlp",
                          Mlp(dim, static_cast<int64_t>(dim * mlp_ratio), dim));
@@ -230,9 +249,13 @@ int64_t DecoderBlockImpl::memory_dim() const {
   return memory_mode_ == MemoryMode::kKv ? 2 * dim_ : dim_;
 }
 
+torch::Tensor DecoderBlockImpl::NormY(const torch::Tensor& y) {
+  return block_options_.norm_y ? norm_y_(y) : y;
+}
+
 torch::Tensor DecoderBlockImpl::PrepareMemory(const torch::Tensor& y) {
   if (memory_mode_ == MemoryMode::kRaw) return y;
-  const torch::Tensor normed = norm_y_(y);
+  const torch::Tensor normed = NormY(y);
   if (memory_mode_ == MemoryMode::kNormY) return normed;
   auto [k, v] = cross_attn_->PrepareKv(normed, normed);
   return torch::cat({k, v}, -1);
@@ -240,7 +263,8 @@ torch::Tensor DecoderBlockImpl::PrepareMemory(const torch::Tensor& y) {
 
 torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x,
                                         const torch::Tensor& memory,
-                                        const torch::Tensor& pos) {
+                                        const torch::Tensor& pos,
+                                        const torch::Tensor& memory_pos) {
   torch::Tensor y = x + attn_(norm1_(x), pos);
   torch::Tensor key;
   torch::Tensor value;
@@ -249,10 +273,10 @@ torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x,
     value = memory.narrow(-1, dim_, dim_);
   } else {
     const torch::Tensor m =
-        memory_mode_ == MemoryMode::kRaw ? norm_y_(memory) : memory;
+        memory_mode_ == MemoryMode::kRaw ? NormY(memory) : memory;
     std::tie(key, value) = cross_attn_->PrepareKv(m, m);
   }
-  y = y + cross_attn_(norm2_(y), key, value);
+  y = y + cross_attn_(norm2_(y), key, value, pos, memory_pos);
   return y + mlp_(norm3_(y));
 }
 
@@ -270,8 +294,10 @@ torch::Tensor GridPositions(int64_t rows, int64_t cols, torch::Device device) {
   return torch::stack({y, x}, -1).reshape({1, rows * cols, 2});
 }
 
-PatchEmbedImpl::PatchEmbedImpl(int64_t patch_size, int64_t embed_dim)
-    : patch_size_(patch_size), embed_dim_(embed_dim) {
+PatchEmbedImpl::PatchEmbedImpl(int64_t patch_size,
+                               int64_t embed_dim,
+                               bool many_ar)
+    : patch_size_(patch_size), embed_dim_(embed_dim), many_ar_(many_ar) {
   proj_ = register_module(
       "proj",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(3, embed_dim, patch_size)
@@ -284,6 +310,7 @@ std::pair<torch::Tensor, torch::Tensor> PatchEmbedImpl::forward(
   const int64_t b = img.size(0);
   const int64_t h = img.size(2);
   const int64_t w = img.size(3);
+  if (!many_ar_) return ForwardOwnOrientation(img);
   if (w < h) {
     throw InputError("patch embedding: image tensor is " + std::to_string(h) +
                      "x" + std::to_string(w) +
@@ -343,6 +370,24 @@ std::pair<torch::Tensor, torch::Tensor> PatchEmbedImpl::forward(
   return {x, pos};
 }
 
+std::pair<torch::Tensor, torch::Tensor> PatchEmbedImpl::ForwardOwnOrientation(
+    const torch::Tensor& img) {
+  const int64_t h = img.size(2);
+  const int64_t w = img.size(3);
+  if (h % patch_size_ != 0 || w % patch_size_ != 0) {
+    throw InputError("patch embedding: image " + std::to_string(h) + "x" +
+                     std::to_string(w) + " must be a multiple of patch " +
+                     std::to_string(patch_size_));
+  }
+  const int64_t rows = h / patch_size_;
+  const int64_t cols = w / patch_size_;
+  const torch::Tensor patches = proj_(img).permute({0, 2, 3, 1}).flatten(1, 2);
+  const torch::Tensor pos = GridPositions(rows, cols, img.device())
+                                .expand({img.size(0), rows * cols, 2})
+                                .contiguous();
+  return {patches, pos};
+}
+
 LinearHeadImpl::LinearHeadImpl(int64_t embed_dim,
                                int64_t output_dim,
                                int64_t patch_size)
@@ -353,8 +398,14 @@ LinearHeadImpl::LinearHeadImpl(int64_t embed_dim,
 torch::Tensor LinearHeadImpl::forward(const torch::Tensor& feats,
                                       int64_t height,
                                       int64_t width) {
-  const int64_t b = feats.size(0);
-  const torch::Tensor x = proj_(feats).transpose(-1, -2).reshape(
+  return Shuffle(proj_(feats), height, width);
+}
+
+torch::Tensor LinearHeadImpl::Shuffle(const torch::Tensor& projected,
+                                      int64_t height,
+                                      int64_t width) const {
+  const int64_t b = projected.size(0);
+  const torch::Tensor x = projected.transpose(-1, -2).reshape(
       {b, -1, height / patch_size_, width / patch_size_});
   return torch::pixel_shuffle(x, patch_size_).permute({0, 2, 3, 1});
 }
@@ -380,25 +431,31 @@ void CheckEncoderConfig(const EncoderConfig& config) {
   }
 }
 
-CrocoEncoderImpl::CrocoEncoderImpl(const EncoderConfig& options)
-    : options_(options) {
+CrocoEncoderImpl::CrocoEncoderImpl(const EncoderConfig& options,
+                                   const CrocoEncoderLayout& layout)
+    : options_(options), layout_(layout) {
   CheckEncoderConfig(options_);
   const RoPE2D rope(options_.pos_embed);
   patch_embed_ = register_module(
-      "patch_embed", PatchEmbed(options_.patch_size, options_.embed_dim));
-  blocks_enc_ = register_module("blocks_enc", torch::nn::ModuleList());
+      "patch_embed",
+      PatchEmbed(options_.patch_size, options_.embed_dim, layout_.many_ar));
+  blocks_enc_ = register_module(layout_.blocks_key, torch::nn::ModuleList());
   for (int64_t i = 0; i < options_.depth; ++i) {
     blocks_enc_->push_back(Block(
         options_.embed_dim, options_.num_heads, options_.mlp_ratio, rope));
   }
-  norm_enc_ = register_module("norm_enc", MakeLayerNorm(options_.embed_dim));
+  norm_enc_ =
+      register_module(layout_.norm_key, MakeLayerNorm(options_.embed_dim));
 }
 
 EncoderOutput CrocoEncoderImpl::forward(const torch::Tensor& img,
-                                        const torch::Tensor& true_shape) {
+                                        const torch::Tensor& true_shape,
+                                        EncoderTrace* trace) {
   auto [x, pos] = patch_embed_(img, true_shape);
+  if (trace != nullptr) trace->patch_embed = x;
   for (const auto& block : *blocks_enc_) {
     x = block->as<BlockImpl>()->forward(x, pos);
+    if (trace != nullptr) trace->blocks.push_back(x);
   }
   return {norm_enc_(x), pos};
 }
@@ -414,7 +471,8 @@ EncoderOutput CrocoEncoderImpl::Encode(const torch::Tensor& images) {
   const torch::Tensor true_shape = torch::tensor({h, w}, torch::kInt64)
                                        .view({1, 2})
                                        .repeat({images.size(0), 1});
-  const torch::Tensor stored = w >= h ? images : images.transpose(-1, -2);
+  const torch::Tensor stored =
+      w >= h || !layout_.many_ar ? images : images.transpose(-1, -2);
   // Runs in the dtype of the weights (float32 by upstream's policy: its
   // encoder is an autocast-off region).
   const torch::Dtype dtype = norm_enc_->weight.scalar_type();

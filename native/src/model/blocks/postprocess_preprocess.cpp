@@ -74,10 +74,12 @@ torch::Tensor EstimateFocalKnowingDepth(const torch::Tensor& pts3d_local,
 std::pair<torch::Tensor, torch::Tensor> RigidPointsRegistration(
     const torch::Tensor& x,
     const torch::Tensor& y,
-    const torch::Tensor& weights) {
-  const torch::Tensor xd = x.to(torch::kFloat64);
-  const torch::Tensor yd = y.to(torch::kFloat64);
-  torch::Tensor wd = weights.to(torch::kFloat64);
+    const torch::Tensor& weights,
+    torch::Tensor* scale,
+    torch::Dtype compute_dtype) {
+  const torch::Tensor xd = x.to(compute_dtype);
+  const torch::Tensor yd = y.to(compute_dtype);
+  torch::Tensor wd = weights.to(compute_dtype);
   wd = wd / wd.sum(-1, true);
   const torch::Tensor xmean = (wd.unsqueeze(-1) * xd).sum(-2, true);
   const torch::Tensor ymean = (wd.unsqueeze(-1) * yd).sum(-2, true);
@@ -87,14 +89,22 @@ std::pair<torch::Tensor, torch::Tensor> RigidPointsRegistration(
   const torch::Tensor m =
       torch::matmul((yhat * wd.unsqueeze(-1)).transpose(-1, -2), xhat);
   const auto [u, s, vh] = torch::linalg_svd(m, /*full_matrices=*/false);
-  (void)s;
   const torch::Tensor det = torch::linalg_det(torch::matmul(u, vh));
   torch::Tensor diag = torch::ones_like(s);
   diag.select(-1, 2).copy_(det.sign());
   const torch::Tensor r = torch::matmul(u * diag.unsqueeze(-2), vh);
+  torch::Tensor sr = r;
+  if (scale != nullptr) {
+    // roma compute_scaling: sum of the sign-corrected singular values over
+    // sum_k w_k |xhat_k|^2.
+    const torch::Tensor sd =
+        (s * diag).sum(-1) / (wd * xhat.pow(2).sum(-1)).sum(-1);
+    *scale = sd.to(x.scalar_type());
+    sr = r * sd.unsqueeze(-1).unsqueeze(-1);
+  }
   const torch::Tensor t =
       ymean.squeeze(-2) -
-      torch::matmul(r, xmean.squeeze(-2).unsqueeze(-1)).squeeze(-1);
+      torch::matmul(sr, xmean.squeeze(-2).unsqueeze(-1)).squeeze(-1);
   return {r.to(x.scalar_type()), t.to(x.scalar_type())};
 }
 

@@ -10,6 +10,7 @@
 #include "vanelia/model/blocks/rope2d.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include <torch/nn/module.h>
@@ -73,22 +74,32 @@ class AttentionImpl : public torch::nn::Module {
 TORCH_MODULE(Attention);
 
 // Cross-attention whose keys and values are projected ahead of time
-// (upstream CachedCrossAttention): no RoPE, ever.
+// (upstream MUSt3R CachedCrossAttention: no RoPE). With `rope` set it is
+// CroCo's CrossAttention (croco/models/blocks.py, as DUSt3R uses it): q is
+// rotated with the query image's positions and k with the key image's.
 class CrossAttentionImpl : public torch::nn::Module {
  public:
-  CrossAttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias);
+  CrossAttentionImpl(int64_t dim,
+                     int64_t num_heads,
+                     bool qkv_bias,
+                     std::optional<RoPE2D> rope = std::nullopt);
   // Returns (projk(key), projv(value)), each [B, Nk, C].
   std::pair<torch::Tensor, torch::Tensor> PrepareKv(const torch::Tensor& key,
                                                     const torch::Tensor& value);
-  // query: [B, Nq, C]; key, value: [B, Nk, C] already projected.
+  // query: [B, Nq, C]; key, value: [B, Nk, C] already projected; qpos:
+  // [B, Nq, 2], kpos: [B, Nk, 2] int64 (y, x), required when the layer has
+  // RoPE, ignored otherwise.
   torch::Tensor forward(const torch::Tensor& query,
                         const torch::Tensor& key,
-                        const torch::Tensor& value);
+                        const torch::Tensor& value,
+                        const torch::Tensor& qpos = {},
+                        const torch::Tensor& kpos = {});
 
   void set_backend(AttentionBackend backend) { backend_ = backend; }
 
  private:
   int64_t num_heads_;
+  std::optional<RoPE2D> rope_;
   AttentionBackend backend_;
   torch::nn::Linear projq_{nullptr};
   torch::nn::Linear projk_{nullptr};
@@ -115,32 +126,49 @@ class BlockImpl : public torch::nn::Module {
 
 TORCH_MODULE(Block);
 
-// Decoder block with cross-attention. What a layer stores of its input
-// tokens y (MemoryMode): kNormY: norm_y(y); kKv: [projk(norm_y y) |
-// projv(norm_y y)] (width 2C); kRaw: y itself.
-// to a memory (upstream
-// CachedDecoderBlock): x += SA(norm1 x, RoPE); x += CA(norm2 x, memory);
-// x += mlp(norm3 x).
+// How a decoder block differs between the networks. MUSt3R's defaults:
+// no RoPE in cross-attention, a norm_y LayerNorm.
+struct DecoderBlockOptions {
+  // Rotate the cross-attention's q and k with the query's and the key
+  // image's positions (CroCo/DUSt3R DecoderBlock).
+  bool cross_rope = false;
+  // norm_y is a LayerNorm (CroCo norm_mem = norm_im2_in_dec = True); when
+  // false it is the identity and has no weights.
+  bool norm_y = true;
+};
+
+// Decoder block with cross-attention to a memory (upstream MUSt3R
+// CachedDecoderBlock, CroCo DecoderBlock): x += SA(norm1 x, RoPE);
+// x += CA(norm2 x, memory); x += mlp(norm3 x). What a layer stores of its
+// input tokens y (MemoryMode): kNormY: norm_y(y); kKv: [projk(norm_y y) |
+// projv(norm_y y)] (width 2C); kRaw: y itself (CroCo: the other image's
+// tokens, normed inside forward).
 class DecoderBlockImpl : public torch::nn::Module {
  public:
   DecoderBlockImpl(int64_t dim,
                    int64_t num_heads,
                    double mlp_ratio,
                    RoPE2D rope,
-                   MemoryMode memory_mode);
+                   MemoryMode memory_mode,
+                   DecoderBlockOptions block_options = {});
   // y: [B, M, C] layer inputs -> [B, M, memD] memory entries.
   torch::Tensor PrepareMemory(const torch::Tensor& y);
   // x: [B, N, C]; memory: [B, Nm, memD] as PrepareMemory makes it;
-  // pos: [B, N, 2] int64.
+  // pos: [B, N, 2] int64; memory_pos: [B, Nm, 2] int64, the memory tokens'
+  // positions (required with cross_rope, ignored otherwise).
   torch::Tensor forward(const torch::Tensor& x,
                         const torch::Tensor& memory,
-                        const torch::Tensor& pos);
+                        const torch::Tensor& pos,
+                        const torch::Tensor& memory_pos = {});
   void set_backend(AttentionBackend backend);
   int64_t memory_dim() const;
 
  private:
+  torch::Tensor NormY(const torch::Tensor& y);
+
   int64_t dim_;
   MemoryMode memory_mode_;
+  DecoderBlockOptions block_options_;
   torch::nn::LayerNorm norm1_{nullptr};
   Attention attn_{nullptr};
   torch::nn::LayerNorm norm2_{nullptr};
@@ -153,13 +181,16 @@ class DecoderBlockImpl : public torch::nn::Module {
 TORCH_MODULE(DecoderBlock);
 
 // Conv2d 3 -> C with kernel = stride = patch (no norm), tokens row-major
-// over the patch grid, plus their (y, x) positions. ManyAR semantics: the
-// batch tensor is landscape (W >= H); an image whose true_shape is portrait
-// is stored transposed and is patched in its natural (portrait) order.
+// over the patch grid, plus their (y, x) positions. ManyAR semantics
+// (`many_ar`, MUSt3R): the batch tensor is landscape (W >= H); an image
+// whose true_shape is portrait is stored transposed and is patched in its
+// natural (portrait) order. PatchEmbedDust3R semantics (`many_ar` false, as
+// DUSt3R's load_model makes it): every image in its own orientation.
 class PatchEmbedImpl : public torch::nn::Module {
  public:
-  PatchEmbedImpl(int64_t patch_size, int64_t embed_dim);
-  // img: [B, 3, H, W] float with W >= H; true_shape: [B, 2] int64 (h, w).
+  PatchEmbedImpl(int64_t patch_size, int64_t embed_dim, bool many_ar = true);
+  // img: [B, 3, H, W] float (W >= H under ManyAR); true_shape: [B, 2] int64
+  // (h, w), equal to (H, W) without ManyAR.
   // Returns tokens [B, N, C] and positions [B, N, 2] int64.
   std::pair<torch::Tensor, torch::Tensor> forward(
       const torch::Tensor& img, const torch::Tensor& true_shape);
@@ -167,8 +198,12 @@ class PatchEmbedImpl : public torch::nn::Module {
   int64_t patch_size() const { return patch_size_; }
 
  private:
+  std::pair<torch::Tensor, torch::Tensor> ForwardOwnOrientation(
+      const torch::Tensor& img);
+
   int64_t patch_size_;
   int64_t embed_dim_;
+  bool many_ar_;
   torch::nn::Conv2d proj_{nullptr};
 };
 
@@ -186,6 +221,14 @@ class LinearHeadImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& feats,
                         int64_t height,
                         int64_t width);
+
+  // The Linear alone: [B, N, D] -> [B, N, p*p*C] (parity traces).
+  torch::Tensor Project(const torch::Tensor& feats) { return proj_(feats); }
+
+  // The pixel shuffle of Project's output -> [B, H, W, C].
+  torch::Tensor Shuffle(const torch::Tensor& projected,
+                        int64_t height,
+                        int64_t width) const;
 
  private:
   int64_t patch_size_;

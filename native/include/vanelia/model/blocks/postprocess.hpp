@@ -31,11 +31,16 @@ torch::Tensor EstimateFocalKnowingDepth(
 
 // Weighted rigid registration y ~ R x + t (Kabsch, no scale). x, y:
 // [..., N, 3]; weights [..., N] (normalised inside). Returns R [..., 3, 3]
-// and t [..., 3] in the input dtype; solved in float64.
+// and t [..., 3] in the input dtype; solved in `compute_dtype` (float64 by
+// default; DUSt3R's alignment uses float32 as roma does there). With
+// `scale` given, y ~ s R x + t (roma compute_scaling=True, as DUSt3R's
+// cloud_opt rigid_points_registration): *scale = s [...], t includes it.
 std::pair<torch::Tensor, torch::Tensor> RigidPointsRegistration(
     const torch::Tensor& x,
     const torch::Tensor& y,
-    const torch::Tensor& weights);
+    const torch::Tensor& weights,
+    torch::Tensor* scale = nullptr,
+    torch::Dtype compute_dtype = torch::kFloat64);
 
 struct PointmapPrediction {
   torch::Tensor pts3d;        // [..., H, W, 3] f32, frame of memory image 0
