@@ -2,7 +2,8 @@
 with the size and frame count its README states, its COLMAP reference track validates and covers
 the frames its colmap.txt says COLMAP registered (or colmap.txt says why COLMAP made no model),
 and native/bench/real_footage.py scores the classical tracker on the smallest clip (no COLMAP
-run: CI has no colmap) with finite numbers."""
+run: CI has no colmap) with finite numbers, registering the frames after tracking breaks
+(relocalisation) with poses that agree with the reference."""
 
 import json
 import math
@@ -103,7 +104,15 @@ def test_scorer_on_the_smallest_clip(tmp_path):
     # what the classical tracker registers is recorded against the reference
     assert 0 <= row["ours_registered"] <= row["frames"]
     assert row["both_registered"] + row["ours_only"] == row["ours_registered"]
-    assert row["ours_registered"] >= 2, row.get("ours_warnings")
     for key in ("ate_pct", "rot_err_mean_deg", "focal_err_pct_mean", "our_fps"):
         assert isinstance(row[key], float) and math.isfinite(row[key]), (key, row[key])
+    # Relocalisation: tracking breaks at frame 11 (frames 1 s apart); frames
+    # 11-16 are brought back against the map (11/17 without it). Measured
+    # 2026-12-07: 17/17, ATE 0.16 % of the path, rotation 0.32 deg mean
+    # against COLMAP's reference (whose own reruns move by ~0.03 deg).
+    assert row["ours_registered"] >= 16, row.get("ours_warnings")
+    assert row["both_registered"] >= 16
+    assert row["ate_pct"] < 0.5, row["ate_pct"]
+    assert row["rot_err_mean_deg"] < 0.6, row["rot_err_mean_deg"]
+    assert row["focal_err_pct_mean"] < 4.0, row["focal_err_pct_mean"]
     assert "tum_office" in run.stdout.splitlines()[-2]

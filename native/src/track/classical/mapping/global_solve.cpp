@@ -46,6 +46,9 @@ void IncrementalMapper::Finish(ProgressReporter* progress) {
   }
   Stage(3, "global bundle adjustment");
   if (options_.global_ba_all_frames) GlobalBundleAdjustment();
+  // Frames that tracking lost (a gap, a fast turn, an occlusion): brought
+  // back against the map by their descriptors.
+  if (NumRegistered() < tracker_.NumFrames()) Relocalise();
   // A homography explained most keyframe pairs: a tripod shot (or a plane
   // filling the view). The map started anyway from some pair whose noise
   // looked like parallax; keep rotation-only when it fits as well.

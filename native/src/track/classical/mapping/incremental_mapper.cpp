@@ -14,6 +14,7 @@
 
 #include <opencv2/calib3d.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "track/classical/bundle_adjustment/bundle_adjustment_impl.hpp"
 #include "track/classical/mapping/incremental_mapper_impl.hpp"
@@ -127,6 +128,20 @@ std::vector<uint8_t> IncrementalMapper::RegisteredMask() const {
   return mask;
 }
 
+void IncrementalMapper::KeepGrey(const Image& image, int slot) {
+  keyframe_grey_.resize(static_cast<size_t>(slot) + 1);
+  const cv::Mat src(image.height,
+                    image.width,
+                    image.channels == 3 ? CV_8UC3 : CV_8UC1,
+                    const_cast<uint8_t*>(image.data.data()),
+                    static_cast<size_t>(image.stride));
+  if (image.channels == 3) {
+    cv::cvtColor(src, keyframe_grey_[slot], cv::COLOR_RGB2GRAY);
+  } else {
+    keyframe_grey_[slot] = src.clone();
+  }
+}
+
 void IncrementalMapper::AddFrame(const Image& image) {
   const int slot = tracker_.AddFrame(image);
   rec_.Resize(tracker_);
@@ -135,11 +150,13 @@ void IncrementalMapper::AddFrame(const Image& image) {
     if (slot == 0) {
       keyframes_.push_back(0);
       rec_.poses[0].keyframe = true;
+      KeepGrey(image, 0);
     }
     return;
   }
   keyframes_.push_back(slot);
   rec_.poses[slot].keyframe = true;
+  KeepGrey(image, slot);
   if (!initialized_) {
     TryInitialize(slot);
   } else {

@@ -5,13 +5,15 @@
 // bundle adjustment. See classical_tracker.hpp for the pipeline. Its
 // sources: incremental_mapper.cpp (keyframes, registration, triangulation),
 // focal_profile.cpp (focal and zoom profiles), global_solve.cpp (Finish's
-// solve), rotation_only.cpp (the tripod branch).
+// solve), rotation_only.cpp (the tripod branch), relocalisation.cpp (lost
+// keyframes registered against the map by their features).
 #pragma once
 
 #include "vanelia/core/progress.hpp"
 #include "vanelia/track/classical/classical_tracker.hpp"
 
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,6 +26,12 @@
 #include "track/classical/two_view/two_view_impl.hpp"
 
 namespace vanelia::internal {
+
+// SIFT features of one keyframe, for relocalisation (relocalisation.cpp).
+struct SiftView {
+  std::vector<cv::KeyPoint> keypoints;  // working-size pixels
+  cv::Mat desc;                         // [n,128] f32
+};
 
 // OpenCV's RANSAC draws from the calling thread's cv::theRNG(): seeded before
 // every solve so that a track never depends on what ran before it.
@@ -79,6 +87,8 @@ class IncrementalMapper {
 
  private:
   bool IsKeyframe(int slot) const;
+  // Stores the grey of keyframe `slot` (keyframe_grey_).
+  void KeepGrey(const Image& image, int slot);
   void TryInitialize(int slot);
   // Poses of the two start views and their points; false when too few
   // points triangulate.
@@ -111,6 +121,21 @@ class IncrementalMapper {
   void DetectZoom();
   double RotationSpanDeg(const std::vector<int>& kfs) const;
   void RegisterAllFrames();
+  // After the solve: every unregistered keyframe registered against the
+  // map by its SIFT features (PnP + RANSAC), the map grown from it, until a
+  // pass adds no frame. See relocalisation.cpp.
+  void Relocalise();
+  // One relocalisation attempt of keyframe `slot`; true when registered.
+  bool RelocaliseFrame(int slot);
+  // Registers what the tracks of the registered frames reach, triangulates
+  // the new tracks and adjusts the new frames with their points.
+  void GrowFrom();
+  // SIFT features of keyframe `slot` (cached in sift_ until Relocalise
+  // ends), and 3-D points of keyframe `kf`'s features (by row) triangulated
+  // with its nearest `registered` keyframes.
+  const SiftView& SiftOf(int slot);
+  std::map<int, Eigen::Vector3d> SiftPointsOf(
+      int kf, const std::vector<int>& registered);
   void RefineFramePoses();
   void GlobalBundleAdjustment();
   void SolveLens();
@@ -158,6 +183,10 @@ class IncrementalMapper {
   int tripod_votes_ = 0;  // keyframe pairs a homography explained
   int pair_tests_ = 0;
   std::vector<std::string> warnings_;
+  // Grey image of each keyframe slot (working size; empty for the others),
+  // kept for relocalisation's descriptors.
+  std::vector<cv::Mat> keyframe_grey_;
+  std::map<int, SiftView> sift_;
   // Cancel polling (SetProgress); Poll() may run on worker threads.
   void Poll() const;
   void Stage(int64_t done, const std::string& message);
