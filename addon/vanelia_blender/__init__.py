@@ -15,7 +15,7 @@ bl_info = {
     "category": "Compositing",
 }
 
-_MODULES = ("preferences", "properties", "operators", "panels")
+_MODULES = ("preferences", "properties", "operators", "operators_preview", "panels")
 
 
 def _modules():

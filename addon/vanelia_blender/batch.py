@@ -147,9 +147,14 @@ class Progress:
 
 
 def _scaled_track(track, scale):
+    """The world scaled about the origin: camera centres and the stored
+    points (the placement's obstacles)."""
     for f in track["frames"]:
         for r in range(3):
             f["c2w_blender"][r][3] *= scale
+    points = track.get("points")
+    if points:
+        points["xyz"] = [[v * scale for v in p] for p in points["xyz"]]
     return track
 
 
@@ -282,6 +287,8 @@ def build_scene(args, prepared, progress):
     if args.preview:
         preview.configure_preview(scene, built.distorted)
     progress.say(f"scene built in {time.monotonic() - t0:.2f} s")
+    if args.location is None:  # vanelia run passes its own and says so
+        progress.say(f"placement: {built.placement}")
     return scene, built
 
 

@@ -280,11 +280,12 @@ class VANELIA_OT_build_scene(bpy.types.Operator):
     def execute(self, context):
         try:
             options = _build_options(context)
-            build.build_scene(context.scene, options)
+            built = build.build_scene(context.scene, options)
         except Exception as e:  # noqa: BLE001 - reported
             report_error(self, e, "Build scene")
             return {"CANCELLED"}
-        self.report({"INFO"}, "Vanelia scene built")
+        context.scene.vanelia.placement_report = built.placement
+        self.report({"INFO"}, f"Vanelia scene built; placement: {built.placement}")
         return {"FINISHED"}
 
 

@@ -113,6 +113,9 @@ class VANELIA_PT_main(bpy.types.Panel):
         box.prop(s, "rotation_z")
         box.prop(s, "height")
         box.operator("vanelia.build_scene", icon="SCENE_DATA")
+        col = box.column(align=True)
+        for line in _wrap(s.placement_report, 40) if s.placement_report else []:
+            col.label(text=line)
 
     def _draw_render(self, layout, s, running):
         box = layout.box()
@@ -128,7 +131,7 @@ class VANELIA_PT_main(bpy.types.Panel):
         row = box.row(align=True)
         row.enabled = not running
         row.scale_y = 1.4
-        row.operator("vanelia.render_video", text="Preview", icon="HIDE_OFF").preview = True
+        row.operator("vanelia.preview", icon="HIDE_OFF")
         row.operator("vanelia.render_video", icon="RENDER_ANIMATION").preview = False
 
 

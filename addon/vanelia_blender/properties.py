@@ -139,7 +139,12 @@ class VaneliaSettings(bpy.types.PropertyGroup):
     auto_location: BoolProperty(
         name="Auto placement",
         default=True,
-        description="Put the product where frame 0's image centre meets the floor",
+        description="Choose the product's spot and heading: in frame on most frames, clear "
+        "of what stands on the floor, large enough to see, facing the cameras",
+    )
+    placement_report: StringProperty(
+        name="Placement report",
+        description="What the last Build scene chose and how well the product is seen",
     )
     location: FloatVectorProperty(name="Location", size=3, subtype="TRANSLATION", unit="LENGTH")
     rotation_z: FloatProperty(name="Turn", subtype="ANGLE", description="Rotation about Z")

@@ -12,7 +12,12 @@ decode with the expected frame count; the full one at the sample's size, the pre
 of it; the preview's frame matches the full one scaled down away from the product. Prints one
 JSON line: min/median/max wall seconds of each and the ratio preview/full of the medians
 (target < 0.10), with the preview's stage times. Needs Blender and ffmpeg.
+
+With --live, also the add-on's Preview button on a built scene (the preview rendered in the
+Blender the artist already runs: no Blender or vanelia start; native/bench/
+live_preview_blender.py times the operator inside Blender) and its ratio to the full run.
 """
+import shutil
 
 import argparse
 import json
@@ -102,11 +107,34 @@ def sanity_check(full, preview, end):
     return mean
 
 
+def timed_live(video, track, end):
+    """Seconds of the add-on's Preview operator on the built scene, inside Blender."""
+    script = os.path.join(ROOT, "native", "bench", "live_preview_blender.py")
+    cmd = ["blender", "-b", "--factory-startup", "--python", script, "--"]
+    cmd += [video, PRODUCT, track, str(end)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("LIVE ")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"live preview failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return json.loads(lines[0][5:])["seconds"]
+
+
+def live_record(live_s, full_s):
+    if not live_s:
+        return {}
+    median = statistics.median(live_s)
+    return {
+        "live_preview_s": {"min": round(min(live_s), 2), "median": round(median, 2)},
+        "live_ratio": round(median / statistics.median(full_s), 4),
+    }
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--end", type=int, default=24, help="frames rendered (--end)")
     p.add_argument("--repetitions", type=int, default=1)
     p.add_argument("--work", default="/tmp/vanelia-preview-bench")
+    p.add_argument("--live", action="store_true", help="also time the add-on's live preview")
     args = p.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
     track = os.path.join(args.work, "track.json")
@@ -115,14 +143,20 @@ def main(argv):
     subprocess.run(cmd, check=True)
     full_out = os.path.join(args.work, "full.mp4")
     preview_out = os.path.join(args.work, "preview.mp4")
-    full_s, preview_s, stages = [], [], []
+    full_s, preview_s, stages, live_s = [], [], [], []
+    video = os.path.join(args.work, "clip.mp4")  # the live preview is written beside it
+    shutil.copy(VIDEO, video)
     for _ in range(args.repetitions):
+        if args.live:
+            live_s.append(timed_live(video, track, args.end))
         seconds, _events = timed_run(track, full_out, args.end, [])
         full_s.append(seconds)
         seconds, events = timed_run(track, preview_out, args.end, ["--preview"])
         preview_s.append(seconds)
         stages.append(stage_times(events))
     plate_diff = sanity_check(full_out, preview_out, args.end)
+    if args.live:
+        sanity_check(full_out, os.path.join(args.work, "clip_vanelia_preview.mp4"), args.end)
 
     def summary(values):
         return {
@@ -144,6 +178,7 @@ def main(argv):
         ],
         "preview_plate_diff_8bit": round(plate_diff, 3),
         "load_average": round(os.getloadavg()[0], 2),
+        **live_record(live_s, full_s),
         "cpus": os.cpu_count(),
     }
     print(json.dumps(record))

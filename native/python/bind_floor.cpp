@@ -1,10 +1,14 @@
 // Bindings of the floor module: ground-plane detection and alignment of a
-// track file to Blender's world (floor z = 0, Z up, metres).
+// track file to Blender's world (floor z = 0, Z up, metres), and the
+// product's automatic placement on that floor.
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
 #include "vanelia/floor/alignment.hpp"
+#include "vanelia/floor/placement.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
+#include <array>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -17,86 +21,199 @@
 namespace py = pybind11;
 
 namespace vanelia::python {
+namespace {
+
+py::dict ReportToPython(const PlacementReport& r) {
+  py::dict d;
+  d["frames"] = r.frames;
+  d["fully_visible"] = r.fully_visible;
+  d["partly_visible"] = r.partly_visible;
+  d["out_of_frame"] = r.out_of_frame;
+  d["fully_visible_fraction"] = r.FullyVisibleFraction();
+  d["height_px_min"] = r.height_px_min;
+  d["height_px_median"] = r.height_px_median;
+  d["height_px_max"] = r.height_px_max;
+  d["median_height_fraction"] = r.median_height_fraction;
+  d["obstacle_points"] = r.obstacle_points;
+  d["obstacle_clusters"] = r.obstacle_clusters;
+  d["candidates"] = r.candidates;
+  d["good_candidates"] = r.good_candidates;
+  d["reason"] = r.reason;
+  return d;
+}
+
+// A track given as a path or as a document (dict), in Blender's world.
+TrackFile PlacementTrack(const py::object& track) {
+  TrackFile file = py::isinstance<py::str>(track)
+                       ? ReadTrackFile(track.cast<std::string>())
+                       : TrackFileFromJson(JsonFromPython(track), "<track>");
+  if (file.world != TrackWorld::kBlender) {
+    throw InputError(
+        "place_product: the track's world is 'track' (the tracker's raw "
+        "world); align it to the floor first");
+  }
+  return file;
+}
+
+py::dict PlaceProductPython(
+    const py::object& track,
+    const std::array<double, 3>& size_m,
+    const std::optional<double>& target_height_m,
+    const std::optional<std::array<double, 3>>& location,
+    double heading_deg,
+    bool allow_scale,
+    const std::string& front) {
+  const TrackFile file = PlacementTrack(track);
+  PlacementOptions options;
+  options.target_height_m = target_height_m;
+  options.allow_scale = allow_scale;
+  if (front == "widest") {
+    options.front = ProductFront::kWidestFace;
+  } else if (front != "gltf") {
+    throw InputError("place_product: front '" + front +
+                     "'; must be 'gltf' or 'widest'");
+  }
+  ProductBox box;
+  box.size_m = Eigen::Vector3d(size_m[0], size_m[1], size_m[2]);
+  const Eigen::Matrix3Xf points =
+      file.points ? file.points->xyz : Eigen::Matrix3Xf(3, 0);
+  const CameraTrack camera_track = CameraTrackOf(file);
+  Placement placement;
+  {
+    py::gil_scoped_release release;
+    if (location) {
+      options.Check();
+      placement.location_m =
+          Eigen::Vector3d((*location)[0], (*location)[1], (*location)[2]);
+      placement.heading_rad = heading_deg * M_PI / 180.0;
+      placement.scale = target_height_m ? *target_height_m / size_m[2] : 1.0;
+      placement.report = EvaluatePlacement(camera_track,
+                                           points,
+                                           box,
+                                           placement.location_m,
+                                           placement.heading_rad,
+                                           placement.scale,
+                                           options);
+    } else {
+      placement = PlaceProduct(camera_track, points, box, options);
+    }
+  }
+  py::dict result;
+  result["location"] = std::vector<double>{placement.location_m.x(),
+                                           placement.location_m.y(),
+                                           placement.location_m.z()};
+  result["heading_deg"] = placement.heading_rad * 180.0 / M_PI;
+  result["scale"] = placement.scale;
+  result["automatic"] = !location.has_value();
+  result["report"] = ReportToPython(placement.report);
+  result["summary"] = DescribePlacement(placement);
+  return result;
+}
+
+py::dict AlignTrackFilePython(
+    const std::string& input,
+    const std::string& output,
+    double camera_height_m,
+    bool no_scale,
+    const std::optional<std::tuple<int64_t, int64_t, double>>& distance,
+    const std::optional<std::vector<std::vector<double>>>& plane,
+    bool overwrite) {
+  TrackFile file = ReadTrackFile(input);
+  AlignmentOptions options;
+  options.camera_height_m = camera_height_m;
+  if (no_scale) options.scale = ScaleMethod::kNone;
+  if (distance) {
+    const auto [i, j, metres] = *distance;
+    const int64_t count = file.points ? file.points->Size() : 0;
+    if (i < 0 || j < 0 || i >= count || j >= count || i == j) {
+      throw InputError("align_track_file: distance point indices (" +
+                       std::to_string(i) + ", " + std::to_string(j) +
+                       ") must be two different stored points of " +
+                       std::to_string(count));
+    }
+    options.scale = ScaleMethod::kDistance;
+    options.distance_a = file.points->xyz.col(i).cast<double>();
+    options.distance_b = file.points->xyz.col(j).cast<double>();
+    options.distance_m = metres;
+  }
+  if (plane) {
+    if (plane->size() != 3 || (*plane)[0].size() != 3 ||
+        (*plane)[1].size() != 3 || (*plane)[2].size() != 3) {
+      throw InputError("align_track_file: plane must be 3 points x 3");
+    }
+    const auto point = [&](size_t k) {
+      return Eigen::Vector3d((*plane)[k][0], (*plane)[k][1], (*plane)[k][2]);
+    };
+    options.manual_plane = Plane3d::FromPoints(point(0), point(1), point(2));
+    if (!options.manual_plane) {
+      throw InputError(
+          "align_track_file: the plane's points are "
+          "collinear");
+    }
+  }
+  Alignment alignment;
+  {
+    py::gil_scoped_release release;
+    CheckCanWrite(output, overwrite, "output", {input});
+    alignment = AlignTrackFile(options, &file);
+    WriteTrackFile(output, file, overwrite);
+  }
+  py::dict result;
+  result["aligned"] = alignment.aligned;
+  result["method"] = std::string(ToString(alignment.method));
+  result["scale_method"] = std::string(ToString(alignment.scale_method));
+  result["scale"] = alignment.blender_from_track.scale;
+  result["warnings"] = alignment.warnings;
+  if (alignment.ground) {
+    result["inliers"] = alignment.ground->num_inliers;
+    result["confidence"] = alignment.ground->confidence;
+  }
+  return result;
+}
+
+}  // namespace
 
 void BindFloor(py::module_& m) {
-  m.def(
-      "align_track_file",
-      [](const std::string& input,
-         const std::string& output,
-         double camera_height_m,
-         bool no_scale,
-         const std::optional<std::tuple<int64_t, int64_t, double>>& distance,
-         const std::optional<std::vector<std::vector<double>>>& plane,
-         bool overwrite) {
-        TrackFile file = ReadTrackFile(input);
-        AlignmentOptions options;
-        options.camera_height_m = camera_height_m;
-        if (no_scale) options.scale = ScaleMethod::kNone;
-        if (distance) {
-          const auto [i, j, metres] = *distance;
-          const int64_t count = file.points ? file.points->Size() : 0;
-          if (i < 0 || j < 0 || i >= count || j >= count || i == j) {
-            throw InputError("align_track_file: distance point indices (" +
-                             std::to_string(i) + ", " + std::to_string(j) +
-                             ") must be two different stored points of " +
-                             std::to_string(count));
-          }
-          options.scale = ScaleMethod::kDistance;
-          options.distance_a = file.points->xyz.col(i).cast<double>();
-          options.distance_b = file.points->xyz.col(j).cast<double>();
-          options.distance_m = metres;
-        }
-        if (plane) {
-          if (plane->size() != 3 || (*plane)[0].size() != 3 ||
-              (*plane)[1].size() != 3 || (*plane)[2].size() != 3) {
-            throw InputError("align_track_file: plane must be 3 points x 3");
-          }
-          const auto point = [&](size_t k) {
-            return Eigen::Vector3d(
-                (*plane)[k][0], (*plane)[k][1], (*plane)[k][2]);
-          };
-          options.manual_plane =
-              Plane3d::FromPoints(point(0), point(1), point(2));
-          if (!options.manual_plane) {
-            throw InputError(
-                "align_track_file: the plane's points are "
-                "collinear");
-          }
-        }
-        Alignment alignment;
-        {
-          py::gil_scoped_release release;
-          CheckCanWrite(output, overwrite, "output", {input});
-          alignment = AlignTrackFile(options, &file);
-          WriteTrackFile(output, file, overwrite);
-        }
-        py::dict result;
-        result["aligned"] = alignment.aligned;
-        result["method"] = std::string(ToString(alignment.method));
-        result["scale_method"] = std::string(ToString(alignment.scale_method));
-        result["scale"] = alignment.blender_from_track.scale;
-        result["warnings"] = alignment.warnings;
-        if (alignment.ground) {
-          result["inliers"] = alignment.ground->num_inliers;
-          result["confidence"] = alignment.ground->confidence;
-        }
-        return result;
-      },
-      py::arg("input"),
-      py::arg("output"),
-      py::arg("camera_height_m") = 1.5,
-      py::arg("no_scale") = false,
-      py::arg("distance") = py::none(),
-      py::arg("plane") = py::none(),
-      py::arg("overwrite") = false,
-      "Align a track file to the floor (z = 0, Z up, metres) from its "
-      "stored points and write it to `output`.\n\n"
-      "distance: (i, j, metres) between stored points i and j sets the "
-      "scale; plane: three 3-D points [[x,y,z]]*3 of the track's world "
-      "give the floor instead of detecting it. Returns a dict: aligned, "
-      "method, scale_method, scale, warnings (+ inliers, confidence). "
-      "When no floor is found the file keeps the tracker's world "
-      "(aligned False, a warning).");
+  m.def("align_track_file",
+        &AlignTrackFilePython,
+        py::arg("input"),
+        py::arg("output"),
+        py::arg("camera_height_m") = 1.5,
+        py::arg("no_scale") = false,
+        py::arg("distance") = py::none(),
+        py::arg("plane") = py::none(),
+        py::arg("overwrite") = false,
+        "Align a track file to the floor (z = 0, Z up, metres) from its "
+        "stored points and write it to `output`.\n\n"
+        "distance: (i, j, metres) between stored points i and j sets the "
+        "scale; plane: three 3-D points [[x,y,z]]*3 of the track's world "
+        "give the floor instead of detecting it. Returns a dict: aligned, "
+        "method, scale_method, scale, warnings (+ inliers, confidence). "
+        "When no floor is found the file keeps the tracker's world "
+        "(aligned False, a warning).");
+  m.def("place_product",
+        &PlaceProductPython,
+        py::arg("track"),
+        py::arg("size_m"),
+        py::kw_only(),
+        py::arg("target_height_m") = py::none(),
+        py::arg("location") = py::none(),
+        py::arg("heading_deg") = 0.0,
+        py::arg("allow_scale") = false,
+        py::arg("front") = "gltf",
+        "Where the product stands (floor/placement.hpp): `track` is a track "
+        "file path or document in Blender's world (its stored points are the "
+        "obstacles); size_m the product's bounding box (x, y, z up) in "
+        "metres, footprint centred, base on the floor. Without `location` "
+        "the spot, heading (front: 'gltf' = glTF +Z, or 'widest') and scale "
+        "are chosen; with it, that spot (and heading_deg) is only "
+        "evaluated. Returns a dict: location [x, y, 0], heading_deg, scale, "
+        "automatic, report {frames, fully_visible, partly_visible, "
+        "out_of_frame, fully_visible_fraction, height_px_min/median/max, "
+        "median_height_fraction, obstacle_points, obstacle_clusters, "
+        "candidates, "
+        "good_candidates, reason ('' for a good spot)} and summary (one "
+        "line).");
 }
 
 }  // namespace vanelia::python

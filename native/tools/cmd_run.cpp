@@ -78,12 +78,16 @@ void AddRenderOptions(ArgParser* args) {
                   "track's own scale with --track)");
   args->AddOption("--location",
                   "X Y Z",
-                  "product floor point in metres (default: where frame 0's "
-                  "image centre meets the floor)",
+                  "product floor point in metres (default: chosen "
+                  "automatically: in frame, clear of the scene, large "
+                  "enough, facing the cameras; see docs/run.md)",
                   "",
                   3);
   args->AddOption(
-      "--rotation-z", "DEG", "turn the product about Z, degrees", "0");
+      "--rotation-z",
+      "DEG",
+      "turn the product about Z, degrees (added to the automatic heading)",
+      "0");
   args->AddOption("--height",
                   "M",
                   "scale the product to this height, metres (default: "

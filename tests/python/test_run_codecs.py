@@ -20,7 +20,9 @@ SAMPLE = os.path.join(ROOT, "tests", "data", "sample")
 VIDEO = os.path.join(SAMPLE, "video.mp4")
 PRODUCT = os.path.join(SAMPLE, "product.glb")
 FRAMES = 6
-RENDER = ["--end", str(FRAMES), "--samples", "2"]
+# The product where it stood before automatic placement (small, central): DNxHR's fixed
+# bit budget spreads over the whole frame, so a larger product costs the plate corner.
+RENDER = ["--end", str(FRAMES), "--samples", "2", "--location", "0", "0", "0"]
 COLOUR = ("color_primaries", "color_transfer", "color_space", "color_range")
 # codec -> (extension, codec_name, profile, pix_fmt, codec tag or None)
 EXPECTED = {
@@ -140,7 +142,9 @@ def test_python_run_writes_dnxhr(tmp_path, track):
 
     assert set(_vanelia.OUTPUT_CODECS) == {"h264", "hevc", "prores", "dnxhr"}
     out = str(tmp_path / "final.mov")
-    result = _vanelia.run(VIDEO, PRODUCT, out, track=track, samples=2, end=FRAMES, codec="dnxhr")
+    result = _vanelia.run(
+        VIDEO, PRODUCT, out, track=track, samples=2, end=FRAMES, codec="dnxhr", location_m=[0, 0, 0]
+    )
     assert result["output"] == out
     _check_intermediate(VIDEO, out, "dnxhr")
 
@@ -256,7 +260,7 @@ def test_preview_is_a_half_size_h264_mp4_with_the_product_in_place(tmp_path, tra
     out = tmp_path / "preview.mp4"
     done = _vanelia(
         "run", VIDEO, PRODUCT, "--track", track, "-o", str(out), "--end", str(FRAMES),
-        "--preview", "--progress", "json",
+        "--preview", "--progress", "json", "--location", "0", "0", "0",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     plate, got = _streams(VIDEO)["video"], _streams(out)

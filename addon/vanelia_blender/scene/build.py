@@ -6,6 +6,12 @@ collection: the animated camera with the plate as background, the product
 under its empty, the shadow-catcher ground, the sun and world, the render
 settings and the compositing tree. If building fails part-way and the
 collection was new, what was made is removed again.
+
+Without a location the product's spot and heading come from the native
+placement (floor/placement.hpp through `_vanelia.place_product`: in frame,
+free of reconstructed points, large enough, facing the cameras), the same
+function `vanelia run` uses; without the native module, where frame 0's
+image centre meets the floor, and the placement report says so.
 """
 
 import math
@@ -14,6 +20,7 @@ from typing import Optional
 
 import bpy
 
+from .. import native
 from ..core import track_file
 from ..render import render_plan
 from ..render import cycles
@@ -57,6 +64,7 @@ class BuiltScene:
     clip: object
     light_dir: list = field(default_factory=list)
     distorted: bool = False  # the render is distorted like the plate
+    placement: str = ""  # the placement report, one line
 
 
 def check_track(track, info):
@@ -112,6 +120,33 @@ def product_location(options):
     )
 
 
+def product_placement(options, size_m):
+    """(location, heading_deg, report line) of the product whose bounding
+    box is `size_m` (x, y, z up, metres, unscaled). A given location keeps
+    heading 0 and gets its report; without the native module (or when it
+    refuses the product) the default spot, and the line says why."""
+    why = "the native module is not available"
+    if native.has("place_product"):
+        try:
+            result = native.module().place_product(
+                options.track,
+                list(size_m),
+                target_height_m=options.height_m,
+                location=options.location,
+                heading_deg=options.rotation_z_deg,
+            )
+        except native.error_types() as e:
+            why = str(e)
+        else:
+            heading = result["heading_deg"] if result["automatic"] else 0.0
+            prefix = "automatic" if result["automatic"] else "given location"
+            return list(result["location"]), heading, f"{prefix}: {result['summary']}"
+    location = product_location(options)
+    if options.location is not None:
+        return location, 0.0, f"given location (not evaluated: {why})"
+    return location, 0.0, f"frame 0's image centre on the floor ({why})"
+
+
 def build_scene(scene, options):
     check_track(options.track, options.info)
     names = [
@@ -159,14 +194,15 @@ def _build(scene, options):
     distort = _distortion(options.track)
     if distort:
         _configure_clip_lens(clip, options.track)
-    loc = product_location(options)
     prod = product.ensure_product(
         coll,
         options.product_path,
-        loc,
+        options.location or [0.0, 0.0, 0.0],
         math.radians(options.rotation_z_deg),
         options.height_m,
     )
+    loc, heading_deg, placement = product_placement(options, product.natural_size(prod))
+    product.place(prod, loc, math.radians(options.rotation_z_deg + heading_deg))
     cams = [render_plan.camera_center(f["c2w_blender"]) for f in options.track["frames"]]
     cx, cy, size = ground.ground_extent(cams, loc[:2])
     plane = ground.ensure_ground(coll, cx, cy, size)
@@ -185,7 +221,7 @@ def _build(scene, options):
         alpha=not options.over_plate,
     )
     compositing.build_compositing(scene, clip, distort, options.over_plate)
-    return BuiltScene(camera, prod, plane, sun, clip, light_dir, distort)
+    return BuiltScene(camera, prod, plane, sun, clip, light_dir, distort, placement)
 
 
 def region_points(built):

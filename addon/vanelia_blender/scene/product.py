@@ -87,6 +87,20 @@ def world_bounds(empty):
     return lo, hi
 
 
+def natural_size(empty):
+    """(x, y, z) extent of the product's meshes at the file's size, metres
+    (the empty's own scale and turn left out)."""
+    lo, hi = local_bounds(empty)
+    return [b - a for a, b in zip(lo, hi)]
+
+
+def place(empty, location, rotation_z_rad):
+    """Moves the product's empty to `location` turned by rotation_z_rad."""
+    empty.location = tuple(location)
+    empty.rotation_mode = "XYZ"
+    empty.rotation_euler = (0.0, 0.0, rotation_z_rad)
+
+
 def ensure_product(collection, path, location, rotation_z_rad=0.0, height_m=None):
     """Imports (or reuses) the product and places its empty."""
     path = os.path.abspath(path)

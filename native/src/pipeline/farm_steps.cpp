@@ -4,6 +4,7 @@
 #include "vanelia/core/file_io.hpp"
 #include "vanelia/pipeline/blender_stage.hpp"
 #include "vanelia/pipeline/farm.hpp"
+#include "vanelia/pipeline/product_placement.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
 #include <cstdio>
@@ -98,8 +99,11 @@ void BuildStep(const FarmJob& job, RunReporter* reporter) {
                      "': no track yet; run the track step first");
   }
   BlenderJob blender = BatchJob(job, "build");
-  blender.args = internal::BatchArgs(
-      job.options, job.AlignedTrack(), job.dir + "/tmp-build");
+  // The same spot as the one-process run (pipeline.cpp).
+  const PipelineOptions placed =
+      WithPlacement(job.options, job.AlignedTrack(), reporter);
+  blender.args =
+      internal::BatchArgs(placed, job.AlignedTrack(), job.dir + "/tmp-build");
   blender.args.insert(blender.args.end(),
                       {"--step", "build", "--job-dir", job.dir});
   blender.output = job.dir + "/scene.blend";

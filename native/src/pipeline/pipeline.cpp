@@ -5,6 +5,7 @@
 #include "vanelia/decode/video_reader.hpp"
 #include "vanelia/floor/alignment.hpp"
 #include "vanelia/pipeline/blender_stage.hpp"
+#include "vanelia/pipeline/product_placement.hpp"
 #include "vanelia/pipeline/track_stage.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
@@ -391,7 +392,9 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   BlenderJob job;
   job.blender = blender;
   job.addon = addon;
-  job.args = internal::BatchArgs(options, track, dir.Path() + "/blender");
+  // The product's spot: chosen here unless --location gives it.
+  const PipelineOptions placed = WithPlacement(options, track, reporter);
+  job.args = internal::BatchArgs(placed, track, dir.Path() + "/blender");
   job.log_path = dir.Path() + "/blender.log";
   job.output = options.output;
   std::error_code missing;

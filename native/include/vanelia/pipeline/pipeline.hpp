@@ -42,8 +42,9 @@ struct PipelineOptions {
   // Height of the first camera above the floor, metres (> 0): the scale.
   // Unset: 1.5 when the clip is tracked here, the track's own with `track`.
   std::optional<double> camera_height_m;
-  // The product's floor point, metres; unset = where frame 0's image centre
-  // meets the floor.
+  // The product's floor point, metres; unset = chosen automatically
+  // (floor/placement.hpp: in frame, free, large enough, facing the cameras;
+  // pipeline/product_placement.hpp).
   std::optional<std::array<double, 3>> location_m;
   double rotation_z_deg = 0.0;     // turn about Z, degrees
   std::optional<double> height_m;  // scale the product to this height
