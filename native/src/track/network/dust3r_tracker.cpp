@@ -25,6 +25,8 @@
 #include <Eigen/Geometry>
 #include <torch/torch.h>
 
+#include "network_tracker_impl.hpp"
+
 namespace vanelia {
 
 struct Dust3rTracker::State {
@@ -117,21 +119,6 @@ Dust3rTracker::~Dust3rTracker() = default;
 
 namespace {
 
-torch::Tensor ImageToTensor(const Image& image) {
-  if (image.channels != 3 || image.Empty()) {
-    throw InputError("Dust3rTracker: frames must be RGB (3 channels), got " +
-                     std::to_string(image.channels));
-  }
-  torch::Tensor t = torch::empty({image.height, image.width, 3}, torch::kUInt8);
-  for (int y = 0; y < image.height; ++y) {
-    std::copy(
-        image.Row(y),
-        image.Row(y) + image.width * 3,
-        t.data_ptr<uint8_t>() + static_cast<int64_t>(y) * image.width * 3);
-  }
-  return t;
-}
-
 struct NetworkInput {
   std::vector<Frame> frames;          // index and time (images dropped)
   std::vector<torch::Tensor> images;  // per frame [3, h, w] in [-1, 1]
@@ -159,8 +146,9 @@ NetworkInput ReadFrames(const FrameFeed& feed,
                        std::to_string(input.plan.source_width) + "x" +
                        std::to_string(input.plan.source_height));
     }
-    input.images.push_back(model::NormalizeImage(
-        model::ApplyDust3rResize(ImageToTensor(frame.rgb), input.plan)));
+    input.images.push_back(model::NormalizeImage(model::ApplyDust3rResize(
+        network_internal::ImageToTensor(frame.rgb, "Dust3rTracker"),
+        input.plan)));
     frame.rgb = Image();
     input.frames.push_back(frame);
     decode.Update(static_cast<int64_t>(input.frames.size()));
@@ -264,18 +252,6 @@ model::AlignmentState Align(const model::PairwisePointmaps& pairs,
   align.Finish();
   *image_conf = opt.image_confidence();
   return opt.State();
-}
-
-Rigid3d CamFromWorld(const torch::Tensor& c2w) {
-  const torch::Tensor m = c2w.to(torch::kCPU).to(torch::kFloat64).contiguous();
-  Eigen::Matrix4d world_from_cam;
-  for (int r = 0; r < 4; ++r) {
-    for (int c = 0; c < 4; ++c) world_from_cam(r, c) = m[r][c].item<double>();
-  }
-  const Eigen::Matrix3d rot =
-      ProjectToRotation(world_from_cam.block<3, 3>(0, 0));
-  return Rigid3d(Eigen::Quaterniond(rot), world_from_cam.block<3, 1>(0, 3))
-      .Inverse();
 }
 
 // Points of all frames above the confidence on a pixel grid, then a bounded
@@ -391,7 +367,7 @@ TrackResult Dust3rTracker::Track(const FrameFeed& feed,
       continue;
     }
     used.push_back(tf.intrinsics.fx);
-    tf.cam_from_world = CamFromWorld(aligned.c2w[k]);
+    tf.cam_from_world = network_internal::CamFromWorld(aligned.c2w[k]);
     const double mean_conf = conf[k].mean().item<double>();
     tf.confidence = (mean_conf - 1.0) / mean_conf;
     out.track.frames.push_back(tf);

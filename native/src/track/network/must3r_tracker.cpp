@@ -19,6 +19,8 @@
 #include <Eigen/Geometry>
 #include <torch/torch.h>
 
+#include "network_tracker_impl.hpp"
+
 namespace vanelia {
 
 struct Must3rTracker::State {
@@ -191,21 +193,6 @@ bool UsableFocal(double focal_px, const model::ResizePlan& plan) {
          focal_px <= 60.0 * side;
 }
 
-torch::Tensor ImageToTensor(const Image& image) {
-  if (image.channels != 3 || image.Empty()) {
-    throw InputError("Must3rTracker: frames must be RGB (3 channels), got " +
-                     std::to_string(image.channels));
-  }
-  torch::Tensor t = torch::empty({image.height, image.width, 3}, torch::kUInt8);
-  for (int y = 0; y < image.height; ++y) {
-    std::copy(
-        image.Row(y),
-        image.Row(y) + image.width * 3,
-        t.data_ptr<uint8_t>() + static_cast<int64_t>(y) * image.width * 3);
-  }
-  return t;
-}
-
 // Dense points of one frame: world xyz where conf > threshold on a grid.
 void CollectPoints(const torch::Tensor& pts3d,  // [H, W, 3]
                    const torch::Tensor& conf,   // [H, W]
@@ -288,7 +275,9 @@ NetworkInput ReadFrames(const FrameFeed& feed,
           std::to_string(plan.source_height) + " (a track has one image size)");
     }
     images.push_back(model::ApplyResizePlan(
-        model::NormalizeImage(ImageToTensor(frame.rgb)), plan));
+        model::NormalizeImage(
+            network_internal::ImageToTensor(frame.rgb, "Must3rTracker")),
+        plan));
     frame.rgb = Image();  // the network image is all we keep
     frames.push_back(frame);
     decode.Update(static_cast<int64_t>(frames.size()));
@@ -346,19 +335,6 @@ model::Must3rVideoResult RunVideo(model::Must3rModel& model,
 
 // cam_from_world of one frame's c2w: [4, 4] f64 (world_from_cam, its
 // rotation projected onto SO(3)).
-Rigid3d CamFromWorld(const torch::Tensor& c2w) {
-  Eigen::Matrix4d world_from_cam;
-  const torch::Tensor m = c2w.contiguous();
-  for (int r = 0; r < 4; ++r) {
-    for (int c = 0; c < 4; ++c) world_from_cam(r, c) = m[r][c].item<double>();
-  }
-  const Eigen::Matrix3d rot =
-      ProjectToRotation(world_from_cam.block<3, 3>(0, 0));
-  const Rigid3d w_from_c(Eigen::Quaterniond(rot),
-                         world_from_cam.block<3, 1>(0, 3));
-  return w_from_c.Inverse();
-}
-
 // The kept points of all frames, before subsampling.
 struct DensePoints {
   std::vector<float> xyz;         // x, y, z per point
@@ -476,7 +452,8 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
       continue;
     }
     focals.push_back(tf.intrinsics.fx);
-    tf.cam_from_world = CamFromWorld(c2w[static_cast<int64_t>(i)]);
+    tf.cam_from_world =
+        network_internal::CamFromWorld(c2w[static_cast<int64_t>(i)]);
     const double mean_conf =
         conf[static_cast<int64_t>(i)].mean().item<double>();
     tf.confidence = (mean_conf - 1.0) / mean_conf;
