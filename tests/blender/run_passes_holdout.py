@@ -32,6 +32,7 @@ from vanelia_blender.core import media, track_file  # noqa: E402
 from vanelia_blender.render import passes, region_render  # noqa: E402
 from vanelia_blender.scene import build  # noqa: E402
 from vanelia_blender.scene.collection import COLLECTION_NAME  # noqa: E402
+from run_render_frames import product_triangles  # noqa: E402
 
 INDEX = 20  # decoded frame; Blender frame 21
 
@@ -135,20 +136,6 @@ def main():
         info.height,
     )
     check_passes(folder, frame, [front, beside], silhouette, info)
-
-
-def product_triangles(empty):
-    deps = bpy.context.evaluated_depsgraph_get()
-    tris = []
-    for obj in build.product.mesh_objects(empty):
-        ev = obj.evaluated_get(deps)
-        mesh = ev.to_mesh()
-        mesh.calc_loop_triangles()
-        m = np.array(obj.matrix_world)
-        co = np.array([v.co[:] for v in mesh.vertices]) @ m[:3, :3].T + m[:3, 3]
-        tris.append(co[np.array([t.vertices[:] for t in mesh.loop_triangles])])
-        ev.to_mesh_clear()
-    return np.concatenate(tris)
 
 
 def check_passes(folder, frame, boxes, silhouette, info):
