@@ -103,22 +103,22 @@ class LivePreview:
 
     def step(self):
         """Renders and hands over the next frame; False once all are done."""
-        import bpy
-
-        from . import cycles, region_render
+        from . import region_render
 
         if self.done == len(self.frames):
             return False
-        scene = self.scene
-        scene.frame_set(self.frames[self.done])
-        if self.points is not None:
-            border = region_render.frame_border(
-                scene, scene.camera, self.points, self.margin, full_frame=False
-            )
-            cycles.set_border(scene, border)
         path = os.path.join(self._folder, f"{self.done:06d}.png")
-        self.scene.render.filepath = path
-        bpy.ops.render.render(write_still=True)
+        # The batch's per-frame render: Blender frame -> decoded index - 1,
+        # the region's border (the whole frame without points).
+        region_render.render_frame(
+            self.scene,
+            self.scene.camera,
+            self.frames[self.done] - 1,
+            self.points or [],
+            self.margin,
+            self.points is None,
+            path,
+        )
         self._encode.add(path)
         os.remove(path)
         self.done += 1
