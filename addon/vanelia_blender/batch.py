@@ -100,8 +100,11 @@ def parse_args(argv):
         p.error("--step and --job-dir go together")
     if args.step and args.preview:
         p.error("--preview: only for the one-process run (no --step)")
-    if args.passes and (args.step or args.preview):
-        p.error("--passes: only for the one-process full render (no --step, no --preview)")
+    if args.passes and (args.step not in (None, "build") or args.preview):
+        p.error(
+            "--passes: only for the full render, in one process or the farm's build "
+            "step (not with --step render/merge or --preview)"
+        )
     if args.step in (None, "build"):
         for name in ("video", "product", "track", "output"):
             if getattr(args, name) is None:
@@ -305,9 +308,22 @@ def run(args):
         args.work_dir = os.path.abspath(args.job_dir)  # the proxy stays there
         prepared = prepare(args, progress)
         scene, built = build_scene(args, prepared, progress)
+        if args.passes:
+            _configure_passes(args, scene, built, progress)
         farm_steps.save_job(args, prepared, scene, built, progress)
     else:
         _run_whole(args, progress)
+
+
+def _configure_passes(args, scene, built, progress):
+    """The passes' File Output in the built scene (render/passes.py); the
+    passes cover the whole frame, so the render does too (a farm job keeps
+    both in its scene.blend and scene.json)."""
+    from vanelia_blender.render import passes
+
+    passes.configure_passes(scene, built, args.passes, args.passes_format)
+    args.full_frame = True
+    progress.say(f"passes: {args.passes_format} -> {os.path.abspath(args.passes)}")
 
 
 def _run_whole(args, progress):
@@ -323,14 +339,9 @@ def _run_whole(args, progress):
         frames_dir = os.path.abspath(args.keep_frames or os.path.join(prepared.work_dir, "frames"))
         os.makedirs(frames_dir, exist_ok=True)
         out = os.path.abspath(args.output)
-        full_frame = args.full_frame
         if args.passes:
-            from vanelia_blender.render import passes
-
-            passes.configure_passes(scene, built, args.passes, args.passes_format)
-            full_frame = True  # the passes cover the whole frame
-            progress.say(f"passes: {args.passes_format} -> {os.path.abspath(args.passes)}")
-        render = (scene, built, prepared.indices, frames_dir, full_frame, progress)
+            _configure_passes(args, scene, built, progress)
+        render = (scene, built, prepared.indices, frames_dir, args.full_frame, progress)
         if args.preview:
             _render_piped(args, prepared, render, out)
         else:

@@ -69,6 +69,8 @@ void AddSubmitOptions(ArgParser* args) {
                   "track file of the clip (one clip only; default: track "
                   "it in the track step, cached under SHARED/cache)");
   AddRenderOptions(args);
+  AddPassesOptions(
+      args, "DIR/<clip name> (the clip's file name without its extension)");
   args->AddFlag("--overwrite", "replace final videos that exist");
   args->AddFlag("--quiet", "no progress on stderr");
   args->SetEpilog(
@@ -102,6 +104,9 @@ int Submit(const Args& argv) {
       args.Has("--output-dir") ? args.Get("--output-dir") : shared + "/out";
   std::error_code error;
   fs::create_directories(out_dir, error);
+  // Each clip's passes go to DIR/<clip name>: DIR is made here, as the
+  // output folder is.
+  if (args.Has("--passes")) fs::create_directories(args.Get("--passes"), error);
   const bool quiet = args.Flag("--quiet");
   std::vector<FarmJob> jobs;
   for (const std::string& clip : clips) {
@@ -110,8 +115,13 @@ int Submit(const Args& argv) {
     options.video = clip;
     options.product = args.Get("--product");
     if (args.Has("--track")) options.track = args.Get("--track");
-    options.output = out_dir + "/" + fs::path(clip).stem().string() +
-                     FindOutputCodec(options.codec).extension;
+    const std::string stem = fs::path(clip).stem().string();
+    options.output =
+        out_dir + "/" + stem + FindOutputCodec(options.codec).extension;
+    ReadPassesOptions(
+        args,
+        args.Has("--passes") ? args.Get("--passes") + "/" + stem : "",
+        &options);
     options.overwrite = args.Flag("--overwrite");
     options.quiet = true;
     jobs.push_back(PrepareFarmJob(options, shared, args.GetInt("--chunk")));

@@ -100,6 +100,30 @@ void AddRenderOptions(ArgParser* args) {
   args->AddOption("--codec", "NAME", CodecHelp(), "h264");
 }
 
+void AddPassesOptions(ArgParser* args, const std::string& where) {
+  args->AddOption("--passes",
+                  "DIR",
+                  "also write the compositor's passes as per-frame image "
+                  "sequences in " +
+                      where +
+                      ": product/ (RGBA, no shadow), shadow/ (the plate's "
+                      "multiplier), holdout/ (mask), plate/, composite/ "
+                      "(plate x shadow + product over); numbered by Blender "
+                      "frame (decoded index + 1); renders whole frames");
+  args->AddOption("--passes-format",
+                  "FMT",
+                  "exr (OpenEXR half float, ZIP, scene-linear) or png16 "
+                  "(16-bit PNG; images sRGB, shadow and holdout as data)",
+                  "exr");
+}
+
+void ReadPassesOptions(const ArgParser& args,
+                       const std::string& passes,
+                       PipelineOptions* options) {
+  options->passes = passes;
+  options->passes_format = args.Get("--passes-format");
+}
+
 namespace {
 
 void AddRunOptions(ArgParser* args) {
@@ -116,18 +140,7 @@ void AddRunOptions(ArgParser* args) {
                     std::to_string(kPreviewSamples) +
                     " samples, shorter light paths; writes a normal playable "
                     "H.264 MP4 at half the source's width and height");
-  args->AddOption("--passes",
-                  "DIR",
-                  "also write the compositor's passes as per-frame image "
-                  "sequences in DIR: product/ (RGBA, no shadow), shadow/ (the "
-                  "plate's multiplier), holdout/ (mask), plate/, composite/ "
-                  "(plate x shadow + product over); numbered by Blender frame "
-                  "(decoded index + 1); renders whole frames");
-  args->AddOption("--passes-format",
-                  "FMT",
-                  "exr (OpenEXR half float, ZIP, scene-linear) or png16 "
-                  "(16-bit PNG; images sRGB, shadow and holdout as data)",
-                  "exr");
+  AddPassesOptions(args, "DIR");
   args->AddFlag("--keep-blend", "also save the scene as FINAL.blend");
   args->AddOption("--keep-frames",
                   "DIR",
@@ -165,8 +178,8 @@ PipelineOptions PipelineOptionsFromArgs(const ArgParser& args) {
   options.keep_blend = args.Flag("--keep-blend");
   if (args.Has("--keep-frames"))
     options.keep_frames = args.Get("--keep-frames");
-  if (args.Has("--passes")) options.passes = args.Get("--passes");
-  options.passes_format = args.Get("--passes-format");
+  ReadPassesOptions(
+      args, args.Has("--passes") ? args.Get("--passes") : "", &options);
   options.overwrite = args.Flag("--overwrite");
   options.quiet = args.Flag("--quiet");
   options.progress =

@@ -4,6 +4,8 @@
 
 #include "vanelia/pipeline/pipeline.hpp"
 
+#include <string>
+
 #include "cli.hpp"
 
 namespace vanelia::cli {
@@ -12,5 +14,14 @@ void AddRenderOptions(ArgParser* args);
 
 // Fills the render fields of `options` from parsed `args`.
 void ReadRenderOptions(const ArgParser& args, PipelineOptions* options);
+
+// --passes DIR and --passes-format FMT; `where` says which folder holds a
+// clip's passes (run: DIR itself; farm: DIR/<clip name>).
+void AddPassesOptions(ArgParser* args, const std::string& where);
+
+// --passes-format, and `passes` as the folder (empty = no passes).
+void ReadPassesOptions(const ArgParser& args,
+                       const std::string& passes,
+                       PipelineOptions* options);
 
 }  // namespace vanelia::cli

@@ -130,3 +130,40 @@ def test_step_options_are_checked(farm):
     # A finished job's steps are skipped.
     run = _run("farm", "step", "merge", "--job", job)
     assert run.returncode == 0 and "done already" in run.stderr
+
+
+def test_farm_passes_are_the_one_machine_passes(tmp_path):
+    """`farm submit --passes DIR`: every chunk writes its frames' passes into
+    DIR/<clip name>, the same files as `vanelia run --passes` (whole frames,
+    both runs from the same track cache)."""
+    shared, render = tmp_path / "shared", ["--samples", "2", "--end", "6"]
+    passes = ["--passes-format", "png16"]
+    submit = _run(
+        "farm", "submit", VIDEO, "--product", PRODUCT, "--shared", str(shared),
+        "--chunk", "3", "--passes", str(tmp_path / "farm_passes"), *passes, *render,
+    )  # fmt: skip
+    assert submit.returncode == 0, submit.stderr
+    env = dict(os.environ, VANELIA_CACHE_DIR=str(shared / "cache"))
+    one = _run(
+        "run", VIDEO, PRODUCT, "-o", str(tmp_path / "one.mp4"),
+        "--passes", str(tmp_path / "one_passes"), *passes, *render, env=env,
+    )  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    farm_dir, one_dir = tmp_path / "farm_passes" / "video", tmp_path / "one_passes"
+    for name in ("product", "shadow", "holdout", "plate", "composite"):
+        files = sorted(os.listdir(farm_dir / name))
+        assert files == [f"{name}.{frame:04d}.png" for frame in range(1, 7)], name
+        assert files == sorted(os.listdir(one_dir / name)), name
+        for f in files:
+            assert filecmp.cmp(farm_dir / name / f, one_dir / name / f, shallow=False), f
+    (job,) = list((shared / "jobs").iterdir())
+    manifest = json.loads((job / "job.json").read_text())
+    assert manifest["passes"] == str(farm_dir)
+    assert manifest["passes_format"] == "png16"
+    # A second submit with other passes is another job: refused, nothing written.
+    again = _run(
+        "farm", "submit", VIDEO, "--product", PRODUCT, "--shared", str(shared),
+        "--chunk", "3", *render,
+    )  # fmt: skip
+    assert again.returncode == 2
+    assert "exists with another passes" in again.stderr

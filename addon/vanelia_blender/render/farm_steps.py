@@ -7,7 +7,10 @@
 - build: the one-process run's checks (the proxy, when the clip needs one,
   is D/proxy.mkv and stays), the same scene, saved as D/scene.blend with its
   images packed, and D/scene.json (`SCENE_FORMAT`, written last: a job is
-  built when it exists) holding what the other steps need.
+  built when it exists) holding what the other steps need. With --passes
+  the passes' File Output (render/passes.py) is part of the saved scene and
+  the job renders whole frames, so each render chunk writes its own frames'
+  passes into the one folder.
 - render: opens D/scene.blend and renders every output position k whose
   decoded index is in [A, B), as the one-process run does
   (render/region_render.render_frame), to D/frames/{k:06d}.png. A frame
@@ -133,6 +136,8 @@ def save_job(args, prepared, scene, built, progress):
         "distorted": bool(built.distorted),
         "full_frame": bool(args.full_frame),
         "codec": args.codec,
+        "passes": os.path.abspath(args.passes) if args.passes else "",
+        "passes_format": args.passes_format if args.passes else "",
         "width": width,
         "height": height,
         "scene": scene.name,

@@ -81,6 +81,8 @@ Json JobJson(const FarmJob& job) {
   json["addon_dir"] = o.addon_dir;
   json["cache_folder"] = o.cache_folder;
   json["codec"] = o.codec;
+  json["passes"] = o.passes;
+  json["passes_format"] = o.passes_format;
   json["vanelia"] = job.vanelia;
   json["chunk_frames"] = job.chunk_frames;
   json["frames"] = job.frames;
@@ -121,6 +123,9 @@ FarmJob JobFromJson(const Json& json, const std::string& dir) {
   // Jobs made before --codec have none: H.264.
   o.codec = json.value("codec", std::string("h264"));
   FindOutputCodec(o.codec, "codec");
+  // Jobs made before --passes have none.
+  o.passes = json.value("passes", std::string());
+  o.passes_format = json.value("passes_format", std::string("exr"));
   job.vanelia = json.at("vanelia").get<std::string>();
   job.chunk_frames = json.at("chunk_frames").get<int64_t>();
   job.frames = json.at("frames").get<int64_t>();
@@ -174,8 +179,11 @@ FarmJob PrepareFarmJob(PipelineOptions options,
     throw InputError("--chunk " + std::to_string(chunk_frames) +
                      ": must be >= 1 frame");
   }
-  for (std::string* path :
-       {&options.video, &options.product, &options.track, &options.output}) {
+  for (std::string* path : {&options.video,
+                            &options.product,
+                            &options.track,
+                            &options.output,
+                            &options.passes}) {
     *path = Absolute(*path);
   }
   FarmJob job;
@@ -203,7 +211,12 @@ FarmJob PrepareFarmJob(PipelineOptions options,
   const Json json = JobJson(job);
   if (exists) {
     Json old = Json::parse(ReadFile(job.dir + "/job.json"), nullptr, false);
-    if (old.is_object() && !old.contains("codec")) old["codec"] = "h264";
+    if (old.is_object()) {
+      // Jobs made before --codec and --passes: H.264, no passes.
+      if (!old.contains("codec")) old["codec"] = "h264";
+      if (!old.contains("passes")) old["passes"] = "";
+      if (!old.contains("passes_format")) old["passes_format"] = "exr";
+    }
     const std::string field =
         old.is_discarded() ? "format" : DifferingField(json, old);
     if (!field.empty()) {
