@@ -14,7 +14,7 @@ packages=(
   blender xvfb xauth
   clang-format clang-tidy black flake8
   slurm-wlm munge nodejs
-  debootstrap
+  debootstrap patchelf
 )
 
 missing=()

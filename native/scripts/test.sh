@@ -10,6 +10,8 @@ start=$(date +%s)
 bash native/scripts/install_deps.sh
 echo "== Blender 4.3 root (Debian 13; made once, ~5 min cold: native/scripts/blender4_root.sh)"
 bash native/scripts/blender4_root.sh >/dev/null
+echo "== bare Debian 12 root (made once, ~1.5 min cold: native/scripts/bare_root.sh)"
+bash native/scripts/bare_root.sh >/dev/null
 echo "== build"
 bash native/scripts/build.sh
 echo "== ctest (C++ and Blender; GPU tests excluded)"

@@ -1,0 +1,170 @@
+"""The bare Debian 12 check of the self-contained native bundle.
+
+    /usr/bin/python3 tests/bundle/run_bare_check.py --vanelia build/bin/vanelia \
+        --module build/python/_vanelia.cpython-311-x86_64-linux-gnu.so --work DIR
+
+The CLI and the Python module are bundled with their libraries
+(native/scripts/bundle_native.py: bin/vanelia, lib/*, RPATH $ORIGIN-relative)
+into DIR/bundle, then checked inside a Debian 12 root made with
+`debootstrap --variant=minbase bookworm` (native/scripts/bare_root.sh): no
+Blender, no Python, no FFmpeg, no OpenCV, no LibTorch, only what minbase
+holds (glibc, libstdc++, libgcc). In that root (chroot, DIR and the sample
+bind-mounted at their own paths):
+
+- `ldd` of the CLI, the module and every bundled library resolves each need
+  inside the bundle, except glibc, libstdc++ and libgcc_s from the root's
+  /lib; nothing is "not found";
+- `vanelia track` of the sample (classical tracker, FFmpeg decoding, Ceres)
+  registers every frame, and its cameras equal those of the unbundled build
+  run on this machine (the same code and the same library files: the
+  centres within 1e-9 m).
+
+Prints the bundle's size and library count. Exits 1 on the first failed
+check.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "native", "scripts"))
+import bundle_native  # noqa: E402
+
+SAMPLE = os.path.join(REPO, "tests", "data", "sample")
+LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$")
+
+
+def check(cond, message):
+    if not cond:
+        print(f"FAIL: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(1)
+    print(f"ok: {message}", flush=True)
+
+
+def in_root(root, binds, argv):
+    """Runs argv chrooted into `root` with `binds` mounted at their own
+    paths (read-only where asked); returns the CompletedProcess."""
+    script = (
+        'root="$1"; shift; while [ "$1" != -- ]; do p="$1"; mode="$2"; shift 2; '
+        'mkdir -p "$root$p"; mount --bind "$p" "$root$p"; '
+        '[ "$mode" = ro ] && mount -o remount,bind,ro "$root$p"; done; shift; '
+        'mount -t proc proc "$root/proc"; '
+        'exec chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp "$@"'
+    )
+    cmd = ["unshare", "--mount", "--propagation", "private", "--fork", "bash", "-c", script]
+    cmd += ["_", root]
+    for path, mode in binds:
+        cmd += [path, mode]
+    cmd += ["--", *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def elf_files(folder):
+    for base, _, names in os.walk(folder):
+        for name in sorted(names):
+            path = os.path.join(base, name)
+            with open(path, "rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    yield path
+
+
+def check_ldd(root, binds, bundle):
+    """Every need of every ELF file of the bundle resolves inside it, except
+    the system's glibc, libstdc++ and libgcc_s."""
+    files = list(elf_files(bundle))
+    run = in_root(
+        root, binds, ["sh", "-c", 'for f in "$@"; do echo "== $f"; ldd "$f"; done', "_", *files]
+    )
+    check(
+        run.returncode == 0,
+        f"ldd runs in the bare root on {len(files)} files ({run.stderr.strip()[-300:]})",
+    )
+    outside, missing, current = set(), [], None
+    for line in run.stdout.splitlines():
+        if line.startswith("== "):
+            current = line[3:]
+            continue
+        m = LDD_LINE.match(line)
+        if not m:
+            continue
+        soname, where = m.group(1), m.group(2)
+        if where == "not found":
+            missing.append(f"{os.path.relpath(current, bundle)}: {soname}")
+        elif not where.startswith(bundle + os.sep):
+            outside.add(soname)
+    check(not missing, f"nothing is 'not found' ({missing[:5]})")
+    foreign = sorted(s for s in outside if not bundle_native.is_system_library(s))
+    check(
+        not foreign,
+        f"only glibc, libstdc++ and libgcc_s come from the root: {sorted(outside)} "
+        f"(others: {foreign})",
+    )
+
+
+def centres(track_path):
+    with open(track_path) as f:
+        track = json.load(f)
+    return {fr["index"]: [row[3] for row in fr["c2w_blender"][:3]] for fr in track["frames"]}
+
+
+def main(argv):
+    p = argparse.ArgumentParser()
+    p.add_argument("--vanelia", required=True)
+    p.add_argument("--module", required=True)
+    p.add_argument("--work", required=True)
+    args = p.parse_args(argv)
+    root = subprocess.run(
+        ["bash", os.path.join(REPO, "native", "scripts", "bare_root.sh")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    check(not os.path.exists(os.path.join(root, "usr", "bin", "python3")), "the root has no Python")
+    check(not os.path.exists(os.path.join(root, "usr", "bin", "ffmpeg")), "the root has no FFmpeg")
+    work = os.path.abspath(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    bundle = os.path.join(work, "bundle")
+    module = os.path.basename(args.module)
+    made = bundle_native.bundle({"bin/vanelia": args.vanelia, module: args.module}, bundle)
+    print(
+        f"bundle: {len(made.libraries)} libraries, {made.library_bytes / 2**20:.0f} MiB "
+        f"(+ the CLI and the module)",
+        flush=True,
+    )
+    binds = [(work, "rw"), (SAMPLE, "ro")]
+    check_ldd(root, binds, bundle)
+    video = os.path.join(SAMPLE, "video.mp4")
+    bare_track = os.path.join(work, "bare.json")
+    run = in_root(
+        root,
+        binds,
+        [os.path.join(bundle, "bin", "vanelia"), "track", video, "-o", bare_track, "--quiet"],
+    )
+    check(
+        run.returncode == 0,
+        f"the bundle's vanelia track runs in the bare root ({run.stderr.strip()[-400:]})",
+    )
+    host_track = os.path.join(work, "host.json")
+    subprocess.run([args.vanelia, "track", video, "-o", host_track, "--quiet"], check=True)
+    bare, host = centres(bare_track), centres(host_track)
+    check(
+        len(bare) == 48,
+        f"every frame of the sample registered in the bare root ({len(bare)} of 48)",
+    )
+    worst = max(max(abs(a - b) for a, b in zip(bare[i], host[i])) for i in host)
+    check(
+        bare.keys() == host.keys() and worst <= 1e-9,
+        f"cameras equal the host build's (worst {worst:.1e} m)",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
