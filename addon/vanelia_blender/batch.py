@@ -37,11 +37,41 @@ if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _pair(text):
+    try:
+        az, el = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}': must be AZ,EL in degrees")
+    return az, el
+
+
 def _triple(text):
     values = [float(v) for v in text.split(",")]
     if len(values) != 3:
         raise argparse.ArgumentTypeError(f"'{text}': want X,Y,Z")
     return values
+
+
+def _add_look_arguments(p):
+    """The arguments of the look taken from the plate: light and grain."""
+    p.add_argument(
+        "--sun",
+        type=_pair,
+        default=(-60.0, 50.0),
+        help="AZ,EL: the fixed sun (degrees; also when no estimate is given)",
+    )
+    p.add_argument(
+        "--light-json",
+        default=None,
+        help="the light estimated from the footage (vanelia-light/1 JSON, "
+        "core/light_settings.py); the fixed --sun when absent",
+    )
+    p.add_argument(
+        "--grain",
+        default=None,
+        help="R,G,B: the plate's noise (8-bit code values) added to the product and its "
+        "shadow (render/grain.py); none by default",
+    )
 
 
 def parse_args(argv):
@@ -52,6 +82,7 @@ def parse_args(argv):
     p.add_argument("-o", "--output")
     p.add_argument("--samples", type=int, default=256)  # render/cycles.DEFAULT_SAMPLES
     p.add_argument("--seed", type=int, default=0)
+    _add_look_arguments(p)
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--end", type=int, default=-1)
     p.add_argument("--every", type=int, default=1)
@@ -105,6 +136,13 @@ def parse_args(argv):
             "--passes: only for the full render, in one process or the farm's build "
             "step (not with --step render/merge or --preview)"
         )
+    if args.grain:
+        from vanelia_blender.render import grain
+
+        try:
+            grain.parse_sigma(args.grain)
+        except grain.GrainError as e:
+            p.error(str(e))
     if args.step in (None, "build"):
         for name in ("video", "product", "track", "output"):
             if getattr(args, name) is None:
@@ -282,6 +320,9 @@ def build_scene(args, prepared, progress):
         frame_end=indices[-1] + 1,
         threads=args.threads,
         over_plate=False,
+        sun_azimuth_deg=args.sun[0],
+        sun_elevation_deg=args.sun[1],
+        light_estimate=json.loads(args.light_json) if args.light_json else None,
     )
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -289,9 +330,12 @@ def build_scene(args, prepared, progress):
     built = build.build_scene(scene, options)
     if args.preview:
         preview.configure_preview(scene, built.distorted)
+    elif args.grain:
+        _set_grain(args, scene, progress)
     progress.say(f"scene built in {time.monotonic() - t0:.2f} s")
     if args.location is None:  # vanelia run passes its own and says so
         progress.say(f"placement: {built.placement}")
+    progress.say(f"proxies: {built.proxies_report}")
     return scene, built
 
 
@@ -313,6 +357,18 @@ def run(args):
         farm_steps.save_job(args, prepared, scene, built, progress)
     else:
         _run_whole(args, progress)
+
+
+def _set_grain(args, scene, progress):
+    """The plate's grain for every rendered frame (render/grain.py; kept in
+    the scene, so a farm's scene.blend carries it)."""
+    from vanelia_blender.render import grain
+
+    sigma = grain.parse_sigma(args.grain)
+    if grain.set_grain(scene, sigma, args.seed):
+        progress.say("grain: sigma R/G/B {:.2f}/{:.2f}/{:.2f} (8-bit code values)".format(*sigma))
+    else:
+        progress.say(f"grain: none (the plate is clean: below {grain.MIN_SIGMA} code values)")
 
 
 def _configure_passes(args, scene, built, progress):

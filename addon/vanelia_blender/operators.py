@@ -172,6 +172,7 @@ class VANELIA_OT_track_video(_JobOperator, bpy.types.Operator):
             track_file=_abspath(self.track_file),
             network=_network_options(s, prefs),
             focal_px=s.focal_px or None,
+            mask=_abspath(s.mask_path) if s.tracker == "classical" else "",
         )
         if not request.track_file:
             problem = preferences.tracker_problem(prefs, request.tracker)
@@ -256,7 +257,25 @@ def _build_options(context):
         rotation_z_deg=s.rotation_z * 57.29577951308232,
         height_m=s.height or None,
         samples=s.samples,
+        sun_azimuth_deg=s.sun_azimuth,
+        sun_elevation_deg=s.sun_elevation,
+        light_estimate=_light_estimate(s, video),
     )
+
+
+def _light_estimate(s, video):
+    """The light estimated from the footage (issue 21) when the panel asks for
+    it, else None (the fixed sun); what happened goes to s.light_report."""
+    if s.light_mode != "AUTO":
+        s.light_report = f"fixed sun: azimuth {s.sun_azimuth:.1f}, elevation {s.sun_elevation:.1f}"
+        return None
+    try:
+        estimate = native.module().estimate_light(video, _abspath(s.track_path))
+    except native.error_types() as e:
+        s.light_report = f"light not estimated ({e}); the fixed sun"
+        return None
+    s.light_report = estimate["summary"]
+    return estimate
 
 
 def _check_placement(s):
@@ -285,6 +304,7 @@ class VANELIA_OT_build_scene(bpy.types.Operator):
             report_error(self, e, "Build scene")
             return {"CANCELLED"}
         context.scene.vanelia.placement_report = built.placement
+        context.scene.vanelia.proxies_report = built.proxies_report
         self.report({"INFO"}, f"Vanelia scene built; placement: {built.placement}")
         return {"FINISHED"}
 

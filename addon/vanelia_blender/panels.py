@@ -6,6 +6,10 @@ import bpy
 from . import native, preferences
 from .core.tracking import LABELS, NETWORKS
 
+# Both networks' code and weights (naver/must3r, naver/dust3r) carry this
+# licence; the README says the same.
+NETWORK_LICENSE = "CC BY-NC-SA 4.0, non-commercial use only"
+
 
 def _fmt(value, fmt, missing="n/a"):
     return missing if value < 0 else fmt.format(value)
@@ -62,11 +66,16 @@ class VANELIA_PT_main(bpy.types.Panel):
                 box.label(text=line, icon="INFO" if k == 0 else "BLANK1")
         if s.tracker in NETWORKS:
             self._draw_network(box, s)
+            note = f"{LABELS[s.tracker]} code and weights: {NETWORK_LICENSE}"
+            for k, line in enumerate(_wrap(note, 26)):
+                box.label(text=line, icon="ERROR" if k == 0 else "BLANK1")
         col = box.column(align=True)
         col.prop(s, "frame_start", text="Frame start")
         col.prop(s, "frame_end", text="End (-1 = all)")
         col.prop(s, "frame_step", text="Step")
         box.prop(s, "focal_px", text="Focal (px)")
+        if s.tracker == "classical":
+            box.prop(s, "mask_path", text="Mask")
         box.prop(s, "camera_height")
         row = box.row()
         row.enabled = not running
@@ -78,6 +87,8 @@ class VANELIA_PT_main(bpy.types.Panel):
         col = box.column(align=True)
         col.prop(s, "image_size", text="Size")
         col.prop(s, "dtype", text="Type")
+        if s.tracker != "must3r":
+            return  # the rest is MUSt3R's memory; DUSt3R takes the CLI's defaults
         col = box.column(align=True)
         col.prop(s, "keyframe_every")
         col.prop(s, "local_context")
@@ -116,12 +127,23 @@ class VANELIA_PT_main(bpy.types.Panel):
         col = box.column(align=True)
         for line in _wrap(s.placement_report, 40) if s.placement_report else []:
             col.label(text=line)
+        col = box.column(align=True)
+        for line in _wrap(s.proxies_report, 40) if s.proxies_report else []:
+            col.label(text=line, icon="MESH_CUBE")
+        box.prop(s, "light_mode")
+        if s.light_mode == "FIXED":
+            box.prop(s, "sun_azimuth")
+            box.prop(s, "sun_elevation")
+        col = box.column(align=True)
+        for line in _wrap(s.light_report, 40) if s.light_report else []:
+            col.label(text=line, icon="LIGHT_SUN")
 
     def _draw_render(self, layout, s, running):
         box = layout.box()
         box.label(text="Render", icon="RENDER_ANIMATION")
         box.prop(s, "samples", text="Quality (samples)")
         box.prop(s, "codec")
+        box.prop(s, "grain")
         box.prop(s, "output_path")
         box.prop(s, "passes")
         if s.passes:

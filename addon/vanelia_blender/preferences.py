@@ -17,7 +17,8 @@ def _check_path(prefs, key):
     status = ""
     if path:
         try:
-            weights.check_checkpoint(bpy.path.abspath(path), key.replace("_path", ""))
+            network = key.replace("_path", "")
+            weights.check_checkpoint(bpy.path.abspath(path), network, network=network)
         except weights.WeightsError as e:
             status = str(e)
     setattr(prefs, key.replace("_path", "_status"), status)

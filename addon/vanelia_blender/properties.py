@@ -129,6 +129,13 @@ class VaneliaSettings(bpy.types.PropertyGroup):
         description="Focal length in pixels of the source frames, when known; 0 = solve it "
         "from the footage",
     )
+    mask_path: StringProperty(
+        name="Mask",
+        subtype="FILE_PATH",
+        description="Keeps moving things (people, cars, sky, a screen) out of the solve: a "
+        "folder of images (the n-th for frame n), a video, or one image for every frame, of "
+        "the clip's size; white = ignore (classical tracker)",
+    )
     camera_height: FloatProperty(
         name="Camera height",
         default=1.5,
@@ -145,6 +152,45 @@ class VaneliaSettings(bpy.types.PropertyGroup):
     placement_report: StringProperty(
         name="Placement report",
         description="What the last Build scene chose and how well the product is seen",
+    )
+    light_mode: EnumProperty(
+        name="Light",
+        items=[
+            (
+                "AUTO",
+                "From the footage",
+                "The sun's direction and the ambient light "
+                "estimated from the shadows the footage's objects cast (a soft top-down "
+                "light when it shows none)",
+            ),
+            ("FIXED", "Fixed sun", "The sun of Azimuth and Elevation"),
+        ],
+        default="AUTO",
+        description="Where the product's light comes from",
+    )
+    sun_azimuth: FloatProperty(
+        name="Sun azimuth",
+        default=-60.0,
+        min=-360.0,
+        max=360.0,
+        description="Where the fixed sun comes from, degrees from +X towards +Y",
+    )
+    sun_elevation: FloatProperty(
+        name="Sun elevation",
+        default=50.0,
+        min=1.0,
+        max=90.0,
+        description="The fixed sun's height above the floor, degrees",
+    )
+    light_report: StringProperty(
+        name="Light report",
+        description="The light the last Build scene estimated from the footage and its "
+        "confidence",
+    )
+    proxies_report: StringProperty(
+        name="Proxies report",
+        description="The proxies (shadow-catcher boxes of the real objects) the last Build "
+        "scene made: their count and sizes",
     )
     location: FloatVectorProperty(name="Location", size=3, subtype="TRANSLATION", unit="LENGTH")
     rotation_z: FloatProperty(name="Turn", subtype="ANGLE", description="Rotation about Z")
@@ -174,6 +220,12 @@ class VaneliaSettings(bpy.types.PropertyGroup):
         ],
         default="h264",
         description="The final video's codec; the output's extension follows it",
+    )
+    grain: BoolProperty(
+        name="Match the plate's grain",
+        default=True,
+        description="Measure the plate's noise and add the same to the product and its "
+        "shadow (not in previews or passes)",
     )
     passes: BoolProperty(
         name="Passes",

@@ -1,5 +1,7 @@
 // Bindings of the decode module: VideoReader (iterates frames as numpy
-// HxWx3 uint8 arrays, decoding with the GIL released) and probe_video.
+// HxWx3 uint8 arrays, decoding with the GIL released), probe_video and
+// probe_media.
+#include "vanelia/decode/media_probe_json.hpp"
 #include "vanelia/decode/video_info_json.hpp"
 #include "vanelia/decode/video_reader.hpp"
 
@@ -216,6 +218,30 @@ void BindDecode(py::module_& m) {
       },
       py::arg("path"),
       "Describes a video file or an image sequence (dict).");
+  m.def(
+      "probe_media",
+      [](const std::string& path) {
+        MediaProbe probe;
+        {
+          py::gil_scoped_release release;
+          probe = ProbeMedia(path);
+        }
+        return JsonToPython(MediaProbeToJson(probe, /*with_pts=*/true));
+      },
+      py::arg("path"),
+      "Describes a video file as core/media.py needs it, demuxed by "
+      "libavformat (dict: upright size, rotation, exact fps, frame_count, "
+      "pts_s, is_vfr, colour tags as ffprobe names them, audio).");
+  m.def(
+      "source_content_sha256",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return SourceContentSha256(path);
+      },
+      py::arg("path"),
+      "Hex SHA-256 of footage's content, as the track cache keys it: of a "
+      "video's or one image's bytes; of a folder or pattern's per-file "
+      "digests in frame order (masks: the key's mask_sha256).");
   m.def("have_ffmpeg",
         &HaveFfmpeg,
         "Whether this build decodes video files (else PPM/PGM sequences).");

@@ -5,6 +5,7 @@
 #include "vanelia/core/file_io.hpp"
 #include "vanelia/floor/alignment.hpp"
 #include "vanelia/floor/placement.hpp"
+#include "vanelia/floor/proxies.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
 #include <array>
@@ -43,14 +44,16 @@ py::dict ReportToPython(const PlacementReport& r) {
 }
 
 // A track given as a path or as a document (dict), in Blender's world.
-TrackFile PlacementTrack(const py::object& track) {
+TrackFile PlacementTrack(const py::object& track,
+                         const std::string& caller = "place_product") {
   TrackFile file = py::isinstance<py::str>(track)
                        ? ReadTrackFile(track.cast<std::string>())
                        : TrackFileFromJson(JsonFromPython(track), "<track>");
   if (file.world != TrackWorld::kBlender) {
     throw InputError(
-        "place_product: the track's world is 'track' (the tracker's raw "
-        "world); align it to the floor first");
+        caller +
+        ": the track's world is 'track' (the tracker's raw world); align it "
+        "to the floor first");
   }
   return file;
 }
@@ -171,6 +174,43 @@ py::dict AlignTrackFilePython(
   return result;
 }
 
+py::dict BuildProxiesPython(const py::object& track,
+                            double min_height_m,
+                            int min_points) {
+  const TrackFile file = PlacementTrack(track, "build_proxies");
+  ProxyOptions options;
+  options.min_height_m = min_height_m;
+  options.min_points = min_points;
+  const Eigen::Matrix3Xf points =
+      file.points ? file.points->xyz : Eigen::Matrix3Xf(3, 0);
+  ProxySet set;
+  {
+    py::gil_scoped_release release;
+    set = BuildProxies(points, options);
+  }
+  py::list proxies;
+  for (const Proxy& p : set.proxies) {
+    py::dict d;
+    d["kind"] = std::string(ToString(p.kind));
+    d["centre"] =
+        std::vector<double>{p.centre_m.x(), p.centre_m.y(), p.centre_m.z()};
+    d["size"] = std::vector<double>{p.size_m.x(), p.size_m.y(), p.size_m.z()};
+    d["yaw_deg"] = p.yaw_rad * 180.0 / M_PI;
+    d["points"] = p.num_points;
+    proxies.append(d);
+  }
+  py::dict result;
+  result["proxies"] = proxies;
+  result["count"] = static_cast<int64_t>(set.proxies.size());
+  result["boxes"] = set.Count(ProxyKind::kBox);
+  result["walls"] = set.Count(ProxyKind::kPlane);
+  result["points_above_floor"] = set.points_above_floor;
+  result["points_used"] = set.points_used;
+  result["clusters_rejected"] = set.clusters_rejected;
+  result["summary"] = DescribeProxies(set);
+  return result;
+}
+
 }  // namespace
 
 void BindFloor(py::module_& m) {
@@ -214,6 +254,21 @@ void BindFloor(py::module_& m) {
         "candidates, "
         "good_candidates, reason ('' for a good spot)} and summary (one "
         "line).");
+  m.def("build_proxies",
+        &BuildProxiesPython,
+        py::arg("track"),
+        py::kw_only(),
+        py::arg("min_height_m") = ProxyOptions().min_height_m,
+        py::arg("min_points") = ProxyOptions().min_points,
+        "Proxy shapes of what stands on the floor (floor/proxies.hpp): the "
+        "stored points of `track` (a track file path or document in "
+        "Blender's world) higher than min_height_m metres, clustered on the "
+        "floor; a cluster of >= min_points points becomes an oriented box "
+        "(kind 'box') or, long and thin, a wall (kind 'wall'). Returns a "
+        "dict: proxies [{kind, centre [x, y, z] m (z = half the height), "
+        "size [x, y, z] m (x the longer side), yaw_deg (turn about +Z), "
+        "points}], count, boxes, walls, points_above_floor, points_used, "
+        "clusters_rejected and summary (one line).");
 }
 
 }  // namespace vanelia::python

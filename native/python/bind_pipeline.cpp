@@ -3,7 +3,9 @@
 // and the trackers of this build.
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
+#include "vanelia/pipeline/light_stage.hpp"
 #include "vanelia/pipeline/pipeline.hpp"
+#include "vanelia/pipeline/plate_grain.hpp"
 #include "vanelia/pipeline/track_stage.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
@@ -23,6 +25,43 @@ namespace vanelia::python {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// DUSt3R's keywords into `choice` (its network keywords copied from the
+// MUSt3R ones the two share), as the CLI: pair_window None = 3, or 0 with
+// the oneref graph. Another tracker given one of them is an InputError.
+void SetDust3rKeywords(const std::string& scene_graph,
+                       std::optional<int> pair_window,
+                       int align_iterations,
+                       int align_window,
+                       int align_overlap,
+                       TrackerChoice* choice) {
+  const Dust3rTrackerOptions defaults;
+  if (choice->name != "dust3r") {
+    if (scene_graph != defaults.scene_graph || pair_window.has_value() ||
+        align_iterations != defaults.align_iterations ||
+        align_window != defaults.align_window ||
+        align_overlap != defaults.align_overlap) {
+      throw InputError(
+          "scene_graph, pair_window, align_iterations, align_window, "
+          "align_overlap: only used by the dust3r tracker, not by '" +
+          choice->name + "'");
+    }
+    return;
+  }
+  Must3rTrackerOptions& net = choice->must3r;
+  Dust3rTrackerOptions& d = choice->dust3r;
+  d.weights = net.weights;
+  d.image_size = net.image_size;
+  d.device = net.device;
+  d.dtype = net.dtype;
+  d.scene_graph = scene_graph;
+  d.pair_window = scene_graph == "oneref" ? 0 : 3;
+  if (pair_window.has_value()) d.pair_window = *pair_window;
+  d.align_iterations = align_iterations;
+  d.align_window = align_window;
+  d.align_overlap = align_overlap;
+  net.weights.clear();
+}
 
 // `track_video`: the track stage with the GIL released (loading network
 // weights included); the progress callback (WrapProgress) can cancel.
@@ -50,9 +89,16 @@ py::object TrackVideoPy(const std::string& path,
                         double overlap_threshold,
                         double overlap_percentile,
                         int overlap_subsample,
-                        double overlap_min_conf) {
+                        double overlap_min_conf,
+                        const std::string& scene_graph,
+                        std::optional<int> pair_window,
+                        int align_iterations,
+                        int align_window,
+                        int align_overlap,
+                        const std::string& mask) {
   TrackerChoice choice;
   choice.name = tracker;
+  choice.mask = mask;
   choice.common.lens = LensModeFromName(lens, "lens");
   choice.common.focal_px = focal_px;
   choice.common.per_frame_focal = per_frame_focal;
@@ -73,16 +119,12 @@ py::object TrackVideoPy(const std::string& path,
   net.overlap_min_conf = overlap_min_conf;
   net.init_frames = init_frames;
   net.batch_frames = batch_frames;
-  if (tracker == "dust3r") {
-    // The network keywords the two share; DUSt3R's own (scene graph, pair
-    // window, alignment steps) keep Dust3rTrackerOptions' defaults here.
-    Dust3rTrackerOptions& d = choice.dust3r;
-    d.weights = weights;
-    d.image_size = image_size;
-    d.device = device;
-    d.dtype = dtype;
-    net.weights.clear();
-  }
+  SetDust3rKeywords(scene_graph,
+                    pair_window,
+                    align_iterations,
+                    align_window,
+                    align_overlap,
+                    &choice);
   ReadOptions read;
   read.start = start;
   read.end = end;
@@ -103,6 +145,7 @@ py::object TrackVideoPy(const std::string& path,
 
 void BindTrackVideo(py::module_& m) {
   const Must3rTrackerOptions d;
+  const Dust3rTrackerOptions d3;
   m.def(
       "track_video",
       &TrackVideoPy,
@@ -131,6 +174,12 @@ void BindTrackVideo(py::module_& m) {
       py::arg("overlap_percentile") = d.overlap_percentile,
       py::arg("overlap_subsample") = d.overlap_subsample,
       py::arg("overlap_min_conf") = d.overlap_min_conf,
+      py::arg("scene_graph") = d3.scene_graph,
+      py::arg("pair_window") = py::none(),
+      py::arg("align_iterations") = d3.align_iterations,
+      py::arg("align_window") = d3.align_window,
+      py::arg("align_overlap") = d3.align_overlap,
+      py::arg("mask") = "",
       "Tracks the camera of a video (GIL released), as `vanelia track`: "
       "`tracker` is one of TRACKERS ('classical'; 'must3r' and 'dust3r' "
       "need `weights`; must3r takes "
@@ -138,7 +187,20 @@ void BindTrackVideo(py::module_& m) {
       "own, `device` auto/cpu/cuda, `dtype` fp32/bf16/fp16 and the video-mode "
       "options; `keyframe_rule` 'every' (every `keyframe_every`-th frame) or "
       "'overlap' (upstream's SLAM mode, with the overlap_* options); "
-      "`local_context` None = 25, or 0 with the overlap rule, as the CLI). "
+      "`local_context` None = 25, or 0 with the overlap rule, as the CLI; "
+      "dust3r takes a DUSt3R checkpoint with the same `image_size`, "
+      "`device` and `dtype` fp32, and mirrors the CLI's DUSt3R flags: "
+      "`scene_graph` 'swin' (sliding window, not closed into a loop), "
+      "'logwin' (i +- 2^k) or 'oneref' (every frame with one reference), "
+      "`pair_window` (swin/logwin window, or oneref's reference frame; "
+      "None = 3, or 0 with oneref), `align_iterations` (Adam steps of the "
+      "global alignment), `align_window` (frames aligned at once; longer "
+      "clips in overlapping windows registered into one world; 0 = the whole "
+      "clip) and `align_overlap` (frames shared by consecutive windows). "
+      "`focal_px`, in source pixels, fixes the focal for every tracker). "
+      "`mask` (classical tracker): a folder of images (the n-th for frame "
+      "n), a video, or one image for every frame, of the clip's size as "
+      "displayed; white = keep out of the solve (people, cars, a screen). "
       "Returns the track document (a dict, world \"track\"); "
       "writes it to `output` when given. `progress(p)` is called with a "
       "Progress; returning False (or Ctrl-C) raises Cancelled. Unusable "
@@ -208,7 +270,8 @@ constexpr const char* kRunDoc =
     "`preview` renders a half-size H.264 MP4 at a few samples for a quick "
     "look. `passes` names a folder for the compositor's passes "
     "(product, shadow, holdout, plate, composite; `passes_format` 'exr' or "
-    "'png16'). `progress(e)` "
+    "'png16'). `grain` 'auto' gives the product and its shadow the "
+    "plate's measured noise (measure_plate_grain), 'off' none. `progress(e)` "
     "gets each event as a dict (type, stage, index, count, step, done, "
     "total, percent, eta_s, text, run_percent, elapsed_s: the fields of "
     "--progress json); returning False, or Ctrl-C, stops the run "
@@ -240,7 +303,9 @@ py::dict RunBinding(const std::string& video,
                     bool preview,
                     const std::string& passes,
                     const std::string& passes_format,
-                    const py::object& progress) {
+                    const py::object& progress,
+                    const std::string& mask,
+                    const std::string& grain) {
   PipelineOptions o;
   o.video = video;
   o.product = product;
@@ -265,8 +330,67 @@ py::dict RunBinding(const std::string& video,
   o.preview = preview;
   o.passes = passes;
   o.passes_format = passes_format;
+  o.mask = mask;
+  o.grain = grain;
   o.progress = ProgressFormat::kJson;  // batch.py's lines are events
   return RunPy(o, progress);
+}
+
+// What the plate says about the look: its grain and its light.
+void BindPlateLook(py::module_& m) {
+  m.def(
+      "measure_plate_grain",
+      [](const std::string& video, int64_t start, int64_t end, int max_frames) {
+        ImageNoise noise;
+        {
+          py::gil_scoped_release release;
+          noise = MeasurePlateGrain(video, start, end, max_frames);
+        }
+        py::dict out;
+        out["valid"] = noise.valid;
+        out["sigma"] =
+            py::make_tuple(noise.sigma[0], noise.sigma[1], noise.sigma[2]);
+        out["frames_used"] = noise.frames_used;
+        out["blocks_used"] = noise.blocks_used;
+        return out;
+      },
+      py::arg("video"),
+      py::kw_only(),
+      py::arg("start") = 0,
+      py::arg("end") = -1,
+      py::arg("max_frames") = 8,
+      "The plate's noise as `vanelia run --grain auto` measures it: up to "
+      "`max_frames` frames spread over [start, end), Immerkaer's estimator "
+      "over their flattest blocks. Returns {valid, sigma: (r, g, b) in 8-bit "
+      "code values, frames_used, blocks_used}.");
+  m.def(
+      "estimate_light",
+      [](const std::string& video,
+         const std::string& track,
+         int max_frames,
+         double cell_m,
+         int max_width) {
+        LightStageOptions options;
+        options.estimate.max_frames = max_frames;
+        options.estimate.cell_m = cell_m;
+        options.max_width = max_width;
+        LightEstimate estimate;
+        {
+          py::gil_scoped_release release;
+          estimate = EstimateTrackLight(video, track, options);
+        }
+        return JsonToPython(LightEstimateToJson(estimate));
+      },
+      py::arg("video"),
+      py::arg("track"),
+      py::arg("max_frames") = 24,
+      py::arg("cell_m") = 0.04,
+      py::arg("max_width") = 960,
+      "The key light of `video` from its Blender-world `track` file (cast "
+      "shadows of the objects on the floor): a dict in the vanelia-light/1 "
+      "format (azimuth_deg, elevation_deg, confidence, supported, reason, "
+      "ambient_fraction, ambient_rgb, ...). Raises InputError for a track "
+      "not in Blender's world.");
 }
 
 void BindRun(py::module_& m) {
@@ -298,6 +422,8 @@ void BindRun(py::module_& m) {
         py::arg("passes") = d.passes,
         py::arg("passes_format") = d.passes_format,
         py::arg("progress") = py::none(),
+        py::arg("mask") = "",
+        py::arg("grain") = d.grain,
         kRunDoc);
 }
 
@@ -307,6 +433,7 @@ void BindPipeline(py::module_& m) {
   BindTrackVideo(m);
   m.attr("TRACKERS") = py::tuple(py::cast(AvailableTrackers()));
   BindRun(m);
+  BindPlateLook(m);
   py::dict codecs;
   for (const OutputCodec& codec : OutputCodecs()) {
     codecs[codec.name] = py::make_tuple(codec.extension, codec.summary);

@@ -13,6 +13,7 @@ namespace vanelia::python {
 void BindCore(pybind11::module_& m);
 void BindGeometry(pybind11::module_& m);
 void BindDecode(pybind11::module_& m);
+void BindEncode(pybind11::module_& m);
 void BindTrackfile(pybind11::module_& m);
 void BindTrack(pybind11::module_& m);
 void BindFloor(pybind11::module_& m);

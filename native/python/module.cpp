@@ -14,6 +14,9 @@ PYBIND11_MODULE(_vanelia, m) {
 #ifdef VANELIA_BIND_DECODE
   vanelia::python::BindDecode(m);
 #endif
+#ifdef VANELIA_BIND_ENCODE
+  vanelia::python::BindEncode(m);
+#endif
 #ifdef VANELIA_BIND_MODEL
   vanelia::python::BindModel(m);
 #endif

@@ -1,10 +1,14 @@
 // `vanelia info VIDEO [--json]`: what the reader knows about a clip (upright
 // size, rotation, rate, exact frame count, duration, codec, audio, VFR,
-// pixel aspect, colour tags).
+// pixel aspect, colour tags), and for a video file what libavformat's probe
+// (ProbeMedia, the add-on's probing) reads: the source's own rate and frame
+// count, the four colour tags as ffprobe names them, the audio stream.
+#include "vanelia/decode/media_probe_json.hpp"
 #include "vanelia/decode/video_info_json.hpp"
 #include "vanelia/decode/video_reader.hpp"
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "cli.hpp"
@@ -100,6 +104,34 @@ std::string Text(const VideoInfo& info, const CfrReport& cfr) {
   return text + buffer + NumbersText(info);
 }
 
+// The probe's lines: what differs from the reader's view or adds to it.
+std::string ProbeText(const MediaProbe& probe) {
+  const auto tag = [](const std::string& value) {
+    return value.empty() ? std::string("unspecified") : value;
+  };
+  char buffer[1024];
+  std::snprintf(buffer,
+                sizeof(buffer),
+                "source:         %lld frames at %lld/%lld fps, %s\n"
+                "colour tags:    primaries %s, transfer %s, matrix %s, "
+                "range %s\n"
+                "audio stream:   %s, %d Hz, %d channels\n",
+                static_cast<long long>(probe.frame_count),
+                static_cast<long long>(probe.fps.num),
+                static_cast<long long>(probe.fps.den),
+                probe.container.c_str(),
+                tag(probe.color_primaries).c_str(),
+                tag(probe.color_transfer).c_str(),
+                tag(probe.color_space).c_str(),
+                tag(probe.color_range).c_str(),
+                probe.has_audio ? probe.audio_codec.c_str() : "none",
+                probe.audio_sample_rate,
+                probe.audio_channels);
+  return probe.has_audio ? buffer
+                         : std::string(buffer).substr(
+                               0, std::string(buffer).find("audio stream:"));
+}
+
 }  // namespace
 
 int RunInfo(const Args& args) {
@@ -111,11 +143,17 @@ int RunInfo(const Args& args) {
   if (!parser.Parse(args)) return 0;
   SetLibavLogQuiet(true);  // errors come back as one DecodeError line
   const auto reader = VideoReader::Open(parser.Get("VIDEO"));
+  std::optional<MediaProbe> probe;
+  if (!reader->Info().is_image_sequence)
+    probe = ProbeMedia(parser.Get("VIDEO"));
   if (parser.Flag("--json")) {
-    std::printf("%s\n",
-                InfoJson(reader->Info(), reader->Cfr()).dump(2).c_str());
+    nlohmann::ordered_json json = InfoJson(reader->Info(), reader->Cfr());
+    if (probe) json["source"] = MediaProbeToJson(*probe, /*with_pts=*/false);
+    std::printf("%s\n", json.dump(2).c_str());
   } else {
-    std::fputs(Text(reader->Info(), reader->Cfr()).c_str(), stdout);
+    std::string text = Text(reader->Info(), reader->Cfr());
+    if (probe) text += ProbeText(*probe);
+    std::fputs(text.c_str(), stdout);
   }
   return 0;
 }

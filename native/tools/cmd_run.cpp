@@ -47,6 +47,14 @@ void ReadRenderOptions(const ArgParser& args, PipelineOptions* out) {
   options.threads = args.GetInt("--threads");
   if (args.Has("--blender")) options.blender = args.Get("--blender");
   options.codec = FindOutputCodec(args.Get("--codec")).name;
+  options.grain = args.Get("--grain");
+  options.light = args.Get("--light");
+  if (args.Has("--sun")) {
+    const std::vector<std::string> values = args.GetAll("--sun");
+    for (size_t i = 0; i < 2; ++i) {
+      options.sun_deg[i] = args.ParseDouble("--sun", values[i]);
+    }
+  }
 }
 
 namespace {
@@ -98,6 +106,26 @@ void AddRenderOptions(ArgParser* args) {
                   "PATH",
                   "Blender executable (default: $VANELIA_BLENDER, then PATH)");
   args->AddOption("--codec", "NAME", CodecHelp(), "h264");
+  args->AddOption("--grain",
+                  "MODE",
+                  "auto: the plate's noise is measured and the same added to "
+                  "the product and its shadow (not in --preview, not in the "
+                  "passes); off: none",
+                  "auto");
+  args->AddOption("--light",
+                  "MODE",
+                  "auto: the sun's direction, strength and the ambient "
+                  "light estimated from the shadows the footage's objects "
+                  "cast (a soft top-down light when it shows none); fixed: "
+                  "the sun of --sun",
+                  "auto");
+  args->AddOption("--sun",
+                  "AZ EL",
+                  "the sun of --light fixed (and when no estimate can be "
+                  "made): azimuth from +X towards +Y, elevation, degrees "
+                  "(default -60 50)",
+                  "",
+                  2);
 }
 
 void AddPassesOptions(ArgParser* args, const std::string& where) {
@@ -134,6 +162,12 @@ void AddRunOptions(ArgParser* args) {
                   "PATH",
                   "track file of VIDEO (default: track it first with the "
                   "default tracker; the raw track is cached)");
+  args->AddOption("--mask",
+                  "PATH",
+                  "keep moving things out of the tracking: a folder of "
+                  "images (the n-th for frame n), a video, or one image for "
+                  "every frame, of the clip's size as displayed; white = "
+                  "ignore (not with --track)");
   AddRenderOptions(args);
   args->AddFlag("--preview",
                 "a quick look at placement and light: half size, at most " +
@@ -173,6 +207,7 @@ PipelineOptions PipelineOptionsFromArgs(const ArgParser& args) {
   options.product = args.Get("PRODUCT");
   options.output = args.Get("--output");
   if (args.Has("--track")) options.track = args.Get("--track");
+  if (args.Has("--mask")) options.mask = args.Get("--mask");
   ReadRenderOptions(args, &options);
   options.preview = args.Flag("--preview");
   options.keep_blend = args.Flag("--keep-blend");

@@ -145,6 +145,15 @@ void AddNetworkOptions(ArgParser* args) {
   args->AddOption("--align-iterations",
                   "N",
                   "DUSt3R global alignment steps (default: 300)");
+  args->AddOption("--align-window",
+                  "N",
+                  "DUSt3R frames aligned at once; longer clips are aligned in "
+                  "overlapping windows registered into one world, so memory "
+                  "stays bounded (0 = the whole clip; default: 64)");
+  args->AddOption("--align-overlap",
+                  "N",
+                  "DUSt3R frames shared by consecutive alignment windows "
+                  "(default: 8)");
 }
 
 // The DUSt3R settings of the flags (ChoiceFromArgs checked the tracker).
@@ -176,6 +185,12 @@ void Dust3rFromArgs(const ArgParser& args, TrackerChoice* choice) {
   if (args.Has("--align-iterations")) {
     d.align_iterations = static_cast<int>(args.GetInt("--align-iterations"));
   }
+  if (args.Has("--align-window")) {
+    d.align_window = static_cast<int>(args.GetInt("--align-window"));
+  }
+  if (args.Has("--align-overlap")) {
+    d.align_overlap = static_cast<int>(args.GetInt("--align-overlap"));
+  }
 }
 
 // The tracker the options name (tracker_factory.hpp does the checks the
@@ -199,8 +214,11 @@ TrackerChoice ChoiceFromArgs(const ArgParser& args,
     Dust3rFromArgs(args, &choice);
     return choice;
   }
-  for (const char* flag :
-       {"--scene-graph", "--pair-window", "--align-iterations"}) {
+  for (const char* flag : {"--scene-graph",
+                           "--pair-window",
+                           "--align-iterations",
+                           "--align-window",
+                           "--align-overlap"}) {
     if (args.Has(flag)) {
       throw UsageError(std::string(flag) + ": only used with --tracker dust3r");
     }
@@ -278,6 +296,12 @@ void AddTrackOptions(ArgParser* parser) {
                  "only when it clearly lowers the error)",
                  "auto");
   args.AddFlag("--per-frame-focal", "solve one focal per frame (zoom shots)");
+  args.AddOption("--mask",
+                 "PATH",
+                 "keep moving things out of the solve: a folder of images "
+                 "(the n-th for frame n), a video, or one image for every "
+                 "frame, of the clip's size as displayed; white = ignore "
+                 "(classical tracker)");
   args.AddFlag("--no-align", "keep the tracker's raw world (world \"track\")");
   AddNetworkOptions(&args);
 #ifdef VANELIA_HAVE_FLOOR
@@ -317,8 +341,10 @@ int RunTrack(const Args& argv) {
   read.every = range.every;
   auto reader = VideoReader::Open(video, read);
   common.focal_px = ParseFocal(args, reader->Info().width);
-  const TrackerChoice choice = ChoiceFromArgs(args, common);
-  CheckTrackerChoice(choice);  // option errors name the option, not VIDEO
+  TrackerChoice choice = ChoiceFromArgs(args, common);
+  if (args.Has("--mask")) choice.mask = args.Get("--mask");
+  CheckTrackerChoice(choice);      // option errors name the option, not VIDEO
+  OpenClipMasks(choice, *reader);  // ... and mask errors the mask
   InstallInterruptHandler();
   ProgressReporter timer("total", 0, nullptr);
   TrackFile file;

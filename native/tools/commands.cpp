@@ -7,6 +7,11 @@ const std::vector<Command>& Commands() {
 #ifdef VANELIA_HAVE_FFMPEG
     {"info", "describe a video: size, rotation, rate, frames, audio", &RunInfo},
 #endif
+#ifdef VANELIA_HAVE_ENCODE
+    {"encode",
+     "lay rendered frames over a video and encode it, audio copied",
+     &RunEncode},
+#endif
 #ifdef VANELIA_HAVE_TRACK
     {"import-track",
      "convert a gt.json or a COLMAP model into a track file",

@@ -20,6 +20,7 @@ struct Command {
 const std::vector<Command>& Commands();
 
 int RunInfo(const Args& args);
+int RunEncode(const Args& args);
 int RunImportTrack(const Args& args);
 int RunTrack(const Args& args);
 int RunAlign(const Args& args);

@@ -32,6 +32,7 @@ def _settings(tmp_path, **fields):
         passes=False,
         passes_path="",
         passes_format="exr",
+        grain=True,
     )
     base.update(fields)
     return types.SimpleNamespace(**base)
@@ -75,3 +76,18 @@ def test_an_existing_preview_is_not_replaced_without_overwrite(tmp_path):
     (tmp_path / "clip_vanelia_preview.mp4").write_bytes(b"old")
     with pytest.raises(render_job.RenderError, match="Overwrite"):
         _request(_settings(tmp_path), preview=True)
+
+
+def test_grain_follows_the_panel_and_reaches_the_native_run(tmp_path):
+    assert _request(_settings(tmp_path, grain=True)).run_keywords()["grain"] == "auto"
+    keywords = _request(_settings(tmp_path, grain=False)).run_keywords()
+    assert keywords["grain"] == "off"
+    # Every keyword is one the native run takes: it gets as far as the
+    # input check (the placeholder files are no video or product), not a
+    # TypeError.
+    import _vanelia
+
+    request = _request(_settings(tmp_path, grain=False))
+    with pytest.raises(_vanelia.Error):
+        _vanelia.run(request.video, request.product, str(tmp_path / "never.mp4"), **keywords)
+    assert not (tmp_path / "never.mp4").exists()

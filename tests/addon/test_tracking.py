@@ -34,6 +34,23 @@ def test_tracker_problem_says_why_a_tracker_is_greyed_out(tmp_path):
     assert tracking.tracker_problem("must3r", None, TINY) == ""
 
 
+DUST3R_TINY = os.path.join(ROOT, "tests", "data", "dust3r", "tiny_linear.pth")
+
+
+def test_dust3r_choice_needs_a_dust3r_checkpoint():
+    """The panel's DUSt3R choice is enabled by a DUSt3R checkpoint only; each
+    network's checkpoint given to the other greys it out with the reason."""
+    built = ("classical", "must3r", "dust3r")
+    assert tracking.tracker_problem("dust3r", built, DUST3R_TINY) == ""
+    assert tracking.tracker_problem("dust3r", built, "") == (
+        "DUSt3R: no weights set (Preferences > Add-ons > Vanelia)"
+    )
+    problem = tracking.tracker_problem("dust3r", built, TINY)
+    assert problem.endswith("is a MUSt3R checkpoint, not DUSt3R") and TINY in problem
+    problem = tracking.tracker_problem("must3r", built, DUST3R_TINY)
+    assert problem.endswith("is a DUSt3R checkpoint, not MUSt3R") and DUST3R_TINY in problem
+
+
 def test_built_trackers_of_old_and_new_modules():
     class Old:
         def track_video(self):

@@ -59,6 +59,8 @@ def relaunch(script, native_dir, child_args, windowed=False, timeout=240):
             native_dir,
             "--out",
             dist,
+            "--format",
+            "legacy",
         ],
         check=True,
         capture_output=True,

@@ -6,7 +6,7 @@ set -euo pipefail
 out="$1" video="$2" gt="$3" product="$4"
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 rm -rf "$out"
-/usr/bin/python3 build_addon.py --out "$out/zip" >/dev/null
+/usr/bin/python3 build_addon.py --format legacy --out "$out/zip" >/dev/null
 zip=("$out"/zip/*.zip)
 export VANELIA_BLENDER4_BIND="$out"  # writable inside the root (the checkout is read-only)
 exec native/scripts/blender4.sh -b --factory-startup --python tests/blender/run_blender4_scene.py \

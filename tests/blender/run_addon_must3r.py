@@ -144,11 +144,11 @@ def unusable_weights(bpy, prefs, work):
     assert "not a PyTorch zip checkpoint" in offered(bpy)["must3r"]
     at.expect_error(bpy.ops.vanelia.track_video, "not a PyTorch zip checkpoint")
     assert scene_state(bpy) == before, f"{scene_state(bpy)} != {before}"
-    # A zip that looks like a checkpoint: the native loader says what it is.
+    # A zip that looks like a DUSt3R checkpoint: the cheap check says what it is.
     fake = os.path.join(work, "DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth")
     dust3r_like(fake)
     prefs.must3r_path = fake
-    assert prefs.must3r_status == ""
+    assert "is a DUSt3R checkpoint, not MUSt3R" in prefs.must3r_status, prefs.must3r_status
     at.expect_error(bpy.ops.vanelia.track_video, "is a DUSt3R checkpoint")
     assert scene_state(bpy) == before, f"{scene_state(bpy)} != {before}"
     s.keyframe_every = 3

@@ -3,9 +3,10 @@
     /usr/bin/python3 tests/bundle/run_bare_check.py --vanelia build/bin/vanelia \
         --module build/python/_vanelia.cpython-311-x86_64-linux-gnu.so --work DIR
 
-The CLI and the Python module are bundled with their libraries
-(native/scripts/bundle_native.py: bin/vanelia, lib/*, RPATH $ORIGIN-relative)
-into DIR/bundle, then checked inside a Debian 12 root made with
+The self-contained add-on zip (build_addon.py --self-contained: the module,
+bin/vanelia and lib/*, run paths $ORIGIN-relative, made by
+native/scripts/bundle_native.py) is unpacked into DIR/addon as Blender does,
+then checked inside a Debian 12 root made with
 `debootstrap --variant=minbase bookworm` (native/scripts/bare_root.sh): no
 Blender, no Python, no FFmpeg, no OpenCV, no LibTorch, only what minbase
 holds (glibc, libstdc++, libgcc). In that root (chroot, DIR and the sample
@@ -30,11 +31,16 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "native", "scripts"))
+sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, "addon"))
+import build_addon  # noqa: E402
 import bundle_native  # noqa: E402
+from vanelia_blender.core import worker  # noqa: E402
 
 SAMPLE = os.path.join(REPO, "tests", "data", "sample")
 LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$")
@@ -130,14 +136,24 @@ def main(argv):
     work = os.path.abspath(args.work)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    bundle = os.path.join(work, "bundle")
-    module = os.path.basename(args.module)
-    made = bundle_native.bundle({"bin/vanelia": args.vanelia, module: args.module}, bundle)
+    # The self-contained add-on zip, unpacked as Blender does (Python's
+    # zipfile: no file modes), the CLI made executable as worker mode does.
+    (zip_path,) = build_addon.build(os.path.join(work, "dist"), args.module, "legacy", args.vanelia)
     print(
-        f"bundle: {len(made.libraries)} libraries, {made.library_bytes / 2**20:.0f} MiB "
-        f"(+ the CLI and the module)",
+        f"zip: {os.path.basename(zip_path)}, {os.path.getsize(zip_path) / 2**20:.0f} MiB",
         flush=True,
     )
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(os.path.join(work, "addon"))
+    bundle = os.path.join(work, "addon", "vanelia_blender")
+    check(
+        worker.find_cli(bundle) == os.path.join(bundle, "bin", "vanelia"),
+        "worker mode finds the zip's CLI",
+    )
+    module = os.path.basename(args.module)
+    check(os.path.isfile(os.path.join(bundle, module)), f"the zip holds {module}")
+    libs = os.listdir(os.path.join(bundle, "lib"))
+    print(f"bundle: {len(libs)} libraries", flush=True)
     binds = [(work, "rw"), (SAMPLE, "ro")]
     check_ldd(root, binds, bundle)
     video = os.path.join(SAMPLE, "video.mp4")

@@ -22,7 +22,11 @@ PRODUCT = os.path.join(SAMPLE, "product.glb")
 FRAMES = 6
 # The product where it stood before automatic placement (small, central): DNxHR's fixed
 # bit budget spreads over the whole frame, so a larger product costs the plate corner.
+# No grain and the fixed sun (test_grain.py, test_light.py): the preview has no grain, and
+# its product box (with the core of the shadow) is compared with the full render's; a hard
+# sun keeps that core the same at 2 and at 8 samples.
 RENDER = ["--end", str(FRAMES), "--samples", "2", "--location", "0", "0", "0"]
+RENDER += ["--grain", "off", "--light", "fixed"]
 COLOUR = ("color_primaries", "color_transfer", "color_space", "color_range")
 # codec -> (extension, codec_name, profile, pix_fmt, codec tag or None)
 EXPECTED = {
@@ -260,7 +264,7 @@ def test_preview_is_a_half_size_h264_mp4_with_the_product_in_place(tmp_path, tra
     out = tmp_path / "preview.mp4"
     done = _vanelia(
         "run", VIDEO, PRODUCT, "--track", track, "-o", str(out), "--end", str(FRAMES),
-        "--preview", "--progress", "json", "--location", "0", "0", "0",
+        "--preview", "--progress", "json", "--location", "0", "0", "0", "--light", "fixed",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     plate, got = _streams(VIDEO)["video"], _streams(out)

@@ -542,6 +542,12 @@ def test_cli_dust3r_end_to_end(tmp_path):
         (("--tracker", "dust3r", "--weights", DUST3R_TINY, "--scene-graph", "ring"), "ring"),
         (("--tracker", "must3r", "--weights", TINY, "--pair-window", "2"), "--pair-window"),
         (("--tracker", "dust3r", "--weights", DUST3R_TINY, "--local-context", "2"), "must3r"),
+        (("--tracker", "must3r", "--weights", TINY, "--align-window", "8"), "--align-window"),
+        (
+            ("--tracker", "dust3r", "--weights", DUST3R_TINY, "--align-window", "8")
+            + ("--align-overlap", "8"),
+            "--align-overlap 8: must be in [1, --align-window - 1] = [1, 7]",
+        ),
     ],
 )
 def test_cli_dust3r_bad_options_exit_2(tmp_path, extra, message):
@@ -549,4 +555,166 @@ def test_cli_dust3r_bad_options_exit_2(tmp_path, extra, message):
     assert run.returncode == 2, run.stderr
     assert message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert not out.exists()
+
+
+def test_dust3r_keywords_mirror_the_cli(tmp_path):
+    """track_video's DUSt3R keywords are the CLI's flags (same track, same
+    recorded options); a clip longer than --align-window is aligned in
+    overlapping windows and every frame comes back once."""
+    run = dict(
+        DUST3R_RUN,
+        end=10,
+        scene_graph="logwin",
+        pair_window=2,
+        align_iterations=5,
+        align_window=6,
+        align_overlap=2,
+    )
+    doc = _vanelia.track_video(SAMPLE, **run)
+    _vanelia.validate_track(doc)
+    options = doc["tracker"]["options"]
+    assert (options["scene_graph"], options["pair_window"], options["align_iterations"]) == (
+        "logwin",
+        2,
+        5,
+    )
+    assert (options["align_window"], options["align_overlap"]) == (6, 2)
+    assert [f["index"] for f in doc["frames"]] == list(range(10))
+    assert all(math.isfinite(v) for f in doc["frames"] for row in f["c2w_blender"] for v in row)
+    cli, out = _cli_track(
+        tmp_path,
+        "--tracker",
+        "dust3r",
+        "--weights",
+        DUST3R_TINY,
+        "--image-size",
+        "0",
+        "--device",
+        "cpu",
+        "--focal-px",
+        "500",
+        "--end",
+        "10",
+        "--scene-graph",
+        "logwin",
+        "--pair-window",
+        "2",
+        "--align-iterations",
+        "5",
+        "--align-window",
+        "6",
+        "--align-overlap",
+        "2",
+    )
+    assert cli.returncode == 0, cli.stderr
+    from_cli = _vanelia.read_track_file(str(out))
+    assert from_cli["tracker"]["options"] == options
+    assert [f["c2w_blender"] for f in from_cli["frames"]] == [
+        f["c2w_blender"] for f in doc["frames"]
+    ]
+    doc_text = _vanelia.track_video.__doc__
+    assert all(k in doc_text for k in ("`scene_graph`", "`pair_window`", "`align_window`"))
+    with pytest.raises(_vanelia.InputError, match="--scene-graph.*ring"):
+        _vanelia.track_video(SAMPLE, **dict(run, scene_graph="ring"))
+    with pytest.raises(_vanelia.InputError, match="--align-window 1: must be 0"):
+        _vanelia.track_video(SAMPLE, **dict(run, align_window=1))
+    with pytest.raises(_vanelia.InputError, match=r"--align-overlap 6: must be in .* = \[1, 5\]"):
+        _vanelia.track_video(SAMPLE, **dict(run, align_overlap=6))
+    with pytest.raises(_vanelia.InputError, match="only used by the dust3r tracker"):
+        _vanelia.track_video(SAMPLE, **dict(TINY_RUN, align_window=8))
+
+
+@pytest.mark.parametrize("stage, at", [("encode", 1), ("pairs", 1), ("align", 3)])
+def test_dust3r_cancel_stops_within_one_step_and_writes_nothing(tmp_path, stage, at):
+    """A cancel from the progress callback (returning False) during the
+    encoder, the pair decoder or the alignment ends the run at once: the
+    callback is never called again, Cancelled names the step, nothing is
+    written."""
+    out = tmp_path / "track.json"
+    seen = []
+
+    def progress(p):
+        seen.append((p.stage, p.done, p.total, p.eta_s))
+        return not (p.stage == stage and p.done >= at)
+
+    run = dict(DUST3R_RUN, end=12, align_iterations=20, align_window=8, align_overlap=3)
+    with pytest.raises(_vanelia.Cancelled, match=stage + ": cancelled at") as e:
+        _vanelia.track_video(SAMPLE, output=str(out), progress=progress, **run)
+    assert not out.exists()
+    last = seen[-1]
+    assert last[0] == stage and last[1] >= at, seen[-3:]
+    assert "cancelled at %d/%d" % (last[1], last[2]) in str(e.value)
+    # Progress over pairs and alignment steps comes with an ETA.
+    for s, done, total, eta in seen:
+        if s in ("pairs", "align") and 0 < done < total:
+            assert eta >= 0, (s, done, total, eta)
+    if stage == "align":
+        # Two windows of 20 steps: the total counts both.
+        assert last[2] == 40
+
+
+class _Touch:
+    """Unpickling this would run `touch <marker>` (pickle's REDUCE of
+    posix.system): a loader that executes pickles would leave the marker."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, ("touch " + self.marker,))
+
+
+def _hostile_checkpoint(tmp_path, kind):
+    import pickle
+    import zipfile
+
+    path = tmp_path / ("DUSt3R_%s.pth" % kind)
+    if kind == "malicious":
+        marker = str(tmp_path / "executed")
+        data = pickle.dumps({"args": _Touch(marker), "model": {}}, protocol=2)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("evil/data.pkl", data)
+            z.writestr("evil/version", "3\n")
+    else:  # the tiny checkpoint cut in half
+        with open(DUST3R_TINY, "rb") as f:
+            path.write_bytes(f.read()[: os.path.getsize(DUST3R_TINY) // 2])
+    return path
+
+
+@pytest.mark.parametrize("tracker", ["dust3r", "must3r"])
+@pytest.mark.parametrize("kind", ["malicious", "truncated"])
+def test_cli_hostile_checkpoints_exit_2_and_run_nothing(tmp_path, tracker, kind):
+    bad = _hostile_checkpoint(tmp_path, kind)
+    run, out = _cli_track(
+        tmp_path, "--tracker", tracker, "--weights", str(bad), "--image-size", "0"
+    )
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert str(bad) in run.stderr, run.stderr
+    assert not out.exists()
+    assert not (tmp_path / "executed").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
+
+
+def test_cli_dust3r_224_weights_at_512_exit_2(tmp_path):
+    """The tiny checkpoint relabelled as trained at 224 (its args' img_size,
+    same length in the pickle) is refused at --image-size 512, before any
+    frame is read."""
+    import zipfile
+
+    ckpt = tmp_path / "DUSt3R_ViTLarge_BaseDecoder_224_linear.pth"
+    with zipfile.ZipFile(DUST3R_TINY) as src, zipfile.ZipFile(ckpt, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("/data.pkl"):
+                assert b"img_size=(128, 128)" in data
+                data = data.replace(b"img_size=(128, 128)", b"img_size=(224, 224)")
+            dst.writestr(info, data)
+    run, out = _cli_track(
+        tmp_path, "--tracker", "dust3r", "--weights", str(ckpt), "--image-size", "512"
+    )
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "--image-size 512: the weights '%s' are for image size 224" % ckpt in run.stderr
     assert not out.exists()

@@ -16,7 +16,10 @@ Key: `<folder>/<video_sha256>/<tracker>-<options_sha256[:16]>.json` where
     The classical tracker's options are exactly {start, end, every, version}
     (version: the native module's __version__, so an upgraded tracker never
     reuses an older one's tracks; what `vanelia run` computes,
-    native/src/pipeline/track_stage.cpp ClassicalCacheOptions). A network's add its
+    native/src/pipeline/track_stage.cpp ClassicalCacheOptions), plus "mask_sha256" when
+    the track is masked (the native source_content_sha256 of the mask: of its
+    bytes, or of a folder's per-file digests in frame order), so a masked track
+    never reuses an unmasked one. A network's add its
     options (core/tracking.py NetworkOptions.key: image_size, dtype and the
     video-mode numbers; not the device, which does not change the result)
     and "weights_sha256", the hex SHA-256 of the checkpoint's bytes: the same

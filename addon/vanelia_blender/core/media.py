@@ -1,4 +1,6 @@
-"""What the renderer needs to know about a video, read with ffprobe.
+"""What the renderer needs to know about a video: read by the native module
+(`_vanelia.probe_media`, libavformat, no external program) when it imports,
+else by the `ffprobe` executable (a tree or Blender without the module).
 
 bpy-free. `probe_video(path)` returns a `MediaInfo`: the upright size (after
 the display rotation), the rotation, the rational frame rate, the exact frame
@@ -80,10 +82,60 @@ def _is_vfr(durations, time_base):
     return any(abs(d - median) > tolerance for d in durations)
 
 
-def probe_video(path):
-    """Reads `path` with ffprobe. Raises MediaError when it is not a video."""
+def native_with(name):
+    """The `_vanelia` module when it imports and offers `name`, else None."""
+    from .. import native
+
+    return native.module() if native.has(name) else None
+
+
+def probe_video(path, backend=None):
+    """Reads `path` with the native probe, or ffprobe where the native module
+    is absent (`backend`: "native" or "ffprobe" forces one). Raises
+    MediaError when it is not a video."""
     if not os.path.isfile(path):
         raise MediaError(f"video '{path}': no such file")
+    if backend not in (None, "native", "ffprobe"):
+        raise MediaError(f"probe backend '{backend}': must be native or ffprobe")
+    module = native_with("probe_media") if backend != "ffprobe" else None
+    if backend == "native" and module is None:
+        from .. import native
+
+        native.module()  # raises NativeMissing, which says why
+    if module is not None:
+        return _probe_native(module, path)
+    return _probe_ffprobe(path)
+
+
+def _probe_native(module, path):
+    """MediaInfo from `_vanelia.probe_media` (the same fields and rules)."""
+    try:
+        probe = module.probe_media(os.fspath(path))
+    except module.Error as e:
+        raise MediaError(f"video '{path}': not a readable video ({e})") from None
+    stream = {key: probe[key] for key in ("color_primaries", "color_transfer")}
+    stream.update(color_space=probe["color_space"], color_range=probe["color_range"])
+    stream["pix_fmt"] = probe["pixel_format"]
+    sar = Fraction(probe["pixel_aspect"]["num"], probe["pixel_aspect"]["den"])
+    return MediaInfo(
+        path=os.path.abspath(path),
+        width=probe["width"],
+        height=probe["height"],
+        rotation_deg=probe["rotation_deg"],
+        fps_num=probe["fps"]["num"],
+        fps_den=probe["fps"]["den"],
+        frame_count=probe["frame_count"],
+        vfr=probe["is_vfr"],
+        has_audio=probe["has_audio"],
+        pixel_aspect=float(sar) if sar > 0 else 1.0,
+        pts=list(probe["pts_s"]),
+        color_matrix="bt709" if probe["color_space"] == "bt709" else "bt601",
+        **_colour_tags(stream),
+    )
+
+
+def _probe_ffprobe(path):
+    """MediaInfo from the ffprobe executable."""
     ffprobe = find_tool("ffprobe")
     cmd = [ffprobe, "-v", "error", "-show_streams", "-of", "json", path]
     result = subprocess.run(cmd, capture_output=True, text=True)

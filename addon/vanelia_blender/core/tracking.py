@@ -85,17 +85,24 @@ class TrackRequest:
     # Known focal in pixels of the source frames; None = solved from the
     # footage (random test weights estimate none, see tests/data/must3r).
     focal_px: Optional[float] = None
+    # Ignore masks (classical tracker): a folder of images (the n-th for
+    # frame n), a video, or one image for every frame, of the clip's size as
+    # displayed; white = moving things kept out of the solve. "" = none.
+    mask: str = ""
 
-    def options(self, weights_sha256=None, version=None):
+    def options(self, weights_sha256=None, version=None, mask_sha256=None):
         """The tracker options that key the cache (core/cache.py): the frame
         range, the native module's version (an upgraded tracker never reuses
-        an older one's tracks), a known focal when given, and for a network
-        its options and the weights' content hash."""
+        an older one's tracks), a known focal when given, the masks' content
+        hash when masked, and for a network its options and the weights'
+        content hash."""
         options = {"start": self.start, "end": self.end, "every": self.every}
         if version is not None:
             options["version"] = version
         if self.focal_px is not None:
             options["focal_px"] = float(self.focal_px)
+        if self.mask:
+            options["mask_sha256"] = mask_sha256
         if self.tracker in NETWORKS:
             options.update(self.network.key(weights_sha256))
         return options
@@ -119,6 +126,16 @@ class TrackRequest:
             raise TrackRequestError(f"camera height {self.camera_height_m} m; must be > 0")
         if self.focal_px is not None and not self.focal_px > 0:
             raise TrackRequestError(f"known focal {self.focal_px} px; must be > 0 (or unset)")
+        if self.mask and not self.track_file:
+            if self.tracker != "classical":
+                raise TrackRequestError(
+                    f"mask '{self.mask}': only the classical tracker uses masks"
+                )
+            if "%" not in self.mask and not os.path.exists(self.mask):
+                raise TrackRequestError(
+                    f"mask '{self.mask}': no such file or folder (a folder of images, a "
+                    "video, or one image for every frame; white = ignore)"
+                )
         if self.tracker in NETWORKS and not self.track_file:
             label = LABELS[self.tracker]
             if not self.network.weights:
@@ -142,7 +159,7 @@ def tracker_problem(tracker, built, weights_path=""):
     if not weights_path:
         return f"{label}: no weights set ({WHERE_WEIGHTS})"
     try:
-        weights.check_checkpoint(weights_path, f"{label} checkpoint")
+        weights.check_checkpoint(weights_path, f"{label} checkpoint", network=tracker)
     except weights.WeightsError as e:
         return str(e)
     return ""
@@ -259,7 +276,11 @@ def _raw_track(request, native, progress):
     if request.tracker in NETWORKS:
         progress(stage="hash weights", done=0, total=1)
         weights_sha = cache.file_sha256(request.network.weights)
-    options = request.options(weights_sha, getattr(native, "__version__", None))
+    mask_sha = None
+    if request.mask:
+        progress(stage="hash mask", done=0, total=1)
+        mask_sha = native.source_content_sha256(request.mask)
+    options = request.options(weights_sha, getattr(native, "__version__", None), mask_sha)
     hit = store.lookup(sha, request.tracker, options) if request.use_cache else None
     if hit:
         with open(hit, encoding="utf-8") as f:
@@ -279,6 +300,8 @@ def _raw_track(request, native, progress):
         extra = dict(request.network.kwargs(), tracker=request.tracker)
     if request.focal_px is not None:
         extra["focal_px"] = float(request.focal_px)
+    if request.mask:
+        extra["mask"] = request.mask
     doc = native.track_video(
         request.video,
         start=request.start,

@@ -47,8 +47,16 @@ class WorkerError(RuntimeError):
 def find_cli(addon_dir=_ADDON_DIR):
     """The `vanelia` executable worker mode runs, or None."""
     bundled = os.path.join(addon_dir, "bin", "vanelia")
-    if os.path.isfile(bundled) and os.access(bundled, os.X_OK):
-        return bundled
+    if os.path.isfile(bundled):
+        if not os.access(bundled, os.X_OK):
+            # Blender unpacks an add-on zip with Python's zipfile, which
+            # drops the executable bit: the add-on's own file, so restored.
+            try:
+                os.chmod(bundled, 0o755)
+            except OSError:
+                pass
+        if os.access(bundled, os.X_OK):
+            return bundled
     env = os.environ.get("VANELIA_CLI")
     if env and os.path.isfile(env) and os.access(env, os.X_OK):
         return env

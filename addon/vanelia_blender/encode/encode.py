@@ -27,6 +27,13 @@ scales the plate to half size (even numbers) to meet the half-size
 preview render, and encodes a quick H.264 MP4.
 The file is written to a temporary name beside the output and renamed into
 place.
+
+Where it runs: in this process through the native module's overlay + encode
+stage (`_vanelia.encode_overlay` / `OverlayEncoder`: FFmpeg's libraries, no
+executable) whenever the module imports and has the codec's encoder; the
+`ffmpeg` executable (`encode_command`) only where the native module is
+absent, and for HDR plates (the render's mapping into the HLG/PQ signal is
+FFmpeg's lut3d filter; the native stage does not map it yet).
 """
 
 import dataclasses
@@ -36,7 +43,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
-from ..core.media import MediaError, find_tool
+from ..core.media import MediaError, find_tool, native_with
 from . import hdr
 
 FRAME_PATTERN = "%06d.png"
@@ -150,8 +157,18 @@ def check_output(out_path, codec_name, preview=False):
 
 def check_encoder(codec_name):
     """This FFmpeg has the codec's encoder (Debian 12's has libx264,
-    libx265, prores_ks and dnxhd); MediaError naming --codec otherwise."""
+    libx265, prores_ks and dnxhd); MediaError naming --codec otherwise.
+    The native module's FFmpeg libraries when it imports, else the ffmpeg
+    executable's."""
     encoder = find_codec(codec_name).encoder[1]
+    module = native_with("have_overlay_encoder")
+    if module is not None:
+        if not module.have_overlay_encoder(codec_name):
+            raise MediaError(
+                f"--codec {codec_name}: this FFmpeg (the native module's libraries) has no "
+                f"{encoder} encoder; build against an FFmpeg with it or choose another --codec"
+            )
+        return
     ffmpeg = find_tool("ffmpeg")
     result = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True)
     names = {line.split()[1] for line in result.stdout.splitlines() if len(line.split()) > 1}
@@ -274,6 +291,47 @@ def encode_command(
     return cmd
 
 
+def native_stage(info, codec="h264", preview=False):
+    """The native module when it runs this encode in process, else None (no
+    module, an HDR plate, or no encoder for the codec in its FFmpeg)."""
+    module = native_with("OverlayEncoder")
+    if module is None or hdr.is_hdr(info):
+        return None
+    return module if module.have_overlay_encoder(_native_codec(codec, preview)) else None
+
+
+def _native_codec(codec, preview):
+    return "h264_preview" if preview else codec
+
+
+def native_options(module, plate_path, info, out_path, first, every, count, codec, preview):
+    """The native stage's OverlayEncodeOptions: the choices of `_graph` and
+    `encode_command` (matrix, ranges, colour tags, size, audio) as fields."""
+    spec = output_spec(info, codec, preview)
+    options = module.OverlayEncodeOptions()
+    options.plate_path = plate_path
+    options.output_path = out_path
+    options.codec = _native_codec(codec, preview)
+    options.first, options.every, options.count = first, every, count
+    options.fps = (info.fps_num, info.fps_den)
+    if preview:
+        options.width, options.height = preview_size(info)
+    options.plate_range = _plate_range(info, plate_path)
+    options.matrix, options.output_range = info.color_matrix, "tv"
+    if spec.colour_tags:
+        options.matrix = _MATRIX.get(info.color_space, "bt601")
+        options.output_range = _out_range(info, spec)
+    # The plate's tags always: FFmpeg's filter graph passed the decoded
+    # frames' tags to every encoder, H.264 included.
+    options.color_primaries = info.color_primaries
+    options.color_transfer = info.color_transfer
+    options.color_space = info.color_space
+    options.tag_range = True
+    if info.has_audio:
+        options.audio_path = info.path
+    return options
+
+
 class HdrLut:
     """The .cube mapping the render into an HDR plate's signal (encode/hdr.py),
     in a temporary folder of its own (a plain path for FFmpeg's filter
@@ -315,6 +373,17 @@ def encode(
     if os.path.exists(out_path) and not overwrite:
         raise MediaError(f"output '{out_path}': exists; use --overwrite to replace")
     tmp = temp_path(out_path, codec)
+    module = native_stage(info, codec, preview)
+    if module is not None:
+        options = native_options(module, plate_path, info, tmp, first, every, count, codec, preview)
+        try:  # the stage removes its partial file when it fails
+            module.encode_overlay(options, frames_dir)
+        except module.Cancelled:
+            raise
+        except module.Error as e:
+            raise MediaError(f"encoding '{out_path}' failed: {e}") from None
+        os.replace(tmp, out_path)
+        return out_path
     with HdrLut(info) as lut:
         cmd = encode_command(
             frames_dir, plate_path, info, tmp, first, every, count, codec, preview, lut.path
@@ -341,6 +410,12 @@ class PipedEncode:
             raise MediaError(f"output '{out_path}': exists; use --overwrite to replace")
         self.out_path = out_path
         self.tmp = temp_path(out_path, options.get("codec", "h264"))
+        self._native, self._module = None, native_stage(
+            info, options.get("codec", "h264"), options.get("preview", False)
+        )
+        if self._module is not None:
+            self._start_native(plate_path, info, first, every, count, options)
+            return
         self._lut = HdrLut(info)
         cmd = encode_command(
             None, plate_path, info, self.tmp, first, every, count, lut=self._lut.path, **options
@@ -350,11 +425,27 @@ class PipedEncode:
             cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log
         )
 
+    def _start_native(self, plate_path, info, first, every, count, options):
+        codec, preview = options.get("codec", "h264"), options.get("preview", False)
+        native = native_options(
+            self._module, plate_path, info, self.tmp, first, every, count, codec, preview
+        )
+        try:
+            self._native = self._module.OverlayEncoder(native)
+        except self._module.Error as e:
+            raise MediaError(f"encoding '{self.out_path}' failed: {e}") from None
+
     def __enter__(self):
         return self
 
     def add(self, png_path):
-        """Hands FFmpeg the next frame."""
+        """Hands the encoder the next frame."""
+        if self._native is not None:
+            try:
+                self._native.add_png(png_path)
+            except self._module.Error as e:
+                raise MediaError(f"encoding '{self.out_path}' failed: {e}") from None
+            return
         with open(png_path, "rb") as f:
             data = f.read()
         try:
@@ -363,7 +454,15 @@ class PipedEncode:
             self._fail()
 
     def finish(self):
-        """Waits for FFmpeg and renames the output into place."""
+        """Waits for the encoder and renames the output into place."""
+        if self._native is not None:
+            try:
+                self._native.finish()
+            except self._module.Error as e:
+                raise MediaError(f"encoding '{self.out_path}' failed: {e}") from None
+            self._native = None
+            os.replace(self.tmp, self.out_path)
+            return self.out_path
         try:
             self._proc.stdin.close()
         except BrokenPipeError:
@@ -381,6 +480,11 @@ class PipedEncode:
         raise MediaError(f"encoding '{self.out_path}' failed: {text or 'FFmpeg stopped'}")
 
     def __exit__(self, *exc):
+        if self._module is not None:
+            self._native = None  # an unfinished encoder removes its file
+            if os.path.exists(self.tmp):
+                os.remove(self.tmp)
+            return False
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()

@@ -7,7 +7,9 @@ render is distorted like the plate. The one-process batch (`render_frames`)
 and the farm's render step (render/farm_steps.py) both render through
 `render_frame`, so a frame comes out the same whichever renders it, to the
 byte: the PNG's text chunks (Blender's stamp metadata and Cycles' render
-times, which change from run to run) are dropped.
+times, which change from run to run) are dropped. A scene that holds the
+plate's grain (render/grain.py) gets it added to the frame, seeded by the
+frame's index.
 """
 
 import os
@@ -75,12 +77,15 @@ def render_frame(scene, cam, index, points, margin, full_frame, path):
     """Renders decoded frame `index` (Blender frame index + 1) to `path`."""
     import bpy
 
-    from . import cycles
+    from . import cycles, grain
 
     scene.frame_set(index + 1)
     cycles.set_border(scene, frame_border(scene, cam, points, margin, full_frame))
     scene.render.filepath = path
     bpy.ops.render.render(write_still=True)
+    stored = grain.grain_of(scene)
+    if stored is not None:
+        grain.apply_to_png(path, stored[0], stored[1], index)
     strip_png_text(path)
 
 

@@ -46,6 +46,7 @@ class RenderRequest:
     preview: bool = False  # half size, few samples, quick H.264
     passes: str = ""  # folder of the compositor's passes; "" = none
     passes_format: str = "exr"
+    grain: str = "auto"  # vanelia run --grain: auto (the plate's) or off
 
     def run_keywords(self):
         """The keywords of the native `run` for this request."""
@@ -63,6 +64,7 @@ class RenderRequest:
             preview=self.preview,
             passes=self.passes,
             passes_format=self.passes_format,
+            grain=self.grain,
             blender=self.blender,
             addon_dir=ADDON_DIR,
         )
@@ -105,6 +107,7 @@ def request_from(settings, abspath, output_override, build_product, blender, pre
     request.height_m = s.height or None
     request.overwrite = s.overwrite
     request.codec, request.preview = codec, preview
+    request.grain = "auto" if getattr(s, "grain", True) else "off"
     if getattr(s, "passes", False) and not preview:
         stem = os.path.splitext(output)[0]
         request.passes = abspath(s.passes_path) or f"{stem}_passes"

@@ -3,8 +3,9 @@
 `build_scene(scene, options)` checks everything it can first (names free,
 track matching the footage), then creates or updates, inside the `Vanelia`
 collection: the animated camera with the plate as background, the product
-under its empty, the shadow-catcher ground, the sun and world, the render
-settings and the compositing tree. If building fails part-way and the
+under its empty, the shadow-catcher ground, the proxies of the real objects
+(scene/proxies.py), the sun and world, the render settings and the
+compositing tree. If building fails part-way and the
 collection was new, what was made is removed again.
 
 Without a location the product's spot and heading come from the native
@@ -21,10 +22,10 @@ from typing import Optional
 import bpy
 
 from .. import native
-from ..core import track_file
+from ..core import light_settings, track_file
 from ..render import render_plan
 from ..render import cycles
-from . import background, compositing, ground, lighting, product
+from . import background, compositing, ground, lighting, product, proxies
 from .camera import CAMERA_NAME, build_camera
 from .collection import COLLECTION_NAME, check_names, ensure_collection
 
@@ -53,6 +54,10 @@ class BuildOptions:
     threads: int = 0  # 0 = all cores
     over_plate: bool = True  # composite over the plate in Blender (False:
     # RGBA render only, for the batch's border renders)
+    proxies: bool = True  # shadow-catcher boxes of the reconstructed objects
+    # The light estimated from the footage (a vanelia-light/1 dict, issue 21;
+    # core/light_settings.py): replaces the sun and world above when set.
+    light_estimate: Optional[dict] = None
 
 
 @dataclass
@@ -65,6 +70,8 @@ class BuiltScene:
     light_dir: list = field(default_factory=list)
     distorted: bool = False  # the render is distorted like the plate
     placement: str = ""  # the placement report, one line
+    proxies: list = field(default_factory=list)  # scene/proxies.py objects
+    proxies_report: str = ""  # their count and sizes, one line
 
 
 def check_track(track, info):
@@ -206,13 +213,20 @@ def _build(scene, options):
     cams = [render_plan.camera_center(f["c2w_blender"]) for f in options.track["frames"]]
     cx, cy, size = ground.ground_extent(cams, loc[:2])
     plane = ground.ensure_ground(coll, cx, cy, size)
-    sun, light_dir = lighting.ensure_sun(
-        coll,
-        options.sun_azimuth_deg,
-        options.sun_elevation_deg,
-        options.sun_strength,
-    )
-    lighting.ensure_world(scene, options.world_strength)
+    result, why = proxies.compute(options.track) if options.proxies else (None, "off")
+    proxy_objects = proxies.ensure_proxies(coll, result)
+    if options.light_estimate is not None:
+        sun, light_dir = lighting.ensure_light(
+            coll, scene, light_settings.settings(options.light_estimate)
+        )
+    else:
+        sun, light_dir = lighting.ensure_sun(
+            coll,
+            options.sun_azimuth_deg,
+            options.sun_elevation_deg,
+            options.sun_strength,
+        )
+        lighting.ensure_world(scene, options.world_strength)
     cycles.configure_render(
         scene,
         options.samples,
@@ -221,7 +235,10 @@ def _build(scene, options):
         alpha=not options.over_plate,
     )
     compositing.build_compositing(scene, clip, distort, options.over_plate)
-    return BuiltScene(camera, prod, plane, sun, clip, light_dir, distort, placement)
+    built = BuiltScene(camera, prod, plane, sun, clip, light_dir, distort, placement)
+    built.proxies = proxy_objects
+    built.proxies_report = proxies.describe(result, why)
+    return built
 
 
 def region_points(built):

@@ -1,5 +1,8 @@
 """Light: a sun (its direction turns the shadow) and a world light.
 
+Their settings come from core/light_settings.py: the fixed sun, or the one
+estimated from the footage's shadows (issue 21; `ensure_light`).
+
 The sun's direction is given as azimuth (degrees from +X towards +Y of the
 direction the light comes from) and elevation above the horizon. The world
 is a uniform grey the user can make stronger or weaker; it is not in Cycles'
@@ -44,13 +47,32 @@ def _sun(collection, name, direction, strength, angle_deg, cast_shadow):
     return obj
 
 
-def ensure_sun(collection, azimuth_deg=-60.0, elevation_deg=50.0, strength=3.0):
+def ensure_sun(
+    collection, azimuth_deg=-60.0, elevation_deg=50.0, strength=3.0, angle_deg=KEY_ANGLE_DEG
+):
     """The sun (casts the shadow the ground catches): the only light Cycles
     samples directly, so its shadow settles in few samples. Returns (sun,
     light direction)."""
     d = sun_direction(azimuth_deg, elevation_deg)
-    key = _sun(collection, SUN_NAME, d, strength, KEY_ANGLE_DEG, True)
+    key = _sun(collection, SUN_NAME, d, strength, angle_deg, True)
     return key, d
+
+
+def ensure_light(collection, scene, settings):
+    """The sun and world of a core.light_settings.LightSettings (the fixed
+    light, or one from the footage's light estimate). Returns (sun, light
+    direction)."""
+    sun, d = ensure_sun(
+        collection,
+        settings.azimuth_deg,
+        settings.elevation_deg,
+        settings.sun_strength,
+        settings.sun_angle_deg,
+    )
+    ensure_world(scene, settings.world_strength, tuple(settings.world_colour))
+    sun["vanelia_light_source"] = settings.source
+    sun["vanelia_light_summary"] = settings.summary
+    return sun, d
 
 
 def ensure_world(scene, strength=0.6, colour=(0.8, 0.8, 0.8)):

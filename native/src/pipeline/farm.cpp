@@ -83,6 +83,9 @@ Json JobJson(const FarmJob& job) {
   json["codec"] = o.codec;
   json["passes"] = o.passes;
   json["passes_format"] = o.passes_format;
+  json["grain"] = o.grain;
+  json["light"] = o.light;
+  json["sun_deg"] = o.sun_deg;
   json["vanelia"] = job.vanelia;
   json["chunk_frames"] = job.chunk_frames;
   json["frames"] = job.frames;
@@ -126,6 +129,13 @@ FarmJob JobFromJson(const Json& json, const std::string& dir) {
   // Jobs made before --passes have none.
   o.passes = json.value("passes", std::string());
   o.passes_format = json.value("passes_format", std::string("exr"));
+  // Jobs made before the grain have none.
+  o.grain = json.value("grain", std::string("off"));
+  // ... and the fixed sun of before the light estimate.
+  o.light = json.value("light", std::string("fixed"));
+  if (json.contains("sun_deg")) {
+    o.sun_deg = json.at("sun_deg").get<std::array<double, 2>>();
+  }
   job.vanelia = json.at("vanelia").get<std::string>();
   job.chunk_frames = json.at("chunk_frames").get<int64_t>();
   job.frames = json.at("frames").get<int64_t>();
@@ -216,6 +226,9 @@ FarmJob PrepareFarmJob(PipelineOptions options,
       if (!old.contains("codec")) old["codec"] = "h264";
       if (!old.contains("passes")) old["passes"] = "";
       if (!old.contains("passes_format")) old["passes_format"] = "exr";
+      if (!old.contains("grain")) old["grain"] = "off";
+      if (!old.contains("light")) old["light"] = "fixed";
+      if (!old.contains("sun_deg")) old["sun_deg"] = json.at("sun_deg");
     }
     const std::string field =
         old.is_discarded() ? "format" : DifferingField(json, old);

@@ -4,6 +4,8 @@
 #include "vanelia/core/file_io.hpp"
 #include "vanelia/pipeline/blender_stage.hpp"
 #include "vanelia/pipeline/farm.hpp"
+#include "vanelia/pipeline/light_stage.hpp"
+#include "vanelia/pipeline/plate_grain.hpp"
 #include "vanelia/pipeline/product_placement.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
@@ -99,9 +101,12 @@ void BuildStep(const FarmJob& job, RunReporter* reporter) {
                      "': no track yet; run the track step first");
   }
   BlenderJob blender = BatchJob(job, "build");
-  // The same spot as the one-process run (pipeline.cpp).
-  const PipelineOptions placed =
-      WithPlacement(job.options, job.AlignedTrack(), reporter);
+  // The same spot, grain and light as the one-process run (pipeline.cpp).
+  const PipelineOptions placed = WithLight(
+      WithGrain(WithPlacement(job.options, job.AlignedTrack(), reporter),
+                reporter),
+      job.AlignedTrack(),
+      reporter);
   blender.args =
       internal::BatchArgs(placed, job.AlignedTrack(), job.dir + "/tmp-build");
   blender.args.insert(blender.args.end(),

@@ -5,6 +5,8 @@
 #include "vanelia/decode/video_reader.hpp"
 #include "vanelia/floor/alignment.hpp"
 #include "vanelia/pipeline/blender_stage.hpp"
+#include "vanelia/pipeline/light_stage.hpp"
+#include "vanelia/pipeline/plate_grain.hpp"
 #include "vanelia/pipeline/product_placement.hpp"
 #include "vanelia/pipeline/track_stage.hpp"
 #include "vanelia/trackfile/track_file.hpp"
@@ -95,6 +97,27 @@ void CheckCodec(const PipelineOptions& options) {
           "--preview");
     }
   }
+  if (options.light != "auto" && options.light != "fixed") {
+    throw InputError("--light '" + options.light + "': must be auto or fixed");
+  }
+  const double sun_az = options.sun_deg[0], sun_el = options.sun_deg[1];
+  if (!(std::isfinite(sun_az) && sun_el > 0.0 && sun_el <= 90.0)) {
+    throw InputError("--sun " + internal::FormatNumber(options.sun_deg[0]) +
+                     " " + internal::FormatNumber(options.sun_deg[1]) +
+                     ": the azimuth must be finite and the elevation in "
+                     "(0, 90] degrees");
+  }
+  if (options.grain != "auto" && options.grain != "off") {
+    throw InputError("--grain '" + options.grain + "': must be auto or off");
+  }
+  if (options.grain_sigma) {
+    for (double v : *options.grain_sigma) {
+      if (!(std::isfinite(v) && v >= 0.0 && v <= 64.0)) {
+        throw InputError("grain_sigma: " + internal::FormatNumber(v) +
+                         " must be 0 to 64 (8-bit code values)");
+      }
+    }
+  }
   if (options.preview && options.codec != "h264") {
     throw InputError(
         "--preview writes a half-size H.264 MP4; it does not "
@@ -135,7 +158,8 @@ TrackFile TrackOrReuse(const PipelineOptions& options,
           ? ""
           : cache.PathFor(Sha256OfFile(options.video),
                           "classical",
-                          ClassicalCacheOptions(options.start, options.end));
+                          ClassicalCacheOptions(
+                              options.start, options.end, options.mask));
   *from_cache = !cached.empty() && IsRegularFile(cached);
   if (*from_cache) {
     try {
@@ -156,6 +180,7 @@ TrackFile TrackOrReuse(const PipelineOptions& options,
   read.end = options.end;
   TrackerChoice choice;
   choice.name = "classical";
+  choice.mask = options.mask;
   const double started = reporter->ElapsedSeconds();
   TrackFile track;
   try {
@@ -273,6 +298,16 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
         args.end(),
         {"--passes", options.passes, "--passes-format", options.passes_format});
   }
+  if (options.grain_sigma && options.grain != "off" && !options.preview) {
+    const auto& s = *options.grain_sigma;
+    args.push_back("--grain=" + FormatNumber(s[0]) + "," + FormatNumber(s[1]) +
+                   "," + FormatNumber(s[2]));
+  }
+  args.push_back("--sun=" + FormatNumber(options.sun_deg[0]) + "," +
+                 FormatNumber(options.sun_deg[1]));
+  if (options.light == "auto" && !options.light_json.empty()) {
+    args.push_back("--light-json=" + options.light_json);
+  }
   if (options.quiet) args.push_back("--quiet");
   if (options.progress == ProgressFormat::kJson) {
     args.insert(args.end(), {"--progress", "json"});
@@ -316,6 +351,17 @@ void PipelineOptions::Check() const {
   }
   if (!track.empty() && !IsRegularFile(track)) {
     throw InputError("track '" + track + "': no such file");
+  }
+  if (!mask.empty()) {
+    if (!track.empty()) {
+      throw InputError("--mask '" + mask +
+                       "': masks are for tracking; not with --track");
+    }
+    if (mask.find('%') == std::string::npos && !fs::exists(mask, error)) {
+      throw InputError("--mask '" + mask +
+                       "': no such file or folder (a folder of images, a "
+                       "video or one image; white = ignore)");
+    }
   }
   if (output.empty()) throw InputError("output: no path given");
   CheckCanWrite(output, overwrite, "output", {video, product, track});
@@ -393,7 +439,10 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   job.blender = blender;
   job.addon = addon;
   // The product's spot: chosen here unless --location gives it.
-  const PipelineOptions placed = WithPlacement(options, track, reporter);
+  const PipelineOptions placed =
+      WithLight(WithGrain(WithPlacement(options, track, reporter), reporter),
+                track,
+                reporter);
   job.args = internal::BatchArgs(placed, track, dir.Path() + "/blender");
   job.log_path = dir.Path() + "/blender.log";
   job.output = options.output;

@@ -2,6 +2,7 @@
 
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
+#include "vanelia/decode/mask_source.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +34,7 @@ TrackFile TrackFrames(VideoReader* reader,
         << info.width << " px width of '" << video << "'";
     throw InputError(msg.str());
   }
+  std::unique_ptr<MaskSource> masks = OpenClipMasks(choice, *reader);
   const std::unique_ptr<Tracker> tracker = MakeTracker(choice);
   FrameFeedInfo feed_info;
   feed_info.width = reader->OutputWidth();
@@ -40,7 +42,11 @@ TrackFile TrackFrames(VideoReader* reader,
   feed_info.expected_frames =
       static_cast<int64_t>(reader->SelectedIndices().size());
   feed_info.fps = info.fps;
-  const FrameFeed feed = [reader](Frame* frame) { return reader->Next(frame); };
+  const FrameFeed feed = [reader, &masks](Frame* frame) {
+    if (!reader->Next(frame)) return false;
+    frame->mask = masks ? masks->Read(frame->index) : Image();
+    return true;
+  };
   const TrackResult result = tracker->Track(feed, feed_info, progress);
   TrackSource source;
   source.path = video;
@@ -51,7 +57,29 @@ TrackFile TrackFrames(VideoReader* reader,
   tracker_info.version = VANELIA_VERSION;
   tracker_info.options =
       TrackerOptionsJson(choice, read.start, read.end, read.every);
+  if (masks) {
+    tracker_info.options["mask"] = choice.mask;
+    tracker_info.options["mask_sha256"] = SourceContentSha256(choice.mask);
+  }
   return ToTrackFile(result, source, tracker_info);
+}
+
+std::unique_ptr<MaskSource> OpenClipMasks(const TrackerChoice& choice,
+                                          const VideoReader& reader) {
+  if (choice.mask.empty()) return nullptr;
+  if (choice.name != "classical") {
+    throw InputError("mask '" + choice.mask +
+                     "': only the classical tracker uses masks, not '" +
+                     choice.name + "'");
+  }
+  const VideoInfo& info = reader.Info();
+  MaskSourceOptions options;
+  options.width = info.width;
+  options.height = info.height;
+  options.frame_count = info.frame_count;
+  options.output_width = reader.OutputWidth();
+  options.output_height = reader.OutputHeight();
+  return MaskSource::Open(choice.mask, options);
 }
 
 TrackFile TrackVideo(const std::string& video,
@@ -101,11 +129,15 @@ bool TrackCache::Store(const std::string& path, const std::string& text) {
   return true;
 }
 
-nlohmann::json ClassicalCacheOptions(int64_t start, int64_t end) {
-  return nlohmann::json{{"start", start},
-                        {"end", end},
-                        {"every", 1},
-                        {"version", VANELIA_VERSION}};
+nlohmann::json ClassicalCacheOptions(int64_t start,
+                                     int64_t end,
+                                     const std::string& mask) {
+  nlohmann::json options{{"start", start},
+                         {"end", end},
+                         {"every", 1},
+                         {"version", VANELIA_VERSION}};
+  if (!mask.empty()) options["mask_sha256"] = SourceContentSha256(mask);
+  return options;
 }
 
 std::string DescribeTrack(const std::string& output,

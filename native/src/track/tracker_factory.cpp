@@ -175,6 +175,8 @@ nlohmann::ordered_json TrackerOptionsJson(const TrackerChoice& choice,
     options["scene_graph"] = d.scene_graph;
     options["pair_window"] = d.pair_window;
     options["align_iterations"] = d.align_iterations;
+    options["align_window"] = d.align_window;
+    options["align_overlap"] = d.align_overlap;
     options["align_lr"] = d.align_lr;
     options["align_schedule"] = d.align_schedule;
   }

@@ -19,6 +19,11 @@
 # crane    tests/data/clips/crane        1 s crane up (0.8 -> 2.6 m), 20 mm (not committed)
 # truck    tests/data/clips/truck        1 s straight 2 m move to the right, no rotation, 28 mm
 # push     tests/data/clips/push         1 s straight 2 m push in, no rotation, 28 mm (not committed)
+# light-east     tests/data/clips/light-east      1 s 320x180 arc, sun from azimuth 30, elevation 40
+# light-north    tests/data/clips/light-north     1 s 320x180 arc, sun from azimuth 150, elevation 55
+# light-low      tests/data/clips/light-low       1 s 320x180 arc, sun from azimuth -120, elevation 30
+# light-overcast tests/data/clips/light-overcast  1 s 320x180 arc, overcast sky (no sun)
+# occluder tests/data/clips/occluder     1 s 320x180 orbit: a box passes in front of the product spot, truth/ masks WITH the product
 # (the hard clips: 24 frames, 6 spp, crf 23; add --frames 48 --samples 8 --crf 21 by hand
 #  for the 2 s versions, e.g. into $TMPDIR/vanelia-clips)
 #
@@ -38,5 +43,10 @@ case "$fixture" in
   vfr) clip --preset vfr --frames 24 --samples 4 --crf 24 --out "${2:-tests/data/clips/vfr}" ;;
   tripod | lowtex | distort | blur | walker | zoom | handheld | tele | crane | truck | push)
     clip --preset "$fixture" --frames 24 --samples 6 --crf 23 --out "${2:-tests/data/clips/$fixture}" ;;
-  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom handheld tele crane truck push" >&2; exit 2 ;;
+  light-east) clip --preset light --sun 30 40 --frames 24 --samples 8 --crf 20 --out "${2:-tests/data/clips/$fixture}" ;;
+  light-north) clip --preset light --sun 150 55 --frames 24 --samples 8 --crf 20 --out "${2:-tests/data/clips/$fixture}" ;;
+  light-low) clip --preset light --sun -120 30 --frames 24 --samples 8 --crf 20 --out "${2:-tests/data/clips/$fixture}" ;;
+  light-overcast) clip --preset light --overcast --frames 24 --samples 8 --crf 20 --out "${2:-tests/data/clips/$fixture}" ;;
+  occluder) clip --preset occluder --frames 24 --samples 6 --crf 23 --out "${2:-tests/data/clips/occluder}" ;;
+  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom handheld tele crane truck push light-east light-north light-low light-overcast" >&2; exit 2 ;;
 esac

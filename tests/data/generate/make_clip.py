@@ -24,6 +24,13 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
 - handheld: a sideways walk (2 m) with a slow pan and hand shake (about 0.5 deg and 1.5 cm,
             several cycles per clip), 35 mm.
 - tele:     a 20-degree arc at 8 m from the target, 50 mm.
+- light:    the sample's arc at 320x180 for light estimation; with --sun AZ EL (the sun's
+            direction) or --overcast (a uniform sky, no sun). Every clip records its light in
+            gt.json `light` (the default sun when neither is given).
+- occluder: 320x180, 35 mm, a 40-degree arc around a product spot while a box passes between
+            camera and spot, a second box beside it; also renders the truth WITH the product
+            (tests/data/generate/occluder_scene.py: OUT/truth/NNNN.png masks, gt.json
+            `product_truth`).
 - push:     a straight 2 m push in (dolly forward) at 1.5 m height, no rotation, 28 mm.
 - truck:    a straight 2 m move to the right at 1.5 m height, no rotation, 28 mm.
 The 24-frame handheld, tele and truck clips are committed (tests/data/clips); crane and push
@@ -50,6 +57,7 @@ import mathutils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clip_encode  # noqa: E402
+import occluder_scene  # noqa: E402
 import scene_build  # noqa: E402
 
 SENSOR_WIDTH_MM = 36.0
@@ -86,6 +94,15 @@ PRESETS = {
     ),
     "push": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="push", noise="frame"),
     "truck": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="truck", noise="frame"),
+    "light": dict(size=(320, 180), focal_mm=28.0, texture="rich", motion="arc", noise="frame"),
+    "occluder": dict(
+        size=(320, 180),
+        focal_mm=35.0,
+        texture="rich",
+        motion="spot_arc",
+        noise="frame",
+        occluder=True,
+    ),
     "tele": dict(
         size=(640, 360),
         focal_mm=50.0,
@@ -122,6 +139,9 @@ DESCRIPTIONS = {
     "looking at it",
     "pan": "tripod: camera fixed at (0, -3, 1.5), pans 40 deg left to right (yaw +20 to -20 deg) "
     "while tilted 15 deg down; rotation only",
+    "spot_arc": "camera 1.5 m high on a 40-degree arc of radius 3.2 m around the product spot "
+    "(0, 0.6, 0) (azimuth -70 to -30 deg), looking at 0.3 m above it; a box (Occluder) passes "
+    "between the camera and the spot, another (Beside) stands just north of it",
 }
 
 
@@ -134,13 +154,29 @@ def parse_args():
     p.add_argument("--fps", type=int, default=24, help="frame rate (average for vfr)")
     p.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel")
     p.add_argument("--crf", type=int, default=21, help="libx264 crf")
+    p.add_argument(
+        "--sun",
+        nargs=2,
+        type=float,
+        metavar=("AZ", "EL"),
+        help="sun direction: azimuth (deg from +X towards +Y, where the light comes from) and "
+        "elevation above the horizon (deg); default: the scene's own sun (gt.json `light`)",
+    )
+    p.add_argument(
+        "--overcast", action="store_true", help="no sun: a uniform overcast sky (soft light)"
+    )
     p.add_argument("--keep-png", action="store_true", help="keep the rendered PNGs in OUT/png")
     p.add_argument(
         "--reuse-png",
         action="store_true",
         help="do not render: encode the PNGs a --keep-png run left in OUT/png (same preset)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.sun and args.overcast:
+        p.error("--sun and --overcast exclude each other")
+    if args.sun and not (-360.0 <= args.sun[0] <= 360.0 and 0.0 < args.sun[1] <= 90.0):
+        p.error(f"--sun {args.sun[0]:g} {args.sun[1]:g}: need -360 <= AZ <= 360, 0 < EL <= 90")
+    return args
 
 
 def frame_times(num_frames, fps, vfr):
@@ -216,6 +252,8 @@ def camera_pose(motion, u, arc_deg=30.0, arc_radius=None):
             math.sin(pitch),
         )
         rot = look_rotation(forward) @ mathutils.Matrix.Rotation(roll, 3, "Z")
+    elif motion == "spot_arc":
+        return occluder_scene.camera_pose(u)
     else:
         raise ValueError(
             f"motion = {motion!r}; must be 'arc', 'pan', 'crane', 'handheld', 'push' or 'truck'"
@@ -458,14 +496,22 @@ def main():
     out_dir = os.path.abspath(args.out)
     png_dir = os.path.join(out_dir, "png")
     os.makedirs(png_dir, exist_ok=True)
-    objects = scene_build.build_scene(preset["texture"])
+    light = {"overcast": True} if args.overcast else {"sun": args.sun} if args.sun else None
+    objects, light_record = scene_build.build_scene(preset["texture"], light)
     if preset.get("walker"):
         # Walks 3 m left to right, 1.6 m in front of the arc's target, in the camera's view.
         n = args.frames
         path = [(-1.5 + 3.0 * i / max(1, n - 1), -0.6) for i in range(n)]
         objects.append(scene_build.add_walker(path))
+    if preset.get("occluder"):
+        objects += occluder_scene.add_boxes()
     frames, centres, seconds = render_frames(args, preset, png_dir)
     gt = gt_document(args, preset, objects, frames, centres)
+    if preset.get("occluder"):
+        gt["product_truth"] = occluder_scene.render_truth(
+            frames, png_dir, out_dir, preset.get("noise") == "frame"
+        )
+    gt["light"] = light_record
     clip_encode.encode(png_dir, os.path.join(out_dir, "video.mp4"), gt, args.crf)
     with open(os.path.join(out_dir, "gt.json"), "w") as f:
         json.dump(gt, f, indent=1)

@@ -13,6 +13,7 @@ coordinates) have the same density on every object. Two texture levels:
 import math
 
 import bpy
+import mathutils
 
 # name, centre (x, y, z) in metres, size (x, y, z) in metres, rotation about +Z in degrees,
 # colours (a, b) that the box's noise texture mixes.
@@ -173,27 +174,90 @@ def _floor_mesh():
     return mesh
 
 
-def _lights():
-    sun_data = bpy.data.lights.new("Sun", type="SUN")
-    sun_data.energy = 2.2
-    sun_data.angle = math.radians(2.0)
-    sun = bpy.data.objects.new("Sun", sun_data)
-    sun.rotation_euler = (math.radians(40.0), math.radians(10.0), math.radians(-30.0))
-    bpy.context.scene.collection.objects.link(sun)
+# The default light (every committed clip): a sun turned by these Euler angles (XYZ, degrees),
+# 2.2 W/m2, 2-degree disc, under a Nishita sky of strength 0.15.
+DEFAULT_SUN_EULER_DEG = (40.0, 10.0, -30.0)
+SUN_STRENGTH = 2.2
+SUN_ANGLE_DEG = 2.0
+SKY_STRENGTH = 0.15
+# Overcast: no sun, a uniform bright grey sky (soft light from the whole upper hemisphere).
+OVERCAST_COLOUR = (0.85, 0.87, 0.9)
+OVERCAST_STRENGTH = 1.0
+
+
+def sun_travel_direction(azimuth_deg, elevation_deg):
+    """Unit vector the sunlight travels along; azimuth is measured from +X towards +Y of the
+    direction the light comes FROM, elevation above the horizon (the convention of the add-on's
+    scene/lighting.py)."""
+    az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
+    return (-math.cos(el) * math.cos(az), -math.cos(el) * math.sin(az), -math.sin(el))
+
+
+def _sky_world(
+    colour=None, strength=SKY_STRENGTH, sun_elevation_deg=50.0, sun_rotation_deg=-30.0, disc=True
+):
     world = bpy.data.worlds.new("Sky") if not bpy.data.worlds else bpy.data.worlds[0]
     bpy.context.scene.world = world
     world.use_nodes = True
     tree = world.node_tree
-    sky = tree.nodes.new("ShaderNodeTexSky")
-    sky.sky_type = "NISHITA"
-    sky.sun_elevation = math.radians(50.0)
-    sky.sun_rotation = math.radians(-30.0)
-    tree.links.new(sky.outputs["Color"], tree.nodes["Background"].inputs["Color"])
-    tree.nodes["Background"].inputs["Strength"].default_value = 0.15
+    if colour is None:
+        sky = tree.nodes.new("ShaderNodeTexSky")
+        sky.sky_type = "NISHITA"
+        sky.sun_elevation = math.radians(sun_elevation_deg)
+        sky.sun_rotation = math.radians(sun_rotation_deg)
+        sky.sun_disc = disc
+        tree.links.new(sky.outputs["Color"], tree.nodes["Background"].inputs["Color"])
+    else:
+        tree.nodes["Background"].inputs["Color"].default_value = (*colour, 1.0)
+    tree.nodes["Background"].inputs["Strength"].default_value = strength
 
 
-def build_scene(texture):
-    """Build the scene; return the scene_objects list for gt.json."""
+def _lights(light=None):
+    """The scene's light; `light` None (the default sun), {"sun": (azimuth_deg, elevation_deg)}
+    or {"overcast": True}. Returns the gt.json `light` record."""
+    if light and light.get("overcast"):
+        _sky_world(colour=OVERCAST_COLOUR, strength=OVERCAST_STRENGTH)
+        return {
+            "model": "overcast",
+            "sky_colour": list(OVERCAST_COLOUR),
+            "sky_strength": OVERCAST_STRENGTH,
+            "note": "no sun: a uniform sky lights the scene; objects cast only soft contact "
+            "shadows",
+        }
+    sun_data = bpy.data.lights.new("Sun", type="SUN")
+    sun_data.energy = SUN_STRENGTH
+    sun_data.angle = math.radians(SUN_ANGLE_DEG)
+    sun = bpy.data.objects.new("Sun", sun_data)
+    bpy.context.scene.collection.objects.link(sun)
+    if light and "sun" in light:
+        az, el = light["sun"]
+        d = mathutils.Vector(sun_travel_direction(az, el))
+        sun.rotation_mode = "QUATERNION"
+        sun.rotation_quaternion = d.to_track_quat("-Z", "Y")
+        # The sky's sun disc is off: the lamp is the only sun (the sky's gradient follows it).
+        _sky_world(sun_elevation_deg=el, sun_rotation_deg=az - 90.0, disc=False)
+    else:
+        sun.rotation_euler = tuple(math.radians(a) for a in DEFAULT_SUN_EULER_DEG)
+        _sky_world()
+        bpy.context.view_layer.update()
+        d = (sun.matrix_world.to_3x3() @ mathutils.Vector((0.0, 0.0, -1.0))).normalized()
+        az = math.degrees(math.atan2(-d.y, -d.x))
+        el = math.degrees(math.asin(-d.z))
+    return {
+        "model": "sun",
+        "sun_azimuth_deg": az,
+        "sun_elevation_deg": el,
+        "sun_direction": [float(c) for c in d],
+        "sun_strength": SUN_STRENGTH,
+        "sun_angle_deg": SUN_ANGLE_DEG,
+        "sky": "Nishita",
+        "sky_strength": SKY_STRENGTH,
+    }
+
+
+def build_scene(texture, light=None):
+    """Build the scene; return (scene_objects list, light record) for gt.json. `light`: see
+    _lights."""
     if texture not in ("rich", "low"):
         raise ValueError(f"texture = {texture!r}; must be 'rich' or 'low'")
     _clear_scene()
@@ -231,8 +295,8 @@ def build_scene(texture):
                     "rotation_z_deg": rot,
                 }
             )
-    _lights()
-    return objects
+    light_record = _lights(light)
+    return objects, light_record
 
 
 def add_walker(frames_xy, size=(0.5, 0.35, 1.7)):

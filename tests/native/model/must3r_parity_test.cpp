@@ -2,9 +2,14 @@
 //
 // Every folder under the fixture root (default tests/data/must3r, override
 // with VANELIA_MUST3R_FIXTURES) that holds a manifest.json is one case; the
-// manifest says what to run:
+// manifest says what to run (the shared harness, testing/parity_harness.hpp,
+// reads manifests, compares and gates):
 // - decoder scenarios (a checkpoint + decoder calls): folders with the same
-//   parent run in name order, the memory carried from one to the next;
+//   parent run in name order, the memory carried from one to the next; in a
+//   folder, each call {prefix, H, W, render, memory_in} reads and produces
+//   <prefix><name>.npy, the memory carried from call to call; memory_in
+//   "given" starts from <prefix>mem_in_layer{k}.npy + mem_in_labels.npy
+//   (scalars in the call's memory_in_scalars); per-call memory_scalars;
 // - "preprocessing": PNG -> load_images outputs;
 // - "postprocess_synthetic": norm_exp, conf, focal, rigid registration;
 // - video mode (a manifest with parameters.mem_batches; keyframe_rule
@@ -30,6 +35,7 @@
 #include <limits>
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +48,7 @@
 
 #include "testing/npy.hpp"
 #include "testing/npy_tensor.hpp"
+#include "testing/parity_harness.hpp"
 #include <nlohmann/json.hpp>
 
 namespace vanelia::model {
@@ -52,79 +59,31 @@ using nlohmann::json;
 
 constexpr double kGate = 1e-4;
 
+using testing::Gate;
+using testing::LoadNpy;
+using testing::ReadJson;
+
 // The device the cases run on: the CPU in the CPU test binary, CUDA (float32,
-// TF32 off, fused attention) in the GPU binary, which compiles this file with
-// VANELIA_MUST3R_TEST_CUDA (CTest label gpu).
+// TF32 off, fused attention) in the GPU binary (VANELIA_PARITY_TEST_CUDA,
+// CTest label gpu).
 torch::Device TestDevice() {
-#ifdef VANELIA_MUST3R_TEST_CUDA
-  return torch::Device(torch::kCUDA, 0);
-#else
-  return torch::Device(torch::kCPU);
-#endif
+  return testing::ParityDevice();
 }
 
 fs::path FixtureRoot() {
-  if (const char* env = std::getenv("VANELIA_MUST3R_FIXTURES")) return env;
-  return fs::path(VANELIA_SOURCE_DIR) / "tests/data/must3r";
-}
-
-json ReadJson(const fs::path& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
-
-torch::Tensor LoadNpy(const fs::path& path) {
-  return testing::LoadNpyTensor(path.string());
+  return testing::FixtureRoot("VANELIA_MUST3R_FIXTURES", "tests/data/must3r");
 }
 
 std::string CaseName(const fs::path& dir) {
   return fs::relative(dir, FixtureRoot()).generic_string();
 }
 
-// Compares one tensor against the fixture file and prints the worst error.
-enum class Gate { kScaled, kPerPoint, kAbs, kExact };
-
 void ExpectNear(const std::string& case_name,
                 const std::string& file,
-                const torch::Tensor& got_in,
-                const torch::Tensor& ref_in,
+                const torch::Tensor& got,
+                const torch::Tensor& ref,
                 Gate gate) {
-  ASSERT_EQ(got_in.sizes(), ref_in.sizes())
-      << case_name << " " << file << ": shape mismatch";
-  torch::Tensor got = got_in.to(torch::kCPU).to(torch::kFloat64);
-  torch::Tensor ref = ref_in.to(torch::kCPU).to(torch::kFloat64);
-  // NaN marks "not computed" (overlap_score): the same entries must be NaN.
-  EXPECT_TRUE(torch::equal(got.isnan(), ref.isnan()))
-      << case_name << " " << file << ": NaN entries differ";
-  got = torch::where(got.isnan(), torch::zeros_like(got), got);
-  ref = torch::where(ref.isnan(), torch::zeros_like(ref), ref);
-  double worst = 0.0;
-  std::string metric;
-  switch (gate) {
-    case Gate::kScaled:
-      metric = "scaled";
-      worst = ((got - ref).abs() / (1.0 + ref.abs())).max().item<double>();
-      break;
-    case Gate::kPerPoint:
-      metric = "scaled_per_point";
-      worst = ((got - ref).norm(2, -1) / (1.0 + ref.norm(2, -1)))
-                  .max()
-                  .item<double>();
-      break;
-    case Gate::kAbs:
-      metric = "abs";
-      worst = (got - ref).abs().max().item<double>();
-      break;
-    case Gate::kExact:
-      metric = "exact";
-      worst = (got - ref).abs().max().item<double>();
-      break;
-  }
-  if (got.numel() == 0) worst = 0.0;
-  std::cout << "PARITY " << case_name << " " << file << " " << metric << " "
-            << worst << "\n";
-  const double limit = gate == Gate::kExact ? 0.0 : kGate;
-  EXPECT_LE(worst, limit) << case_name << " " << file << " (" << metric << ")";
+  testing::ExpectNear(case_name, file, got, ref, gate, kGate);
 }
 
 Gate GateFor(const std::string& stem) {
@@ -140,25 +99,40 @@ Gate GateFor(const std::string& stem) {
   return Gate::kScaled;
 }
 
-// Compares every manifest file we produced; inputs are skipped.
+// Compares every manifest file except the inputs (stems without prefix, for
+// every call prefix); a listed file with no produced value is a failure.
+// Gates go by the stem without its call prefix.
 void CompareFiles(const std::string& case_name,
                   const fs::path& dir,
                   const json& manifest,
-                  const std::map<std::string, torch::Tensor>& produced,
-                  const std::vector<std::string>& inputs) {
-  for (const auto& [file, info] : manifest.at("files").items()) {
-    const std::string stem = fs::path(file).stem().string();
-    if (std::find(inputs.begin(), inputs.end(), stem) != inputs.end()) continue;
-    std::string key = stem;
-    if (stem == "c2w_numpy_kabsch_reference") key = "c2w";
-    const auto it = produced.find(key);
-    ASSERT_NE(it, produced.end())
-        << case_name << ": no value for fixture file " << file;
-    const torch::Tensor ref = LoadNpy(dir / file);
-    std::vector<int64_t> shape = info.at("shape").get<std::vector<int64_t>>();
-    EXPECT_EQ(ref.sizes().vec(), shape) << case_name << " " << file;
-    ExpectNear(case_name, stem, it->second, ref, GateFor(stem));
+                  testing::Produced produced,
+                  const std::vector<std::string>& inputs,
+                  const std::vector<std::string>& prefixes = {""}) {
+  std::set<std::string> input_stems;
+  for (const std::string& prefix : prefixes) {
+    // Upstream's roma c2w and the numpy reference are both our c2w.
+    const auto c2w = produced.find(prefix + "c2w");
+    if (c2w != produced.end()) {
+      produced[prefix + "c2w_numpy_kabsch_reference"] = c2w->second;
+    }
+    for (const std::string& in : inputs) input_stems.insert(prefix + in);
   }
+  auto unprefixed = [&prefixes](const std::string& stem) {
+    std::string best = stem;
+    for (const std::string& p : prefixes) {
+      if (!p.empty() && stem.rfind(p, 0) == 0) best = stem.substr(p.size());
+    }
+    return best;
+  };
+  testing::CompareProduced(case_name,
+                           dir,
+                           testing::ManifestFiles(manifest),
+                           produced,
+                           input_stems,
+                           [&](const std::string& stem, const torch::Tensor&) {
+                             return std::make_pair(GateFor(unprefixed(stem)),
+                                                   kGate);
+                           });
 }
 
 // ---------------------------------------------------------------- decoder
@@ -189,6 +163,79 @@ bool IsDecoderScenario(const json& m) {
          !m.contains("parameters") && !m.at("calls").empty();
 }
 
+// A given input memory: <prefix>mem_in_layer{k}.npy (k = 0, 1, ...) and
+// <prefix>mem_in_labels.npy, with the call's memory_in_scalars.
+MemoryState GivenMemory(const fs::path& dir,
+                        const std::string& prefix,
+                        const json& scalars) {
+  MemoryState mem;
+  for (int k = 0;; ++k) {
+    const fs::path layer =
+        dir / (prefix + "mem_in_layer" + std::to_string(k) + ".npy");
+    if (!fs::exists(layer)) break;
+    mem.layers.push_back(LoadNpy(layer).to(TestDevice()));
+  }
+  const torch::Tensor labels = LoadNpy(dir / (prefix + "mem_in_labels.npy"));
+  mem.labels = labels.to(TestDevice());
+  mem.host_labels.assign(labels.data_ptr<int64_t>(),
+                         labels.data_ptr<int64_t>() + labels.size(1));
+  mem.num_images = scalars.at("mem_nimgs").get<int64_t>();
+  mem.protected_images = scalars.at("mem_protected_imgs").get<int64_t>();
+  mem.protected_tokens = scalars.at("mem_protected_tokens").get<int64_t>();
+  return mem;
+}
+
+// One decoder call: what it produces, keyed by file stem without prefix.
+testing::Produced RunDecoderCall(Must3rModel& model,
+                                 const torch::Tensor& images,
+                                 int64_t h,
+                                 int64_t w,
+                                 bool render,
+                                 std::optional<MemoryState>& memory) {
+  testing::Produced out;
+  const EncoderOutput enc = model.encoder->Encode(images);
+  out["enc_x"] = enc.tokens;
+  out["enc_pos"] = enc.positions;
+  DecoderTrace trace;
+  DecoderOutput dec = model.decoder->forward(enc.tokens.unsqueeze(0),
+                                             enc.positions.unsqueeze(0),
+                                             h,
+                                             w,
+                                             memory ? &*memory : nullptr,
+                                             render,
+                                             &trace);
+  out["dec_embed"] = trace.embed;
+  out["dec_block0_in"] = trace.block0_in;
+  for (size_t k = 0; k < trace.block_out.size(); ++k) {
+    out["dec_block" + std::to_string(k) + "_ca_mem"] = trace.ca_memory[k];
+    out["dec_block" + std::to_string(k) + "_out"] = trace.block_out[k];
+  }
+  out["dec_norm_out"] = trace.norm_out;
+  out["head_raw"] = dec.head;
+  for (size_t k = 0; k < dec.memory.layers.size(); ++k) {
+    out["mem_layer" + std::to_string(k)] = dec.memory.layers[k];
+  }
+  out["mem_labels"] = dec.memory.labels;
+  const PointmapPrediction pred = Postprocess(dec.head, true);
+  out["pts3d"] = pred.pts3d;
+  out["pts3d_local"] = pred.pts3d_local;
+  out["conf"] = pred.conf;
+  out["focal"] = pred.focal.reshape({-1});
+  out["c2w"] = pred.c2w;
+  out["focal_unclipped"] =
+      EstimateFocalKnowingDepth(pred.pts3d_local.reshape({-1, h, w, 3}),
+                                w / 2.0,
+                                h / 2.0,
+                                FocalMode::kWeiszfeld,
+                                -std::numeric_limits<double>::infinity());
+  out["true_shape"] =
+      torch::tensor({h, w}).view({1, 2}).repeat({images.size(0), 1});
+  // Copies: a later call may overwrite the memory buffers these view.
+  for (auto& [stem, t] : out) t = t.to(torch::kCPU).clone();
+  memory = dec.memory;
+  return out;
+}
+
 // Runs one scenario folder; `memory` carries the state between folders.
 void RunDecoderScenario(const fs::path& dir,
                         std::optional<MemoryState>& memory) {
@@ -198,65 +245,47 @@ void RunDecoderScenario(const fs::path& dir,
   EXPECT_EQ(model.config.decoder_string_converted,
             m.at("decoder_args_after_convert_decoder_args").get<std::string>());
   torch::NoGradGuard no_grad;
-  const torch::Tensor images = LoadNpy(dir / "images.npy").to(TestDevice());
-  const torch::Tensor true_shape = LoadNpy(dir / "true_shape.npy");
+  testing::Produced produced;
+  std::vector<std::string> prefixes;
   for (const json& call : m.at("calls")) {
+    const std::string prefix = call.value("prefix", "");
+    prefixes.push_back(prefix);
     const std::string memory_in = call.at("memory_in").get<std::string>();
     if (memory_in.rfind("none", 0) == 0) memory.reset();
+    if (memory_in == "given") {
+      memory = GivenMemory(dir, prefix, call.at("memory_in_scalars"));
+    }
     ASSERT_TRUE(memory_in.rfind("none", 0) == 0 || memory.has_value())
-        << name << ": needs the memory of a previous scenario";
-    const int64_t h = call.at("H").get<int64_t>();
-    const int64_t w = call.at("W").get<int64_t>();
-    const bool render = call.at("render").get<bool>();
-    std::map<std::string, torch::Tensor> out;
-    const EncoderOutput enc = model.encoder->Encode(images);
-    out["enc_x"] = enc.tokens;
-    out["enc_pos"] = enc.positions;
-    DecoderTrace trace;
-    DecoderOutput dec = model.decoder->forward(enc.tokens.unsqueeze(0),
-                                               enc.positions.unsqueeze(0),
-                                               h,
-                                               w,
-                                               memory ? &*memory : nullptr,
-                                               render,
-                                               &trace);
-    out["dec_embed"] = trace.embed;
-    out["dec_block0_in"] = trace.block0_in;
-    for (size_t k = 0; k < trace.block_out.size(); ++k) {
-      out["dec_block" + std::to_string(k) + "_ca_mem"] = trace.ca_memory[k];
-      out["dec_block" + std::to_string(k) + "_out"] = trace.block_out[k];
-    }
-    out["dec_norm_out"] = trace.norm_out;
-    out["head_raw"] = dec.head;
-    for (size_t k = 0; k < dec.memory.layers.size(); ++k) {
-      out["mem_layer" + std::to_string(k)] = dec.memory.layers[k];
-    }
-    out["mem_labels"] = dec.memory.labels;
-    const PointmapPrediction pred = Postprocess(dec.head, true);
-    out["pts3d"] = pred.pts3d;
-    out["pts3d_local"] = pred.pts3d_local;
-    out["conf"] = pred.conf;
-    out["focal"] = pred.focal.reshape({-1});
-    out["c2w"] = pred.c2w;
-    out["focal_unclipped"] =
-        EstimateFocalKnowingDepth(pred.pts3d_local.reshape({-1, h, w, 3}),
-                                  w / 2.0,
-                                  h / 2.0,
-                                  FocalMode::kWeiszfeld,
-                                  -std::numeric_limits<double>::infinity());
-    out["true_shape"] =
-        torch::tensor({h, w}).view({1, 2}).repeat({images.size(0), 1});
-    CompareFiles(name, dir, m, out, {"images"});
-    const json& scalars = m.at("facts").at("memory_scalars");
-    EXPECT_EQ(dec.memory.num_images, scalars.at("mem_nimgs").get<int64_t>());
-    EXPECT_EQ(dec.memory.protected_images,
+        << name << ": needs the memory of a previous call or scenario";
+    const torch::Tensor images =
+        LoadNpy(dir / (prefix + "images.npy")).to(TestDevice());
+    const testing::Produced out = RunDecoderCall(model,
+                                                 images,
+                                                 call.at("H").get<int64_t>(),
+                                                 call.at("W").get<int64_t>(),
+                                                 call.at("render").get<bool>(),
+                                                 memory);
+    for (const auto& [stem, t] : out) produced[prefix + stem] = t;
+    const json& scalars = call.contains("memory_scalars")
+                              ? call.at("memory_scalars")
+                              : m.at("facts").at("memory_scalars");
+    EXPECT_EQ(memory->num_images, scalars.at("mem_nimgs").get<int64_t>());
+    EXPECT_EQ(memory->protected_images,
               scalars.at("mem_protected_imgs").get<int64_t>());
-    EXPECT_EQ(dec.memory.protected_tokens,
+    EXPECT_EQ(memory->protected_tokens,
               scalars.at("mem_protected_tokens").get<int64_t>());
-    EXPECT_EQ(dec.memory.NumTokens(), scalars.at("Nmem").get<int64_t>());
-    memory = dec.memory;
+    EXPECT_EQ(memory->NumTokens(), scalars.at("Nmem").get<int64_t>());
   }
-  (void)true_shape;
+  std::vector<std::string> inputs = {"images"};
+  for (const std::string& p : prefixes) {
+    inputs.push_back("mem_in_labels");
+    for (int k = 0;
+         fs::exists(dir / (p + "mem_in_layer" + std::to_string(k) + ".npy"));
+         ++k) {
+      inputs.push_back("mem_in_layer" + std::to_string(k));
+    }
+  }
+  CompareFiles(name, dir, m, produced, inputs, prefixes);
 }
 
 // ---------------------------------------------------------- preprocessing
@@ -613,13 +642,14 @@ INSTANTIATE_TEST_SUITE_P(Fixtures,
                          CaseTestName);
 
 TEST(Must3rFixtureDiscovery, FindsEveryShippedCase) {
-  // The shipped copy holds 2 decoder chains, preprocessing, postprocess and
+  // The shipped copy holds 3 decoder chains (tiny_kv, tiny_normy and the
+  // multi-call tiny_kv_calls), preprocessing, postprocess and
   // four video runs (every 3rd frame a keyframe; two with the overlap rule;
   // one on frames of two shapes);
   // a root pointed elsewhere must hold at least one case.
   const auto cases = DiscoverCases();
   if (std::getenv("VANELIA_MUST3R_FIXTURES") == nullptr) {
-    EXPECT_EQ(cases.size(), 8u);
+    EXPECT_EQ(cases.size(), 9u);
   } else {
     EXPECT_GE(cases.size(), 1u);
   }

@@ -86,6 +86,10 @@ TEST(RunPipeline, HandsBatchItsArgumentsAndForwardsItsEvents) {
   options.location_m = std::array<double, 3>{-0.5, 1.0, 0.0};
   options.rotation_z_deg = -30.0;
   options.every = 2;
+  options.light = "fixed";  // no estimate line among the events
+  options.sun_deg = {-45.0, 30.0};
+  // A given grain is passed on as it is (no measure, no event).
+  options.grain_sigma = std::array<double, 3>{1.5, 2.0, 2.25};
   Recorder recorder;
   RunReporter reporter(recorder.Sink(), PipelineStages(options));
   const PipelineResult result = RunPipeline(options, &reporter);
@@ -102,6 +106,11 @@ TEST(RunPipeline, HandsBatchItsArgumentsAndForwardsItsEvents) {
   // "-0.5,1,0" as an option).
   EXPECT_TRUE(has("--location=-0.5,1,0"));
   EXPECT_TRUE(has("--rotation-z=-30"));
+  EXPECT_TRUE(has("--sun=-45,30"));
+  EXPECT_TRUE(has("--grain=1.5,2,2.25"));
+  EXPECT_FALSE(std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a.rfind("--light-json", 0) == 0;
+  }));
   EXPECT_TRUE(has("--progress") && has("json"));
   EXPECT_TRUE(has("--work-dir"));
   EXPECT_FALSE(has("--overwrite"));

@@ -27,6 +27,9 @@ struct Frame {
   int64_t index = 0;         // 0-based decoded frame number (CFR-mapped)
   double timestamp_s = 0.0;  // presentation time of this frame, seconds
   Image rgb;                 // upright RGB, possibly resized on the way out
+  // Optional ignore mask (mask_source.hpp): empty, or one channel of rgb's
+  // size, 255 = keep out of the solve (a moving thing), 0 = use.
+  Image mask;
 };
 
 struct VideoInfo {

@@ -35,6 +35,10 @@ struct PipelineOptions {
   // A track file of `video` (world "blender" or "track"); empty = track the
   // clip first with the default tracker (cached).
   std::string track;
+  // Ignore masks for the tracking (TrackerChoice::mask: images, a video or
+  // one image, white = moving things kept out of the solve); empty = none.
+  // Not with `track`.
+  std::string mask;
   int64_t samples = 256;  // Cycles samples per pixel (>= 1)
   int64_t start = 0;      // first decoded frame, inclusive (>= 0)
   int64_t end = -1;       // end frame, exclusive; -1 = to the end
@@ -76,6 +80,24 @@ struct PipelineOptions {
   // sequences under this folder, rendering whole frames; empty = none.
   std::string passes;
   std::string passes_format = "exr";  // "exr" (half, ZIP) or "png16"
+  // The plate's grain given to the product and its shadow (issue 21): "auto"
+  // measures it (pipeline/plate_grain.hpp), "off" adds none; a preview never
+  // has grain.
+  std::string grain = "auto";
+  // The grain's deviation per channel (R, G, B), 8-bit code values; unset =
+  // measured when grain is "auto".
+  std::optional<std::array<double, 3>> grain_sigma;
+  // The key light (issue 21): "auto" estimates the sun from the shadows the
+  // footage's objects cast on the floor (pipeline/light_stage.hpp; a soft
+  // top-down light when it shows none), "fixed" uses sun_deg.
+  std::string light = "auto";
+  // The sun of "fixed" (and when no estimate can be made): azimuth from +X
+  // towards +Y of where the light comes from, elevation above the floor,
+  // degrees (elevation in (0, 90]).
+  std::array<double, 2> sun_deg = {-60.0, 50.0};
+  // The estimate (vanelia-light/1 JSON) handed to Blender; set by WithLight
+  // when light is "auto".
+  std::string light_json;
 
   // Throws InputError naming the field, its value and the rule: files that
   // do not exist, an output that exists without `overwrite` (or that is one

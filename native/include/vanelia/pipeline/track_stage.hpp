@@ -7,11 +7,13 @@
 #pragma once
 
 #include "vanelia/core/progress.hpp"
+#include "vanelia/decode/mask_source.hpp"
 #include "vanelia/decode/video_reader.hpp"
 #include "vanelia/floor/alignment.hpp"
 #include "vanelia/track/tracker_factory.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -21,15 +23,25 @@ namespace vanelia {
 
 // Tracks the frames `reader` selects with the tracker `choice` names; the
 // result is the tracker's raw world (world "track") with the source (path,
-// content hash, frame count) and the tracker (name, version, options) filled
-// in. `read` is the selection the reader was opened with (it is recorded in
-// the tracker options). Throws Cancelled when `progress` returns false and
-// InputError (DecodeError) for footage that cannot be tracked.
+// content hash, frame count) and the tracker (name, version, options, and
+// with choice.mask "mask" and "mask_sha256") filled in. Masks are read
+// alongside the frames (Frame::mask). `read` is the selection the reader was
+// opened with (it is recorded in the tracker options). Throws Cancelled when
+// `progress` returns false and InputError (DecodeError) for footage that cannot
+// be tracked.
 TrackFile TrackFrames(VideoReader* reader,
                       const std::string& video,
                       const ReadOptions& read,
                       const TrackerChoice& choice,
                       const ProgressCallback& progress);
+
+// The ignore masks of choice.mask for the frames `reader` yields (the
+// clip's size and frame count checked, resized as the reader resizes), or
+// null without a mask. InputError (naming the mask) when they do not fit
+// or the tracker takes no masks. TrackFrames calls it; front ends may call
+// it first so that a bad mask is reported as such.
+std::unique_ptr<MaskSource> OpenClipMasks(const TrackerChoice& choice,
+                                          const VideoReader& reader);
 
 // Opens `video` with `read` and tracks it (TrackFrames). InputError when
 // read.start is past the last frame.
@@ -73,7 +85,12 @@ class TrackCache {
 // keys them: {"end": E, "every": 1, "start": S, "version": V} (every frame
 // of the range is tracked, --every only thins the render; V is this build's
 // version, so an upgraded tracker never reuses an older one's tracks).
-nlohmann::json ClassicalCacheOptions(int64_t start, int64_t end);
+// With a `mask` (TrackerChoice::mask) the key adds "mask_sha256", the
+// SourceContentSha256 of the mask's files, so a masked track never reuses
+// an unmasked one (or one of other masks); InputError when it is missing.
+nlohmann::json ClassicalCacheOptions(int64_t start,
+                                     int64_t end,
+                                     const std::string& mask = "");
 
 // The CLI's end-of-track summary: frames registered, reprojection error,
 // focal, lens, points, time and warnings; `output` is the file written.

@@ -27,6 +27,11 @@ struct TrackerChoice {
   // replaced by the one above). The other's weights must be empty.
   Must3rTrackerOptions must3r;
   Dust3rTrackerOptions dust3r;
+  // Ignore masks (decode/mask_source.hpp: a folder or pattern of images, a
+  // video, or one image for every frame; white = keep out of the solve);
+  // empty = none. The track stage reads them alongside the frames (Frame::
+  // mask); the classical tracker uses them.
+  std::string mask;
 };
 
 // The trackers this build has, in the order of preference ("classical",

@@ -365,64 +365,6 @@ void ParseMode(const BoundArgs& a,
   *kind = v->items[0].str_value;
 }
 
-Dust3rConfig ParseDust3rConfigString(const std::string& text,
-                                     const std::string& what) {
-  // dust3r load_model: ManyAR_PatchEmbed -> PatchEmbedDust3R and
-  // landscape_only=False, so no image is ever transposed at inference.
-  const ParsedCall call = ParseCall(text, what);
-  if (call.name != "AsymmetricCroCo3DStereo") {
-    throw ModelError(what + ": unknown model class '" + call.name +
-                     "'; must be AsymmetricCroCo3DStereo");
-  }
-  const BoundArgs a(
-      call,
-      {"output_mode",   "head_type",      "depth_mode",      "conf_mode",
-       "freeze",        "landscape_only", "patch_embed_cls", "img_size",
-       "patch_size",    "mask_ratio",     "enc_embed_dim",   "enc_depth",
-       "enc_num_heads", "dec_embed_dim",  "dec_depth",       "dec_num_heads",
-       "mlp_ratio",     "norm_layer",     "norm_im2_in_dec", "pos_embed"},
-      {},
-      false,
-      what);
-  Dust3rConfig c;
-  c.model_string = text;
-  EncoderConfig& e = c.encoder;
-  e.class_name = call.name;
-  a.ImgSize(&e.img_size_h, &e.img_size_w);
-  e.patch_size = a.Int("patch_size", 16);
-  e.embed_dim = a.Int("enc_embed_dim", 768);
-  e.depth = a.Int("enc_depth", 12);
-  e.num_heads = a.Int("enc_num_heads", 12);
-  e.mlp_ratio = a.Float("mlp_ratio", 4.0);
-  ParsePatchEmbed(a.String("patch_embed_cls", "PatchEmbedDust3R"), a.What());
-  e.patch_embed = PatchEmbedKind::kDust3r;
-  const std::string pos = a.String("pos_embed", "cosine");
-  if (pos.rfind("RoPE", 0) != 0) {
-    a.Wrong("pos_embed",
-            *a.Find("pos_embed"),
-            "only RoPE position embeddings are supported");
-  }
-  e.pos_embed = ParseRope(pos, a.What());
-  a.RejectPresent("norm_layer", "only the default LayerNorm(eps=1e-6)");
-  c.dec_embed_dim = a.Int("dec_embed_dim", c.dec_embed_dim);
-  c.dec_depth = a.Int("dec_depth", c.dec_depth);
-  c.dec_num_heads = a.Int("dec_num_heads", c.dec_num_heads);
-  c.mlp_ratio = e.mlp_ratio;
-  c.norm_im2_in_dec = a.Bool("norm_im2_in_dec", true);
-  c.head_type = a.String("head_type", "linear");
-  if (c.head_type != "linear" && c.head_type != "dpt") {
-    a.Wrong("head_type", *a.Find("head_type"), "must be 'linear' or 'dpt'");
-  }
-  c.output_mode = a.String("output_mode", "pts3d");
-  ParseMode(a, "depth_mode", &c.depth_mode, &c.depth_min, &c.depth_max);
-  ParseMode(a, "conf_mode", &c.conf_mode, &c.conf_min, &c.conf_max);
-  c.landscape_only = false;
-  CheckHeads(e.embed_dim, e.num_heads, a.What());
-  CheckHeads(c.dec_embed_dim, c.dec_num_heads, a.What());
-  c.resolution = std::max(e.img_size_h, e.img_size_w);
-  return c;
-}
-
 }  // namespace
 
 const char* FeedbackTypeName(FeedbackType t) {
@@ -543,6 +485,64 @@ void CheckResolution(const ModelConfig& config,
                      std::to_string(image_size) + " or set the image size to " +
                      std::to_string(config.resolution));
   }
+}
+
+Dust3rConfig ParseDust3rConfigString(const std::string& text,
+                                     const std::string& what) {
+  // dust3r load_model: ManyAR_PatchEmbed -> PatchEmbedDust3R and
+  // landscape_only=False, so no image is ever transposed at inference.
+  const ParsedCall call = ParseCall(text, what);
+  if (call.name != "AsymmetricCroCo3DStereo") {
+    throw ModelError(what + ": unknown model class '" + call.name +
+                     "'; must be AsymmetricCroCo3DStereo");
+  }
+  const BoundArgs a(
+      call,
+      {"output_mode",   "head_type",      "depth_mode",      "conf_mode",
+       "freeze",        "landscape_only", "patch_embed_cls", "img_size",
+       "patch_size",    "mask_ratio",     "enc_embed_dim",   "enc_depth",
+       "enc_num_heads", "dec_embed_dim",  "dec_depth",       "dec_num_heads",
+       "mlp_ratio",     "norm_layer",     "norm_im2_in_dec", "pos_embed"},
+      {},
+      false,
+      what);
+  Dust3rConfig c;
+  c.model_string = text;
+  EncoderConfig& e = c.encoder;
+  e.class_name = call.name;
+  a.ImgSize(&e.img_size_h, &e.img_size_w);
+  e.patch_size = a.Int("patch_size", 16);
+  e.embed_dim = a.Int("enc_embed_dim", 768);
+  e.depth = a.Int("enc_depth", 12);
+  e.num_heads = a.Int("enc_num_heads", 12);
+  e.mlp_ratio = a.Float("mlp_ratio", 4.0);
+  ParsePatchEmbed(a.String("patch_embed_cls", "PatchEmbedDust3R"), a.What());
+  e.patch_embed = PatchEmbedKind::kDust3r;
+  const std::string pos = a.String("pos_embed", "cosine");
+  if (pos.rfind("RoPE", 0) != 0) {
+    a.Wrong("pos_embed",
+            *a.Find("pos_embed"),
+            "only RoPE position embeddings are supported");
+  }
+  e.pos_embed = ParseRope(pos, a.What());
+  a.RejectPresent("norm_layer", "only the default LayerNorm(eps=1e-6)");
+  c.dec_embed_dim = a.Int("dec_embed_dim", c.dec_embed_dim);
+  c.dec_depth = a.Int("dec_depth", c.dec_depth);
+  c.dec_num_heads = a.Int("dec_num_heads", c.dec_num_heads);
+  c.mlp_ratio = e.mlp_ratio;
+  c.norm_im2_in_dec = a.Bool("norm_im2_in_dec", true);
+  c.head_type = a.String("head_type", "linear");
+  if (c.head_type != "linear" && c.head_type != "dpt") {
+    a.Wrong("head_type", *a.Find("head_type"), "must be 'linear' or 'dpt'");
+  }
+  c.output_mode = a.String("output_mode", "pts3d");
+  ParseMode(a, "depth_mode", &c.depth_mode, &c.depth_min, &c.depth_max);
+  ParseMode(a, "conf_mode", &c.conf_mode, &c.conf_min, &c.conf_max);
+  c.landscape_only = false;
+  CheckHeads(e.embed_dim, e.num_heads, a.What());
+  CheckHeads(c.dec_embed_dim, c.dec_num_heads, a.What());
+  c.resolution = std::max(e.img_size_h, e.img_size_w);
+  return c;
 }
 
 Dust3rConfig ParseDust3rConfig(const Checkpoint& checkpoint) {

@@ -47,6 +47,35 @@ Image ToWorkSize(const Image& image, int width, int height) {
   return out;
 }
 
+// Pixels of margin around the ignore mask at the working size: a corner's
+// response (5x5 block) and its sub-pixel window reach that far, so a corner
+// just outside a tight mask would still sit on the moving thing's edge.
+constexpr int kMaskMarginPx = 3;
+
+// The ignore mask of a frame at the working size: a working pixel is
+// ignored when any part of its footprint is, then grown by kMaskMarginPx.
+Image WorkMask(const Image& mask, int width, int height) {
+  const cv::Mat src(mask.height,
+                    mask.width,
+                    CV_8UC1,
+                    const_cast<uint8_t*>(mask.data.data()),
+                    static_cast<size_t>(mask.stride));
+  Image out = Image::Create(width, height, 1);
+  cv::Mat dst(height, width, CV_8UC1, out.data.data(), out.stride);
+  if (mask.width == width && mask.height == height) {
+    src.copyTo(dst);
+  } else {
+    cv::resize(src, dst, dst.size(), 0, 0, cv::INTER_AREA);
+  }
+  cv::threshold(dst, dst, 0, 255, cv::THRESH_BINARY);
+  const int side = 2 * kMaskMarginPx + 1;
+  cv::dilate(
+      dst,
+      dst,
+      cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(side, side)));
+  return out;
+}
+
 void CheckFrame(const Frame& frame, const FrameFeedInfo& info, int64_t n) {
   if (frame.rgb.Empty() || frame.rgb.width != info.width ||
       frame.rgb.height != info.height ||
@@ -56,6 +85,16 @@ void CheckFrame(const Frame& frame, const FrameFeedInfo& info, int64_t n) {
         << "x" << frame.rgb.height << "x" << frame.rgb.channels
         << "; every frame must be " << info.width << "x" << info.height
         << " RGB or grey";
+    throw InputError(msg.str());
+  }
+  if (!frame.mask.Empty() &&
+      (frame.mask.width != frame.rgb.width ||
+       frame.mask.height != frame.rgb.height || frame.mask.channels != 1)) {
+    std::ostringstream msg;
+    msg << "frame " << frame.index << " (#" << n << "): mask "
+        << frame.mask.width << "x" << frame.mask.height << "x"
+        << frame.mask.channels << "; must be one channel of the frame's size "
+        << frame.rgb.width << "x" << frame.rgb.height;
     throw InputError(msg.str());
   }
 }
@@ -175,7 +214,12 @@ TrackResult ClassicalTracker::Track(const FrameFeed& feed,
   while (feed(&frame)) {
     CheckFrame(frame, info, static_cast<int64_t>(metas.size()));
     mapper.SetProgress(&track_progress, static_cast<int64_t>(metas.size()));
-    mapper.AddFrame(ToWorkSize(frame.rgb, work_width, work_height));
+    if (frame.mask.Empty()) {
+      mapper.AddFrame(ToWorkSize(frame.rgb, work_width, work_height));
+    } else {
+      const Image ignore = WorkMask(frame.mask, work_width, work_height);
+      mapper.AddFrame(ToWorkSize(frame.rgb, work_width, work_height), &ignore);
+    }
     Frame meta;
     meta.index = frame.index;
     meta.timestamp_s = frame.timestamp_s;

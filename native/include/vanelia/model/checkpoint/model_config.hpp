@@ -162,4 +162,9 @@ struct Dust3rConfig {
 // From checkpoint.args.model. ModelError when it is not a DUSt3R checkpoint.
 Dust3rConfig ParseDust3rConfig(const Checkpoint& checkpoint);
 
+// The constructor string itself (checkpoint.args.model), with load_model's
+// rules; `what` prefixes error messages.
+Dust3rConfig ParseDust3rConfigString(const std::string& text,
+                                     const std::string& what);
+
 }  // namespace vanelia

@@ -8,6 +8,10 @@
 //     pyramidal Lucas-Kanade, kept only when tracking back lands within
 //     `max_forward_backward_px`; new corners fill the gaps every frame.
 //     Noisy footage (most tracks lost in one step) is smoothed from then on.
+//     Frames with an ignore mask (Frame::mask: moving people, cars, sky, a
+//     screen) start no corner on it, grown by 3 px at the working size, and
+//     a track that enters it ends there; relocalisation takes no SIFT
+//     feature on it either.
 //  2. Keyframes by parallax (median track displacement) or track loss.
 //  3. A two-view start between the first keyframe and a later one, chosen
 //     when the essential matrix explains the tracks clearly better than a

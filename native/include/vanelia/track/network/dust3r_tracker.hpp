@@ -3,7 +3,9 @@
 // confidence, subsampled to a bounded count) and a TrackSummary out. It runs
 // the pairwise network of vanelia/model on a bounded scene graph (every
 // frame encoded once, its encoder output reused by all its pairs), then
-// upstream's global alignment (PointCloudOptimizer, spanning-tree init).
+// upstream's global alignment (PointCloudOptimizer, spanning-tree init),
+// in overlapping windows registered into one world for long clips
+// (model/dust3r/global_alignment_windows.hpp), so memory stays bounded.
 // No LibTorch type appears here.
 #pragma once
 
@@ -32,6 +34,13 @@ struct Dust3rTrackerOptions {
   int align_iterations = 300;             // Adam steps
   double align_lr = 0.01;                 // initial learning rate
   std::string align_schedule = "cosine";  // "cosine" or "linear"
+  // Frames per alignment window (pairs and optimiser of one window in
+  // memory at a time); 0 = the whole clip at once, as upstream. 64 frames
+  // of 512x288 pairs on swin-3 hold about 2 GB.
+  int align_window = 64;
+  // Frames shared by consecutive windows, whose points register the next
+  // window into the first one's world; in [1, align_window - 1].
+  int align_overlap = 8;
   double min_confidence = 3.0;  // DUSt3R conf (1 + exp) for kept points
   int point_stride = 4;         // keep every n-th pixel in x and y
   int64_t max_points = 200000;  // bound on the returned point count

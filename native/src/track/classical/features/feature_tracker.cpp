@@ -68,6 +68,27 @@ cv::Mat ToGrey(const Image& image) {
   return grey;
 }
 
+// Drops the tracks whose pixel lies on a nonzero pixel of `ignore`.
+void DropIgnored(const Image* ignore,
+                 std::vector<int>* ids,
+                 std::vector<cv::Point2f>* px) {
+  if (ignore == nullptr) return;
+  size_t kept = 0;
+  for (size_t i = 0; i < ids->size(); ++i) {
+    const cv::Point2f& p = (*px)[i];
+    const int x =
+        std::clamp(static_cast<int>(p.x + 0.5f), 0, ignore->width - 1);
+    const int y =
+        std::clamp(static_cast<int>(p.y + 0.5f), 0, ignore->height - 1);
+    if (ignore->At(x, y, 0) != 0) continue;
+    (*ids)[kept] = (*ids)[i];
+    (*px)[kept] = p;
+    ++kept;
+  }
+  ids->resize(kept);
+  px->resize(kept);
+}
+
 Eigen::Matrix<uint8_t, 3, 1> ColorAt(const Image& image, cv::Point2f p) {
   const int x = std::clamp(static_cast<int>(p.x + 0.5f), 0, image.width - 1);
   const int y = std::clamp(static_cast<int>(p.y + 0.5f), 0, image.height - 1);
@@ -163,7 +184,11 @@ void FeatureTracker::FlowActive(const std::vector<cv::Mat>& pyramid,
   CorrectFromAnchors(pyramid, slot, ids, px);
 }
 
-int FeatureTracker::AddFrame(const Image& image) {
+int FeatureTracker::AddFrame(const Image& image, const Image* ignore) {
+  VANELIA_CHECK(ignore == nullptr ||
+                (ignore->channels == 1 && ignore->width == image.width &&
+                 ignore->height == image.height))
+      << "AddFrame: the ignore mask must be one channel of the image's size";
   const int slot = static_cast<int>(frames_.size());
   frames_.emplace_back();
   cv::Mat raw = ToGrey(image);
@@ -188,6 +213,9 @@ int FeatureTracker::AddFrame(const Image& image) {
     FlowActive(
         pyramid, slot, image.width, image.height, &next_active, &next_px);
   }
+  // A track that enters the ignore mask ends there (it follows a moving
+  // thing, or is about to be occluded by one).
+  DropIgnored(ignore, &next_active, &next_px);
   for (int id : s.active) tracks_[id].alive = false;
   for (int id : next_active) tracks_[id].alive = true;
   Reanchor(slot, image.width, next_active, next_px);
@@ -198,7 +226,7 @@ int FeatureTracker::AddFrame(const Image& image) {
                                     static_cast<int>(obs.size()) - 1);
   }
 
-  Replenish(image, grey, slot, &next_active, &next_px);
+  Replenish(image, grey, ignore, slot, &next_active, &next_px);
   // Keep the pyramids some alive track is anchored on (this one included).
   std::map<int, std::vector<cv::Mat>> kept;
   for (int id : next_active) {
@@ -220,6 +248,7 @@ int FeatureTracker::AddFrame(const Image& image) {
 
 void FeatureTracker::Replenish(const Image& image,
                                const cv::Mat& grey,
+                               const Image* ignore,
                                int slot,
                                std::vector<int>* ids,
                                std::vector<cv::Point2f>* px) {
@@ -230,6 +259,14 @@ void FeatureTracker::Replenish(const Image& image,
     const int radius =
         std::max(2, static_cast<int>(options_.min_distance_px * scale));
     cv::Mat mask(grey.size(), CV_8UC1, cv::Scalar(255));
+    if (ignore != nullptr) {
+      const cv::Mat ignored(ignore->height,
+                            ignore->width,
+                            CV_8UC1,
+                            const_cast<uint8_t*>(ignore->data.data()),
+                            static_cast<size_t>(ignore->stride));
+      mask.setTo(cv::Scalar(0), ignored);  // no corner on a moving thing
+    }
     for (const auto& p : *px) {
       cv::circle(mask, p, radius, cv::Scalar(0), -1);
     }

@@ -63,8 +63,10 @@ class FeatureTracker {
   FeatureTracker(const FeatureTracker&) = delete;
   FeatureTracker& operator=(const FeatureTracker&) = delete;
 
-  // Tracks into a new frame (RGB or grey), returns its slot.
-  int AddFrame(const Image& image);
+  // Tracks into a new frame (RGB or grey), returns its slot. `ignore`:
+  // null, or a one-channel mask of the image's size whose nonzero pixels
+  // (a moving thing) start no track, and end a track that enters them.
+  int AddFrame(const Image& image, const Image* ignore = nullptr);
 
   const std::vector<FeatureTrack>& Tracks() const { return tracks_; }
 
@@ -108,6 +110,7 @@ class FeatureTracker {
   // `ids` at `px` are sparse, and appends them to `ids` and `px`.
   void Replenish(const Image& image,
                  const cv::Mat& grey,
+                 const Image* ignore,
                  int slot,
                  std::vector<int>* ids,
                  std::vector<cv::Point2f>* px);

@@ -128,8 +128,19 @@ std::vector<uint8_t> IncrementalMapper::RegisteredMask() const {
   return mask;
 }
 
-void IncrementalMapper::KeepGrey(const Image& image, int slot) {
+void IncrementalMapper::KeepGrey(const Image& image,
+                                 const Image* ignore,
+                                 int slot) {
   keyframe_grey_.resize(static_cast<size_t>(slot) + 1);
+  keyframe_usable_.resize(static_cast<size_t>(slot) + 1);
+  if (ignore != nullptr) {
+    const cv::Mat ignored(ignore->height,
+                          ignore->width,
+                          CV_8UC1,
+                          const_cast<uint8_t*>(ignore->data.data()),
+                          static_cast<size_t>(ignore->stride));
+    cv::compare(ignored, 0, keyframe_usable_[slot], cv::CMP_EQ);
+  }
   const cv::Mat src(image.height,
                     image.width,
                     image.channels == 3 ? CV_8UC3 : CV_8UC1,
@@ -142,21 +153,21 @@ void IncrementalMapper::KeepGrey(const Image& image, int slot) {
   }
 }
 
-void IncrementalMapper::AddFrame(const Image& image) {
-  const int slot = tracker_.AddFrame(image);
+void IncrementalMapper::AddFrame(const Image& image, const Image* ignore) {
+  const int slot = tracker_.AddFrame(image, ignore);
   rec_.Resize(tracker_);
   rec_.poses[slot].focal = rec_.camera.focal;
   if (slot == 0 || !IsKeyframe(slot)) {
     if (slot == 0) {
       keyframes_.push_back(0);
       rec_.poses[0].keyframe = true;
-      KeepGrey(image, 0);
+      KeepGrey(image, ignore, 0);
     }
     return;
   }
   keyframes_.push_back(slot);
   rec_.poses[slot].keyframe = true;
-  KeepGrey(image, slot);
+  KeepGrey(image, ignore, slot);
   if (!initialized_) {
     TryInitialize(slot);
   } else {

@@ -46,7 +46,9 @@ class IncrementalMapper {
                     std::optional<double> focal_px);
 
   // Tracks a frame (working size) and grows the map when it is a keyframe.
-  void AddFrame(const Image& image);
+  // `ignore`: null, or a one-channel mask of its size, nonzero = a moving
+  // thing (no track starts or continues there, no SIFT feature is taken).
+  void AddFrame(const Image& image, const Image* ignore = nullptr);
 
   // Registers every frame and runs the global bundle adjustment. Throws
   // InputError when the clip cannot be solved.
@@ -87,8 +89,9 @@ class IncrementalMapper {
 
  private:
   bool IsKeyframe(int slot) const;
-  // Stores the grey of keyframe `slot` (keyframe_grey_).
-  void KeepGrey(const Image& image, int slot);
+  // Stores the grey of keyframe `slot` (keyframe_grey_) and where its
+  // features may lie (keyframe_usable_).
+  void KeepGrey(const Image& image, const Image* ignore, int slot);
   void TryInitialize(int slot);
   // Poses of the two start views and their points; false when too few
   // points triangulate.
@@ -186,6 +189,9 @@ class IncrementalMapper {
   // Grey image of each keyframe slot (working size; empty for the others),
   // kept for relocalisation's descriptors.
   std::vector<cv::Mat> keyframe_grey_;
+  // Per keyframe slot: 255 where SIFT may take features, 0 on the ignore
+  // mask; empty without a mask.
+  std::vector<cv::Mat> keyframe_usable_;
   std::map<int, SiftView> sift_;
   // Cancel polling (SetProgress); Poll() may run on worker threads.
   void Poll() const;

@@ -212,8 +212,13 @@ const SiftView& IncrementalMapper::SiftOf(int slot) {
   if (it != sift_.end()) return it->second;
   SiftView view;
   cv::Ptr<cv::SIFT> sift = cv::SIFT::create(kSiftFeatures);
+  // Keypoints on the ignore mask (moving things) are not taken.
+  const cv::Mat& usable = keyframe_usable_[slot];
   sift->detectAndCompute(
-      keyframe_grey_[slot], cv::noArray(), view.keypoints, view.desc);
+      keyframe_grey_[slot],
+      usable.empty() ? cv::noArray() : cv::InputArray(usable),
+      view.keypoints,
+      view.desc);
   return sift_.emplace(slot, std::move(view)).first->second;
 }
 
