@@ -174,6 +174,7 @@ ImageNoise EstimateFramesNoise(const std::vector<Image>& frames,
   if (estimates.empty()) return noise;
   for (int c = 0; c < 3; ++c) {
     std::vector<double> values;
+    values.reserve(estimates.size());
     for (const ImageNoise& e : estimates) values.push_back(e.sigma[c]);
     const size_t mid = values.size() / 2;
     std::nth_element(values.begin(), values.begin() + mid, values.end());
