@@ -3,6 +3,7 @@
 #include "vanelia/core/error.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "frame_source.hpp"
 
 extern "C" {
+#include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/log.h>
 #include <libavutil/opt.h>
@@ -52,6 +54,19 @@ void SetLibavLogLevel(bool quiet) {
 int ThreadCount(int requested) {
   if (requested > 0) return requested;
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+int DisplayRotationDeg(const AVStream& stream) {
+  size_t size = 0;
+  const uint8_t* matrix =
+      av_stream_get_side_data(&stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (matrix == nullptr || size < 9 * sizeof(int32_t)) return 0;
+  const double angle =
+      av_display_rotation_get(reinterpret_cast<const int32_t*>(matrix));
+  if (std::isnan(angle)) return 0;
+  int theta = static_cast<int>(std::lround(-angle));
+  theta = ((theta % 360) + 360) % 360;
+  return static_cast<int>(std::lround(theta / 90.0)) % 4 * 90;
 }
 
 namespace {

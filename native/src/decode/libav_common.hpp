@@ -92,4 +92,8 @@ FramePtr DecodeImageFile(const std::string& path, std::string* codec_name);
 // The number of decoder threads for `requested` (0 = one per core).
 int ThreadCount(int requested);
 
+// The stream's display-matrix rotation as the ffmpeg CLI applies it: a
+// clockwise angle in degrees snapped to 0, 90, 180 or 270; 0 without one.
+int DisplayRotationDeg(const AVStream& stream);
+
 }  // namespace vanelia::internal

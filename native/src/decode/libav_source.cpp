@@ -13,7 +13,6 @@
 #include "libav_common.hpp"
 
 extern "C" {
-#include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -32,20 +31,6 @@ constexpr int64_t kMaxForwardGap = 32;
 
 std::string NameOr(const char* name, const char* fallback) {
   return name != nullptr ? name : fallback;
-}
-
-int RotationOf(const AVStream& stream) {
-  size_t size = 0;
-  const uint8_t* matrix =
-      av_stream_get_side_data(&stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
-  if (matrix == nullptr || size < 9 * sizeof(int32_t)) return 0;
-  const double angle =
-      av_display_rotation_get(reinterpret_cast<const int32_t*>(matrix));
-  if (std::isnan(angle)) return 0;
-  // As the ffmpeg CLI: a clockwise angle, snapped to a multiple of 90.
-  int theta = static_cast<int>(std::lround(-angle));
-  theta = ((theta % 360) + 360) % 360;
-  return static_cast<int>(std::lround(theta / 90.0)) % 4 * 90;
 }
 
 class LibavSource : public FrameSource {
@@ -178,7 +163,7 @@ class LibavSource : public FrameSource {
     info_.path = path_;
     info_.coded_width = par.width;
     info_.coded_height = par.height;
-    info_.rotation_deg = RotationOf(*stream_);
+    info_.rotation_deg = DisplayRotationDeg(*stream_);
     const bool swap = info_.rotation_deg == 90 || info_.rotation_deg == 270;
     info_.width = swap ? par.height : par.width;
     info_.height = swap ? par.width : par.height;

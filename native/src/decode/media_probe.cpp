@@ -15,7 +15,6 @@
 #include "libav_common.hpp"
 
 extern "C" {
-#include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 }
 #endif
@@ -34,21 +33,6 @@ std::string TagName(const char* name) {
     return "";
   }
   return text;
-}
-
-// The display matrix's clockwise rotation, snapped to a multiple of 90 (as
-// the ffmpeg CLI and VideoReader do).
-int DisplayRotationDeg(const AVStream& stream) {
-  size_t size = 0;
-  const uint8_t* matrix =
-      av_stream_get_side_data(&stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
-  if (matrix == nullptr || size < 9 * sizeof(int32_t)) return 0;
-  const double angle =
-      av_display_rotation_get(reinterpret_cast<const int32_t*>(matrix));
-  if (std::isnan(angle)) return 0;
-  int theta = static_cast<int>(std::lround(-angle));
-  theta = ((theta % 360) + 360) % 360;
-  return static_cast<int>(std::lround(theta / 90.0)) % 4 * 90;
 }
 
 // In time-base ticks, so that a container's rounding (Matroska's 1 ms) is
@@ -123,7 +107,7 @@ void FillStreams(const AVFormatContext& format,
   probe->container = format.iformat != nullptr ? format.iformat->name : "";
   probe->coded_width = par.width;
   probe->coded_height = par.height;
-  probe->rotation_deg = DisplayRotationDeg(video);
+  probe->rotation_deg = internal::DisplayRotationDeg(video);
   const bool swap = probe->rotation_deg == 90 || probe->rotation_deg == 270;
   probe->width = swap ? par.height : par.width;
   probe->height = swap ? par.width : par.height;
