@@ -71,14 +71,11 @@ def is_system_library(soname):
     return base in SYSTEM_LIBRARIES
 
 
-def ldd(path):
-    """{soname: resolved path} of everything the dynamic loader would load
-    for `path`; BundleError naming what it cannot find."""
-    run = subprocess.run(["ldd", path], capture_output=True, text=True)
-    if run.returncode != 0:
-        raise BundleError(f"'{path}': ldd failed: {run.stderr.strip() or run.stdout.strip()}")
+def parse_ldd(text):
+    """ldd's output for one file -> ({soname: resolved path}, [sonames it
+    cannot find])."""
     found, missing = {}, []
-    for line in run.stdout.splitlines():
+    for line in text.splitlines():
         m = _LDD_MISSING.match(line)
         if m:
             missing.append(m.group(1))
@@ -86,6 +83,16 @@ def ldd(path):
         m = _LDD_LINE.match(line)
         if m:
             found[m.group(1)] = m.group(2)
+    return found, missing
+
+
+def ldd(path):
+    """{soname: resolved path} of everything the dynamic loader would load
+    for `path`; BundleError naming what it cannot find."""
+    run = subprocess.run(["ldd", path], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise BundleError(f"'{path}': ldd failed: {run.stderr.strip() or run.stdout.strip()}")
+    found, missing = parse_ldd(run.stdout)
     if missing:
         raise BundleError(f"'{path}': ldd cannot find {', '.join(missing)}")
     return found

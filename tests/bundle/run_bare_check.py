@@ -27,7 +27,6 @@ check.
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +42,6 @@ import bundle_native  # noqa: E402
 from vanelia_blender.core import worker  # noqa: E402
 
 SAMPLE = os.path.join(REPO, "tests", "data", "sample")
-LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$")
 
 
 def check(cond, message):
@@ -91,19 +89,12 @@ def check_ldd(root, binds, bundle):
         run.returncode == 0,
         f"ldd runs in the bare root on {len(files)} files ({run.stderr.strip()[-300:]})",
     )
-    outside, missing, current = set(), [], None
-    for line in run.stdout.splitlines():
-        if line.startswith("== "):
-            current = line[3:]
-            continue
-        m = LDD_LINE.match(line)
-        if not m:
-            continue
-        soname, where = m.group(1), m.group(2)
-        if where == "not found":
-            missing.append(f"{os.path.relpath(current, bundle)}: {soname}")
-        elif not where.startswith(bundle + os.sep):
-            outside.add(soname)
+    outside, missing = set(), []
+    for block in run.stdout.split("== ")[1:]:
+        current, _, text = block.partition("\n")
+        found, lost = bundle_native.parse_ldd(text)
+        missing += [f"{os.path.relpath(current, bundle)}: {soname}" for soname in lost]
+        outside.update(s for s, where in found.items() if not where.startswith(bundle + os.sep))
     check(not missing, f"nothing is 'not found' ({missing[:5]})")
     foreign = sorted(s for s in outside if not bundle_native.is_system_library(s))
     check(
