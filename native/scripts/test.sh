@@ -8,12 +8,22 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 start=$(date +%s)
 bash native/scripts/install_deps.sh
-echo "== Blender 4.3 root (Debian 13; made once, ~5 min cold: native/scripts/blender4_root.sh)"
-bash native/scripts/blender4_root.sh >/dev/null
-echo "== bare Debian 12 root (made once, ~1.5 min cold: native/scripts/bare_root.sh)"
-bash native/scripts/bare_root.sh >/dev/null
+# The two roots are mostly downloads and unpacking: they are made while the
+# compiler runs, and waited for before the tests that use them.
+roots_log="$(mktemp -d)"
+echo "== Blender 4.3 root (Debian 13) and bare Debian 12 root, made once in the background" \
+  "(~5 + ~1.5 min cold: native/scripts/blender4_root.sh, bare_root.sh; logs in $roots_log)"
+(bash native/scripts/blender4_root.sh >"$roots_log/blender4.log" 2>&1 &&
+  bash native/scripts/bare_root.sh >"$roots_log/bare.log" 2>&1) &
+roots_pid=$!
 echo "== build"
 bash native/scripts/build.sh
+if ! wait "$roots_pid"; then
+  echo "error: making the Blender 4.3 or bare Debian 12 root failed:" >&2
+  tail -n 40 "$roots_log"/*.log >&2
+  exit 1
+fi
+echo "== roots ready"
 echo "== ctest (C++ and Blender; GPU tests excluded)"
 status=0
 ctest --test-dir build -LE gpu --output-on-failure -j "$(nproc)" || status=1
