@@ -398,6 +398,33 @@ TEST(Must3rVideo, MaxKeyframesBoundsTheMemory) {
   EXPECT_EQ(r.memory.NumTokens(), 3 * 24);
 }
 
+TEST(Must3rVideo, FirstPassAndRenderWithMemory) {
+  Must3rModel model = LoadMust3rModel(kData + "/checkpoints/tiny_kv.pth");
+  const torch::Tensor imgs = OrbitImages().narrow(0, 0, 4);
+  Must3rVideoOptions options;
+  options.local_context_size = 0;
+  const Must3rVideoResult plain = RunMust3rVideo(model, imgs, options);
+  EXPECT_TRUE(plain.first_pass.empty());  // kept only when asked
+  options.keep_first_pass = true;
+  const Must3rVideoResult kept = RunMust3rVideo(model, imgs, options);
+  ASSERT_EQ(kept.first_pass.size(), 4u);  // no refinement: the last pass
+  EXPECT_TRUE(torch::equal(kept.first_pass[3].conf, kept.per_frame[3].conf));
+  // Rendering leaves the memory as it is; chunks of 1 agree with one call.
+  const torch::Tensor before = kept.memory.layers[0].clone();
+  const auto one = RenderWithMemory(model, imgs, kept.memory);
+  const auto chunked = RenderWithMemory(model, imgs, kept.memory, 1);
+  ASSERT_EQ(one.size(), 4u);
+  EXPECT_TRUE(torch::equal(before, kept.memory.layers[0]));
+  for (size_t i = 0; i < 4; ++i) {
+    const torch::Tensor d =
+        (one[i].conf - chunked[i].conf).abs() / (1.0 + chunked[i].conf.abs());
+    EXPECT_LE(d.max().item<double>(), 1e-5) << i;
+  }
+  EXPECT_THROW(RenderWithMemory(model, imgs, kept.memory, -1), InputError);
+  EXPECT_THROW(RenderWithMemory(model, imgs[0], kept.memory), InputError);
+  EXPECT_THROW(RenderWithMemory(model, imgs, MemoryState{}), InputError);
+}
+
 TEST(Must3rVideo, OptionsBadarg) {
   Must3rVideoOptions options;
   options.batch_num_views = 0;

@@ -471,12 +471,17 @@ EncoderOutput CrocoEncoderImpl::Encode(const torch::Tensor& images) {
   const torch::Tensor true_shape = torch::tensor({h, w}, torch::kInt64)
                                        .view({1, 2})
                                        .repeat({images.size(0), 1});
-  const torch::Tensor stored =
-      w >= h || !layout_.many_ar ? images : images.transpose(-1, -2);
+  const torch::Tensor stored = EncoderInput(images);
   // Runs in the dtype of the weights (float32 by upstream's policy: its
   // encoder is an autocast-off region).
   const torch::Dtype dtype = norm_enc_->weight.scalar_type();
   return forward(stored.to(dtype), true_shape);
+}
+
+torch::Tensor CrocoEncoderImpl::EncoderInput(
+    const torch::Tensor& images) const {
+  const bool portrait = images.size(-1) < images.size(-2);
+  return portrait && layout_.many_ar ? images.transpose(-1, -2) : images;
 }
 
 void CrocoEncoderImpl::SetAttentionBackend(AttentionBackend backend) {

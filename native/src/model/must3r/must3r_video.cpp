@@ -279,6 +279,40 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
   return RunLoop(model, enc, options, progress, std::move(result), t1);
 }
 
+std::vector<PointmapPrediction> RenderWithMemory(Must3rModel& model,
+                                                 const torch::Tensor& images,
+                                                 const MemoryState& memory,
+                                                 int max_batch) {
+  if (images.dim() != 4 || images.size(1) != 3 || images.size(0) < 1) {
+    throw InputError("RenderWithMemory: images must be [n >= 1, 3, H, W]");
+  }
+  if (max_batch < 0) {
+    throw InputError("RenderWithMemory: max_batch = " +
+                     std::to_string(max_batch) + "; must be >= 0");
+  }
+  if (memory.NumTokens() == 0) {
+    throw InputError("RenderWithMemory: the memory is empty; needs >= 1 token");
+  }
+  torch::NoGradGuard no_grad;
+  const int64_t n = images.size(0);
+  const EncoderOutput enc = EncodeAll(model, images, 16);
+  const int64_t step = max_batch > 0 ? max_batch : n;
+  std::vector<PointmapPrediction> out;
+  for (int64_t s = 0; s < n; s += step) {
+    const int64_t count = std::min(step, n - s);
+    const DecoderOutput d =
+        model.decoder->forward(enc.tokens.narrow(0, s, count).unsqueeze(0),
+                               enc.positions.narrow(0, s, count).unsqueeze(0),
+                               images.size(2),
+                               images.size(3),
+                               &memory,
+                               /*render=*/true);
+    const PointmapPrediction pred = Postprocess(d.head[0], true);
+    for (int64_t j = 0; j < count; ++j) out.push_back(Slice(pred, j));
+  }
+  return out;
+}
+
 namespace {
 
 // What the video loop carries from one decoder call to the next.
@@ -476,6 +510,7 @@ Must3rVideoResult RunLoop(Must3rModel& model,
       t1 = t2;
       reporter.Update(++calls);
     }
+    if (pass == 0 && options.keep_first_pass) result.first_pass = state.slots;
   }
   reporter.Finish();
   FinishResult(std::move(state), enc, &result);

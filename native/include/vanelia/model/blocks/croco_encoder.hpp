@@ -57,6 +57,11 @@ class CrocoEncoderImpl : public torch::nn::Module {
   // shape; under ManyAR portrait batches go through the transposed path.
   EncoderOutput Encode(const torch::Tensor& images);
 
+  // The tensor Encode hands to forward for images [B, 3, H, W] in natural
+  // orientation: under ManyAR a portrait batch stored transposed
+  // [B, 3, W, H], otherwise the images themselves.
+  torch::Tensor EncoderInput(const torch::Tensor& images) const;
+
   void SetAttentionBackend(AttentionBackend backend);
 
   const EncoderConfig& options() const { return options_; }

@@ -50,6 +50,10 @@ struct Must3rVideoOptions {
   // keyframes. Upstream has no bound; 300 is far above its demo's runs.
   int max_keyframes = 300;
   int num_refinements = 0;  // extra passes over the keyframe memory, >= 0
+  // Keep the first pass's per-frame predictions in
+  // Must3rVideoResult::first_pass (upstream's pointmaps of pass 0, before
+  // the refinement passes render the frames again on the keyframe memory).
+  bool keep_first_pass = false;
   int max_batch = 0;  // decoder images per chunk (upstream max_bs), 0 = all
   int encoder_batch = 16;  // images per encoder call, >= 1
   // Optional keyframe rule replacing keyframe_rule: (id, its prediction) ->
@@ -95,6 +99,9 @@ struct Must3rVideoResult {
   PointmapPrediction frames;
   // The same per frame: pts3d [H_i, W_i, 3], ..., focal [], c2w [4, 4].
   std::vector<PointmapPrediction> per_frame;
+  // With options.keep_first_pass: per_frame's layout from the first pass
+  // (equal to per_frame when num_refinements is 0); empty otherwise.
+  std::vector<PointmapPrediction> first_pass;
   MemoryState memory;          // final memory (keyframes only)
   std::vector<int> keyframes;  // sorted ids
   // Per frame: the score the overlap rule compared with its threshold; NaN
@@ -133,5 +140,17 @@ Must3rVideoResult RunMust3rVideo(Must3rModel& model,
                                  const std::vector<torch::Tensor>& images,
                                  const Must3rVideoOptions& options,
                                  const ProgressCallback& progress = {});
+
+// Upstream's render pass (must3r/engine/inference.py inference_multi_ar
+// given a precomputed memory, as the demo renders the frames left out of
+// memory): every image cross-attends to the whole memory (render=True) and
+// the memory is left unchanged. images: [n, 3, H, W] in natural orientation,
+// one shape, on the model's device; decoder calls of max_batch images
+// (upstream max_bs; 0 = all in one call). Per image, in input order:
+// pts3d [H, W, 3], pts3d_local, conf [H, W], focal [], c2w [4, 4].
+std::vector<PointmapPrediction> RenderWithMemory(Must3rModel& model,
+                                                 const torch::Tensor& images,
+                                                 const MemoryState& memory,
+                                                 int max_batch = 0);
 
 }  // namespace vanelia::model
