@@ -171,6 +171,9 @@ void GroundPlaneOptions::Check() const {
   if (!(min_support_ratio > 0.0 && min_support_ratio <= 1.0)) {
     fail("min_support_ratio", min_support_ratio, "must be in (0, 1]");
   }
+  if (!(max_up_deviation_deg > 0.0 && max_up_deviation_deg <= 180.0)) {
+    fail("max_up_deviation_deg", max_up_deviation_deg, "must be in (0, 180]");
+  }
   if (max_candidates < 1)
     fail("max_candidates", max_candidates, "must be >= 1");
   if (max_points < 100) fail("max_points", max_points, "must be >= 100");
@@ -426,6 +429,65 @@ GroundPlaneEstimate EstimateOf(const Candidate& floor, double threshold) {
   return estimate;
 }
 
+double AngleDeg(const Eigen::Vector3d& a, const Eigen::Vector3d& b) {
+  return std::acos(std::clamp(a.normalized().dot(b.normalized()), -1.0, 1.0)) *
+         180.0 / kPi;
+}
+
+// The floor checked against the cameras' up when they pan or orbit (see the
+// header). Returns the candidate to use instead of `floor` (nullptr: keep
+// it), or sets `*replaced` to the plane through `floor`'s inliers with the
+// cameras' up as normal.
+const Candidate* CheckAgainstCameraUp(
+    const CameraTrack& track,
+    const std::vector<const Candidate*>& valid,
+    const Candidate& floor,
+    const Eigen::Matrix3Xd& points,
+    const GroundPlaneOptions& options,
+    std::optional<Plane3d>* replaced,
+    std::vector<std::string>* warnings) {
+  const std::optional<UpEstimate> up = EstimateUpFromCameras(track);
+  if (!up || !up->from_camera_spread) return nullptr;
+  const double off_deg = AngleDeg(floor.plane.normal, up->up);
+  if (off_deg <= options.max_up_deviation_deg) return nullptr;
+  std::ostringstream text;
+  text.precision(2);
+  text << std::fixed << "ground plane: the best plane of the points is "
+       << off_deg << " deg off the cameras' up (a plain floor, most points "
+       << "on objects?); ";
+  const Candidate* other = nullptr;
+  for (const Candidate* c : valid) {
+    if (c == &floor ||
+        AngleDeg(c->plane.normal, up->up) > options.max_up_deviation_deg) {
+      continue;
+    }
+    const bool supported =
+        static_cast<double>(c->inliers.size()) >=
+        options.min_support_ratio * static_cast<double>(floor.inliers.size());
+    if (supported &&
+        (other == nullptr || c->inliers.size() > other->inliers.size())) {
+      other = c;
+    }
+  }
+  if (other != nullptr) {
+    text << "took the plane " << AngleDeg(other->plane.normal, up->up)
+         << " deg off it instead";
+    Warn(warnings, text.str());
+    return other;
+  }
+  // Keep the height of the plane the points gave (the median height of its
+  // inliers along the new normal), turn its normal to the cameras' up.
+  std::vector<double> heights;
+  heights.reserve(floor.inliers.size());
+  for (const int i : floor.inliers)
+    heights.push_back(up->up.dot(points.col(i)));
+  *replaced = Plane3d(up->up, -Median(heights));
+  text << "used the cameras' up as the floor normal (assumes they do not "
+       << "roll); check the floor";
+  Warn(warnings, text.str());
+  return nullptr;
+}
+
 }  // namespace
 
 std::optional<GroundPlaneEstimate> DetectGroundPlane(
@@ -469,7 +531,23 @@ std::optional<GroundPlaneEstimate> DetectGroundPlane(
     return std::nullopt;
   }
   const Candidate* floor = ChooseFloor(valid, points, options, threshold);
-  return EstimateOf(*floor, threshold);
+  std::optional<Plane3d> replaced;
+  if (const Candidate* other = CheckAgainstCameraUp(
+          track, valid, *floor, points, options, &replaced, warnings)) {
+    floor = other;
+  }
+  GroundPlaneEstimate estimate = EstimateOf(*floor, threshold);
+  if (replaced) {
+    estimate.plane = replaced->FlipTowards(cameras.mean);
+    Eigen::Matrix3Xd inliers(3,
+                             static_cast<Eigen::Index>(floor->inliers.size()));
+    for (size_t k = 0; k < floor->inliers.size(); ++k) {
+      inliers.col(static_cast<Eigen::Index>(k)) = points.col(floor->inliers[k]);
+    }
+    estimate.inlier_rmse = PlaneRmse(estimate.plane, inliers);
+    estimate.confidence *= 0.5;
+  }
+  return estimate;
 }
 
 }  // namespace vanelia

@@ -152,6 +152,50 @@ TEST(GroundPlaneOptions, Badarg_NamesTheField) {
   EXPECT_THROW(other.Check(), InputError);
 }
 
+// Issue 17, a plain floor: the points' best plane is 5 deg off the level
+// cameras' up (here the floor points themselves are tilted; on a real plain
+// floor it is a plane across the objects). The floor takes the cameras' up
+// as its normal, says so and halves its confidence; with the check off the
+// tilted plane stays.
+TEST(DetectGroundPlane, PlaneFarOffTheCamerasUpTakesTheirUp) {
+  testing::IndoorSceneOptions options;
+  options.seed = 3;
+  options.floor_points = 8000;  // the floor, not the table, has most points
+  testing::IndoorScene scene = testing::MakeIndoorScene(options);
+  const Sim3d world_from_track = scene.track_from_world.Inverse();
+  const Eigen::Matrix3d tilt =
+      Eigen::AngleAxisd(5.0 * M_PI / 180.0, Eigen::Vector3d::UnitX())
+          .toRotationMatrix();
+  for (size_t i = 0; i < scene.labels.size(); ++i) {
+    if (scene.labels[i] != 0) continue;
+    const Eigen::Index col = static_cast<Eigen::Index>(i);
+    const Eigen::Vector3d p_in_world =
+        world_from_track * scene.points.xyz.col(col).cast<double>();
+    scene.points.xyz.col(col) =
+        (scene.track_from_world * (tilt * p_in_world)).cast<float>();
+  }
+  const auto normal_z = [&](const GroundPlaneEstimate& e) {
+    return (world_from_track.rotation * e.plane.normal).z();
+  };
+  std::vector<std::string> warnings;
+  const auto checked = DetectGroundPlane(
+      scene.track, scene.points, GroundPlaneOptions(), &warnings);
+  GroundPlaneOptions off;
+  off.max_up_deviation_deg = 180.0;
+  const auto unchecked = DetectGroundPlane(scene.track, scene.points, off);
+  ASSERT_TRUE(checked.has_value());
+  ASSERT_TRUE(unchecked.has_value());
+  EXPECT_GT(normal_z(*checked), std::cos(0.2 * M_PI / 180.0));
+  EXPECT_NEAR(std::acos(normal_z(*unchecked)) * 180.0 / M_PI, 5.0, 0.3);
+  EXPECT_NEAR(checked->confidence, 0.5 * unchecked->confidence, 1e-9);
+  ASSERT_FALSE(warnings.empty());
+  EXPECT_NE(warnings.back().find("off the cameras' up"), std::string::npos)
+      << warnings.back();
+  GroundPlaneOptions bad;
+  bad.max_up_deviation_deg = 0.0;
+  EXPECT_THROW(bad.Check(), InputError);
+}
+
 TEST(EstimateUpFromCameras, PanGivesWorldUp) {
   testing::IndoorSceneOptions options;
   options.tripod = true;

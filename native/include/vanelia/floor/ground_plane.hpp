@@ -18,6 +18,13 @@
 //     for the floor.
 // The result is refit by least squares on its inliers and reports inlier
 // count, inlier RMS and a confidence in [0, 1].
+// When the cameras pan or orbit, the chosen plane is checked against their
+// up (EstimateUpFromCameras: level cameras, no roll). On a plain floor most
+// points lie on the objects standing on it and RANSAC's best plane may cut
+// across them, degrees off the floor; a plane more than
+// `max_up_deviation_deg` off the cameras' up gives way to another candidate
+// within the limit, else to the plane through its inliers with the cameras'
+// up as its normal, at half the confidence and with a warning (issue 17).
 #pragma once
 
 #include "vanelia/geometry/plane.hpp"
@@ -49,6 +56,10 @@ struct GroundPlaneOptions {
   // A plane parallel to and below the best-supported one replaces it when it
   // holds at least this fraction of the best one's inliers (table vs floor).
   double min_support_ratio = 0.35;
+  // Largest angle, degrees, between the floor and the cameras' up (only when
+  // the cameras pan or orbit, so that their x axes give the up); 180 turns
+  // the check off.
+  double max_up_deviation_deg = 3.0;
   // How many planes to extract before choosing.
   int max_candidates = 4;
   // Points with confidence below this are ignored (dense network points).
