@@ -15,7 +15,15 @@ bl_info = {
     "category": "Compositing",
 }
 
-_MODULES = ("preferences", "properties", "operators", "operators_preview", "panels")
+_MODULES = (
+    "preferences",
+    "properties",
+    "operators",
+    "operators_preview",
+    "operators_pick",
+    "panels",
+    "scene.depth_holdout",  # re-arms a depth holdout of an opened .blend
+)
 
 
 def _modules():

@@ -72,24 +72,18 @@ def _add_look_arguments(p):
         help="R,G,B: the plate's noise (8-bit code values) added to the product and its "
         "shadow (render/grain.py); none by default",
     )
+    p.add_argument(
+        "--motion-blur",
+        type=float,
+        default=None,
+        metavar="SHUTTER",
+        help="Cycles motion blur with the camera's motion over SHUTTER frames (0 < S <= 1, "
+        "centred on the frame; render/cycles.py); a sharp product by default",
+    )
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="vanelia run (blender batch)")
-    p.add_argument("--video")
-    p.add_argument("--product")
-    p.add_argument("--track")
-    p.add_argument("-o", "--output")
-    p.add_argument("--samples", type=int, default=256)  # render/cycles.DEFAULT_SAMPLES
-    p.add_argument("--seed", type=int, default=0)
-    _add_look_arguments(p)
-    p.add_argument("--start", type=int, default=0)
-    p.add_argument("--end", type=int, default=-1)
-    p.add_argument("--every", type=int, default=1)
-    p.add_argument("--camera-height", type=float, default=None)
-    p.add_argument("--location", type=_triple, default=None, help="X,Y,Z metres")
-    p.add_argument("--rotation-z", type=float, default=0.0)
-    p.add_argument("--height", type=float, default=None)
+def _add_output_arguments(p):
+    """What is written and how: codec, passes, preview, progress, farm steps."""
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--keep-blend", action="store_true")
@@ -126,6 +120,37 @@ def parse_args(argv):
         help="one render-farm step over --job-dir (default: the whole run in this process)",
     )
     p.add_argument("--job-dir", default=None, help="the farm job's folder (shared storage)")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="vanelia run (blender batch)")
+    p.add_argument("--video")
+    p.add_argument("--product")
+    p.add_argument("--track")
+    p.add_argument("-o", "--output")
+    p.add_argument("--samples", type=int, default=256)  # render/cycles.DEFAULT_SAMPLES
+    p.add_argument("--seed", type=int, default=0)
+    _add_look_arguments(p)
+    p.add_argument("--start", type=int, default=0)
+    p.add_argument("--end", type=int, default=-1)
+    p.add_argument("--every", type=int, default=1)
+    p.add_argument("--camera-height", type=float, default=None)
+    p.add_argument("--location", type=_triple, default=None, help="X,Y,Z metres")
+    p.add_argument("--rotation-z", type=float, default=0.0)
+    p.add_argument("--height", type=float, default=None)
+    p.add_argument(
+        "--proxies",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto: boxes of the real objects (scene/proxies.py) from --proxies-json, else "
+        "built here when the native module is there; off: none",
+    )
+    p.add_argument(
+        "--proxies-json",
+        default=None,
+        help="the proxies vanelia run built from the track (build_proxies JSON)",
+    )
+    _add_output_arguments(p)
     args = p.parse_args(argv)
     if (args.step is None) != (args.job_dir is None):
         p.error("--step and --job-dir go together")
@@ -196,6 +221,8 @@ def _scaled_track(track, scale):
     points = track.get("points")
     if points:
         points["xyz"] = [[v * scale for v in p] for p in points["xyz"]]
+    for row in track["blender_from_track"][:3]:  # the depth sidecar's scale follows
+        row[:] = [v * scale for v in row]
     return track
 
 
@@ -302,6 +329,7 @@ def build_scene(args, prepared, progress):
     The one-process run and the farm's build step share it."""
     import bpy
 
+    from vanelia_blender.core import depth_sidecar
     from vanelia_blender.render import preview
     from vanelia_blender.scene import build
 
@@ -323,6 +351,9 @@ def build_scene(args, prepared, progress):
         sun_azimuth_deg=args.sun[0],
         sun_elevation_deg=args.sun[1],
         light_estimate=json.loads(args.light_json) if args.light_json else None,
+        depth_folder=depth_sidecar.folder_of(prepared.track, args.track),
+        proxies=args.proxies != "off",
+        proxy_result=json.loads(args.proxies_json) if args.proxies_json else None,
     )
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -332,10 +363,17 @@ def build_scene(args, prepared, progress):
         preview.configure_preview(scene, built.distorted)
     elif args.grain:
         _set_grain(args, scene, progress)
+    if args.motion_blur and not args.preview:
+        from vanelia_blender.render import cycles
+
+        cycles.set_motion_blur(scene, args.motion_blur)
+        progress.say(f"motion blur: shutter {args.motion_blur:.3g} frame")
     progress.say(f"scene built in {time.monotonic() - t0:.2f} s")
     if args.location is None:  # vanelia run passes its own and says so
         progress.say(f"placement: {built.placement}")
-    progress.say(f"proxies: {built.proxies_report}")
+    if not args.proxies_json:  # vanelia run passes its own and says so
+        progress.say(f"proxies: {built.proxies_report}")
+    progress.say(f"occlusion: {built.occlusion}")
     return scene, built
 
 

@@ -5,6 +5,11 @@ Where it is looked for: beside this file (the installed add-on zip ships
 (a development tree: PYTHONPATH=build/python). `module()` returns it or
 raises NativeMissing with a message that says what was found and why it
 cannot load (no file, or one built for another Python).
+
+Worker mode: where the module cannot load but the bundled `vanelia` CLI is
+there (the self-contained zip in a Blender of another Python), `backend()`
+returns a core.worker_calls.Worker instead, which runs the same functions
+through the CLI; `mode()` says which ("in-process", "worker" or "none").
 """
 
 import glob
@@ -61,6 +66,53 @@ def module():
     raise NativeMissing(_explain(_failure))
 
 
+_worker = None
+
+
+def worker():
+    """The CLI stand-in (core.worker_calls.Worker), or None without a CLI."""
+    global _worker
+    if _worker is None:
+        from .core import worker as runner
+        from .core import worker_calls
+
+        cli = runner.find_cli()
+        if cli is None:
+            return None
+        _worker = worker_calls.Worker(cli)
+    return _worker
+
+
+def mode():
+    """ "in-process" (the module imports), "worker" (the CLI runs the native
+    work) or "none"."""
+    if available():
+        return "in-process"
+    return "worker" if worker() is not None else "none"
+
+
+def mode_text():
+    """The panel's line on where the native work runs."""
+    python = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+    kind = mode()
+    if kind == "in-process":
+        return f"Native: in-process (the module, {python})"
+    if kind == "worker":
+        return f"Native: worker (the bundled vanelia CLI; no module for {python})"
+    return "Native: none"
+
+
+def backend():
+    """The module, else the CLI's Worker; raises NativeMissing (saying why
+    the module cannot load) when there is neither."""
+    if available():
+        return _module
+    runner = worker()
+    if runner is None:
+        module()  # raises NativeMissing, which says why
+    return runner
+
+
 def available():
     try:
         module()
@@ -70,15 +122,19 @@ def available():
 
 
 def has(name):
-    """True when the native module is there and offers `name`."""
-    return available() and hasattr(_module, name)
+    """True when the native module (or, in worker mode, the CLI) offers `name`."""
+    if available():
+        return hasattr(_module, name)
+    return worker() is not None and hasattr(_worker, name)
 
 
 def error_types():
     """The exceptions that mean a clear, reportable failure."""
+    from .core.worker import WorkerError
+
     if not available():
-        return (NativeMissing,)
-    return (NativeMissing, _module.Error)
+        return (NativeMissing, WorkerError)
+    return (NativeMissing, WorkerError, _module.Error)
 
 
 def is_cancelled(error):

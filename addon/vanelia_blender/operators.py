@@ -17,7 +17,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from . import native, preferences
-from .core import glb, jobs, media, track_file, tracking, weights
+from .core import depth_sidecar, glb, jobs, media, track_file, tracking, weights
 from .render import render_job, render_plan
 from .scene import build, camera, collection
 
@@ -179,7 +179,7 @@ class VANELIA_OT_track_video(_JobOperator, bpy.types.Operator):
             if problem:
                 raise tracking.TrackRequestError(problem)
         request.check()
-        mod = native.module()
+        mod = native.backend()  # the module, or the CLI in worker mode
         if not request.track_file:
             info = mod.probe_video(request.video)  # unreadable: DecodeError now
             tracking.check_known_focal(request.focal_px, info["width"])
@@ -260,6 +260,7 @@ def _build_options(context):
         sun_azimuth_deg=s.sun_azimuth,
         sun_elevation_deg=s.sun_elevation,
         light_estimate=_light_estimate(s, video),
+        depth_folder=depth_sidecar.folder_of(track, _abspath(s.track_path)),
     )
 
 
@@ -270,7 +271,7 @@ def _light_estimate(s, video):
         s.light_report = f"fixed sun: azimuth {s.sun_azimuth:.1f}, elevation {s.sun_elevation:.1f}"
         return None
     try:
-        estimate = native.module().estimate_light(video, _abspath(s.track_path))
+        estimate = native.backend().estimate_light(video, _abspath(s.track_path))
     except native.error_types() as e:
         s.light_report = f"light not estimated ({e}); the fixed sun"
         return None
@@ -305,7 +306,10 @@ class VANELIA_OT_build_scene(bpy.types.Operator):
             return {"CANCELLED"}
         context.scene.vanelia.placement_report = built.placement
         context.scene.vanelia.proxies_report = built.proxies_report
-        self.report({"INFO"}, f"Vanelia scene built; placement: {built.placement}")
+        self.report(
+            {"INFO"},
+            f"Vanelia scene built; placement: {built.placement}; occlusion: {built.occlusion}",
+        )
         return {"FINISHED"}
 
 
@@ -333,7 +337,7 @@ class VANELIA_OT_render_video(_JobOperator, bpy.types.Operator):
         request = render_job.request_from(
             s, _abspath, self.output, _placed_product(context), bpy.app.binary_path, self.preview
         )
-        run = render_job.render_work(request, native.module())
+        run = render_job.render_work(request, native.backend())
         return jobs.Job(run, "render", is_cancel_error=native.is_cancelled)
 
     def apply(self, context, output):

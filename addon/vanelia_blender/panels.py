@@ -26,7 +26,12 @@ class VANELIA_PT_main(bpy.types.Panel):
         layout = self.layout
         s = context.scene.vanelia
         prefs = preferences.get(context)
-        if not native.available():
+        kind = native.mode()
+        icon = "CHECKMARK" if kind == "in-process" else "CONSOLE"
+        if kind != "none":  # in-process or worker (the CLI runs the work)
+            for k, line in enumerate(_wrap(native.mode_text(), 40)):
+                layout.label(text=line, icon=icon if k == 0 else "BLANK1")
+        else:
             box = layout.box()
             box.alert = True
             try:
@@ -121,6 +126,7 @@ class VANELIA_PT_main(bpy.types.Panel):
         box.prop(s, "auto_location")
         if not s.auto_location:
             box.prop(s, "location")
+        box.operator("vanelia.pick_spot", icon="EYEDROPPER")
         box.prop(s, "rotation_z")
         box.prop(s, "height")
         box.operator("vanelia.build_scene", icon="SCENE_DATA")
@@ -144,6 +150,7 @@ class VANELIA_PT_main(bpy.types.Panel):
         box.prop(s, "samples", text="Quality (samples)")
         box.prop(s, "codec")
         box.prop(s, "grain")
+        box.prop(s, "motion_blur")
         box.prop(s, "output_path")
         box.prop(s, "passes")
         if s.passes:

@@ -91,8 +91,10 @@ class VaneliaPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "device")
         layout.prop(self, "default_tracker")
         layout.prop(self, "cache_dir")
-        if not native.available():
+        if native.mode() == "none":
             layout.label(text=str(_native_problem()), icon="ERROR")
+        elif not native.available():
+            layout.label(text=native.mode_text(), icon="CONSOLE")
 
 
 def _native_problem():
@@ -119,7 +121,7 @@ def weights_path(prefs, tracker):
 def tracker_problem(prefs, tracker):
     """Why `tracker` cannot run ("" when it can): not in this build of the
     native module, or (networks) no usable checkpoint in the preferences."""
-    built = tracking.built_trackers(native.module()) if native.available() else None
+    built = tracking.built_trackers(native.backend()) if native.mode() != "none" else None
     return tracking.tracker_problem(tracker, built, weights_path(prefs, tracker))
 
 

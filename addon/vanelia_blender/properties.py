@@ -227,6 +227,13 @@ class VaneliaSettings(bpy.types.PropertyGroup):
         description="Measure the plate's noise and add the same to the product and its "
         "shadow (not in previews or passes)",
     )
+    motion_blur: BoolProperty(
+        name="Match the plate's motion blur",
+        default=True,
+        description="Estimate the plate's shutter from its blur on fast moves (180 degrees "
+        "when it cannot be measured) and blur the product with the camera's motion over it "
+        "(not in previews)",
+    )
     passes: BoolProperty(
         name="Passes",
         description="Also write product, shadow, holdout, plate and composite image "

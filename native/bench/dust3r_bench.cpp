@@ -9,6 +9,7 @@
 //                [--schedule cosine|linear] [--pair-batch 8]
 //                [--encoder-batch 8] [--attention fused|reference]
 //                [--tf32 0|1] [--threads 0] [--repetitions 1] [--warmup 1]
+//                [--network 1|0]
 //
 // One timed run = encode every frame once, decode every directed pair of
 // the scene graph (symmetrised as make_pairs(symmetrize=True)) in batches,
@@ -23,11 +24,15 @@
 // warm-up untimed), pairs, the split network / alignment of one extra run.
 // Sanity: no NaN in the network's outputs, every final pose finite, and the
 // recovered camera centres ordered along x as the synthetic cameras are.
+// --network 0 times the alignment alone (no network, no encoder weights
+// run); split_init_s / split_adam_s / adam_step_ms split the alignment of
+// the extra run into the MST init and the Adam loop.
 #include "vanelia/model/checkpoint/model_config.hpp"
 #include "vanelia/model/dust3r/dust3r.hpp"
 #include "vanelia/model/dust3r/global_alignment.hpp"
 #include "vanelia/model/dust3r/scene_graph.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -65,6 +70,7 @@ struct Args {
   int threads = 0;  // CPU threads; 0 leaves LibTorch's default
   int repetitions = 1;
   int warmup = 1;
+  int network = 1;  // 0: alignment only
 };
 
 constexpr const char* kUsage =
@@ -74,6 +80,7 @@ constexpr const char* kUsage =
     "  [--iterations 300] [--lr 0.01] [--schedule cosine|linear]\n"
     "  [--pair-batch 8] [--encoder-batch 8] [--attention fused|reference]\n"
     "  [--tf32 0|1] [--threads 0] [--repetitions 1] [--warmup 1]\n"
+    "  [--network 1|0]\n"
     "DUSt3R pairs + global alignment with random weights in the released "
     "checkpoints' sizes; one JSON line.\n";
 
@@ -124,6 +131,8 @@ Args ParseArgs(int argc, char** argv) {
       a.repetitions = std::stoi(v);
     else if (k == "--warmup")
       a.warmup = std::stoi(v);
+    else if (k == "--network")
+      a.network = std::stoi(v);
     else {
       std::fprintf(stderr, "unknown option %s\n%s", k.c_str(), kUsage);
       std::exit(2);
@@ -219,6 +228,8 @@ vm::PairwisePointmaps SyntheticPairs(
 struct RunResult {
   double network_s = 0.0;
   double alignment_s = 0.0;
+  double init_s = 0.0;
+  double adam_s = 0.0;
   bool sane = true;
   double median_step = 0.0;
 };
@@ -265,7 +276,7 @@ int main(int argc, char** argv) {
   auto run_once = [&]() {
     RunResult r;
     const auto t0 = now();
-    {
+    if (args.network != 0) {
       torch::NoGradGuard no_grad;
       std::vector<torch::Tensor> tokens;
       std::vector<torch::Tensor> positions;
@@ -306,12 +317,16 @@ int main(int argc, char** argv) {
     vm::PointCloudOptimizer optimizer(SyntheticPairs(edges, n, h, w, device),
                                       align);
     optimizer.InitMst();
+    sync();
+    const auto t_init = now();
     optimizer.Optimize();
     const vm::AlignmentState state = optimizer.State();
     sync();
     const auto t2 = now();
     r.network_s = seconds(t0, t1);
     r.alignment_s = seconds(t1, t2);
+    r.init_s = seconds(t1, t_init);
+    r.adam_s = seconds(t_init, t2);
     const torch::Tensor c2w = state.c2w.to(torch::kCPU);
     const torch::Tensor x = c2w.select(2, 3).select(1, 0);
     const torch::Tensor step = x.narrow(0, 1, n - 1) - x.narrow(0, 0, n - 1);
@@ -344,6 +359,9 @@ int main(int argc, char** argv) {
        {"frames_per_s", n / loop.median_s},
        {"split_network_s", split.network_s},
        {"split_alignment_s", split.alignment_s},
+       {"split_init_s", split.init_s},
+       {"split_adam_s", split.adam_s},
+       {"adam_step_ms", 1e3 * split.adam_s / std::max(1, args.iterations)},
        {"median_camera_step", split.median_step},
        {"threads", static_cast<double>(torch::get_num_threads())}},
       sane);

@@ -16,8 +16,14 @@ huggingface_hub import is replaced by a stand-in (import only).
 
   python3 native/bench/dust3r_upstream_bench.py --upstream DIR [--size 512]
       [--frames 30] [--window 3] [--iterations 300] [--device cuda]
+      [--network 1|0]
 
-Prints one JSON line like dust3r_bench's.
+--network 0 times the alignment alone (the pairs' output dict is built
+without running the network). The alignment is timed as upstream's
+init_minimum_spanning_tree then compute_global_alignment(init=None), which
+is what compute_global_alignment(init='mst') runs, so that split_init_s /
+split_adam_s / adam_step_ms can be reported. Prints one JSON line like
+dust3r_bench's.
 """
 
 import argparse
@@ -41,12 +47,17 @@ def import_upstream(root):
     hub.PyTorchModelHubMixin = PyTorchModelHubMixin
     sys.modules["huggingface_hub"] = hub
     import dust3r.cloud_opt as cloud_opt
+    import dust3r.cloud_opt.init_im_poses as init_im_poses
     import dust3r.image_pairs as image_pairs
     import dust3r.inference as inference
     import dust3r.model as model
 
     return types.SimpleNamespace(
-        cloud_opt=cloud_opt, image_pairs=image_pairs, inference=inference, model=model
+        cloud_opt=cloud_opt,
+        init_im_poses=init_im_poses,
+        image_pairs=image_pairs,
+        inference=inference,
+        model=model,
     )
 
 
@@ -113,6 +124,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
     ap.add_argument("--repetitions", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--network", type=int, default=1, help="0: alignment only")
     args = ap.parse_args()
     up = import_upstream(os.path.abspath(args.upstream))
     import numpy as np
@@ -126,7 +138,10 @@ def main():
     h, w = (224, 224) if args.size == 224 else (288, 512)
     h, w = args.height or h, args.width or w
     n = args.frames
-    net = up.model.AsymmetricCroCo3DStereo(**model_kwargs(args.size)).to(args.device).eval()
+    net = None
+    if args.network:
+        net = up.model.AsymmetricCroCo3DStereo(**model_kwargs(args.size))
+        net = net.to(args.device).eval()
     imgs = torch.rand(n, 3, h, w) * 2 - 1
     views = [
         dict(img=imgs[i : i + 1], true_shape=np.int32([[h, w]]), idx=i, instance=str(i))
@@ -139,24 +154,39 @@ def main():
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
 
+    split_times = [0.0, 0.0]
+
     def run_once():
         t0 = time.perf_counter()
-        output = up.inference.inference(pairs, net, args.device, batch_size=1, verbose=False)
-        sane = not any(
-            bool(torch.isnan(output[p][k]).any())
-            for p, k in (("pred1", "pts3d"), ("pred2", "pts3d_in_other_view"))
-        )
+        sane = True
+        if net is not None:
+            output = up.inference.inference(pairs, net, args.device, batch_size=1, verbose=False)
+            sane = not any(
+                bool(torch.isnan(output[p][k]).any())
+                for p, k in (("pred1", "pts3d"), ("pred2", "pts3d_in_other_view"))
+            )
+        else:
+            output = dict(
+                view1=dict(idx=[p[0]["idx"] for p in pairs]),
+                view2=dict(idx=[p[1]["idx"] for p in pairs]),
+                pred1={},
+                pred2={},
+            )
         sync()
         t1 = time.perf_counter()
         replace_predictions(torch, output, n, h, w)
         mode = up.cloud_opt.GlobalAlignerMode.PointCloudOptimizer
         scene = up.cloud_opt.global_aligner(output, device=args.device, mode=mode)
+        up.init_im_poses.init_minimum_spanning_tree(scene, niter_PnP=10)
+        sync()
+        t_init = time.perf_counter()
         scene.compute_global_alignment(
-            init="mst", niter=args.iterations, schedule=args.schedule, lr=args.lr
+            init=None, niter=args.iterations, schedule=args.schedule, lr=args.lr
         )
         c2w = scene.get_im_poses().detach().cpu()
         sync()
         t2 = time.perf_counter()
+        split_times[:] = [t_init - t1, t2 - t_init]
         x = c2w[:, 0, 3]
         step = x[1:] - x[:-1]
         ordered = bool((step > 0).all()) or bool((step < 0).all())
@@ -190,6 +220,9 @@ def main():
                 "frames_per_s": n / med,
                 "split_network_s": net_s,
                 "split_alignment_s": align_s,
+                "split_init_s": split_times[0],
+                "split_adam_s": split_times[1],
+                "adam_step_ms": 1e3 * split_times[1] / max(1, args.iterations),
                 "median_camera_step": median_step,
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),

@@ -2,9 +2,12 @@
 // whole stage over a folder of renders, GIL released, progress + cancel) and
 // OverlayEncoder (one render at a time, for the preview's piped encode).
 #include "vanelia/encode/overlay_encode.hpp"
+#include "vanelia/encode/plate_proxy.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -53,6 +56,48 @@ void BindOverlayEncodeOptions(py::module_& m) {
       .def("check", &OverlayEncodeOptions::Check, "Raises InputError.");
 }
 
+void BindPlateProxy(py::module_& m) {
+  m.def(
+      "make_plate_proxy",
+      [](const std::string& source,
+         const std::string& output,
+         const std::optional<std::pair<int64_t, int64_t>>& fps,
+         int threads,
+         const py::object& progress) {
+        PlateProxyOptions options;
+        options.source_path = source;
+        options.output_path = output;
+        if (fps) options.fps = {fps->first, fps->second};
+        options.threads = threads;
+        const ProgressCallback callback = WrapProgress(progress);
+        PlateProxyResult result;
+        {
+          py::gil_scoped_release release;
+          result = MakePlateProxy(options, callback);
+        }
+        py::dict out;
+        out["width"] = result.width;
+        out["height"] = result.height;
+        out["rotation_deg"] = result.rotation_deg;
+        out["fps"] = py::make_tuple(result.fps.num, result.fps.den);
+        out["frames"] = result.frames;
+        out["duplicated"] = result.duplicated;
+        out["dropped"] = result.dropped;
+        out["pixel_format"] = result.pixel_format;
+        return out;
+      },
+      py::arg("source"),
+      py::arg("output"),
+      py::arg("fps") = py::none(),
+      py::arg("threads") = 0,
+      py::arg("progress") = py::none(),
+      "Writes the upright, constant-rate, lossless (libx264 qp 0, Matroska) "
+      "proxy of the clip `source` to `output` (via output + '.tmp.mkv'); "
+      "fps (num, den) defaults to the source's probed rate. Returns a dict "
+      "(width, height, rotation_deg, fps, frames, duplicated, dropped, "
+      "pixel_format); progress(p) returning False cancels (Cancelled).");
+}
+
 }  // namespace
 
 void BindEncode(py::module_& m) {
@@ -72,6 +117,7 @@ void BindEncode(py::module_& m) {
       "Lays frames_dir/000000.png.. (options.count straight-alpha RGBA "
       "renders) over the plate and encodes options.output_path with the "
       "audio copied; progress(p) returning False cancels (Cancelled).");
+  BindPlateProxy(m);
   m.def("have_overlay_encoder",
         &HaveOverlayEncoder,
         py::arg("codec"),

@@ -70,36 +70,23 @@ py::dict PlaceProductPython(
   PlacementOptions options;
   options.target_height_m = target_height_m;
   options.allow_scale = allow_scale;
-  if (front == "widest") {
-    options.front = ProductFront::kWidestFace;
-  } else if (front != "gltf") {
-    throw InputError("place_product: front '" + front +
-                     "'; must be 'gltf' or 'widest'");
-  }
-  ProductBox box;
-  box.size_m = Eigen::Vector3d(size_m[0], size_m[1], size_m[2]);
+  std::optional<Eigen::Vector3d> at_m;
+  if (location)
+    at_m = Eigen::Vector3d((*location)[0], (*location)[1], (*location)[2]);
   const Eigen::Matrix3Xf points =
       file.points ? file.points->xyz : Eigen::Matrix3Xf(3, 0);
   const CameraTrack camera_track = CameraTrackOf(file);
   Placement placement;
   {
     py::gil_scoped_release release;
-    if (location) {
-      options.Check();
-      placement.location_m =
-          Eigen::Vector3d((*location)[0], (*location)[1], (*location)[2]);
-      placement.heading_rad = heading_deg * M_PI / 180.0;
-      placement.scale = target_height_m ? *target_height_m / size_m[2] : 1.0;
-      placement.report = EvaluatePlacement(camera_track,
-                                           points,
-                                           box,
-                                           placement.location_m,
-                                           placement.heading_rad,
-                                           placement.scale,
-                                           options);
-    } else {
-      placement = PlaceProduct(camera_track, points, box, options);
-    }
+    placement =
+        PlaceOrEvaluate(camera_track,
+                        points,
+                        Eigen::Vector3d(size_m[0], size_m[1], size_m[2]),
+                        options,
+                        front,
+                        at_m,
+                        heading_deg);
   }
   py::dict result;
   result["location"] = std::vector<double>{placement.location_m.x(),
@@ -188,27 +175,7 @@ py::dict BuildProxiesPython(const py::object& track,
     py::gil_scoped_release release;
     set = BuildProxies(points, options);
   }
-  py::list proxies;
-  for (const Proxy& p : set.proxies) {
-    py::dict d;
-    d["kind"] = std::string(ToString(p.kind));
-    d["centre"] =
-        std::vector<double>{p.centre_m.x(), p.centre_m.y(), p.centre_m.z()};
-    d["size"] = std::vector<double>{p.size_m.x(), p.size_m.y(), p.size_m.z()};
-    d["yaw_deg"] = p.yaw_rad * 180.0 / M_PI;
-    d["points"] = p.num_points;
-    proxies.append(d);
-  }
-  py::dict result;
-  result["proxies"] = proxies;
-  result["count"] = static_cast<int64_t>(set.proxies.size());
-  result["boxes"] = set.Count(ProxyKind::kBox);
-  result["walls"] = set.Count(ProxyKind::kPlane);
-  result["points_above_floor"] = set.points_above_floor;
-  result["points_used"] = set.points_used;
-  result["clusters_rejected"] = set.clusters_rejected;
-  result["summary"] = DescribeProxies(set);
-  return result;
+  return JsonToPython(ProxySetToJson(set)).cast<py::dict>();
 }
 
 }  // namespace

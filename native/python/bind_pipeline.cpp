@@ -4,6 +4,7 @@
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
 #include "vanelia/pipeline/light_stage.hpp"
+#include "vanelia/pipeline/motion_blur_stage.hpp"
 #include "vanelia/pipeline/pipeline.hpp"
 #include "vanelia/pipeline/plate_grain.hpp"
 #include "vanelia/pipeline/track_stage.hpp"
@@ -137,8 +138,9 @@ py::object TrackVideoPy(const std::string& path,
       CheckCanWrite(output, overwrite, "track", {path, weights});
     }
     const TrackFile file = TrackVideo(path, read, choice, callback);
-    if (!output.empty()) WriteTrackFile(output, file, overwrite);
-    doc = TrackFileToJson(file);
+    // With an output, the document written (naming its depth sidecar).
+    doc = output.empty() ? TrackFileToJson(file)
+                         : WriteTrackFile(output, file, overwrite);
   }
   return JsonToPython(doc);
 }
@@ -271,7 +273,10 @@ constexpr const char* kRunDoc =
     "look. `passes` names a folder for the compositor's passes "
     "(product, shadow, holdout, plate, composite; `passes_format` 'exr' or "
     "'png16'). `grain` 'auto' gives the product and its shadow the "
-    "plate's measured noise (measure_plate_grain), 'off' none. `progress(e)` "
+    "plate's measured noise (measure_plate_grain), 'off' none. "
+    "`motion_blur` 'auto' blurs the product over the plate's estimated "
+    "shutter (estimate_shutter), 'off' not at all, or a shutter in frames "
+    "('0.5'). `progress(e)` "
     "gets each event as a dict (type, stage, index, count, step, done, "
     "total, percent, eta_s, text, run_percent, elapsed_s: the fields of "
     "--progress json); returning False, or Ctrl-C, stops the run "
@@ -305,7 +310,8 @@ py::dict RunBinding(const std::string& video,
                     const std::string& passes_format,
                     const py::object& progress,
                     const std::string& mask,
-                    const std::string& grain) {
+                    const std::string& grain,
+                    const std::string& motion_blur) {
   PipelineOptions o;
   o.video = video;
   o.product = product;
@@ -332,8 +338,52 @@ py::dict RunBinding(const std::string& video,
   o.passes_format = passes_format;
   o.mask = mask;
   o.grain = grain;
+  o.motion_blur = motion_blur;
   o.progress = ProgressFormat::kJson;  // batch.py's lines are events
   return RunPy(o, progress);
+}
+
+// The plate's shutter (motion blur), part of BindPlateLook.
+void BindShutter(py::module_& m) {
+  m.def(
+      "estimate_shutter",
+      [](const std::string& video,
+         const std::string& track,
+         int max_frames,
+         int max_width) {
+        MotionBlurStageOptions options;
+        options.estimate.max_frames = max_frames;
+        options.max_width = max_width;
+        ShutterEstimate e;
+        {
+          py::gil_scoped_release release;
+          e = EstimateTrackShutter(video, track, options);
+        }
+        py::dict out;
+        out["measured"] = e.measured;
+        out["shutter_frames"] = e.shutter_frames;
+        out["reason"] = e.reason;
+        out["frames_used"] = e.frames_used;
+        out["blurred_edges"] = e.blurred_edges;
+        out["sharp_edges"] = e.sharp_edges;
+        out["sharp_sigma_px"] = e.sharp_sigma_px;
+        out["median_motion_px"] = e.median_motion_px;
+        out["blur_length_px"] = e.blur_length_px;
+        out["summary"] = DescribeShutter(e);
+        return out;
+      },
+      py::arg("video"),
+      py::arg("track"),
+      py::kw_only(),
+      py::arg("max_frames") = 8,
+      py::arg("max_width") = 960,
+      "The plate's shutter as `vanelia run --motion-blur auto` estimates it: "
+      "the blur of strong edges along the image motion of the Blender-world "
+      "`track`'s cameras on its fastest `max_frames` frames. Returns "
+      "{measured, shutter_frames (0.5 when not measured), reason, "
+      "frames_used, blurred_edges, sharp_edges, sharp_sigma_px, "
+      "median_motion_px, blur_length_px, summary}. Raises InputError for a "
+      "track not in Blender's world.");
 }
 
 // What the plate says about the look: its grain and its light.
@@ -391,6 +441,7 @@ void BindPlateLook(py::module_& m) {
       "format (azimuth_deg, elevation_deg, confidence, supported, reason, "
       "ambient_fraction, ambient_rgb, ...). Raises InputError for a track "
       "not in Blender's world.");
+  BindShutter(m);
 }
 
 void BindRun(py::module_& m) {
@@ -424,6 +475,7 @@ void BindRun(py::module_& m) {
         py::arg("progress") = py::none(),
         py::arg("mask") = "",
         py::arg("grain") = d.grain,
+        py::arg("motion_blur") = d.motion_blur,
         kRunDoc);
 }
 

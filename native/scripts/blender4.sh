@@ -4,7 +4,7 @@
 # folder, the checkout, /tmp and $VANELIA_BLENDER4_BIND, colon-separated, are
 # bind-mounted into the root, the checkout read-only), so it can stand in for
 # `blender` (vanelia export --blender native/scripts/blender4.sh ...). Blender's
-# exit code comes back. Usage: native/scripts/blender4.sh [blender args...]
+# exit code comes back; /proc is mounted there too. Usage: native/scripts/blender4.sh [blender args...]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 root="${VANELIA_BLENDER4_ROOT:-$HOME/.cache/vanelia/blender4-root}"
@@ -23,6 +23,9 @@ exec unshare --mount --propagation private --fork bash -euo pipefail -c '
     mount --bind "$p" "$root$p"
   done
   mount -o remount,bind,ro "$root$here"
+  # /proc: the dynamic loader finds $ORIGIN (the CLI of the self-contained zip
+  # resolves its libraries through $ORIGIN/../lib) from /proc/self/exe.
+  mount -t proc proc "$root/proc"
   home="$(mktemp -d /tmp/vanelia-blender4-home.XXXXXX)"
   trap "rm -rf \"$home\"" EXIT
   chroot "$root" env HOME="$home" PATH=/usr/bin:/bin bash -c "cd \"\$0\" && exec blender \"\$@\"" "$cwd" "$@"

@@ -2,7 +2,8 @@
 // (OverlayEncoder, FFmpeg's libraries in process): FRAMES/000000.png.. laid
 // over PLATE's frames first, first + every, ... and encoded with the plate's
 // audio copied. The colour handling follows the plate as encode/encode.py
-// does: the render is converted with the plate's matrix; the output carries
+// does: the render is composited in the plate's linear light (its matrix,
+// transfer and primaries; HLG and PQ plates included); the output carries
 // the plate's colour tags; the 10-bit codecs (hevc, prores, dnxhr) keep a
 // full-range plate full (ProRes makes it limited).
 #include "vanelia/core/error.hpp"
@@ -59,14 +60,9 @@ OverlayEncodeOptions OptionsFromArgs(const ArgParser& args,
                    plate.color_transfer == "smpte2084";
   const bool ten_bit = options.codec == "hevc" || options.codec == "prores" ||
                        options.codec == "dnxhr";
-  if (hdr) {
-    // encode.py maps the SDR render into the plate's HLG/PQ signal with
-    // FFmpeg's lut3d first; this stage does not (yet).
-    throw InputError("PLATE '" + options.plate_path + "': HDR (transfer " +
-                     plate.color_transfer +
-                     "); vanelia encode overlays SDR plates only");
-  }
-  const bool tagged = ten_bit;
+  // An HDR plate keeps its matrix and range with any codec (encode.py's
+  // output_spec); the stage composites in its light (HLG/PQ, BT.2020).
+  const bool tagged = ten_bit || hdr;
   const bool full =
       plate.color_range == "pc" ||
       (plate.color_range.empty() && plate.pixel_format.rfind("yuvj", 0) == 0);
@@ -80,7 +76,9 @@ OverlayEncodeOptions OptionsFromArgs(const ArgParser& args,
   options.color_transfer = plate.color_transfer;
   options.color_space = plate.color_space;
   options.tag_range = true;
-  if (plate.has_audio && !args.Flag("--no-audio")) {
+  if (args.Given("--audio") && !args.Flag("--no-audio")) {
+    options.audio_path = args.Get("--audio");  // the source of a proxy plate
+  } else if (plate.has_audio && !args.Flag("--no-audio")) {
     options.audio_path = options.plate_path;
   }
   return options;
@@ -99,7 +97,11 @@ int RunEncode(const Args& argv) {
   args.AddOption("--first", "N", "plate frame under render 0", "0");
   args.AddOption("--every", "K", "plate frames per output frame", "1");
   args.AddOption("--count", "N", "renders to use (default: all in FRAMES)");
-  args.AddFlag("--no-audio", "do not copy the plate's audio");
+  args.AddOption("--audio",
+                 "SOURCE",
+                 "copy the audio of SOURCE, from plate frame --first's time "
+                 "(default: the plate's own; a proxy plate's source)");
+  args.AddFlag("--no-audio", "do not copy any audio");
   args.AddOutputOptions("video (.mp4 for h264/hevc, .mov for prores/dnxhr)");
   if (!args.Parse(argv)) return 0;
   const std::string output = args.Get("--output");

@@ -49,6 +49,8 @@ void ReadRenderOptions(const ArgParser& args, PipelineOptions* out) {
   options.codec = FindOutputCodec(args.Get("--codec")).name;
   options.grain = args.Get("--grain");
   options.light = args.Get("--light");
+  options.proxies = args.Get("--proxies");
+  options.motion_blur = args.Get("--motion-blur");
   if (args.Has("--sun")) {
     const std::vector<std::string> values = args.GetAll("--sun");
     for (size_t i = 0; i < 2; ++i) {
@@ -112,12 +114,26 @@ void AddRenderOptions(ArgParser* args) {
                   "the product and its shadow (not in --preview, not in the "
                   "passes); off: none",
                   "auto");
+  args->AddOption("--motion-blur",
+                  "MODE",
+                  "auto: the plate's shutter estimated from the blur of its "
+                  "fast frames (0.5 frame, 180 deg, when it cannot be "
+                  "measured) and Cycles blurs the product with the camera's "
+                  "motion over it; off: a sharp product; a number: the "
+                  "shutter in frames (0 < s <= 1); never in --preview",
+                  "auto");
   args->AddOption("--light",
                   "MODE",
                   "auto: the sun's direction, strength and the ambient "
                   "light estimated from the shadows the footage's objects "
                   "cast (a soft top-down light when it shows none); fixed: "
                   "the sun of --sun",
+                  "auto");
+  args->AddOption("--proxies",
+                  "MODE",
+                  "auto: boxes of the real objects built from the track's "
+                  "points hide the product where an object stands in front "
+                  "of it and catch its shadow; off: none",
                   "auto");
   args->AddOption("--sun",
                   "AZ EL",

@@ -7,6 +7,7 @@
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
 #include "vanelia/decode/video_reader.hpp"
+#include "vanelia/pipeline/run_events.hpp"
 #include "vanelia/pipeline/track_stage.hpp"
 #include "vanelia/track/tracker.hpp"
 #include "vanelia/track/tracker_factory.hpp"
@@ -303,6 +304,11 @@ void AddTrackOptions(ArgParser* parser) {
                  "frame, of the clip's size as displayed; white = ignore "
                  "(classical tracker)");
   args.AddFlag("--no-align", "keep the tracker's raw world (world \"track\")");
+  args.AddOption("--progress",
+                 "FORMAT",
+                 "human (progress with ETA) or json (one JSON object per "
+                 "line on stderr, as `vanelia run --progress json`)",
+                 "human");
   AddNetworkOptions(&args);
 #ifdef VANELIA_HAVE_FLOOR
   AddAlignmentOptions(&args);
@@ -313,6 +319,14 @@ void AddTrackOptions(ArgParser* parser) {
 }
 
 }  // namespace
+
+// The tracking and the track file; progress to `reporter` (--progress json)
+// or, when null, the human display.
+int TrackWithProgress(const ArgParser& args,
+                      VideoReader* reader,
+                      const ReadOptions& read,
+                      const TrackerChoice& choice,
+                      RunReporter* reporter);
 
 int RunTrack(const Args& argv) {
   ArgParser args("vanelia track",
@@ -346,10 +360,47 @@ int RunTrack(const Args& argv) {
   CheckTrackerChoice(choice);      // option errors name the option, not VIDEO
   OpenClipMasks(choice, *reader);  // ... and mask errors the mask
   InstallInterruptHandler();
+  const bool json =
+      ProgressFormatFromName(args.Get("--progress"), "--progress") ==
+      ProgressFormat::kJson;
+  if (!json)
+    return TrackWithProgress(args, reader.get(), read, choice, nullptr);
+  // --progress json: the events of docs/architecture.md on stderr, the
+  // outcome (done or error with its exit code) among them.
+  RunReporter reporter(
+      StderrRunSink(ProgressFormat::kJson, quiet), {"track"}, Interrupted);
+  reporter.BeginStage("track", "tracking the camera");
+  try {
+    TrackWithProgress(args, reader.get(), read, choice, &reporter);
+  } catch (const Error& error) {
+    const bool input = dynamic_cast<const InputError*>(&error) != nullptr ||
+                       dynamic_cast<const ModelError*>(&error) != nullptr;
+    const bool cancelled = dynamic_cast<const Cancelled*>(&error) != nullptr;
+    reporter.Fail(error.what(), cancelled ? 130 : input ? 2 : 1);
+    throw;
+  }
+  reporter.Done(output);
+  return 0;
+}
+
+int TrackWithProgress(const ArgParser& args,
+                      VideoReader* reader,
+                      const ReadOptions& read,
+                      const TrackerChoice& choice,
+                      RunReporter* reporter) {
+  const std::string video = args.Get("VIDEO");
+  const std::string output = args.Get("--output");
+  const bool overwrite = args.Flag("--overwrite");
+  const bool quiet = args.Flag("--quiet") || reporter != nullptr;
   ProgressReporter timer("total", 0, nullptr);
   TrackFile file;
   try {
-    file = TrackFrames(reader.get(), video, read, choice, CliProgress(quiet));
+    file =
+        TrackFrames(reader,
+                    video,
+                    read,
+                    choice,
+                    reporter ? reporter->StageProgress() : CliProgress(quiet));
   } catch (const DecodeError&) {
     throw;
   } catch (const Cancelled&) {

@@ -11,6 +11,9 @@ const std::vector<Command>& Commands() {
     {"encode",
      "lay rendered frames over a video and encode it, audio copied",
      &RunEncode},
+    {"proxy",
+     "write an upright, constant-rate, lossless copy of a phone clip",
+     &RunProxy},
 #endif
 #ifdef VANELIA_HAVE_TRACK
     {"import-track",
@@ -39,6 +42,11 @@ const std::vector<Command>& Commands() {
      "the solved camera and points as FBX, Alembic, USD (Blender's "
      "exporters) or a Nuke .chan file",
      &RunExport},
+#endif
+#ifdef VANELIA_HAVE_CALL
+    {"call",
+     "run one native function on JSON arguments (the add-on's worker mode)",
+     &RunCall},
 #endif
   };
   return kCommands;

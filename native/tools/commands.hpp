@@ -21,11 +21,13 @@ const std::vector<Command>& Commands();
 
 int RunInfo(const Args& args);
 int RunEncode(const Args& args);
+int RunProxy(const Args& args);
 int RunImportTrack(const Args& args);
 int RunTrack(const Args& args);
 int RunAlign(const Args& args);
 int RunRun(const Args& args);
 int RunFarm(const Args& args);
 int RunExport(const Args& args);
+int RunCall(const Args& args);
 
 }  // namespace vanelia::cli

@@ -5,10 +5,14 @@
 // Exit codes: 0 success, 2 bad input or usage (an unusable checkpoint
 // included), 1 internal error,
 // 130 interrupted.
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #ifdef VANELIA_HAVE_FFMPEG
 #include "vanelia/decode/video_reader.hpp"
@@ -68,7 +72,20 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace vanelia::cli
 
+// The Blender that `vanelia run` and the farm start runs the add-on's
+// batch.py, which finds this CLI through $VANELIA_CLI for what it cannot do
+// without the native module (plate proxies, probe, the overlay + encode):
+// this very executable, unless the caller named one.
+void ExportSelfAsCli() {
+  char self[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
+  setenv("VANELIA_CLI", self, /*overwrite=*/0);
+}
+
 int main(int argc, char** argv) {
+  ExportSelfAsCli();
   try {
     return vanelia::cli::Main(argc, argv);
   } catch (const vanelia::Cancelled& error) {

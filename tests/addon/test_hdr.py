@@ -1,5 +1,5 @@
 """The SDR render's mapping into an HDR plate's signal (encode/hdr.py): BT.2408 reference
-white, BT.2100 HLG and SMPTE ST 2084 PQ, BT.2087 primaries, and the .cube FFmpeg reads."""
+white, BT.2100 HLG and SMPTE ST 2084 PQ, BT.2087 primaries, and the linear-light mix."""
 
 import numpy as np
 import pytest
@@ -37,16 +37,25 @@ def test_primaries_keep_neutrals_and_widen_nothing_outside():
     assert red[1] > 0.1 and red[2] > 0.05 and red[0] < 0.75
 
 
-def test_cube_file_is_red_fastest_and_sized(tmp_path):
-    path = hdr.write_cube(tmp_path / "x.cube", hdr.HLG, size=5)
-    lines = open(path).read().splitlines()
-    assert lines[1] == "LUT_3D_SIZE 5"
-    table = np.array([[float(v) for v in line.split()] for line in lines[2:]])
-    assert table.shape == (125, 3)
-    axis = np.linspace(0, 1, 5)
-    # Entry 1 is (r=0.25, g=0, b=0); entry 5 is (r=0, g=0.25, b=0).
-    assert table[1] == pytest.approx(hdr.map_srgb(np.array([[axis[1], 0, 0]]), hdr.HLG)[0])
-    assert table[5] == pytest.approx(hdr.map_srgb(np.array([[0, axis[1], 0]]), hdr.HLG)[0])
+def test_pq_eotf_inverts():
+    signal = np.linspace(0, 1, 101)
+    assert hdr.pq_inverse_eotf(hdr.pq_eotf(signal)) == pytest.approx(signal, abs=1e-6)
+    assert hdr.pq_eotf(0.5081) == pytest.approx(100.0, rel=2e-3)
+
+
+def test_composite_is_the_linear_mix():
+    plate = np.full((1, 3), 0.1)
+    grey = np.full((1, 3), 0.9)
+    for transfer in hdr.TRANSFERS:
+        assert hdr.composite(plate, grey, 1.0, transfer) == pytest.approx(
+            hdr.map_srgb(grey, transfer)
+        )
+        assert hdr.composite(plate, grey, 0.0, transfer) == pytest.approx(plate)
+    # HLG at half alpha: scene light mixed, not signals.
+    half = hdr.composite(plate, grey, 0.5, hdr.HLG)[0, 0]
+    scene = (hdr.hlg_inverse_oetf(0.1) + hdr.hlg_inverse_oetf(hdr.map_srgb(grey, hdr.HLG))) / 2
+    assert half == pytest.approx(hdr.hlg_oetf(scene)[0, 0])
+    assert half - (0.1 + hdr.map_srgb(grey, hdr.HLG)[0, 0]) / 2 > 0.1
 
 
 def test_is_hdr_reads_the_transfer():
@@ -56,3 +65,25 @@ def test_is_hdr_reads_the_transfer():
     assert hdr.is_hdr(Info())
     Info.color_transfer = "bt709"
     assert not hdr.is_hdr(Info())
+
+
+def test_hdr_plate_needs_the_native_stage(monkeypatch, tmp_path):
+    """Without the native module (nor the worker's CLI) an HDR plate is refused: the
+    ffmpeg executable's overlay has no linear light."""
+    from vanelia_blender.core.media import MediaError, MediaInfo
+    from vanelia_blender.encode import encode
+
+    monkeypatch.setattr(encode, "native_stage", lambda *args: None)
+    monkeypatch.setattr(encode, "worker_stage", lambda info: None)
+    plate = MediaInfo(
+        path="/src.mp4", width=64, height=64, rotation_deg=0, fps_num=24, fps_den=1,
+        frame_count=2, vfr=False, has_audio=False, pixel_aspect=1.0, pts=[],
+        color_matrix="bt709", color_primaries="bt2020", color_transfer=hdr.HLG,
+        color_space="bt2020nc", color_range="tv", pix_fmt="yuv420p10le",
+    )  # fmt: skip
+    out = tmp_path / "o.mp4"
+    with pytest.raises(MediaError, match="HDR .transfer arib-std-b67.*native module"):
+        encode.encode(str(tmp_path), "/src.mp4", plate, str(out), 0, 1, 2, False)
+    with pytest.raises(MediaError, match="HDR"):
+        encode.PipedEncode("/src.mp4", plate, str(out), 0, 1, 2, False)
+    assert not out.exists()

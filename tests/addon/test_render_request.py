@@ -91,3 +91,15 @@ def test_grain_follows_the_panel_and_reaches_the_native_run(tmp_path):
     with pytest.raises(_vanelia.Error):
         _vanelia.run(request.video, request.product, str(tmp_path / "never.mp4"), **keywords)
     assert not (tmp_path / "never.mp4").exists()
+
+
+def test_motion_blur_follows_the_panel_and_reaches_the_native_run(tmp_path):
+    assert _request(_settings(tmp_path)).run_keywords()["motion_blur"] == "auto"
+    keywords = _request(_settings(tmp_path, motion_blur=False)).run_keywords()
+    assert keywords["motion_blur"] == "off"
+    import _vanelia
+
+    request = _request(_settings(tmp_path, motion_blur=False))
+    with pytest.raises(_vanelia.Error):
+        _vanelia.run(request.video, request.product, str(tmp_path / "never.mp4"), **keywords)
+    assert not (tmp_path / "never.mp4").exists()

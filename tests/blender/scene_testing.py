@@ -210,3 +210,41 @@ def empty_glb(path):
             "scene": 0,
         },
     )
+
+
+def gt_points(gt, seed=3, per_m2=400, noise_m=0.01, outliers=0.02):
+    """A reconstruction-like cloud from gt.json: points on the faces of the
+    static boxes that face a camera (tops and the sides a camera sees),
+    floor points around them, Gaussian noise and outliers in the air (the
+    proxies' input in run_occlusion_acceptance.py and
+    tests/python/test_pipeline_proxies.py)."""
+    rng = np.random.default_rng(seed)
+    cams = np.array([np.array(f["c2w_blender"])[:3, 3] for f in gt["frames"]])
+    pts = []
+    for obj in gt["scene_objects"]:
+        if obj["kind"] != "box":
+            continue
+        c, size = np.array(obj["location"]), np.array(obj["size"])
+        a = np.radians(obj.get("rotation_z_deg", 0.0))
+        rot = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+        for axis in range(3):
+            for sign in (-1.0, 1.0):
+                if axis == 2 and sign < 0:
+                    continue  # the bottom stands on the floor
+                normal = rot[:, axis] * sign
+                centre = c + normal * size[axis] / 2
+                if not np.any((cams - centre) @ normal > 0):
+                    continue
+                others = [k for k in range(3) if k != axis]
+                area = size[others[0]] * size[others[1]]
+                q = rng.uniform(-0.5, 0.5, (int(per_m2 * area) + 1, 3))
+                q[:, axis] = 0.5 * sign
+                pts.append(c + (q * size) @ rot.T)
+    floor = rng.uniform(-3.0, 3.0, (3000, 3))
+    floor[:, 2] = 0.0
+    pts.append(floor)
+    cloud = np.concatenate(pts)
+    cloud += rng.normal(0.0, noise_m, cloud.shape)
+    n = int(outliers * len(cloud))
+    air = np.column_stack([rng.uniform(-3, 3, n), rng.uniform(-2, 5, n), rng.uniform(0.1, 2, n)])
+    return np.concatenate([cloud, air]).tolist()

@@ -26,7 +26,7 @@ FRAMES = 6
 # its product box (with the core of the shadow) is compared with the full render's; a hard
 # sun keeps that core the same at 2 and at 8 samples.
 RENDER = ["--end", str(FRAMES), "--samples", "2", "--location", "0", "0", "0"]
-RENDER += ["--grain", "off", "--light", "fixed"]
+RENDER += ["--grain", "off", "--light", "fixed", "--motion-blur", "off"]
 COLOUR = ("color_primaries", "color_transfer", "color_space", "color_range")
 # codec -> (extension, codec_name, profile, pix_fmt, codec tag or None)
 EXPECTED = {

@@ -25,10 +25,12 @@ Key: `<folder>/<video_sha256>/<tracker>-<options_sha256[:16]>.json` where
     and "weights_sha256", the hex SHA-256 of the checkpoint's bytes: the same
     weights under another path hit, re-downloaded or retrained ones miss.
 The cached file is the tracker's raw track file (world "track", with its
-points), before alignment: aligning (camera height) is cheap and is done on
-every use, so changing the camera height does not track again. Files are
-written atomically (temporary file + rename); a file that fails to read or
-to validate as a track file is discarded and treated as a miss.
+points; a network's depth sidecar beside it, `<tracker>-<hash>.depth/`, named
+by the track's `depth` object: README "Formats"), before alignment: aligning
+(camera height) is cheap and is done on every use, so changing the camera
+height does not track again. Files are written atomically (temporary file +
+rename); a file that fails to read or to validate as a track file is
+discarded and treated as a miss.
 """
 
 import hashlib

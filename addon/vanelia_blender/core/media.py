@@ -83,10 +83,11 @@ def _is_vfr(durations, time_base):
 
 
 def native_with(name):
-    """The `_vanelia` module when it imports and offers `name`, else None."""
+    """The `_vanelia` module when it imports and offers `name` (in worker
+    mode the CLI's stand-in, native.backend()), else None."""
     from .. import native
 
-    return native.module() if native.has(name) else None
+    return native.backend() if native.has(name) else None
 
 
 def probe_video(path, backend=None):

@@ -12,7 +12,9 @@ value_m}; optional ground_plane {normal, offset, method ransac|horizon|manual, i
 confidence}; lens {model pinhole|radial_k1k2, k1, k2}; frames [{index, timestamp_s,
 c2w_blender, focal_px, K, confidence, reproj_err_px}] (registered frames, strictly ascending
 index); summary {registered, total, reproj_err_px, focal_px, warnings}; optional points {xyz,
-rgb, confidence} (at most 100000). See conventions.py for c2w_blender and K.
+rgb, confidence} (at most 100000); optional depth {path, format "npy", width, height, count}
+(the depth sidecar folder, relative to the track file's folder or absolute: core/depth_sidecar.py).
+See conventions.py for c2w_blender and K.
 
 Errors are TrackFileError (a ValueError) naming the file, the key and the rule:
 "track 'x.json': frames[3].K: must be 3x3".
@@ -296,6 +298,21 @@ def _validate_points(check, doc):
         check.unit(confidence[i], "points.confidence[%d]" % i)
 
 
+def _validate_depth(check, doc):
+    if "depth" not in doc:
+        return
+    depth = check.object(doc["depth"], "depth")
+    if not check.string(check.member(depth, "depth", "path"), "depth.path"):
+        check.fail("depth.path", "must be a non-empty string")
+    if check.member(depth, "depth", "format") != "npy":
+        check.fail("depth.format", 'must be "npy"')
+    check.integer(check.member(depth, "depth", "width"), "depth.width", 1)
+    check.integer(check.member(depth, "depth", "height"), "depth.height", 1)
+    count = check.integer(check.member(depth, "depth", "count"), "depth.count", 1)
+    if count > len(doc["frames"]):
+        check.fail("depth.count", "must be <= the number of frames")
+
+
 def validate(doc, name="<document>"):
     """Raises TrackFileError (naming `name`, the key and the rule) unless `doc` is valid."""
     check = _Checker(name)
@@ -305,6 +322,7 @@ def validate(doc, name="<document>"):
     _validate_world(check, doc)
     _validate_frames(check, doc)
     _validate_points(check, doc)
+    _validate_depth(check, doc)
 
 
 def _reject_constant(name):

@@ -298,17 +298,51 @@ def _raw_track(request, native, progress):
     extra = {}
     if request.tracker != "classical":
         extra = dict(request.network.kwargs(), tracker=request.tracker)
+        # Written straight into the cache: a network's depth sidecar (README "Formats") lands
+        # beside the track there and is cached with it.
+        extra["output"] = store.path_for(sha, request.tracker, options)
+        extra["overwrite"] = True
+        made = _make_folders(os.path.dirname(extra["output"]))
+    else:
+        made = []
+    try:
+        text = _run_tracker(request, native, progress, extra)
+    except BaseException:
+        for folder in reversed(made):  # a refused run leaves nothing behind
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
+        raise
+    return store.store_text(sha, request.tracker, options, text), text, False
+
+
+def _make_folders(folder):
+    """Makes `folder` and its missing parents; returns those it made, outermost first."""
+    missing = []
+    while folder and not os.path.exists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for made in reversed(missing):
+        os.makedirs(made, exist_ok=True)
+    return list(reversed(missing))
+
+
+def _run_tracker(request, native, progress, extra):
     if request.focal_px is not None:
         extra["focal_px"] = float(request.focal_px)
     if request.mask:
         extra["mask"] = request.mask
-    doc = native.track_video(
-        request.video,
-        start=request.start,
-        end=request.end,
-        every=request.every,
-        progress=progress,
-        **extra,
-    )
-    text = native.format_track(doc)
-    return store.store_text(sha, request.tracker, options, text), text, False
+    if hasattr(native, "track_text"):  # worker mode: `vanelia track`
+        text = native.track_text(
+            request.video, request.start, request.end, request.every, progress, **extra
+        )
+    else:
+        doc = native.track_video(
+            request.video,
+            start=request.start,
+            end=request.end,
+            every=request.every,
+            progress=progress,
+            **extra,
+        )
+        text = native.format_track(doc)
+    return text

@@ -76,7 +76,9 @@ def progress_fields(event):
         }
     if kind == "progress":
         fields = {
-            "stage": event.get("stage", ""),
+            # The work inside the stage (decode, track, render), as the
+            # in-process jobs name it.
+            "stage": event.get("step") or event.get("stage", ""),
             "done": int(event.get("done", 0)),
             "total": int(event.get("total", 0)),
             "rate_per_s": float(event.get("rate_per_s", 0.0)),
@@ -117,27 +119,38 @@ class _EventReader(threading.Thread):
                 self.other_lines.append(line)
 
 
-def run_cli(argv, progress, cli=None):
+def _no_cli():
+    return WorkerError(
+        "worker mode: no vanelia executable (not in the add-on's bin/, "
+        "$VANELIA_CLI or PATH); install the self-contained add-on zip",
+        2,
+    )
+
+
+def run_cli(argv, progress, cli=None, events=None, env=None):
     """Runs `cli argv... --progress json`; returns the `done` event's text
     (the output path). Raises JobCancelled when the job was cancelled,
     WorkerError when the CLI failed, WorkerError(exit_code=2) when there is
-    no CLI to run."""
+    no CLI to run. With `events`, each event dict goes to `events(event)`
+    instead (and the polls as {"type": "poll"}); False cancels. `env`: extra
+    environment variables of the child."""
     cli = cli or find_cli()
     if cli is None:
-        raise WorkerError(
-            "worker mode: no vanelia executable (not in the add-on's bin/, "
-            "$VANELIA_CLI or PATH); install the self-contained add-on zip",
-            2,
-        )
+        raise _no_cli()
     lock = threading.Lock()
     state = {"cancel": False}
 
-    def on_event(event):
+    def ask(event):
+        if events is not None:
+            return events(event)
+        if event is None:
+            return progress()
         fields = progress_fields(event)
-        if fields is None:
-            return
+        return True if fields is None else progress(**fields)
+
+    def on_event(event):
         with lock:
-            if not progress(**fields):
+            if not ask(event):
                 state["cancel"] = True
 
     proc = subprocess.Popen(
@@ -147,13 +160,14 @@ def run_cli(argv, progress, cli=None):
         stderr=subprocess.PIPE,
         text=True,
         errors="replace",
+        env=dict(os.environ, **env) if env else None,
     )
     reader = _EventReader(proc.stderr, on_event)
     reader.start()
     cancel_sent = None
     while proc.poll() is None:
         with lock:
-            if not progress():
+            if not ask({"type": "poll"} if events is not None else None):
                 state["cancel"] = True
         if state["cancel"] and cancel_sent is None:
             cancel_sent = time.monotonic()

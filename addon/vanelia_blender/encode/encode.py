@@ -19,10 +19,13 @@ The codec (`CODECS`, `vanelia run --codec`):
 - dnxhr: DNxHR HQX 10-bit 4:2:2, QuickTime.
 The 10-bit ones overlay in 10-bit YUV (the plate's range kept) and carry
 the source's colour tags (primaries, transfer, matrix, range) as ffprobe
-reports them. An HDR plate (HLG or PQ, BT.2020: phones' default) stays
-HDR with any codec: its tags are carried (H.264 then writes 8-bit HDR)
-and the render, display-referred SDR, is mapped into the plate's signal
-(BT.2408 reference white; encode/hdr.py) before the overlay. `preview`
+reports them. The render is composited in linear light (the native stage:
+the plate's transfer undone, the render put in the plate's primaries and
+light, mixed, the transfer redone; src/encode/linear_light.hpp). An HDR
+plate (HLG or PQ, BT.2020: phones' default) stays HDR with any codec: its
+tags are carried (H.264 then writes 8-bit HDR) and the render, display-
+referred SDR, lands at the plate's reference white (BT.2408; encode/hdr.py
+holds the same formulas in Python). `preview`
 scales the plate to half size (even numbers) to meet the half-size
 preview render, and encodes a quick H.264 MP4.
 The file is written to a temporary name beside the output and renamed into
@@ -32,8 +35,8 @@ Where it runs: in this process through the native module's overlay + encode
 stage (`_vanelia.encode_overlay` / `OverlayEncoder`: FFmpeg's libraries, no
 executable) whenever the module imports and has the codec's encoder; the
 `ffmpeg` executable (`encode_command`) only where the native module is
-absent, and for HDR plates (the render's mapping into the HLG/PQ signal is
-FFmpeg's lut3d filter; the native stage does not map it yet).
+absent, for SDR plates, blending in the encoded values (its overlay filter
+has no linear light). An HDR plate needs the native stage (MediaError).
 """
 
 import dataclasses
@@ -213,13 +216,10 @@ def _colour_args(info, codec):
     return [item for option, value in tags if value for item in (option, value)]
 
 
-def _graph(info, codec, select, den, num, size, plate_range, lut=None):
-    """The filter graph: [plate] and [cg] (the render) -> overlay -> [v].
-    `lut`: the .cube that maps the render into an HDR plate's signal."""
+def _graph(info, codec, select, den, num, size, plate_range):
+    """The filter graph: [plate] and [cg] (the render) -> overlay -> [v]."""
     setpts = f"setpts=N*{den}/({num}*TB)"
     render = setpts
-    if lut is not None:
-        render += f",format=rgba64le,lut3d=file={lut}:interp=tetrahedral"
     plate, scale = "", ""
     if size is not None:
         plate, scale = f",scale={size[0]}:{size[1]}", f"{size[0]}:{size[1]}:"
@@ -256,12 +256,11 @@ def encode_command(
     count,
     codec="h264",
     preview=False,
-    lut=None,
 ):
     """`info` is the source's MediaInfo (rate, audio, colour); `plate_path`
     an upright constant-rate video whose frame n is decoded frame n. With
     `frames_dir` None the frames come as PNGs on FFmpeg's stdin (PipedEncode).
-    `lut` (HDR plates, `hdr_lut`): the render's mapping into the plate's signal."""
+    Run for SDR plates only (`check_fallback`)."""
     ffmpeg = find_tool("ffmpeg")
     spec = output_spec(info, codec, preview)
     num, den = info.fps_num, info.fps_den * every
@@ -269,7 +268,7 @@ def encode_command(
     last = first + every * (count - 1)
     select = f"between(n\\,{first}\\,{last})*not(mod(n-{first}\\,{every}))"
     size = preview_size(info) if preview else None
-    graph = _graph(info, spec, select, den, num, size, _plate_range(info, plate_path), lut)
+    graph = _graph(info, spec, select, den, num, size, _plate_range(info, plate_path))
     cmd = [ffmpeg, "-v", "error", "-y", "-i", plate_path]
     if frames_dir is None:
         cmd += ["-f", "image2pipe", "-c:v", "png", "-framerate", rate, "-i", "-"]
@@ -293,11 +292,35 @@ def encode_command(
 
 def native_stage(info, codec="h264", preview=False):
     """The native module when it runs this encode in process, else None (no
-    module, an HDR plate, or no encoder for the codec in its FFmpeg)."""
+    module, or no encoder for the codec in its FFmpeg)."""
     module = native_with("OverlayEncoder")
-    if module is None or hdr.is_hdr(info):
+    if module is None:
         return None
     return module if module.have_overlay_encoder(_native_codec(codec, preview)) else None
+
+
+def worker_stage(info):
+    """Worker mode (no module in this Python, the bundled CLI there): the
+    CLI's stand-in, whose `vanelia encode` runs the same native stage (HDR
+    plates included: it composites in the plate's linear light); else None."""
+    from .. import native
+
+    if native.available():
+        return None
+    return native.worker()
+
+
+def _worker_encode(runner, frames_dir, plate_path, info, tmp, first, every, count, codec, preview):
+    """`vanelia encode`, with the source's audio (the plate may be its proxy)."""
+    audio = info.path if info.has_audio else None
+    try:
+        runner.encode_overlay(
+            plate_path, frames_dir, tmp, first, every, count, _native_codec(codec, preview), audio
+        )
+    except runner.Error as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise MediaError(f"encoding failed: {e}") from None
 
 
 def _native_codec(codec, preview):
@@ -332,24 +355,14 @@ def native_options(module, plate_path, info, out_path, first, every, count, code
     return options
 
 
-class HdrLut:
-    """The .cube mapping the render into an HDR plate's signal (encode/hdr.py),
-    in a temporary folder of its own (a plain path for FFmpeg's filter
-    syntax), removed on leaving; `path` is None for an SDR plate."""
-
-    def __init__(self, info):
-        self._folder, self.path = None, None
-        if hdr.is_hdr(info):
-            self._folder = tempfile.mkdtemp(prefix="vanelia-lut-")
-            self.path = hdr.write_cube(os.path.join(self._folder, "hdr.cube"), info.color_transfer)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self._folder:
-            shutil.rmtree(self._folder, ignore_errors=True)
-        return False
+def check_fallback(info):
+    """The ffmpeg executable's path takes SDR plates only: an HDR plate's
+    linear-light composite is the native stage's (MediaError otherwise)."""
+    if hdr.is_hdr(info):
+        raise MediaError(
+            f"plate '{info.path}': HDR (transfer {info.color_transfer}); its composite needs "
+            "the native module's encode stage (_vanelia), which did not load"
+        )
 
 
 def temp_path(out_path, codec="h264"):
@@ -384,11 +397,16 @@ def encode(
             raise MediaError(f"encoding '{out_path}' failed: {e}") from None
         os.replace(tmp, out_path)
         return out_path
-    with HdrLut(info) as lut:
-        cmd = encode_command(
-            frames_dir, plate_path, info, tmp, first, every, count, codec, preview, lut.path
+    runner = worker_stage(info)
+    if runner is not None:
+        _worker_encode(
+            runner, frames_dir, plate_path, info, tmp, first, every, count, codec, preview
         )
-        result = subprocess.run(cmd, capture_output=True, text=True)
+        os.replace(tmp, out_path)
+        return out_path
+    check_fallback(info)
+    cmd = encode_command(frames_dir, plate_path, info, tmp, first, every, count, codec, preview)
+    result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -416,10 +434,14 @@ class PipedEncode:
         if self._module is not None:
             self._start_native(plate_path, info, first, every, count, options)
             return
-        self._lut = HdrLut(info)
-        cmd = encode_command(
-            None, plate_path, info, self.tmp, first, every, count, lut=self._lut.path, **options
-        )
+        self._worker = worker_stage(info)
+        if self._worker is not None:  # the frames gathered, encoded at finish()
+            self._frames = tempfile.mkdtemp(prefix="vanelia-piped-")
+            self._args = (plate_path, info, first, every, count, options)
+            self._added = 0
+            return
+        check_fallback(info)
+        cmd = encode_command(None, plate_path, info, self.tmp, first, every, count, **options)
         self._log = tempfile.TemporaryFile()  # FFmpeg's stderr: no pipe to fill
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log
@@ -440,6 +462,10 @@ class PipedEncode:
 
     def add(self, png_path):
         """Hands the encoder the next frame."""
+        if getattr(self, "_worker", None) is not None:
+            shutil.copyfile(png_path, os.path.join(self._frames, FRAME_PATTERN % self._added))
+            self._added += 1
+            return
         if self._native is not None:
             try:
                 self._native.add_png(png_path)
@@ -455,6 +481,24 @@ class PipedEncode:
 
     def finish(self):
         """Waits for the encoder and renames the output into place."""
+        if getattr(self, "_worker", None) is not None:
+            plate_path, info, first, every, count, options = self._args
+            codec, preview = options.get("codec", "h264"), options.get("preview", False)
+            _worker_encode(
+                self._worker,
+                self._frames,
+                plate_path,
+                info,
+                self.tmp,
+                first,
+                every,
+                self._added,
+                codec,
+                preview,
+            )
+            shutil.rmtree(self._frames, ignore_errors=True)
+            os.replace(self.tmp, self.out_path)
+            return self.out_path
         if self._native is not None:
             try:
                 self._native.finish()
@@ -480,6 +524,9 @@ class PipedEncode:
         raise MediaError(f"encoding '{self.out_path}' failed: {text or 'FFmpeg stopped'}")
 
     def __exit__(self, *exc):
+        if getattr(self, "_worker", None) is not None:
+            shutil.rmtree(self._frames, ignore_errors=True)
+            return False
         if self._module is not None:
             self._native = None  # an unfinished encoder removes its file
             if os.path.exists(self.tmp):
@@ -494,7 +541,6 @@ class PipedEncode:
             except BrokenPipeError:
                 pass
         self._log.close()
-        self._lut.__exit__()
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
         return False

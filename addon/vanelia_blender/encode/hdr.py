@@ -1,13 +1,15 @@
 """HDR plates (HLG and PQ, BT.2020): the render, display-referred SDR sRGB
-(Standard view), mapped into the plate's signal before the overlay.
+(Standard view), in the plate's light.
 
-bpy-free. The mapping follows ITU-R BT.2408's scene-light conversion: sRGB
-decoded to linear light, Rec.709 primaries converted to BT.2020 (BT.2087's
-matrix), SDR reference white placed at HDR reference white (HLG: 75 %
-signal, i.e. scene light 0.2650 of peak; PQ: 203 cd/m2, 58 % signal), then
-the plate's transfer (HLG OETF, BT.2100; PQ inverse EOTF, SMPTE ST 2084).
-FFmpeg applies it as a 3-D LUT (lut3d, tetrahedral) written here, so the
-same numbers are tested in plain Python (`map_srgb`)."""
+bpy-free. The native overlay + encode stage (src/encode/linear_light.hpp)
+composites in linear light; these are its formulas in plain Python, the
+reference its tests check against. The mapping follows ITU-R BT.2408's
+scene-light conversion: sRGB decoded to linear light, Rec.709 primaries
+converted to BT.2020 (BT.2087's matrix), SDR reference white placed at HDR
+reference white (HLG: 75 % signal, i.e. scene light 0.2650 of peak; PQ:
+203 cd/m2, 58 % signal), then the plate's transfer (HLG OETF, BT.2100; PQ
+inverse EOTF, SMPTE ST 2084). The mix with the plate is in HLG's scene
+light (before the OOTF) and in PQ's display light (`composite`)."""
 
 import numpy as np
 
@@ -24,7 +26,6 @@ BT709_TO_BT2020 = np.array(
 _HLG_A, _HLG_B, _HLG_C = 0.17883277, 0.28466892, 0.55991073
 HLG_REFERENCE = 0.75  # BT.2408: HDR reference white, HLG signal
 PQ_REFERENCE_NITS = 203.0  # BT.2408: HDR reference white
-LUT_SIZE = 65
 
 
 def is_hdr(info):
@@ -49,12 +50,20 @@ def hlg_inverse_oetf(signal):
     return np.where(s <= 0.5, s * s / 3.0, (np.exp((s - _HLG_C) / _HLG_A) + _HLG_B) / 12.0)
 
 
+_PQ_M1, _PQ_M2 = 2610 / 16384, 2523 / 4096 * 128
+_PQ_C1, _PQ_C2, _PQ_C3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+
+
 def pq_inverse_eotf(nits):
     """SMPTE ST 2084: display light in cd/m2 -> signal [0, 1]."""
-    m1, m2 = 2610 / 16384, 2523 / 4096 * 128
-    c1, c2, c3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
-    y = np.clip(np.asarray(nits, dtype=np.float64) / 10000.0, 0.0, 1.0) ** m1
-    return ((c1 + c2 * y) / (1 + c3 * y)) ** m2
+    y = np.clip(np.asarray(nits, dtype=np.float64) / 10000.0, 0.0, 1.0) ** _PQ_M1
+    return ((_PQ_C1 + _PQ_C2 * y) / (1 + _PQ_C3 * y)) ** _PQ_M2
+
+
+def pq_eotf(signal):
+    """SMPTE ST 2084: signal [0, 1] -> display light in cd/m2."""
+    p = np.clip(np.asarray(signal, dtype=np.float64), 0.0, 1.0) ** (1 / _PQ_M2)
+    return 10000.0 * (np.maximum(p - _PQ_C1, 0.0) / (_PQ_C2 - _PQ_C3 * p)) ** (1 / _PQ_M1)
 
 
 def map_srgb(rgb, transfer):
@@ -69,13 +78,17 @@ def map_srgb(rgb, transfer):
     raise ValueError(f"transfer '{transfer}': not HLG or PQ")
 
 
-def write_cube(path, transfer, size=LUT_SIZE):
-    """The mapping as a .cube 3-D LUT (red fastest) that FFmpeg's lut3d reads."""
-    axis = np.linspace(0.0, 1.0, size)
-    b, g, r = np.meshgrid(axis, axis, axis, indexing="ij")
-    table = map_srgb(np.stack([r, g, b], -1).reshape(-1, 3), transfer)
-    with open(path, "w") as f:
-        f.write(f'TITLE "vanelia sRGB to {transfer} BT.2020"\nLUT_3D_SIZE {size}\n')
-        f.write("\n".join(f"{x:.7f} {y:.7f} {z:.7f}" for x, y, z in table))
-        f.write("\n")
-    return path
+def composite(plate_signal, render_srgb, alpha, transfer):
+    """The native stage's mix: `render_srgb` (sRGB-encoded Rec.709, [..., 3])
+    with straight `alpha` over `plate_signal` (the plate's R'G'B', BT.2020,
+    `transfer`), in the plate's linear light -> the plate's signal."""
+    a = np.asarray(alpha, dtype=np.float64)[..., None]
+    plate = np.clip(np.asarray(plate_signal, dtype=np.float64), 0.0, 1.0)
+    render = srgb_to_linear(render_srgb) @ BT709_TO_BT2020.T
+    if transfer == HLG:
+        mixed = render * hlg_inverse_oetf(HLG_REFERENCE) * a + hlg_inverse_oetf(plate) * (1 - a)
+        return hlg_oetf(mixed)
+    if transfer == PQ:
+        mixed = render * PQ_REFERENCE_NITS * a + pq_eotf(plate) * (1 - a)
+        return pq_inverse_eotf(mixed)
+    raise ValueError(f"transfer '{transfer}': not HLG or PQ")

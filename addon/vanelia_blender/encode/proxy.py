@@ -10,15 +10,18 @@ rate fps.
 
 `proxy_reason(info)` says why a clip needs one (None when it does not),
 `cfr_mapping(pts, fps)` lists the source frame of each output frame, and
-`make_proxy(info, path)` writes it with two ffmpeg processes (decode every
-frame in presentation order, re-encode with the mapping).
+`make_proxy(info, path)` writes it with the native MakePlateProxy (FFmpeg's
+libraries: `_vanelia.make_plate_proxy`, or in worker mode the CLI's `vanelia
+proxy`), else, where neither is here, with two ffmpeg processes
+(`make_proxy_ffmpeg`: decode every frame in presentation order, re-encode
+with the mapping). Both give the same pixels, frames and rate.
 """
 
 import os
 import subprocess
 from fractions import Fraction
 
-from ..core.media import MediaError, find_tool
+from ..core.media import MediaError, find_tool, native_with
 
 
 def proxy_reason(info):
@@ -52,7 +55,22 @@ def proxy_path(info, folder):
 
 
 def make_proxy(info, path):
-    """Writes the proxy of `info` to `path` (via a temporary file)."""
+    """Writes the proxy of `info` to `path` (via a temporary file): natively
+    where the module or the worker CLI is here, else with ffmpeg."""
+    module = native_with("make_plate_proxy")
+    if module is None:
+        return make_proxy_ffmpeg(info, path)
+    try:
+        module.make_plate_proxy(info.path, path, fps=(info.fps_num, info.fps_den))
+    except module.Cancelled:
+        raise
+    except module.Error as e:
+        raise MediaError(f"proxy '{path}': {e}") from None
+    return path
+
+
+def make_proxy_ffmpeg(info, path):
+    """make_proxy with two ffmpeg processes (no native module nor CLI)."""
     ffmpeg = find_tool("ffmpeg")
     mapping = cfr_mapping(info.pts, Fraction(info.fps_num, info.fps_den))
     w, h = info.width, info.height

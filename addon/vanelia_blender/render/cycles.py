@@ -56,6 +56,23 @@ def configure_render(scene, samples=DEFAULT_SAMPLES, seed=0, threads=0, alpha=Fa
     scene.sequencer_colorspace_settings.name = "sRGB"
 
 
+def set_motion_blur(scene, shutter):
+    """Cycles motion blur over `shutter` frames (0 < shutter <= 1, centred
+    on the frame; the plate's, pipeline/motion_blur_stage.hpp): the product
+    is blurred by the camera's motion (its keys are linear from frame to
+    frame) as the plate was. None or 0 turns it off."""
+    render = scene.render
+    if not shutter:
+        render.use_motion_blur = False
+        return
+    if not 0.0 < shutter <= 1.0:
+        raise ValueError(f"--motion-blur {shutter}: must be a shutter 0 < S <= 1 frames")
+    render.use_motion_blur = True
+    render.motion_blur_shutter = float(shutter)
+    if hasattr(render, "motion_blur_position"):  # Blender 4.x; 3.4 is centred
+        render.motion_blur_position = "CENTER"
+
+
 def set_border(scene, border):
     """Renders only `border` (min_x, max_x, min_y, max_y; 0..1, y up), the
     rest transparent at full size; None renders the whole frame."""

@@ -237,6 +237,14 @@ def _open_scene(job_dir, job):
             f"job '{job_dir}': {BLEND_NAME} (scene '{scene.name}', {size[0]}x{size[1]}) "
             f"does not match {SCENE_JSON}; run --step build again"
         )
+    # The depth holdout's per-frame handler is state of the process that built the scene.
+    from ..core import depth_sidecar
+    from ..scene import depth_holdout
+
+    try:
+        depth_holdout.rearm(scene)
+    except depth_sidecar.DepthSidecarError as exc:
+        raise JobError(f"job '{job_dir}': {exc}") from None
     return scene, camera
 
 

@@ -12,6 +12,7 @@ plate's grain (render/grain.py) gets it added to the frame, seeded by the
 frame's index.
 """
 
+import math
 import os
 import struct
 import time
@@ -62,12 +63,31 @@ def camera_region(scene, cam, width, height, points, margin=None):
     return render_plan.render_region(K, c2w, width, height, points, margin)
 
 
+def _union(a, b):
+    if a is None or b is None:
+        return a if b is None else b
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
 def frame_border(scene, cam, points, margin, full_frame):
-    """Blender's border for the current frame; None renders it whole."""
+    """Blender's border for the current frame; None renders it whole. With
+    motion blur the region covers where the camera sees it while the
+    shutter is open (the shutter's two ends)."""
     if full_frame:
         return None
     width, height = scene.render.resolution_x, scene.render.resolution_y
     region = camera_region(scene, cam, width, height, points, margin)
+    render = scene.render
+    if render.use_motion_blur and render.motion_blur_shutter > 0.0:
+        frame = scene.frame_current
+        for t in (
+            frame - 0.5 * render.motion_blur_shutter,
+            frame + 0.5 * render.motion_blur_shutter,
+        ):
+            whole = math.floor(t)
+            scene.frame_set(int(whole), subframe=t - whole)
+            region = _union(region, camera_region(scene, cam, width, height, points, margin))
+        scene.frame_set(frame)
     if region is None:
         region = (0, 0, 1, 1)  # nothing visible: a token border
     return render_plan.border_of_region(region, width, height)

@@ -47,6 +47,7 @@ class RenderRequest:
     passes: str = ""  # folder of the compositor's passes; "" = none
     passes_format: str = "exr"
     grain: str = "auto"  # vanelia run --grain: auto (the plate's) or off
+    motion_blur: str = "auto"  # vanelia run --motion-blur: auto, off or a shutter
 
     def run_keywords(self):
         """The keywords of the native `run` for this request."""
@@ -65,6 +66,7 @@ class RenderRequest:
             passes=self.passes,
             passes_format=self.passes_format,
             grain=self.grain,
+            motion_blur=self.motion_blur,
             blender=self.blender,
             addon_dir=ADDON_DIR,
         )
@@ -108,6 +110,7 @@ def request_from(settings, abspath, output_override, build_product, blender, pre
     request.overwrite = s.overwrite
     request.codec, request.preview = codec, preview
     request.grain = "auto" if getattr(s, "grain", True) else "off"
+    request.motion_blur = "auto" if getattr(s, "motion_blur", True) else "off"
     if getattr(s, "passes", False) and not preview:
         stem = os.path.splitext(output)[0]
         request.passes = abspath(s.passes_path) or f"{stem}_passes"

@@ -25,7 +25,7 @@ from .. import native
 from ..core import light_settings, track_file
 from ..render import render_plan
 from ..render import cycles
-from . import background, compositing, ground, lighting, product, proxies
+from . import background, compositing, depth_holdout, ground, lighting, product, proxies
 from .camera import CAMERA_NAME, build_camera
 from .collection import COLLECTION_NAME, check_names, ensure_collection
 
@@ -55,9 +55,15 @@ class BuildOptions:
     over_plate: bool = True  # composite over the plate in Blender (False:
     # RGBA render only, for the batch's border renders)
     proxies: bool = True  # shadow-catcher boxes of the reconstructed objects
+    # ... already built (native build_proxies' dict, e.g. by vanelia run);
+    # None = computed here from the track's points.
+    proxy_result: Optional[dict] = None
     # The light estimated from the footage (a vanelia-light/1 dict, issue 21;
     # core/light_settings.py): replaces the sun and world above when set.
     light_estimate: Optional[dict] = None
+    # The track's depth sidecar folder (core/depth_sidecar.folder_of): occlusion by a per-frame
+    # depth test (scene/depth_holdout.py) instead of the proxies alone.
+    depth_folder: Optional[str] = None
 
 
 @dataclass
@@ -72,6 +78,7 @@ class BuiltScene:
     placement: str = ""  # the placement report, one line
     proxies: list = field(default_factory=list)  # scene/proxies.py objects
     proxies_report: str = ""  # their count and sizes, one line
+    occlusion: str = "proxies"  # what hides the product: "depth" (sidecar) or "proxies"
 
 
 def check_track(track, info):
@@ -135,7 +142,7 @@ def product_placement(options, size_m):
     why = "the native module is not available"
     if native.has("place_product"):
         try:
-            result = native.module().place_product(
+            result = native.backend().place_product(
                 options.track,
                 list(size_m),
                 target_height_m=options.height_m,
@@ -213,7 +220,12 @@ def _build(scene, options):
     cams = [render_plan.camera_center(f["c2w_blender"]) for f in options.track["frames"]]
     cx, cy, size = ground.ground_extent(cams, loc[:2])
     plane = ground.ensure_ground(coll, cx, cy, size)
-    result, why = proxies.compute(options.track) if options.proxies else (None, "off")
+    if not options.proxies:
+        result, why = None, "off"
+    elif options.proxy_result is not None:
+        result, why = options.proxy_result, ""
+    else:
+        result, why = proxies.compute(options.track)
     proxy_objects = proxies.ensure_proxies(coll, result)
     if options.light_estimate is not None:
         sun, light_dir = lighting.ensure_light(
@@ -234,10 +246,15 @@ def _build(scene, options):
         options.threads,
         alpha=not options.over_plate,
     )
+    if options.depth_folder:
+        depth_holdout.setup(scene, options.track, options.depth_folder)
+    else:
+        depth_holdout.disarm(scene)
     compositing.build_compositing(scene, clip, distort, options.over_plate)
     built = BuiltScene(camera, prod, plane, sun, clip, light_dir, distort, placement)
     built.proxies = proxy_objects
     built.proxies_report = proxies.describe(result, why)
+    built.occlusion = "depth" if options.depth_folder else "proxies"
     return built
 
 

@@ -74,6 +74,13 @@ def _link(tree, from_socket, to_socket):
     tree.links.new(from_socket, to_socket)
 
 
+def render_source(tree, layers):
+    """The render as everything downstream uses it: through the depth holdout when one is
+    set up (scene/depth_holdout.py), else the Render Layers' image."""
+    holdout = tree.nodes.get("Vanelia Depth Holdout")
+    return holdout.outputs[0] if holdout is not None else layers.outputs["Image"]
+
+
 def build_compositing(scene, clip, distort, over_plate=True):
     """Plate (movie clip) under the render; returns the tree.
 
@@ -86,7 +93,7 @@ def build_compositing(scene, clip, distort, over_plate=True):
     layers.scene = scene
     plate = _node(tree, "Vanelia Plate", "CompositorNodeMovieClip", (0, 400))
     plate.clip = clip
-    render_image = layers.outputs["Image"]
+    render_image = render_source(tree, layers)
     if distort:
         lens = _node(tree, "Vanelia Distortion", "CompositorNodeMovieDistortion", (300, 0))
         lens.clip = clip
@@ -157,7 +164,7 @@ def pass_sockets(scene, clip, distort, holdout_aov):
     plate = tree.nodes["Vanelia Plate"].outputs["Image"]
     lens = clip if distort else None
     product = _distorted(
-        tree, "Vanelia Pass Product Lens", lens, layers.outputs["Image"], (300, -500)
+        tree, "Vanelia Pass Product Lens", lens, render_source(tree, layers), (300, -500)
     )
     # The multiplier is distorted as a density (1 - m): outside the lens'
     # image the density is 0, so the plate is left as it is there.

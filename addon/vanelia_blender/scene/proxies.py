@@ -35,7 +35,7 @@ def compute(track):
     if not native.has("build_proxies"):
         return None, "the native module is not available"
     try:
-        return native.module().build_proxies(track), ""
+        return native.backend().build_proxies(track), ""
     except native.error_types() as e:
         return None, str(e)
 

@@ -90,6 +90,27 @@ Rational SnapToStandardRate(Rational rate) {
 
 }  // namespace
 
+std::vector<int64_t> NearestFrames(const std::vector<double>& times,
+                                   Rational fps,
+                                   int64_t outputs) {
+  VANELIA_CHECK(!times.empty());
+  VANELIA_CHECK(Valid(fps));
+  const int64_t n = static_cast<int64_t>(times.size());
+  std::vector<int64_t> nearest(std::max<int64_t>(outputs, 0));
+  for (int64_t k = 0; k < outputs; ++k) {
+    const double t = static_cast<double>(k) * fps.den / fps.num;
+    const auto upper = std::lower_bound(times.begin(), times.end(), t);
+    int64_t s = upper - times.begin();
+    if (s >= n) {
+      s = n - 1;
+    } else if (s > 0 && t - times[s - 1] <= times[s] - t) {
+      s = s - 1;
+    }
+    nearest[k] = s;
+  }
+  return nearest;
+}
+
 CfrMappingResult BuildCfrMapping(const std::vector<int64_t>& sorted_pts,
                                  Rational time_base,
                                  Rational fps_hint,
@@ -147,15 +168,11 @@ CfrMappingResult BuildCfrMapping(const std::vector<int64_t>& sorted_pts,
       static_cast<double>(outputs) * result.fps.den / result.fps.num;
   result.mapping.resize(outputs);
   std::vector<bool> used(n, false);
+  const std::vector<int64_t> nearest =
+      NearestFrames(times, result.fps, outputs);
   for (int64_t k = 0; k < outputs; ++k) {
     const double t = static_cast<double>(k) * result.fps.den / result.fps.num;
-    const auto upper = std::lower_bound(times.begin(), times.end(), t);
-    int64_t s = upper - times.begin();
-    if (s >= n) {
-      s = n - 1;
-    } else if (s > 0 && t - times[s - 1] <= times[s] - t) {
-      s = s - 1;
-    }
+    const int64_t s = nearest[k];
     result.mapping[k] = {k, s, sorted_pts[s], times[s], t};
     if (k > 0 && result.mapping[k - 1].source_index == s) {
       ++result.report.duplicated;

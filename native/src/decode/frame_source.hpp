@@ -59,6 +59,13 @@ CfrMappingResult BuildCfrMapping(const std::vector<int64_t>& sorted_pts,
                                  Rational fps_hint,
                                  int64_t last_duration);
 
+// The CFR rule: output frame k (0 <= k < outputs) at time k / fps shows the
+// source frame whose time (`times`: seconds from the first frame, sorted) is
+// nearest, ties going to the earlier; its source index for each k.
+std::vector<int64_t> NearestFrames(const std::vector<double>& times,
+                                   Rational fps,
+                                   int64_t outputs);
+
 // Reduces a rational to lowest terms with a positive denominator.
 Rational Reduce(Rational value);
 

@@ -1,6 +1,7 @@
-// OverlayEncoder: the plate decoded in order, each render blended over its
-// plate frame in the output's YUV, libavcodec's encoder, libavformat's muxer
-// with the source's audio packets copied in.
+// OverlayEncoder: the plate decoded in order, each render composited over
+// its plate frame in linear light (linear_light.hpp) in the output's YUV,
+// libavcodec's encoder, libavformat's muxer with the source's audio packets
+// copied in.
 #include "vanelia/encode/overlay_encode.hpp"
 
 #include "vanelia/core/error.hpp"
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "linear_light.hpp"
 #include "overlay_frames.hpp"
 
 extern "C" {
@@ -24,8 +26,7 @@ struct CodecSpec {
   const char* name;
   const char* encoder;
   const char* muxer;
-  AVPixelFormat pix_fmt;     // encoded
-  AVPixelFormat render_fmt;  // the render's YUVA before the blend
+  AVPixelFormat pix_fmt;  // encoded
   std::vector<std::pair<const char*, const char*>> options;
   const char* tag;  // codec tag, nullptr = the muxer's default
 };
@@ -36,21 +37,18 @@ const std::vector<CodecSpec>& Codecs() {
        "libx264",
        "mp4",
        AV_PIX_FMT_YUV420P,
-       AV_PIX_FMT_YUVA420P,
        {{"preset", "medium"}, {"crf", "10"}},
        nullptr},
       {"h264_preview",
        "libx264",
        "mp4",
        AV_PIX_FMT_YUV420P,
-       AV_PIX_FMT_YUVA420P,
        {{"preset", "veryfast"}, {"crf", "12"}},
        nullptr},
       {"hevc",
        "libx265",
        "mp4",
        AV_PIX_FMT_YUV420P10LE,
-       AV_PIX_FMT_YUVA420P10LE,
        {{"preset", "medium"},
         {"crf", "10"},
         {"profile", "main10"},
@@ -60,14 +58,12 @@ const std::vector<CodecSpec>& Codecs() {
        "prores_ks",
        "mov",
        AV_PIX_FMT_YUV422P10LE,
-       AV_PIX_FMT_YUVA422P10LE,
        {{"profile", "3"}, {"vendor", "apl0"}},
        nullptr},
       {"dnxhr",
        "dnxhd",
        "mov",
        AV_PIX_FMT_YUV422P10LE,
-       AV_PIX_FMT_YUVA422P10LE,
        {{"profile", "dnxhr_hqx"}},
        nullptr},
   };
@@ -268,12 +264,16 @@ class OverlayEncoder::Impl {
                          internal::SwsMatrixOf(options.matrix),
                          options.plate_range == "pc",
                          options.output_range == "pc"),
-        render_to_yuva_(spec_.render_fmt,
+        render_to_rgba_(AV_PIX_FMT_RGBA64LE,
                         width_,
                         height_,
                         internal::SwsMatrixOf(options.matrix),
                         true,
-                        options.output_range == "pc"),
+                        true),
+        compositor_(internal::PlateLight::FromTags(options.color_transfer,
+                                                   options.color_primaries),
+                    options.matrix,
+                    options.output_range == "pc"),
         decoded_(internal::MakeFrame()),
         plate_frame_(internal::MakeFrame()),
         png_(internal::MakeFrame()),
@@ -308,8 +308,12 @@ class OverlayEncoder::Impl {
           std::to_string(width_) + "x" + std::to_string(height_));
     }
     NextPlateFrame();
-    render_to_yuva_.Convert(*png_, render_.get());
-    internal::BlendStraightAlpha(*render_, plate_frame_.get());
+    if (png_->format == AV_PIX_FMT_RGBA) {
+      compositor_.Composite(*png_, plate_frame_.get());
+    } else {  // RGB, grey, palette or 16-bit PNGs
+      render_to_rgba_.Convert(*png_, render_.get());
+      compositor_.Composite(*render_, plate_frame_.get());
+    }
     av_frame_unref(png_.get());
     plate_frame_->pts = added_;
     // Encoders that write colour into the bitstream (prores_ks) read the
@@ -483,7 +487,8 @@ class OverlayEncoder::Impl {
   int width_ = 0;
   int height_ = 0;
   internal::FrameConverter plate_to_output_;
-  internal::FrameConverter render_to_yuva_;
+  internal::FrameConverter render_to_rgba_;
+  internal::LinearCompositor compositor_;
   internal::PngDecoder png_decoder_;
   internal::FramePtr decoded_;
   internal::FramePtr plate_frame_;

@@ -1,6 +1,5 @@
-// The overlay stage's frame pieces: plate decoding, PNG decoding, swscale
-// conversions with explicit colour details, and the straight-alpha blend
-// (the arithmetic of libavfilter's vf_overlay.c blend_plane, straight alpha).
+// The overlay stage's frame pieces: plate decoding, PNG decoding and swscale
+// conversions with explicit colour details.
 #include "overlay_frames.hpp"
 
 #include "vanelia/core/check.hpp"
@@ -188,78 +187,6 @@ void FrameConverter::Convert(const AVFrame& src, AVFrame* dst) {
             src.height,
             dst->data,
             dst->linesize);
-}
-
-namespace {
-
-// One plane: `a` is the alpha plane at luma resolution; (sx, sy) the
-// plane's subsampling shifts. T is uint8_t or uint16_t samples.
-template <typename T>
-void BlendPlane(const AVFrame& render,
-                int plane,
-                int alpha_plane,
-                int sx,
-                int sy,
-                int max_value,
-                AVFrame* plate) {
-  const int width = AV_CEIL_RSHIFT(plate->width, sx);
-  const int height = AV_CEIL_RSHIFT(plate->height, sy);
-  const int64_t half = max_value / 2;
-  for (int y = 0; y < height; ++y) {
-    T* out =
-        reinterpret_cast<T*>(plate->data[plane] + static_cast<ptrdiff_t>(y) *
-                                                      plate->linesize[plane]);
-    const T* in = reinterpret_cast<const T*>(render.data[plane] +
-                                             static_cast<ptrdiff_t>(y) *
-                                                 render.linesize[plane]);
-    const int ay0 = y << sy;
-    const int ay1 = std::min(ay0 + (1 << sy), render.height);
-    for (int x = 0; x < width; ++x) {
-      const int ax0 = x << sx;
-      const int ax1 = std::min(ax0 + (1 << sx), render.width);
-      int64_t sum = 0;
-      int n = 0;
-      for (int ay = ay0; ay < ay1; ++ay) {
-        const T* arow = reinterpret_cast<const T*>(
-            render.data[alpha_plane] +
-            static_cast<ptrdiff_t>(ay) * render.linesize[alpha_plane]);
-        for (int ax = ax0; ax < ax1; ++ax, ++n) sum += arow[ax];
-      }
-      const int64_t a = n > 0 ? (sum + n / 2) / n : 0;
-      if (a == 0) continue;
-      out[x] = static_cast<T>(
-          (static_cast<int64_t>(out[x]) * (max_value - a) + in[x] * a + half) /
-          max_value);
-    }
-  }
-}
-
-}  // namespace
-
-void BlendStraightAlpha(const AVFrame& render, AVFrame* plate) {
-  const AVPixFmtDescriptor* desc =
-      av_pix_fmt_desc_get(static_cast<AVPixelFormat>(render.format));
-  VANELIA_CHECK(desc != nullptr && (desc->flags & AV_PIX_FMT_FLAG_ALPHA) &&
-                (desc->flags & AV_PIX_FMT_FLAG_PLANAR) &&
-                desc->nb_components == 4)
-      << "render format must be planar YUVA";
-  VANELIA_CHECK(render.width == plate->width && render.height == plate->height)
-      << "render and plate sizes differ";
-  const int depth = desc->comp[0].depth;
-  const int max_value = (1 << depth) - 1;
-  const int alpha_plane = desc->comp[3].plane;
-  const int error = av_frame_make_writable(plate);
-  if (error < 0) ThrowAvError("frame", "out of memory", error);
-  for (int plane = 0; plane < 3; ++plane) {
-    const int sx = plane == 0 ? 0 : desc->log2_chroma_w;
-    const int sy = plane == 0 ? 0 : desc->log2_chroma_h;
-    if (depth > 8) {
-      BlendPlane<uint16_t>(
-          render, plane, alpha_plane, sx, sy, max_value, plate);
-    } else {
-      BlendPlane<uint8_t>(render, plane, alpha_plane, sx, sy, max_value, plate);
-    }
-  }
 }
 
 }  // namespace vanelia::internal

@@ -1,6 +1,7 @@
 // Private: the pieces of the overlay stage below the encoder: the plate's
-// decoder (frames in presentation order), the render PNG decoder, swscale
-// conversions with explicit matrix and range, and the straight-alpha blend.
+// decoder (frames in presentation order), the render PNG decoder and swscale
+// conversions with explicit matrix and range (the composite itself:
+// linear_light.hpp).
 #pragma once
 
 #include <cstdint>
@@ -79,11 +80,5 @@ class FrameConverter {
   int src_width_ = 0;
   int src_height_ = 0;
 };
-
-// plate = plate + (render - plate) * a, per plane, where `render` is the
-// same planar YUV format with an alpha plane (yuva*), at the same size.
-// 8-bit or 16-bit-container (10-bit) samples; chroma alpha is the mean of
-// the chroma sample's luma-resolution alpha values.
-void BlendStraightAlpha(const AVFrame& render, AVFrame* plate);
 
 }  // namespace vanelia::internal

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -393,6 +394,38 @@ std::string DescribePlacement(const Placement& placement) {
   std::string line = text;
   if (!r.reason.empty()) line += "; " + r.reason;
   return line;
+}
+
+Placement PlaceOrEvaluate(const CameraTrack& track,
+                          const Eigen::Matrix3Xf& points_in_world,
+                          const Eigen::Vector3d& size_m,
+                          PlacementOptions options,
+                          const std::string& front,
+                          const std::optional<Eigen::Vector3d>& location_m,
+                          double heading_deg) {
+  if (front == "widest") {
+    options.front = ProductFront::kWidestFace;
+  } else if (front != "gltf") {
+    throw InputError("place_product: front '" + front +
+                     "'; must be 'gltf' or 'widest'");
+  }
+  ProductBox box;
+  box.size_m = size_m;
+  if (!location_m) return PlaceProduct(track, points_in_world, box, options);
+  options.Check();
+  Placement placement;
+  placement.location_m = *location_m;
+  placement.heading_rad = heading_deg * M_PI / 180.0;
+  placement.scale =
+      options.target_height_m ? *options.target_height_m / size_m.z() : 1.0;
+  placement.report = EvaluatePlacement(track,
+                                       points_in_world,
+                                       box,
+                                       placement.location_m,
+                                       placement.heading_rad,
+                                       placement.scale,
+                                       options);
+  return placement;
 }
 
 }  // namespace vanelia

@@ -1,5 +1,6 @@
 // Scoring of candidate spots for floor/placement.cpp (see
 // placement_impl.hpp).
+#include "vanelia/core/error.hpp"
 #include "vanelia/floor/placement.hpp"
 
 #include <algorithm>

@@ -193,6 +193,117 @@ std::vector<std::vector<int>> ClusterCells(std::vector<Cell>* cells) {
   return clusters;
 }
 
+// A box in its own frame: the footprint's sides at u0 < u1 (along the
+// rectangle's x) and v0 < v1, the top at `top`.
+struct BoxBounds {
+  double u0, u1, v0, v1, top;
+};
+
+// The median of `values` (reordered; not empty).
+double Median(std::vector<double>* values) {
+  const auto mid = static_cast<int64_t>(values->size() / 2);
+  std::nth_element(values->begin(), values->begin() + mid, values->end());
+  return (*values)[static_cast<size_t>(mid)];
+}
+
+// The points of one face: their coordinate along its normal (`along`) and
+// along the footprint side it spans (`across`; sides only).
+struct FacePoints {
+  std::vector<double> along;
+  std::vector<double> across;
+};
+
+// Moves each face that the points show (the four sides and the top) onto
+// the median of its points: those within face_band_m of it and at least
+// face_band_m from its edges (so a neighbouring face's points never count).
+// A face the cameras saw is dense, and its median is where the surface is;
+// the quantile extent lies ~1.6 noise sigma outside a dense face and inside
+// a sparsely seen edge (a 1.5 cm error moves a contact shadow by pixels).
+// A face with fewer than min_face_points points (unseen) keeps its extent.
+// Sets `*tilt_rad` to the turn of the box that the seen sides show (their
+// points' line fits, weighted by their spread), 0 when none is seen.
+BoxBounds RefineFaces(const std::vector<Eigen::Vector3d>& uvz,
+                      BoxBounds b,
+                      const ProxyOptions& o,
+                      double* tilt_rad) {
+  const double band = o.face_band_m;
+  FacePoints face[5];
+  for (int pass = 0; pass < 2; ++pass) {
+    for (FacePoints& f : face) f = FacePoints();
+    for (const Eigen::Vector3d& p : uvz) {
+      const bool inside_u = p.x() > b.u0 + band && p.x() < b.u1 - band;
+      const bool inside_v = p.y() > b.v0 + band && p.y() < b.v1 - band;
+      const bool below_top = p.z() < b.top - band;
+      const auto add = [](FacePoints* f, double along, double across) {
+        f->along.push_back(along);
+        f->across.push_back(across);
+      };
+      if (inside_v && below_top) {
+        if (std::abs(p.x() - b.u0) < band) add(&face[0], p.x(), p.y());
+        if (std::abs(p.x() - b.u1) < band) add(&face[1], p.x(), p.y());
+      }
+      if (inside_u && below_top) {
+        if (std::abs(p.y() - b.v0) < band) add(&face[2], p.y(), p.x());
+        if (std::abs(p.y() - b.v1) < band) add(&face[3], p.y(), p.x());
+      }
+      if (inside_u && inside_v && std::abs(p.z() - b.top) < band) {
+        add(&face[4], p.z(), 0.0);
+      }
+    }
+    double* const bound[5] = {&b.u0, &b.u1, &b.v0, &b.v1, &b.top};
+    for (int f = 0; f < 5; ++f) {
+      if (static_cast<int>(face[f].along.size()) >= o.min_face_points) {
+        std::vector<double> along = face[f].along;
+        *bound[f] = Median(&along);
+      }
+    }
+  }
+  // A side turned by t: u-sides have u = c - tan(t) v, v-sides
+  // v = c + tan(t) u (least squares of along on across).
+  double weighted = 0.0;
+  double weight = 0.0;
+  for (int f = 0; f < 4; ++f) {
+    const FacePoints& side = face[f];
+    const auto n = static_cast<double>(side.along.size());
+    if (n < o.min_face_points) continue;
+    double ma = 0.0;
+    double mc = 0.0;
+    for (size_t k = 0; k < side.along.size(); ++k) {
+      ma += side.along[k] / n;
+      mc += side.across[k] / n;
+    }
+    double sac = 0.0;
+    double scc = 0.0;
+    for (size_t k = 0; k < side.along.size(); ++k) {
+      sac += (side.along[k] - ma) * (side.across[k] - mc);
+      scc += (side.across[k] - mc) * (side.across[k] - mc);
+    }
+    if (scc <= 0.0) continue;
+    const double slope = std::atan(sac / scc);
+    weighted += (f < 2 ? -slope : slope) * scc;
+    weight += scc;
+  }
+  *tilt_rad = weight > 0.0 ? weighted / weight : 0.0;
+  return b;
+}
+
+// The points of `xy`, `z` in the frame of a footprint turned by `yaw`
+// around `origin`: (u, v, z).
+std::vector<Eigen::Vector3d> InFrame(const std::vector<Eigen::Vector2d>& xy,
+                                     const std::vector<double>& z,
+                                     const Eigen::Vector2d& origin,
+                                     double yaw) {
+  const Eigen::Vector2d u(std::cos(yaw), std::sin(yaw));
+  const Eigen::Vector2d v(-u.y(), u.x());
+  std::vector<Eigen::Vector3d> uvz;
+  uvz.reserve(xy.size());
+  for (size_t k = 0; k < xy.size(); ++k) {
+    const Eigen::Vector2d d = xy[k] - origin;
+    uvz.emplace_back(d.dot(u), d.dot(v), z[k]);
+  }
+  return uvz;
+}
+
 Proxy FitProxy(const Eigen::Matrix3Xf& points,
                const std::vector<int>& members,
                const ProxyOptions& o) {
@@ -205,19 +316,53 @@ Proxy FitProxy(const Eigen::Matrix3Xf& points,
     z.push_back(points(2, k));
   }
   const Rectangle rect = FootprintRectangle(xy, o.extent_trim);
+  std::vector<double> heights = z;
   const auto q = static_cast<size_t>(
       std::floor(o.top_quantile * static_cast<double>(z.size() - 1)));
-  std::nth_element(z.begin(), z.begin() + static_cast<int64_t>(q), z.end());
+  std::nth_element(heights.begin(),
+                   heights.begin() + static_cast<int64_t>(q),
+                   heights.end());
+  // The faces the points show, then the turn their sides show (the
+  // smallest-area rectangle of trimmed extents is ~1 degree off when only
+  // two sides were seen), three times.
+  Eigen::Vector2d origin = rect.centre;
+  double yaw = rect.yaw_rad;
+  const double hu = 0.5 * rect.size.x();
+  const double hv = 0.5 * rect.size.y();
+  BoxBounds b{-hu, hu, -hv, hv, heights[q]};
+  for (int pass = 0; pass < 3; ++pass) {
+    double tilt = 0.0;
+    b = RefineFaces(InFrame(xy, z, origin, yaw), b, o, &tilt);
+    if (pass == 2 || std::abs(tilt) < 1e-4) break;
+    const Eigen::Vector2d u(std::cos(yaw), std::sin(yaw));
+    const Eigen::Vector2d v(-u.y(), u.x());
+    origin += 0.5 * (b.u0 + b.u1) * u + 0.5 * (b.v0 + b.v1) * v;
+    const double half_u = 0.5 * (b.u1 - b.u0);
+    const double half_v = 0.5 * (b.v1 - b.v0);
+    b = {-half_u, half_u, -half_v, half_v, b.top};
+    yaw += tilt;
+  }
+  const Eigen::Vector2d u(std::cos(yaw), std::sin(yaw));
+  const Eigen::Vector2d v(-u.y(), u.x());
+  Eigen::Vector2d size(b.u1 - b.u0, b.v1 - b.v0);
+  const Eigen::Vector2d centre =
+      origin + 0.5 * (b.u0 + b.u1) * u + 0.5 * (b.v0 + b.v1) * v;
+  if (size.x() < size.y()) {  // keep x along the longer side
+    std::swap(size.x(), size.y());
+    yaw += M_PI / 2;
+  }
+  // A box is symmetric under a half turn: keep yaw in (-pi/2, pi/2].
+  while (yaw > M_PI / 2) yaw -= M_PI;
+  while (yaw <= -M_PI / 2) yaw += M_PI;
   Proxy proxy;
-  proxy.size_m = Eigen::Vector3d(rect.size.x(), rect.size.y(), z[q]);
-  proxy.centre_m =
-      Eigen::Vector3d(rect.centre.x(), rect.centre.y(), 0.5 * z[q]);
-  proxy.yaw_rad = rect.yaw_rad;
+  proxy.size_m = Eigen::Vector3d(size.x(), size.y(), b.top);
+  proxy.centre_m = Eigen::Vector3d(centre.x(), centre.y(), 0.5 * b.top);
+  proxy.yaw_rad = yaw;
   proxy.num_points = static_cast<int64_t>(members.size());
-  proxy.kind = rect.size.x() >= o.wall_min_length_m &&
-                       rect.size.y() <= o.wall_max_thickness_m
-                   ? ProxyKind::kPlane
-                   : ProxyKind::kBox;
+  proxy.kind =
+      size.x() >= o.wall_min_length_m && size.y() <= o.wall_max_thickness_m
+          ? ProxyKind::kPlane
+          : ProxyKind::kBox;
   return proxy;
 }
 
@@ -253,6 +398,12 @@ void ProxyOptions::Check() const {
     fail("extent_trim", extent_trim, "must be in [0, 0.25)");
   }
   if (min_points < 3) fail("min_points", min_points, "must be >= 3");
+  if (!(std::isfinite(face_band_m) && face_band_m > 0.0)) {
+    fail("face_band_m", face_band_m, "must be > 0 metres");
+  }
+  if (min_face_points < 1) {
+    fail("min_face_points", min_face_points, "must be >= 1");
+  }
   if (!(top_quantile >= 0.5 && top_quantile <= 1.0)) {
     fail("top_quantile", top_quantile, "must be in [0.5, 1]");
   }
@@ -335,6 +486,27 @@ std::string DescribeProxies(const ProxySet& set) {
             " cluster(s) rejected (too few points or too wide)";
   }
   return line;
+}
+
+nlohmann::ordered_json ProxySetToJson(const ProxySet& set) {
+  using Json = nlohmann::ordered_json;
+  Json proxies = Json::array();
+  for (const Proxy& p : set.proxies) {
+    proxies.push_back(
+        Json{{"kind", ToString(p.kind)},
+             {"centre", {p.centre_m.x(), p.centre_m.y(), p.centre_m.z()}},
+             {"size", {p.size_m.x(), p.size_m.y(), p.size_m.z()}},
+             {"yaw_deg", p.yaw_rad * 180.0 / M_PI},
+             {"points", p.num_points}});
+  }
+  return Json{{"proxies", proxies},
+              {"count", set.proxies.size()},
+              {"boxes", set.Count(ProxyKind::kBox)},
+              {"walls", set.Count(ProxyKind::kPlane)},
+              {"points_above_floor", set.points_above_floor},
+              {"points_used", set.points_used},
+              {"clusters_rejected", set.clusters_rejected},
+              {"summary", DescribeProxies(set)}};
 }
 
 }  // namespace vanelia

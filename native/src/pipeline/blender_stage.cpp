@@ -3,6 +3,7 @@
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -130,12 +131,19 @@ bool WaitFor(pid_t pid, double seconds, int* status) {
   return false;
 }
 
-// True when the file at `path` begins with `prefix` (reads only that much).
-bool StartsWith(const std::string& path, const std::string& prefix) {
+// Whether the log has Blender's banner, "Blender <digit>...", on a line of
+// its own: first in 3.x; Blender 4.x writes it through a block-buffered
+// stdout, so into a pipe it can come after the script's own lines.
+bool HasBanner(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  std::string head(prefix.size(), '\0');
-  return in.read(head.data(), static_cast<std::streamsize>(head.size())) &&
-         head == prefix;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > 8 && line.compare(0, 8, "Blender ") == 0 &&
+        std::isdigit(static_cast<unsigned char>(line[8]))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Stops the child's group: SIGINT (Blender's own stop), SIGTERM after a
@@ -292,7 +300,7 @@ BlenderRun RunBlender(const BlenderJob& job, RunReporter* reporter) {
   }
   run.exit_code =
       WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-  run.printed_banner = StartsWith(job.log_path, "Blender ");
+  run.printed_banner = HasBanner(job.log_path);
   return run;
 }
 

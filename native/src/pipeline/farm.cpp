@@ -84,7 +84,9 @@ Json JobJson(const FarmJob& job) {
   json["passes"] = o.passes;
   json["passes_format"] = o.passes_format;
   json["grain"] = o.grain;
+  json["motion_blur"] = o.motion_blur;
   json["light"] = o.light;
+  json["proxies"] = o.proxies;
   json["sun_deg"] = o.sun_deg;
   json["vanelia"] = job.vanelia;
   json["chunk_frames"] = job.chunk_frames;
@@ -131,8 +133,12 @@ FarmJob JobFromJson(const Json& json, const std::string& dir) {
   o.passes_format = json.value("passes_format", std::string("exr"));
   // Jobs made before the grain have none.
   o.grain = json.value("grain", std::string("off"));
+  // ... and a sharp product before the motion blur.
+  o.motion_blur = json.value("motion_blur", std::string("off"));
   // ... and the fixed sun of before the light estimate.
   o.light = json.value("light", std::string("fixed"));
+  // ... and no proxies before they were built natively.
+  o.proxies = json.value("proxies", std::string("off"));
   if (json.contains("sun_deg")) {
     o.sun_deg = json.at("sun_deg").get<std::array<double, 2>>();
   }
@@ -227,7 +233,9 @@ FarmJob PrepareFarmJob(PipelineOptions options,
       if (!old.contains("passes")) old["passes"] = "";
       if (!old.contains("passes_format")) old["passes_format"] = "exr";
       if (!old.contains("grain")) old["grain"] = "off";
+      if (!old.contains("motion_blur")) old["motion_blur"] = "off";
       if (!old.contains("light")) old["light"] = "fixed";
+      if (!old.contains("proxies")) old["proxies"] = "off";
       if (!old.contains("sun_deg")) old["sun_deg"] = json.at("sun_deg");
     }
     const std::string field =

@@ -5,8 +5,10 @@
 #include "vanelia/pipeline/blender_stage.hpp"
 #include "vanelia/pipeline/farm.hpp"
 #include "vanelia/pipeline/light_stage.hpp"
+#include "vanelia/pipeline/motion_blur_stage.hpp"
 #include "vanelia/pipeline/plate_grain.hpp"
 #include "vanelia/pipeline/product_placement.hpp"
+#include "vanelia/pipeline/proxy_stage.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
 #include <cstdio>
@@ -101,10 +103,17 @@ void BuildStep(const FarmJob& job, RunReporter* reporter) {
                      "': no track yet; run the track step first");
   }
   BlenderJob blender = BatchJob(job, "build");
-  // The same spot, grain and light as the one-process run (pipeline.cpp).
-  const PipelineOptions placed = WithLight(
-      WithGrain(WithPlacement(job.options, job.AlignedTrack(), reporter),
-                reporter),
+  // The same spot, grain, light, motion blur and proxies as the
+  // one-process run (pipeline.cpp).
+  const PipelineOptions placed = WithProxies(
+      WithMotionBlur(
+          WithLight(WithGrain(WithPlacement(
+                                  job.options, job.AlignedTrack(), reporter),
+                              reporter),
+                    job.AlignedTrack(),
+                    reporter),
+          job.AlignedTrack(),
+          reporter),
       job.AlignedTrack(),
       reporter);
   blender.args =

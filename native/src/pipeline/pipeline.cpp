@@ -6,8 +6,10 @@
 #include "vanelia/floor/alignment.hpp"
 #include "vanelia/pipeline/blender_stage.hpp"
 #include "vanelia/pipeline/light_stage.hpp"
+#include "vanelia/pipeline/motion_blur_stage.hpp"
 #include "vanelia/pipeline/plate_grain.hpp"
 #include "vanelia/pipeline/product_placement.hpp"
+#include "vanelia/pipeline/proxy_stage.hpp"
 #include "vanelia/pipeline/track_stage.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
@@ -100,6 +102,10 @@ void CheckCodec(const PipelineOptions& options) {
   if (options.light != "auto" && options.light != "fixed") {
     throw InputError("--light '" + options.light + "': must be auto or fixed");
   }
+  if (options.proxies != "auto" && options.proxies != "off") {
+    throw InputError("--proxies '" + options.proxies +
+                     "': must be auto or off");
+  }
   const double sun_az = options.sun_deg[0], sun_el = options.sun_deg[1];
   if (!(std::isfinite(sun_az) && sun_el > 0.0 && sun_el <= 90.0)) {
     throw InputError("--sun " + internal::FormatNumber(options.sun_deg[0]) +
@@ -107,6 +113,7 @@ void CheckCodec(const PipelineOptions& options) {
                      ": the azimuth must be finite and the elevation in "
                      "(0, 90] degrees");
   }
+  ParseMotionBlur(options.motion_blur);
   if (options.grain != "auto" && options.grain != "off") {
     throw InputError("--grain '" + options.grain + "': must be auto or off");
   }
@@ -305,8 +312,17 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
   }
   args.push_back("--sun=" + FormatNumber(options.sun_deg[0]) + "," +
                  FormatNumber(options.sun_deg[1]));
+  if (options.shutter_frames && options.motion_blur != "off" &&
+      !options.preview) {
+    args.push_back("--motion-blur=" + FormatNumber(*options.shutter_frames));
+  }
   if (options.light == "auto" && !options.light_json.empty()) {
     args.push_back("--light-json=" + options.light_json);
+  }
+  if (options.proxies == "off") {
+    args.push_back("--proxies=off");
+  } else if (!options.proxies_json.empty()) {
+    args.push_back("--proxies-json=" + options.proxies_json);
   }
   if (options.quiet) args.push_back("--quiet");
   if (options.progress == ProgressFormat::kJson) {
@@ -439,10 +455,16 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   job.blender = blender;
   job.addon = addon;
   // The product's spot: chosen here unless --location gives it.
-  const PipelineOptions placed =
-      WithLight(WithGrain(WithPlacement(options, track, reporter), reporter),
-                track,
-                reporter);
+  const PipelineOptions placed = WithProxies(
+      WithMotionBlur(
+          WithLight(
+              WithGrain(WithPlacement(options, track, reporter), reporter),
+              track,
+              reporter),
+          track,
+          reporter),
+      track,
+      reporter);
   job.args = internal::BatchArgs(placed, track, dir.Path() + "/blender");
   job.log_path = dir.Path() + "/blender.log";
   job.output = options.output;

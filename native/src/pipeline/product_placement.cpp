@@ -163,8 +163,8 @@ Eigen::Vector3d ReadProductBoxSize(const std::string& path) {
   return {size.x(), size.z(), size.y()};
 }
 
-std::optional<Placement> PlaceRunProduct(const PipelineOptions& options,
-                                         const std::string& track_path) {
+std::optional<TrackFile> ReadRunTrack(const PipelineOptions& options,
+                                      const std::string& track_path) {
   TrackFile file;
   try {
     file = ReadTrackFile(track_path);
@@ -182,6 +182,14 @@ std::optional<Placement> PlaceRunProduct(const PipelineOptions& options,
     for (TrackedFrame& f : file.frames) f.cam_from_world.translation *= s;
     if (file.points) file.points->xyz *= static_cast<float>(s);
   }
+  return file;
+}
+
+std::optional<Placement> PlaceRunProduct(const PipelineOptions& options,
+                                         const std::string& track_path) {
+  const std::optional<TrackFile> run_track = ReadRunTrack(options, track_path);
+  if (!run_track) return std::nullopt;
+  const TrackFile& file = *run_track;
   ProductBox box;
   box.size_m = ReadProductBoxSize(options.product);
   PlacementOptions placement_options;

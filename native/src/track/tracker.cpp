@@ -56,6 +56,7 @@ TrackFile ToTrackFile(const TrackResult& result,
   file.lens = result.track.lens;
   file.frames = result.track.frames;
   file.summary = result.summary;
+  file.depth_maps = result.depth;
   const PointCloud& in = result.points;
   if (in.Size() > 0) {
     std::vector<Eigen::Index> order(static_cast<size_t>(in.Size()));

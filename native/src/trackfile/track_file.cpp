@@ -5,6 +5,7 @@
 #include "vanelia/trackfile/conventions.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <utility>
 
@@ -263,6 +264,26 @@ void ValidatePoints(const Checker& check, const Json& doc) {
   }
 }
 
+void ValidateDepth(const Checker& check, const Json& doc) {
+  if (!doc.contains("depth")) return;
+  const Json& depth = check.Object(doc["depth"], "depth");
+  if (check.String(check.Member(depth, "depth", "path"), "depth.path")
+          .empty()) {
+    check.Fail("depth.path", "must be a non-empty string");
+  }
+  const Json& format = check.Member(depth, "depth", "format");
+  if (!format.is_string() || format.get<std::string>() != kDepthSidecarFormat) {
+    check.Fail("depth.format", "must be \"npy\"");
+  }
+  check.Integer(check.Member(depth, "depth", "width"), "depth.width", 1);
+  check.Integer(check.Member(depth, "depth", "height"), "depth.height", 1);
+  const int64_t count =
+      check.Integer(check.Member(depth, "depth", "count"), "depth.count", 1);
+  if (count > static_cast<int64_t>(doc["frames"].size())) {
+    check.Fail("depth.count", "must be <= the number of frames");
+  }
+}
+
 Eigen::Matrix4d Matrix4(const Json& value) {
   Eigen::Matrix4d m;
   for (int r = 0; r < 4; ++r) {
@@ -317,6 +338,7 @@ void ValidateTrackFileJson(const Json& document, const std::string& name) {
   ValidateWorld(check, document);
   ValidateFrames(check, document);
   ValidatePoints(check, document);
+  ValidateDepth(check, document);
 }
 
 Json ParseTrackFileJson(const std::string& text, const std::string& name) {
@@ -428,6 +450,15 @@ TrackFile Convert(const Json& doc, const std::string& name) {
     track.summary.warnings.push_back(w.get<std::string>());
   }
   if (doc.contains("points")) track.points = PointsFromJson(doc["points"]);
+  if (doc.contains("depth")) {
+    const Json& d = doc["depth"];
+    TrackDepth depth;
+    depth.path = d["path"].get<std::string>();
+    depth.width = d["width"].get<int>();
+    depth.height = d["height"].get<int>();
+    depth.count = d["count"].get<int64_t>();
+    track.depth = depth;
+  }
   return track;
 }
 
@@ -444,7 +475,16 @@ TrackFile ReadTrackFileString(const std::string& text,
 }
 
 TrackFile ReadTrackFile(const std::string& path) {
-  return ReadTrackFileString(ReadFile(path), path);
+  TrackFile track = ReadTrackFileString(ReadFile(path), path);
+  if (track.depth) {
+    const std::filesystem::path p(track.depth->path);
+    track.depth->folder =
+        (p.is_absolute() ? p
+                         : std::filesystem::absolute(path).parent_path() / p)
+            .lexically_normal()
+            .string();
+  }
+  return track;
 }
 
 }  // namespace vanelia

@@ -5,6 +5,7 @@
 #include "vanelia/trackfile/conventions.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -165,6 +166,13 @@ Json ToJsonUnchecked(const TrackFile& track) {
       {"focal_px", OptionalJson(track.summary.focal_px)},
       {"warnings", std::move(warnings)}};
   if (track.points) doc["points"] = PointsToJson(*track.points);
+  if (track.depth) {
+    doc["depth"] = {{"path", track.depth->path},
+                    {"format", kDepthSidecarFormat},
+                    {"width", track.depth->width},
+                    {"height", track.depth->height},
+                    {"count", track.depth->count}};
+  }
   return doc;
 }
 
@@ -187,13 +195,42 @@ std::string WriteTrackFileString(const TrackFile& track) {
   return FormatTrackFileJson(TrackFileToJson(track));
 }
 
-void WriteTrackFile(const std::string& path,
+// `track` with its depth named for a file at `path`: in-memory maps get
+// the sidecar folder next to it (written here); a sidecar read from
+// another file is named relative to path's folder when it lies there, else
+// by its absolute path.
+TrackFile WithDepthFor(const std::string& path, const TrackFile& track) {
+  namespace fs = std::filesystem;
+  TrackFile out = track;
+  const fs::path parent = fs::absolute(path).parent_path().lexically_normal();
+  if (track.depth_maps) {
+    const std::string folder = DepthSidecarFolderFor(path);
+    WriteDepthSidecar(folder, *track.depth_maps);
+    TrackDepth depth;
+    depth.path = fs::path(folder).filename().string();
+    depth.folder = fs::absolute(folder).lexically_normal().string();
+    depth.width = track.depth_maps->width;
+    depth.height = track.depth_maps->height;
+    depth.count = track.depth_maps->Count();
+    out.depth = depth;
+  } else if (out.depth && !out.depth->folder.empty()) {
+    const fs::path folder(out.depth->folder);
+    out.depth->path = folder.parent_path() == parent
+                          ? folder.filename().string()
+                          : folder.string();
+  }
+  return out;
+}
+
+Json WriteTrackFile(const std::string& path,
                     const TrackFile& track,
                     bool overwrite) {
   CheckCanWrite(path, overwrite, "track");
-  Json doc = ToJsonUnchecked(track);
+  ValidateTrackFileJson(ToJsonUnchecked(track), path);
+  Json doc = ToJsonUnchecked(WithDepthFor(path, track));
   ValidateTrackFileJson(doc, path);
   WriteFileAtomic(path, FormatTrackFileJson(doc), overwrite);
+  return doc;
 }
 
 }  // namespace vanelia

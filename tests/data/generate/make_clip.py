@@ -13,6 +13,8 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
             sampled at each frame's true timestamp.
 - tripod:   rotation only (camera centre fixed), pan 40 deg left to right, known focal 28 mm.
 - lowtex:   nearly uniform concrete floor, two plain boxes, no walls.
+- plainfloor: 480x270, the sample's arc over the lowtex floor (untextured) with the rich scene's
+            five textured boxes, no walls: nearly every tracked point lies on a box (issue 17).
 - distort:  rendered wider, then warped by OpenCV radial distortion (k1, k2 in gt.json).
 - blur:     a 60-degree arc (twice the sample's) with motion blur (shutter 0.5 frame): the
             camera is keyframed (linear) at every frame and Cycles blurs between them.
@@ -31,18 +33,29 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
             camera and spot, a second box beside it; also renders the truth WITH the product
             (tests/data/generate/occluder_scene.py: OUT/truth/NNNN.png masks, gt.json
             `product_truth`).
+- fastpan:  320x180, a tripod pan of 44 deg (4 deg per frame over 12 frames: about 18 px of
+            image motion per frame) across the rich scene, for motion blur (give --shutter).
+- slider:   the occluder clip's camera arc with one moving box (`Slider`) sliding sideways
+            between camera and product spot instead of the two static boxes (issue 20's depth
+            holdout); renders the same truth masks (R only).
 - push:     a straight 2 m push in (dolly forward) at 1.5 m height, no rotation, 28 mm.
 - truck:    a straight 2 m move to the right at 1.5 m height, no rotation, 28 mm.
+`--depth-sidecar N` (any preset) also writes OUT/depth/, the gt-derived depth sidecar of a
+`vanelia-track` file (tests/data/generate/depth_sidecar.py: Cycles' Z pass of the scene without
+the product at 1/N of the resolution), and gt.json `depth_sidecar`, the track's `depth` object.
 The 24-frame handheld, tele and truck clips are committed (tests/data/clips); crane and push
 are for the accuracy bench only (`native/bench/track_accuracy.py --hard DIR`).
 
-Rendering is Cycles on the CPU, no denoiser, motion blur only in `blur`. The sampling seed is
-fixed (7) for sample, portrait and vfr, so their render noise is the same pattern in every frame:
-on a plain surface it is screen-fixed texture that does not move with the scene. The hard presets
-(noise="frame": all but sample, portrait and vfr) use seed 7 + frame index, noise that changes
-every frame as a sensor's. The camera pose of each frame is set explicitly (keyframed
-when blurred), rendered to PNG and read back from `matrix_world`, so gt.json is exactly what
-Blender rendered.
+Rendering is Cycles on the CPU, no denoiser, motion blur only in `blur` and with --shutter
+FRAMES (any preset: Cycles blurs the camera's motion over that fraction of a frame, centred on
+the frame; gt.json `shutter_frames`). --gain G and --wb R G B multiply the linear render
+(before the view transform: a camera's gain and white balance; gt.json `camera_gain`). The
+sampling seed is fixed (7) for sample, portrait and vfr, so their render noise is the same
+pattern in every frame: on a plain surface it is screen-fixed texture that does not move with
+the scene. The hard presets (noise="frame": all but sample, portrait and vfr) use seed 7 +
+frame index, noise that changes every frame as a sensor's. The camera pose of each frame is set
+explicitly (keyframed when blurred), rendered to PNG and read back from `matrix_world`, so
+gt.json is exactly what Blender rendered.
 """
 
 import argparse
@@ -57,6 +70,7 @@ import mathutils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clip_encode  # noqa: E402
+import depth_sidecar  # noqa: E402
 import occluder_scene  # noqa: E402
 import scene_build  # noqa: E402
 
@@ -68,6 +82,9 @@ PRESETS = {
     "vfr": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="arc", vfr=True),
     "tripod": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="pan", noise="frame"),
     "lowtex": dict(size=(640, 360), focal_mm=28.0, texture="low", motion="arc", noise="frame"),
+    "plainfloor": dict(
+        size=(480, 270), focal_mm=28.0, texture="plainfloor", motion="arc", noise="frame"
+    ),
     "blur": dict(
         size=(640, 360),
         focal_mm=28.0,
@@ -95,6 +112,9 @@ PRESETS = {
     "push": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="push", noise="frame"),
     "truck": dict(size=(640, 360), focal_mm=28.0, texture="rich", motion="truck", noise="frame"),
     "light": dict(size=(320, 180), focal_mm=28.0, texture="rich", motion="arc", noise="frame"),
+    "fastpan": dict(
+        size=(320, 180), focal_mm=28.0, texture="rich", motion="pan", pan_deg=44.0, noise="frame"
+    ),
     "occluder": dict(
         size=(320, 180),
         focal_mm=35.0,
@@ -102,6 +122,14 @@ PRESETS = {
         motion="spot_arc",
         noise="frame",
         occluder=True,
+    ),
+    "slider": dict(
+        size=(320, 180),
+        focal_mm=35.0,
+        texture="rich",
+        motion="spot_arc",
+        noise="frame",
+        slider=True,
     ),
     "tele": dict(
         size=(640, 360),
@@ -139,6 +167,8 @@ DESCRIPTIONS = {
     "looking at it",
     "pan": "tripod: camera fixed at (0, -3, 1.5), pans 40 deg left to right (yaw +20 to -20 deg) "
     "while tilted 15 deg down; rotation only",
+    "fastpan": "fast tripod pan: camera fixed at (0, -3, 1.5), pans 44 deg left to right (yaw +22 "
+    "to -22 deg, constant speed) while tilted 15 deg down; rotation only",
     "spot_arc": "camera 1.5 m high on a 40-degree arc of radius 3.2 m around the product spot "
     "(0, 0.6, 0) (azimuth -70 to -30 deg), looking at 0.3 m above it; a box (Occluder) passes "
     "between the camera and the spot, another (Beside) stands just north of it",
@@ -165,6 +195,31 @@ def parse_args():
     p.add_argument(
         "--overcast", action="store_true", help="no sun: a uniform overcast sky (soft light)"
     )
+    p.add_argument(
+        "--shutter",
+        type=float,
+        metavar="FRAMES",
+        help="motion blur: the shutter open this fraction of a frame (0 < FRAMES <= 2, centred "
+        "on the frame; overrides the preset's)",
+    )
+    p.add_argument(
+        "--gain", type=float, default=1.0, help="camera gain: the linear render times G (> 0)"
+    )
+    p.add_argument(
+        "--wb",
+        nargs=3,
+        type=float,
+        metavar=("R", "G", "B"),
+        default=(1.0, 1.0, 1.0),
+        help="white balance: the linear render's channels times R, G, B (> 0)",
+    )
+    p.add_argument(
+        "--depth-sidecar",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write OUT/depth/: the gt depth sidecar at 1/N of the resolution (0 = none)",
+    )
     p.add_argument("--keep-png", action="store_true", help="keep the rendered PNGs in OUT/png")
     p.add_argument(
         "--reuse-png",
@@ -176,6 +231,10 @@ def parse_args():
         p.error("--sun and --overcast exclude each other")
     if args.sun and not (-360.0 <= args.sun[0] <= 360.0 and 0.0 < args.sun[1] <= 90.0):
         p.error(f"--sun {args.sun[0]:g} {args.sun[1]:g}: need -360 <= AZ <= 360, 0 < EL <= 90")
+    if args.shutter is not None and not 0.0 < args.shutter <= 2.0:
+        p.error(f"--shutter {args.shutter:g}: must be in (0, 2] frames")
+    if not (args.gain > 0.0 and all(v > 0.0 for v in args.wb)):
+        p.error(f"--gain {args.gain:g} --wb {args.wb}: every factor must be > 0")
     return args
 
 
@@ -195,7 +254,7 @@ def look_rotation(forward):
     return rot
 
 
-def camera_pose(motion, u, arc_deg=30.0, arc_radius=None):
+def camera_pose(motion, u, arc_deg=30.0, arc_radius=None, pan_deg=40.0):
     """Camera-to-world 4x4 at normalised time u in [0, 1]."""
     if motion == "arc":
         target = mathutils.Vector((0.0, 1.0, 0.0))
@@ -208,7 +267,7 @@ def camera_pose(motion, u, arc_deg=30.0, arc_radius=None):
         rot = look_rotation(target - eye)
     elif motion == "pan":
         eye = mathutils.Vector((0.0, -3.0, 1.5))
-        yaw = math.radians(20.0 - 40.0 * u)  # + is to the left (towards -x)
+        yaw = math.radians(pan_deg / 2.0 - pan_deg * u)  # + is to the left (towards -x)
         pitch = math.radians(-15.0)
         forward = (
             -math.sin(yaw) * math.cos(pitch),
@@ -299,6 +358,29 @@ def setup_render(scene, width, height, samples):
     scene.view_settings.exposure = -1.0
 
 
+def set_camera_gain(scene, factors):
+    """The linear render times `factors` (R, G, B) in the compositor, before the view transform
+    (a camera's gain and white balance); nothing when they are all 1."""
+    if all(f == 1.0 for f in factors):
+        return
+    scene.use_nodes = True
+    scene.render.use_compositing = True
+    tree = scene.node_tree
+    layers = tree.nodes.get("Render Layers") or tree.nodes.new("CompositorNodeRLayers")
+    composite = tree.nodes.get("Composite") or tree.nodes.new("CompositorNodeComposite")
+    split = tree.nodes.new("CompositorNodeSepRGBA")
+    join = tree.nodes.new("CompositorNodeCombRGBA")
+    tree.links.new(layers.outputs["Image"], split.inputs["Image"])
+    for i, (channel, factor) in enumerate(zip("RGB", factors)):
+        times = tree.nodes.new("CompositorNodeMath")
+        times.operation = "MULTIPLY"
+        times.inputs[1].default_value = factor
+        tree.links.new(split.outputs[i], times.inputs[0])
+        tree.links.new(times.outputs[0], join.inputs[i])
+    tree.links.new(split.outputs["A"], join.inputs["A"])
+    tree.links.new(join.outputs["Image"], composite.inputs["Image"])
+
+
 def add_camera(scene, focal_mm):
     cam_data = bpy.data.cameras.new("Camera")
     cam_data.lens = focal_mm
@@ -337,7 +419,12 @@ def render_frames(args, preset, png_dir):
     cx, cy = out_w / 2.0, out_h / 2.0
     arc_deg = preset.get("arc_deg", 30.0)
     us = [min(1.0, t / duration) for t in times]  # normalised time of each frame
-    poses = [camera_pose(preset["motion"], u, arc_deg, preset.get("arc_radius")) for u in us]
+    poses = [
+        camera_pose(
+            preset["motion"], u, arc_deg, preset.get("arc_radius"), preset.get("pan_deg", 40.0)
+        )
+        for u in us
+    ]
     focals_mm = [frame_focal_mm(preset, u) for u in us]
     if "shutter" in preset:
         # Motion blur needs the motion between frames: keyframe the camera (linear).
@@ -394,12 +481,25 @@ def gt_document(args, preset, objects, frames, centres):
         "description": f"{args.preset}: "
         + DESCRIPTIONS[
             "arc60"
-            if "shutter" in preset
+            if args.preset == "blur"
+            else "fastpan"
+            if args.preset == "fastpan"
             else "tele"
             if "arc_radius" in preset
             else preset["motion"]
         ]
         + ("; a person-sized box walks across the view" if preset.get("walker") else "")
+        + (
+            "; five textured boxes on an untextured concrete floor (2 % contrast), no walls"
+            if preset["texture"] == "plainfloor"
+            else ""
+        )
+        + (
+            " (slider: no Occluder or Beside; a box, Slider, slides sideways 1 m in front of "
+            "the spot across the line of sight)"
+            if preset.get("slider")
+            else ""
+        )
         + (
             f"; the lens zooms from {preset['focal_mm']:g} mm to {preset['zoom_to_mm']:g} mm "
             "(linear in time)"
@@ -478,6 +578,15 @@ def gt_document(args, preset, objects, frames, centres):
             "display matrix that rotates them back 90 deg clockwise; display_rotation_deg is "
             "ffprobe's 'rotation' of that matrix (counter-clockwise degrees), as on phone clips"
         )
+    if "shutter" in preset:
+        gt["shutter_frames"] = preset["shutter"]
+    if args.gain != 1.0 or tuple(args.wb) != (1.0, 1.0, 1.0):
+        gt["camera_gain"] = {
+            "gain": args.gain,
+            "white_balance_rgb": list(args.wb),
+            "note": "the linear render's R, G, B times gain * white_balance_rgb (compositor, "
+            "before the view transform)",
+        }
     if preset.get("vfr"):
         gt["vfr"] = True
         gt["vfr_note"] = (
@@ -492,7 +601,9 @@ def gt_document(args, preset, objects, frames, centres):
 
 def main():
     args = parse_args()
-    preset = PRESETS[args.preset]
+    preset = dict(PRESETS[args.preset])
+    if args.shutter is not None:
+        preset["shutter"] = args.shutter
     out_dir = os.path.abspath(args.out)
     png_dir = os.path.join(out_dir, "png")
     os.makedirs(png_dir, exist_ok=True)
@@ -505,12 +616,17 @@ def main():
         objects.append(scene_build.add_walker(path))
     if preset.get("occluder"):
         objects += occluder_scene.add_boxes()
+    if preset.get("slider"):
+        objects.append(occluder_scene.add_slider(args.frames))
+    set_camera_gain(bpy.context.scene, [args.gain * w for w in args.wb])
     frames, centres, seconds = render_frames(args, preset, png_dir)
     gt = gt_document(args, preset, objects, frames, centres)
-    if preset.get("occluder"):
+    if preset.get("occluder") or preset.get("slider"):
         gt["product_truth"] = occluder_scene.render_truth(
             frames, png_dir, out_dir, preset.get("noise") == "frame"
         )
+    if args.depth_sidecar:
+        gt["depth_sidecar"] = depth_sidecar.render_depth(frames, out_dir, args.depth_sidecar)
     gt["light"] = light_record
     clip_encode.encode(png_dir, os.path.join(out_dir, "video.mp4"), gt, args.crf)
     with open(os.path.join(out_dir, "gt.json"), "w") as f:

@@ -94,6 +94,44 @@ def add_boxes():
     return objects
 
 
+SLIDER_SIZE = (0.35, 0.35, 0.6)
+SLIDER_DISTANCE_M = 1.0  # from SPOT towards the middle of the camera arc
+SLIDER_SPAN_M = (-0.9, 0.9)  # sideways travel across the line of sight over the clip
+
+
+def add_slider(num_frames):
+    """The slider clip's moving occluder: a box (`Slider`) sliding sideways between the camera
+    arc and SPOT, 1 m from SPOT, across the line of sight (keyframed per frame, linear).
+    Returns its gt.json scene_objects entry (kind "moving box", as the walker's)."""
+    az = math.radians(0.5 * (ORBIT_AZIMUTH_DEG[0] + ORBIT_AZIMUTH_DEG[1]))
+    centre = (
+        SPOT[0] + SLIDER_DISTANCE_M * math.cos(az),
+        SPOT[1] + SLIDER_DISTANCE_M * math.sin(az),
+    )
+    side = (-math.sin(az), math.cos(az))
+    path = []
+    for i in range(num_frames):
+        u = i / max(1, num_frames - 1)
+        s = SLIDER_SPAN_M[0] + (SLIDER_SPAN_M[1] - SLIDER_SPAN_M[0]) * u
+        path.append([centre[0] + s * side[0], centre[1] + s * side[1], SLIDER_SIZE[2] / 2])
+    mat = scene_build._noise_material("SliderMat", (0.25, 0.45, 0.55), (0.8, 0.85, 0.7), 4.0, 1.0)
+    obj = scene_build._add_object(
+        "Slider", scene_build._box_mesh("Slider", SLIDER_SIZE), path[0], 20.0, mat
+    )
+    for i, loc in enumerate(path):
+        obj.location = loc
+        obj.keyframe_insert("location", frame=i + 1)
+    scene_build.make_keys_linear(obj)
+    return {
+        "name": "Slider",
+        "kind": "moving box",
+        "size": list(SLIDER_SIZE),
+        "rotation_z_deg": 20.0,
+        "location_per_frame": path,
+        "note": "slides between the cameras and the product spot: not part of the static world",
+    }
+
+
 def sun_direction():
     """(azimuth_deg, elevation_deg) of the direction towards the scene's sun."""
     sun = bpy.data.objects["Sun"]
@@ -155,7 +193,8 @@ def _id_render(scene, path, products, beside):
         obj.color = (0.0, 0.0, 0.0, 1.0)
     for obj in products:
         obj.color = (1.0, 0.0, 0.0, 1.0)
-    beside.color = (0.0, 1.0, 0.0, 1.0)
+    if beside is not None:
+        beside.color = (0.0, 1.0, 0.0, 1.0)
     world = scene.world.color[:]
     scene.world.color = (0.0, 0.0, 0.0)
     scene.render.filepath = path
@@ -221,7 +260,7 @@ def render_truth(frames, png_dir, out_dir, noise_per_frame):
     truth_dir = os.path.join(out_dir, "truth")
     os.makedirs(truth_dir, exist_ok=True)
     empty, products = _place_product(scene)
-    beside = bpy.data.objects["Beside"]
+    beside = bpy.data.objects.get("Beside")  # None in the slider clip (no shadow truth)
     cam = scene.camera
     tmp = os.path.join(png_dir, "truth-tmp")
     os.makedirs(tmp, exist_ok=True)
@@ -234,13 +273,17 @@ def render_truth(frames, png_dir, out_dir, noise_per_frame):
         cam.matrix_world = mathutils.Matrix(frame["c2w_blender"])
         cam.data.lens = frame["focal_mm"]
         bpy.context.view_layer.update()
-        with_sun = _sun_render(scene, os.path.join(tmp, f"with{i:04d}.png"), products, True)
-        without_sun = _sun_render(scene, os.path.join(tmp, f"without{i:04d}.png"), products, False)
         ids = _id_render(scene, os.path.join(tmp, f"id{i:04d}.png"), products, beside)
         visible = (ids[..., 0] > 0.5) & (ids[..., 1] < 0.5)
         box = (ids[..., 1] > 0.5) & ~visible
-        darker = _linear(with_sun[..., 0]) < SHADOW_FRACTION * _linear(without_sun[..., 0])
-        shadow = box & darker
+        shadow = np.zeros_like(box)
+        if beside is not None:
+            with_sun = _sun_render(scene, os.path.join(tmp, f"with{i:04d}.png"), products, True)
+            without_sun = _sun_render(
+                scene, os.path.join(tmp, f"without{i:04d}.png"), products, False
+            )
+            darker = _linear(with_sun[..., 0]) < SHADOW_FRACTION * _linear(without_sun[..., 0])
+            shadow = box & darker
         _write_mask(
             os.path.join(truth_dir, f"{i:04d}.png"),
             np.stack([visible, box, shadow], -1).astype(np.float32),
@@ -258,6 +301,8 @@ def render_truth(frames, png_dir, out_dir, noise_per_frame):
         os.remove(os.path.join(tmp, name))
     os.rmdir(tmp)
     azimuth, elevation = sun_direction()
+    for obj in products:
+        obj.hide_render = True  # the depth sidecar (depth_sidecar.py) sees the scene without it
     return {
         "product": "tests/data/sample/product.glb",
         "location": list(SPOT),

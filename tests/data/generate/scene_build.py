@@ -8,6 +8,8 @@ coordinates) have the same density on every object. Two texture levels:
   textured boxes and two brick walls: tracks well.
 - "low": an almost uniform concrete floor (2 % contrast noise), plain boxes and no walls: the
   low-texture case a tracker must survive or report.
+- "plainfloor": the rich scene's textured boxes on the "low" concrete floor, no walls: the
+  camera tracks well but nearly every point lies on a box, none on the floor (issue 17).
 """
 
 import math
@@ -258,19 +260,19 @@ def _lights(light=None):
 def build_scene(texture, light=None):
     """Build the scene; return (scene_objects list, light record) for gt.json. `light`: see
     _lights."""
-    if texture not in ("rich", "low"):
-        raise ValueError(f"texture = {texture!r}; must be 'rich' or 'low'")
+    if texture not in ("rich", "low", "plainfloor"):
+        raise ValueError(f"texture = {texture!r}; must be 'rich', 'low' or 'plainfloor'")
     _clear_scene()
     if texture == "rich":
         floor_mat = _stone_floor_material()
         boxes = RICH_BOXES
     else:
         floor_mat = _noise_material("ConcreteFloor", (0.5, 0.5, 0.5), (0.52, 0.52, 0.52), 3.0, 1.0)
-        boxes = LOW_BOXES
+        boxes = RICH_BOXES if texture == "plainfloor" else LOW_BOXES
     _add_object("Floor", _floor_mesh(), (0, 0, 0), 0.0, floor_mat)
     objects = []
     for name, loc, size, rot, (ca, cb) in boxes:
-        contrast = 1.0 if texture == "rich" else 0.02
+        contrast = 0.02 if texture == "low" else 1.0
         mat = _noise_material(name + "Mat", ca, cb, 4.0, contrast)
         _add_object(name, _box_mesh(name, size), loc, rot, mat)
         objects.append(

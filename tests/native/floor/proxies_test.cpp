@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -153,6 +154,46 @@ TEST(BuildProxies, StrayPointsAboveABoxDoNotRaiseIt) {
   EXPECT_NEAR(set.proxies[0].size_m.z(), 0.5, 0.02);
 }
 
+// The cameras saw two sides and the top of a box (as in the occluder clip):
+// the seen faces land on their surfaces (the median of their points), not
+// ~1.6 noise sigma out (the quantile extent of a dense face); the unseen
+// sides, known only from the edges of the top (trimmed by extent_trim),
+// stay within 3.5 cm inside.
+TEST(BuildProxies, SeenFacesLandOnTheirSurfaces) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<double> unit(-0.5, 0.5);
+  std::normal_distribution<double> noise(0.0, 0.01);
+  const Eigen::Vector3d centre(0.1, 1.1, 0.35);
+  const Eigen::Vector3d size(0.7, 0.3, 0.7);
+  std::vector<Eigen::Vector3f> points;
+  // The south side (-y), the east side (+x) and the top, 400 points/m^2.
+  const std::vector<std::pair<int, double>> faces = {
+      {1, -0.5}, {0, 0.5}, {2, 0.5}};
+  for (const auto& [axis, side] : faces) {
+    const int a = (axis + 1) % 3;
+    const int b = (axis + 2) % 3;
+    const int count = static_cast<int>(400.0 * size[a] * size[b]);
+    for (int k = 0; k < count; ++k) {
+      Eigen::Vector3d q(unit(rng), unit(rng), unit(rng));
+      q[axis] = side;
+      Eigen::Vector3d p = centre + q.cwiseProduct(size);
+      p += Eigen::Vector3d(noise(rng), noise(rng), noise(rng));
+      points.push_back(p.cast<float>());
+    }
+  }
+  const ProxySet set = BuildProxies(ToMatrix(points), ProxyOptions());
+  ASSERT_EQ(set.proxies.size(), 1U) << DescribeProxies(set);
+  const Proxy& p = set.proxies[0];
+  ASSERT_LT(AngleDiff(p.yaw_rad, 0.0), 1.0 * M_PI / 180.0);
+  const double south = p.centre_m.y() - 0.5 * p.size_m.y();
+  const double east = p.centre_m.x() + 0.5 * p.size_m.x();
+  EXPECT_NEAR(south, 0.95, 0.004) << DescribeProxies(set);
+  EXPECT_NEAR(east, 0.45, 0.004) << DescribeProxies(set);
+  EXPECT_NEAR(p.size_m.z(), 0.70, 0.004) << DescribeProxies(set);
+  EXPECT_NEAR(p.centre_m.y() + 0.5 * p.size_m.y(), 1.25, 0.035);
+  EXPECT_NEAR(p.centre_m.x() - 0.5 * p.size_m.x(), -0.25, 0.035);
+}
+
 TEST(BuildProxies, TooWideClusterIsRejected) {
   std::mt19937 rng(13);
   std::vector<Eigen::Vector3f> points;
@@ -201,6 +242,12 @@ TEST(BuildProxies, Badarg) {
   o = ProxyOptions();
   o.extent_trim = 0.3;
   EXPECT_NE(message(o).find("extent_trim = 0.3"), std::string::npos);
+  o = ProxyOptions();
+  o.face_band_m = 0.0;
+  EXPECT_NE(message(o).find("face_band_m = 0; must be > 0"), std::string::npos);
+  o = ProxyOptions();
+  o.min_face_points = 0;
+  EXPECT_NE(message(o).find("min_face_points = 0"), std::string::npos);
 }
 
 }  // namespace

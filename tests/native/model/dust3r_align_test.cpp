@@ -8,6 +8,8 @@
 // depths and points relative to their max, focals absolute px); final c2w
 // and pairwise poses 1e-4, focal 1e-2 px, depth and points 5e-3 of max,
 // loss history 1e-3 relative. Raw parameters follow their getter's gate.
+// Compiled into the GPU binary too (VANELIA_PARITY_TEST_CUDA): the pairs
+// then live on CUDA, so the optimiser runs there, under the same gates.
 #include "vanelia/core/error.hpp"
 #include "vanelia/model/dust3r/global_alignment.hpp"
 
@@ -35,6 +37,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+#ifdef VANELIA_PARITY_TEST_CUDA
+const torch::Device kDevice(torch::kCUDA, 0);
+#else
+const torch::Device kDevice(torch::kCPU);
+#endif
 
 fs::path Root() {
   const char* env = std::getenv("VANELIA_DUST3R_FIXTURES");
@@ -85,10 +93,10 @@ PairwisePointmaps G1Pairs() {
     p.edges.emplace_back(edges[e][0].item<int64_t>(),
                          edges[e][1].item<int64_t>());
   }
-  p.pts_i = Npy("pred1_pts3d.npy");
-  p.pts_j = Npy("pred2_pts3d_in_other_view.npy");
-  p.conf_i = Npy("pred1_conf.npy");
-  p.conf_j = Npy("pred2_conf.npy");
+  p.pts_i = Npy("pred1_pts3d.npy").to(kDevice);
+  p.pts_j = Npy("pred2_pts3d_in_other_view.npy").to(kDevice);
+  p.conf_i = Npy("pred1_conf.npy").to(kDevice);
+  p.conf_j = Npy("pred2_conf.npy").to(kDevice);
   return p;
 }
 
@@ -117,8 +125,8 @@ double Compare(const std::string& name,
                double gate) {
   EXPECT_EQ(got_in.sizes(), ref_in.sizes()) << name;
   if (got_in.sizes() != ref_in.sizes()) return INFINITY;
-  const torch::Tensor got = got_in.to(torch::kFloat64);
-  const torch::Tensor ref = ref_in.to(torch::kFloat64);
+  const torch::Tensor got = got_in.to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor ref = ref_in.to(torch::kCPU, torch::kFloat64);
   double v = 0.0;
   const char* label = "abs";
   if (metric == Metric::kAbs) {
@@ -181,17 +189,17 @@ struct Recovery {
 };
 
 Recovery Recover(const torch::Tensor& c2w_in,
-                 const torch::Tensor& focals,
-                 const torch::Tensor& depth) {
+                 const torch::Tensor& focals_in,
+                 const torch::Tensor& depth_in) {
   const torch::Tensor gt_c2w = Npy("gt_c2w.npy").to(torch::kFloat64);
   const torch::Tensor gt_depth = Npy("gt_depth.npy").to(torch::kFloat64);
   const torch::Tensor gt_focal = Npy("gt_focal.npy").to(torch::kFloat64);
-  const torch::Tensor c2w = c2w_in.to(torch::kFloat64);
+  const torch::Tensor c2w = c2w_in.to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor focals = focals_in.to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor depth = depth_in.to(torch::kCPU, torch::kFloat64);
   Recovery r;
-  r.focal_px =
-      (focals.to(torch::kFloat64) - gt_focal).abs().mean().item<double>();
-  const double s =
-      (gt_depth / depth.to(torch::kFloat64)).median().item<double>();
+  r.focal_px = (focals - gt_focal).abs().mean().item<double>();
+  const double s = (gt_depth / depth).median().item<double>();
   r.depth_rel = ((depth * s - gt_depth).abs() / gt_depth).mean().item<double>();
   const int64_t n = c2w.size(0);
   int pairs = 0;
@@ -227,7 +235,7 @@ PnpFunction RecordedPnp(const json& m) {
         for (const auto& v : row) c2w.push_back(v.get<float>());
       }
       return std::make_pair(call.at("result_focal").get<double>(),
-                            torch::tensor(c2w).view({4, 4}));
+                            torch::tensor(c2w).view({4, 4}).to(kDevice));
     }
     ADD_FAILURE() << "PnP asked for image " << image
                   << ", which upstream did not run";
@@ -424,7 +432,8 @@ TEST(Dust3rGlobalAlignment, FixedFocalStaysFixedAndLinearScheduleRuns) {
   ASSERT_EQ(h.size(), 10u);
   for (double v : h) EXPECT_TRUE(std::isfinite(v));
   const AlignmentState s = opt.State();
-  EXPECT_TRUE(torch::allclose(s.focals, torch::full({4}, 80.0f), 0, 1e-3));
+  EXPECT_TRUE(
+      torch::allclose(s.focals.cpu(), torch::full({4}, 80.0f), 0, 1e-3));
   EXPECT_NEAR(ScheduledLr(LrSchedule::kLinear, 0.5, 0.01, 0.0), 0.005, 1e-12);
   // One shared focal: every image reports the same value, optimised.
   GlobalAlignmentOptions shared = G1Options(Manifest());
@@ -443,7 +452,7 @@ TEST(Dust3rGlobalAlignment, FixedFocalStaysFixedAndLinearScheduleRuns) {
   PointCloudOptimizer opt2(G1Pairs(), o);
   opt2.InitMst();
   int calls = 0;
-  const auto h2 = opt2.Optimize([&](int, double) { return ++calls < 3; });
+  const auto h2 = opt2.Optimize([&](int) { return ++calls < 3; });
   EXPECT_EQ(h2.size(), 3u);
 }
 

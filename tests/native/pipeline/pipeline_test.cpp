@@ -88,6 +88,7 @@ TEST(RunPipeline, HandsBatchItsArgumentsAndForwardsItsEvents) {
   options.every = 2;
   options.light = "fixed";  // no estimate line among the events
   options.sun_deg = {-45.0, 30.0};
+  options.motion_blur = "0.25";  // a given shutter: no estimate, no event
   // A given grain is passed on as it is (no measure, no event).
   options.grain_sigma = std::array<double, 3>{1.5, 2.0, 2.25};
   Recorder recorder;
@@ -108,6 +109,7 @@ TEST(RunPipeline, HandsBatchItsArgumentsAndForwardsItsEvents) {
   EXPECT_TRUE(has("--rotation-z=-30"));
   EXPECT_TRUE(has("--sun=-45,30"));
   EXPECT_TRUE(has("--grain=1.5,2,2.25"));
+  EXPECT_TRUE(has("--motion-blur=0.25"));
   EXPECT_FALSE(std::any_of(args.begin(), args.end(), [](const std::string& a) {
     return a.rfind("--light-json", 0) == 0;
   }));
@@ -228,6 +230,28 @@ TEST(RunPipeline, ALongBlenderLogStillStartsWithTheBanner) {
   const PipelineOptions options = Options(dir, blender);
   RunReporter reporter([](const RunEvent&) {}, PipelineStages(options));
   EXPECT_NO_THROW(RunPipeline(options, &reporter));
+}
+
+// Blender 4.x writes its banner through a block-buffered stdout: into the
+// pipe it can come after batch.py's first lines; "Blender" without a
+// version is not the banner.
+TEST(RunPipeline, TheBannerMayFollowTheScriptsFirstLines) {
+  const fs::path dir = TempDir("late_banner");
+  const auto stand_in = [&](const std::string& name, const std::string& body) {
+    const fs::path path = dir / name;
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    chmod(path.c_str(), 0755);
+    return path.string();
+  };
+  const std::string late = stand_in(
+      "blender43", "echo 'vanelia: batch starts'; echo 'Blender 4.3.2'");
+  RunReporter reporter([](const RunEvent&) {},
+                       PipelineStages(Options(dir, late)));
+  EXPECT_NO_THROW(RunPipeline(Options(dir, late), &reporter));
+  const std::string other = stand_in("other", "echo 'Blender is not here'");
+  RunReporter other_reporter([](const RunEvent&) {},
+                             PipelineStages(Options(dir, other)));
+  EXPECT_THROW(RunPipeline(Options(dir, other), &other_reporter), InputError);
 }
 
 TEST(PipelineOptions, RefusesToWriteOverAnInput) {

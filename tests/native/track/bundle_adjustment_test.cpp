@@ -296,5 +296,38 @@ TEST(TwoView, FocalFromFundamentalOfAGeneralMotion) {
   EXPECT_NEAR(*focal, f, 0.01 * f);
 }
 
+// A descriptor-matched track (relocalisation) skips frames: Find answers
+// for the frames it has and for no other, and each frame lists it once.
+TEST(FeatureTracker, MatchedTrackSkipsFrames) {
+  FeatureTracker tracker(FeatureTrackerOptions{});
+  for (int f = 0; f < 6; ++f) tracker.AddEmptyFrame();
+  FeatureTrack contiguous;
+  contiguous.obs = {{1, {1.0, 1.0}}, {2, {2.0, 2.0}}};
+  tracker.AddTrack(contiguous);
+  FeatureTrack matched;
+  matched.obs = {{0, {10.0, 0.0}}, {3, {13.0, 0.0}}, {5, {15.0, 0.0}}};
+  const int id = tracker.AddMatchedTrack(matched);
+  EXPECT_EQ(id, 1);
+  for (int f = 0; f < 6; ++f) {
+    const Eigen::Vector2d* x = tracker.Find(id, f);
+    if (f == 0 || f == 3 || f == 5) {
+      ASSERT_NE(x, nullptr) << f;
+      EXPECT_EQ(x->x(), 10.0 + f);
+    } else {
+      EXPECT_EQ(x, nullptr) << f;
+    }
+  }
+  EXPECT_EQ(tracker.Find(0, 2)->x(), 2.0);
+  EXPECT_EQ(tracker.Find(0, 3), nullptr);
+  ASSERT_EQ(tracker.Frames()[3].refs.size(), 1u);
+  EXPECT_EQ(tracker.Frames()[3].refs[0], std::make_pair(id, 1));
+  EXPECT_FALSE(tracker.Tracks()[id].alive);
+  FeatureTrack backwards;
+  backwards.obs = {{4, {0.0, 0.0}}, {2, {0.0, 0.0}}};
+  EXPECT_THROW(tracker.AddMatchedTrack(backwards), InternalError);
+  EXPECT_EQ(tracker.Tracks().size(), 2u);
+  EXPECT_EQ(tracker.Frames()[4].refs.size(), 0u);
+}
+
 }  // namespace
 }  // namespace vanelia::internal

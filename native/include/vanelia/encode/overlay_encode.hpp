@@ -7,12 +7,20 @@
 // Frames. Output frame k shows plate frame first + k * every (decoded order
 // = presentation order; the plate is upright and constant-rate: the source,
 // or its proxy) under render k. The output rate is fps / every.
-// Colour. The plate never goes through RGB: its YUV is converted only where
-// the output's depth, chroma subsampling or range differ (swscale). The
-// render goes RGBA -> YUVA with `matrix` and `output_range`, so its colours
-// match the plate's; the overlay is the straight-alpha blend of libavfilter's
-// overlay filter, out = plate + (render - plate) * a, with the chroma planes'
-// alpha averaged over each chroma sample's luma pixels.
+// Colour. The plate's YUV is converted only where the output's depth, chroma
+// subsampling or range differ (swscale). The render (straight alpha, sRGB:
+// Blender's Standard view, Rec.709) is composited in linear light
+// (src/encode/linear_light.hpp): where it covers, the plate's YUV is decoded
+// to R'G'B' (`matrix`, `output_range`) and linearised with the plate's
+// transfer (`color_transfer`: HLG in scene light, PQ in display light, any
+// other the sRGB curve as Blender shows it), the render is linearised,
+// converted to the plate's primaries (`color_primaries` bt2020: BT.2087)
+// and put at the plate's reference white (BT.2408: HLG 75 %, PQ 203 cd/m2),
+// out = render * a + plate * (1 - a) (a black render with alpha a darkens
+// the plate's light by 1 - a: the shadow), encoded back in the plate's
+// transfer. Where the render is transparent the plate's samples are kept as
+// they are (each chroma sample changes when one of its luma pixels is
+// covered). So an HDR plate goes out HDR with its tags.
 // Codecs (encode.py's CODECS): h264 (libx264 High 8-bit 4:2:0, CRF 10,
 // preset medium, MP4), h264_preview (libx264 veryfast CRF 12), hevc (libx265
 // Main 10, CRF 10, MP4 tagged hvc1), prores (prores_ks 422 HQ 10-bit,
@@ -53,7 +61,8 @@ struct OverlayEncodeOptions {
   // smpte240m or fcc.
   std::string matrix = "bt601";
   // Colour tags written on the output stream, FFmpeg's names ("" = none);
-  // `tag_range` also writes output_range.
+  // `tag_range` also writes output_range. The plate's: color_transfer and
+  // color_primaries also choose the composite's light (see Colour above).
   std::string color_primaries;
   std::string color_transfer;
   std::string color_space;

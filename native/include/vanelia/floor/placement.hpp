@@ -154,6 +154,19 @@ PlacementReport EvaluatePlacement(const CameraTrack& track,
                                   double scale,
                                   const PlacementOptions& options);
 
+// The placement the add-on asks for (the binding's and `vanelia call`'s
+// place_product): without `location_m` the automatic spot (PlaceProduct),
+// with it the report of that spot at `heading_deg`, scaled to
+// options.target_height_m when set (EvaluatePlacement). `front` is "gltf" or
+// "widest". Throws InputError naming a bad front, size or option.
+Placement PlaceOrEvaluate(const CameraTrack& track,
+                          const Eigen::Matrix3Xf& points_in_world,
+                          const Eigen::Vector3d& size_m,
+                          PlacementOptions options,
+                          const std::string& front,
+                          const std::optional<Eigen::Vector3d>& location_m,
+                          double heading_deg);
+
 // The heading that turns `front` towards the average camera centre from
 // `location_m` (0 when the cameras are right above it).
 double HeadingTowardsCameras(const CameraTrack& track,

@@ -19,7 +19,13 @@
 //      the [extent_trim, 1 - extent_trim] quantiles of the points'
 //      projections, and its height with the top_quantile of the points'
 //      heights (both robust to a few stray points); the shape stands on the
-//      floor;
+//      floor; then moves each face the points show (a side or the top with
+//      at least min_face_points points within face_band_m of it, away from
+//      its edges) onto their median, and turns the box by the tilt of the
+//      seen sides' line fits (up to three times): the quantiles lie outside
+//      a densely seen face by ~1.6 noise sigma and inside a sparsely seen
+//      edge, the smallest-area turn is ~1 degree off when two sides were
+//      seen, and a contact shadow on a face moves with it;
 //   5. names it a wall (a plane) when it is long (>= wall_min_length_m) and
 //      thin (<= wall_max_thickness_m), else an object (an oriented box).
 //      A cluster wider than max_object_m both ways is several things run
@@ -36,6 +42,8 @@
 #include <vector>
 
 #include <Eigen/Core>
+
+#include <nlohmann/json.hpp>
 
 namespace vanelia {
 
@@ -65,6 +73,12 @@ struct ProxyOptions {
   double extent_trim = 0.03;
   // A cluster with fewer points is not an object (>= 3).
   int min_points = 12;
+  // A face's points lie within this distance of it, metres (> 0): a few
+  // times the reconstruction's noise, under half the smallest face.
+  double face_band_m = 0.05;
+  // A face with fewer points keeps its quantile extent (>= 1): the cameras
+  // did not see it.
+  int min_face_points = 10;
   // The proxy's top is this quantile of its points' heights (0.5..1]: 1 is
   // the highest point, lower values ignore a few stray points above it.
   double top_quantile = 0.98;
@@ -105,5 +119,11 @@ ProxySet BuildProxies(const Eigen::Matrix3Xf& points_in_world,
 // One line for summaries and the panel: "N proxies (B boxes, W walls) from P
 // points above the floor: box 0.80x0.60x1.20 m at (x, y), ...".
 std::string DescribeProxies(const ProxySet& set);
+
+// The set as the JSON the binding's build_proxies returns (and batch.py and
+// scene/proxies.py read): {"proxies": [{"kind", "centre", "size",
+// "yaw_deg", "points"}], "count", "boxes", "walls", "points_above_floor",
+// "points_used", "clusters_rejected", "summary"}; metres, degrees.
+nlohmann::ordered_json ProxySetToJson(const ProxySet& set);
 
 }  // namespace vanelia

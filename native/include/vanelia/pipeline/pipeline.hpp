@@ -98,6 +98,23 @@ struct PipelineOptions {
   // The estimate (vanelia-light/1 JSON) handed to Blender; set by WithLight
   // when light is "auto".
   std::string light_json;
+  // Proxy geometry (issue 20): "auto" builds shadow-catcher / holdout boxes
+  // of the real objects from the aligned track's points
+  // (pipeline/proxy_stage.hpp), so the product hides behind them and casts
+  // its shadow on them; "off" builds none.
+  std::string proxies = "auto";
+  // The proxies (build_proxies JSON) handed to Blender; set by WithProxies
+  // when proxies is "auto".
+  std::string proxies_json;
+  // Motion blur (issue 21): "auto" estimates the plate's shutter from the
+  // blur of its fast frames (pipeline/motion_blur_stage.hpp; 180 degrees
+  // when it cannot be measured), "off" renders the product sharp, a number
+  // is the shutter in frames (0 < s <= 1). Cycles blurs the product with the
+  // camera's motion over the shutter, centred on the frame; a preview never
+  // blurs.
+  std::string motion_blur = "auto";
+  // The shutter handed to Blender, frames; set by WithMotionBlur.
+  std::optional<double> shutter_frames;
 
   // Throws InputError naming the field, its value and the rule: files that
   // do not exist, an output that exists without `overwrite` (or that is one

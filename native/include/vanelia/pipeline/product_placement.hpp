@@ -6,6 +6,7 @@
 #include "vanelia/floor/placement.hpp"
 #include "vanelia/pipeline/pipeline.hpp"
 #include "vanelia/pipeline/run_events.hpp"
+#include "vanelia/trackfile/track_file.hpp"
 
 #include <optional>
 #include <string>
@@ -21,6 +22,14 @@ namespace vanelia {
 // InputError naming the file and what is wrong (not glTF 2.0, no mesh,
 // a POSITION accessor without min/max).
 Eigen::Vector3d ReadProductBoxSize(const std::string& path);
+
+// The run's track as batch.py sees it: `track_path` read, a given track
+// (options.track) scaled about the origin so that its first camera stands
+// options.camera_height_m above the floor. nullopt when it cannot be read,
+// is not in Blender's world or has no frames (batch.py refuses it with its
+// own message).
+std::optional<TrackFile> ReadRunTrack(const PipelineOptions& options,
+                                      const std::string& track_path);
 
 // The placement of a run whose Blender-world track is `track_path`:
 // without options.location_m the chosen spot and heading, with it the

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,9 @@ struct TrackResult {
   // in the raw track world.
   std::optional<TrackGroundPlane> ground_plane;
   std::optional<Sim3d> blender_from_track;
+  // Per-frame depth + confidence at the network's resolution (MUSt3R; null
+  // for the classical tracker): the track file's depth sidecar.
+  std::shared_ptr<const DepthMaps> depth;
 };
 
 class Tracker {

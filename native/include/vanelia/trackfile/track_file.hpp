@@ -29,6 +29,11 @@
 //   summary {registered, total, reproj_err_px, focal_px, warnings[]}
 //   points                    optional {xyz [[x,y,z]...], rgb [[r,g,b]...],
 //                             confidence [...]}, at most 100000, this world
+//   depth                     optional {path, format "npy", width, height,
+//                             count}: the depth sidecar folder (relative to
+//                             this file's folder, or absolute) holding
+//                             per-frame depth + confidence maps of width x
+//                             height pixels, count of them (depth_sidecar.hpp)
 //
 // Reading validates every key; errors are InputError naming the file, the
 // key path and the rule: "track 'x.json': frames[3].K: must be 3x3".
@@ -37,8 +42,10 @@
 #include "vanelia/decode/frame.hpp"
 #include "vanelia/geometry/sim3d.hpp"
 #include "vanelia/trackfile/camera_track.hpp"
+#include "vanelia/trackfile/depth_sidecar.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,6 +94,15 @@ struct TrackGroundPlane {
   double confidence = 0.0;    // 0..1
 };
 
+// The track's `depth` object: where its depth sidecar is and its size.
+struct TrackDepth {
+  std::string path;    // as written: relative to the track's folder or absolute
+  std::string folder;  // resolved when read from a file ("" from a string)
+  int width = 0;       // pixels of every map
+  int height = 0;
+  int64_t count = 0;  // maps in the sidecar
+};
+
 struct TrackFile {
   TrackSource source;
   int width = 0;   // pixels
@@ -103,6 +119,10 @@ struct TrackFile {
   std::vector<TrackedFrame> frames;
   TrackSummary summary;
   std::optional<PointCloud> points;  // this file's world, <= 100000
+  std::optional<TrackDepth> depth;   // the sidecar the file names
+  // Maps in memory (a network tracker's): WriteTrackFile writes them into
+  // DepthSidecarFolderFor(path) and names that folder in `depth`.
+  std::shared_ptr<const DepthMaps> depth_maps;
 
   double FpsFloat() const { return fps.ToDouble(); }
 };
@@ -136,10 +156,13 @@ nlohmann::ordered_json TrackFileToJson(const TrackFile& track);
 std::string WriteTrackFileString(const TrackFile& track);
 
 // Writes atomically (temporary file + rename). An existing `path` is
-// replaced only when `overwrite` is true (else InputError).
-void WriteTrackFile(const std::string& path,
-                    const TrackFile& track,
-                    bool overwrite);
+// replaced only when `overwrite` is true (else InputError). With
+// depth_maps, writes the sidecar first (DepthSidecarFolderFor(path)); a
+// `depth` read from another file is re-pointed (relative when the sidecar
+// is in path's folder, else absolute). Returns the document written.
+nlohmann::ordered_json WriteTrackFile(const std::string& path,
+                                      const TrackFile& track,
+                                      bool overwrite);
 
 // Formats a validated document the way WriteTrackFileString does.
 std::string FormatTrackFileJson(const nlohmann::ordered_json& document);

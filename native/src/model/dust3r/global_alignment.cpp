@@ -42,6 +42,110 @@ torch::Tensor PosesFromParams(const torch::Tensor& poses) {
   return Homogeneous(QuatToRotmat(q), t);
 }
 
+// Edges per chunk of the loss: all at once on a GPU (one kernel per op);
+// on the CPU, chunks of about 8 MiB of points, so that each temporary stays
+// in cache and under glibc's mmap threshold (a fresh > 32 MiB tensor is
+// mapped and page-faulted in on every step: measured 3x slower).
+int64_t EdgesPerChunk(const torch::Tensor& pred) {
+  const int64_t e = pred.size(0);
+  if (!pred.device().is_cpu()) return e;
+  constexpr int64_t kChunkBytes = int64_t{8} << 20;
+  const int64_t edge_bytes = pred.size(1) * 3 * 4;
+  return std::clamp<int64_t>(kChunkBytes / edge_bytes, 1, e);
+}
+
+// world[eij] - (R_e pred + t_e) for the edges [b, b + m): [m, 2 HW, 3].
+torch::Tensor EdgeResiduals(const torch::Tensor& world,
+                            const torch::Tensor& rt,
+                            const torch::Tensor& pred,
+                            const torch::Tensor& eij,
+                            int64_t b,
+                            int64_t m) {
+  const torch::Tensor r = rt.narrow(0, b, m);
+  torch::Tensor res = world.index_select(0, eij.narrow(0, 2 * b, 2 * m))
+                          .view({m, pred.size(1), 3});
+  res.sub_(r.select(2, 3).unsqueeze(1));
+  res.baddbmm_(pred.narrow(0, b, m), r.narrow(2, 0, 3).transpose(1, 2), 1, -1);
+  return res;
+}
+
+// d/d(residual) of w |residual|: w residual / |residual| (0 where the
+// residual is 0, as the norm's own gradient), in place.
+torch::Tensor ResidualGradient(torch::Tensor res, const torch::Tensor& w) {
+  const torch::Tensor dist = res.norm(2, -1);
+  const torch::Tensor scale =
+      torch::where(dist > 0, w / dist, torch::zeros_like(dist));
+  return res.mul_(scale.unsqueeze(-1));
+}
+
+// sum_e sum_p w[e, p] |world[eij(e, p)] - (R_e pred[e, p] + t_e)|_2 over
+// both sides of every edge (upstream's li + lj before the area division),
+// with its gradient written out: d/dworld = g gathered back by index_add,
+// d/dR_e = -sum_p g p^T, d/dt_e = -sum_p g, g = w res / |res|. Processed in
+// EdgesPerChunk chunks; with one chunk g is kept from the forward, with
+// several it is recomputed chunk by chunk (bounded memory on the CPU).
+// world: [N, HW, 3] f32; rt: [E, 3, 4] scaled world_from_cam_i; pred:
+// [E, 2 HW, 3] (side i, side j); weight: [E, 2 HW]; eij: [2 E] int64.
+class EdgeLoss : public torch::autograd::Function<EdgeLoss> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
+                               const torch::Tensor& world,
+                               const torch::Tensor& rt,
+                               const torch::Tensor& pred,
+                               const torch::Tensor& weight,
+                               const torch::Tensor& eij) {
+    const int64_t e = pred.size(0);
+    const int64_t chunk = EdgesPerChunk(pred);
+    torch::Tensor total = torch::zeros({}, world.options());
+    torch::Tensor kept;
+    for (int64_t b = 0; b < e; b += chunk) {
+      const int64_t m = std::min(chunk, e - b);
+      torch::Tensor res = EdgeResiduals(world, rt, pred, eij, b, m);
+      const torch::Tensor w = weight.narrow(0, b, m);
+      const torch::Tensor dist = res.norm(2, -1);
+      total.add_(torch::dot(dist.reshape({-1}), w.reshape({-1})));
+      if (chunk == e) kept = ResidualGradient(res, w);
+    }
+    ctx->save_for_backward({world, rt, pred, weight, eij, kept});
+    ctx->saved_data["chunk"] = chunk;
+    return total;
+  }
+
+  static torch::autograd::tensor_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& world = saved[0];
+    const torch::Tensor& rt = saved[1];
+    const torch::Tensor& pred = saved[2];
+    const torch::Tensor& weight = saved[3];
+    const torch::Tensor& eij = saved[4];
+    const int64_t chunk = ctx->saved_data["chunk"].toInt();
+    const int64_t e = pred.size(0);
+    torch::Tensor grad_world = torch::zeros_like(world);
+    torch::Tensor grad_rt = torch::zeros(rt.sizes(), rt.options());
+    for (int64_t b = 0; b < e; b += chunk) {
+      const int64_t m = std::min(chunk, e - b);
+      const torch::Tensor g =
+          saved[5].defined()
+              ? saved[5]
+              : ResidualGradient(EdgeResiduals(world, rt, pred, eij, b, m),
+                                 weight.narrow(0, b, m));
+      grad_world.index_add_(
+          0, eij.narrow(0, 2 * b, 2 * m), g.view({2 * m, world.size(1), 3}));
+      grad_rt.narrow(0, b, m).narrow(2, 0, 3).copy_(
+          -torch::bmm(g.transpose(1, 2), pred.narrow(0, b, m)));
+      grad_rt.narrow(0, b, m).select(2, 3).copy_(-g.sum(1));
+    }
+    const torch::Tensor go = grads[0];
+    return {grad_world.mul_(go),
+            grad_rt.mul_(go),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 void GlobalAlignmentOptions::Check() const {
@@ -126,12 +230,14 @@ torch::Tensor QuatToRotmat(const torch::Tensor& q_in) {
   return torch::stack({row0, row1, row2}, -2);
 }
 
-PointCloudOptimizer::PointCloudOptimizer(const PairwisePointmaps& pairs,
-                                         const GlobalAlignmentOptions& options)
-    : options_(options), pairs_(pairs) {
-  options_.Check();
+namespace {
+
+// The number of images the edges name; throws InputError when the pairs'
+// shapes disagree or an edge is malformed.
+int64_t CheckedImageCount(const PairwisePointmaps& pairs) {
   const int64_t e = static_cast<int64_t>(pairs.edges.size());
   if (e == 0) throw InputError("PointCloudOptimizer: no edges; need >= 1");
+  int64_t n = 0;
   if (pairs.pts_i.dim() != 4 || pairs.pts_i.size(0) != e ||
       pairs.pts_i.size(3) != 3 ||
       !pairs.pts_j.sizes().equals(pairs.pts_i.sizes()) ||
@@ -148,38 +254,69 @@ PointCloudOptimizer::PointCloudOptimizer(const PairwisePointmaps& pairs,
                        ", " + std::to_string(j) +
                        "); indices must be >= 0 and differ");
     }
-    n_ = std::max({n_, i + 1, j + 1});
+    n = std::max({n, i + 1, j + 1});
   }
+  return n;
+}
+
+}  // namespace
+
+PointCloudOptimizer::PointCloudOptimizer(const PairwisePointmaps& pairs,
+                                         const GlobalAlignmentOptions& options)
+    : options_(options), pairs_(pairs) {
+  options_.Check();
+  const int64_t e = static_cast<int64_t>(pairs.edges.size());
+  n_ = CheckedImageCount(pairs);
   height_ = pairs.pts_i.size(1);
   width_ = pairs.pts_i.size(2);
   const int64_t hw = height_ * width_;
   const auto fopts = pairs.pts_i.options().dtype(torch::kFloat32);
-  std::vector<int64_t> ei, ej;
-  im_conf_ = torch::zeros({n_, height_, width_}, fopts);
-  for (int64_t k = 0; k < e; ++k) {
-    const auto [i, j] = pairs.edges[k];
-    ei.push_back(i);
-    ej.push_back(j);
-    im_conf_[i] = torch::maximum(im_conf_[i], pairs.conf_i[k]);
-    im_conf_[j] = torch::maximum(im_conf_[j], pairs.conf_j[k]);
+  std::vector<int64_t> eij;  // i0, j0, i1, j1, ...
+  for (const auto& [i, j] : pairs.edges) {
+    eij.push_back(i);
+    eij.push_back(j);
   }
+  eij_ = torch::tensor(eij, torch::kInt64).to(fopts.device());
+  // _compute_img_conf: per image the max of its edges' confidences (rows
+  // 2e: side i of edge e, 2e + 1: side j).
+  const torch::Tensor conf_ij = torch::stack({pairs.conf_i, pairs.conf_j}, 1)
+                                    .to(torch::kFloat32)
+                                    .reshape({2 * e, hw});
+  std::vector<std::vector<int64_t>> rows(n_);
+  for (int64_t r = 0; r < 2 * e; ++r) rows[eij[r]].push_back(r);
+  std::vector<torch::Tensor> im_conf(n_);
   for (int64_t i = 0; i < n_; ++i) {
-    if (im_conf_[i].max().item<double>() == 0.0) {
+    if (rows[i].empty()) {
       throw InputError("PointCloudOptimizer: image " + std::to_string(i) +
                        " is in no edge; every image must be");
     }
+    im_conf[i] =
+        conf_ij
+            .index_select(
+                0, torch::tensor(rows[i], torch::kInt64).to(fopts.device()))
+            .amax(0);
   }
-  const auto iopts = fopts.dtype(torch::kInt64);
-  ei_ = torch::tensor(ei, torch::kInt64).to(iopts.device());
-  ej_ = torch::tensor(ej, torch::kInt64).to(iopts.device());
-  weight_i_ = pairs.conf_i.reshape({e, hw}).log();
-  weight_j_ = pairs.conf_j.reshape({e, hw}).log();
+  im_conf_ = torch::stack(im_conf).view({n_, height_, width_});
+  // Both sides of every edge stacked as upstream's _stacked_pred_i/_j and
+  // _weight_i/_j: row e holds edge e's side i then side j, so that the loss
+  // is one transform, one gather and one weighted sum. pairs_ keeps views
+  // into the stack (no second copy of the predictions).
+  const torch::Tensor pred =
+      torch::stack({pairs.pts_i, pairs.pts_j}, 1).to(torch::kFloat32);
+  pairs_.pts_i = pred.select(1, 0);
+  pairs_.pts_j = pred.select(1, 1);
+  pred_ij_ = pred.view({e, 2 * hw, 3});
+  weight_ij_ = conf_ij.log().to(torch::kFloat32).view({e, 2 * hw});
   const torch::Tensor gx =
       torch::arange(width_, fopts).view({1, width_}).expand({height_, width_});
   const torch::Tensor gy = torch::arange(height_, fopts)
                                .view({height_, 1})
                                .expand({height_, width_});
-  grid_ = torch::stack({gx, gy}, -1).reshape({hw, 2});
+  const torch::Tensor grid = torch::stack({gx, gy}, -1).reshape({hw, 2});
+  pp_ = torch::tensor({width_ / 2.0, height_ / 2.0}, torch::kFloat32)
+            .to(fopts.device())
+            .view({1, 2});
+  grid_minus_pp_ = (grid - pp_).unsqueeze(0);
   // Upstream starts from random values that the init overwrites entirely.
   pw_poses_ = torch::zeros({e, 8}, fopts);
   pw_poses_.select(1, 3).fill_(1.0);
@@ -214,42 +351,33 @@ torch::Tensor PointCloudOptimizer::Focals() {
 }
 
 torch::Tensor PointCloudOptimizer::WorldPoints() {
+  // _fast_depthmap_to_pts3d then geotrf(im_poses, .): [N, HW, 3].
   const torch::Tensor focals = Focals().view({-1, 1, 1});
-  const torch::Tensor pp =
-      torch::tensor({width_ / 2.0, height_ / 2.0}, grid_.options())
-          .view({1, 1, 2});
   const torch::Tensor depth = im_depthmaps_.exp().unsqueeze(-1);  // [N,HW,1]
   const torch::Tensor rel =
-      torch::cat({depth * (grid_.unsqueeze(0) - pp) / focals, depth}, -1);
-  const torch::Tensor poses = ImPoses();
-  return torch::matmul(rel,
-                       poses.narrow(1, 0, 3).narrow(2, 0, 3).transpose(1, 2)) +
-         poses.narrow(1, 0, 3).select(2, 3).unsqueeze(1);
+      torch::cat({depth * grid_minus_pp_ / focals, depth}, -1);
+  const torch::Tensor rt = ImPoses().narrow(1, 0, 3);  // [N, 3, 4]
+  return torch::baddbmm(
+      rt.select(2, 3).unsqueeze(1), rel, rt.narrow(2, 0, 3).transpose(1, 2));
 }
 
 torch::Tensor PointCloudOptimizer::Loss() {
+  // PointCloudOptimizer.forward over all edges at once: every edge's two
+  // predictions [E, 2 HW, 3] through its pairwise pose in one batched
+  // product, the per-image world points gathered by edge in one
+  // index_select, one confidence-weighted L2 sum (EdgeLoss). Both sides'
+  // areas are E * HW (one image shape): li + lj = sum / (E * HW).
   const int64_t e = static_cast<int64_t>(pairs_.edges.size());
-  const int64_t hw = height_ * width_;
-  const torch::Tensor pw = PwPoses();
-  const torch::Tensor r_t = pw.narrow(1, 0, 3).narrow(2, 0, 3).transpose(1, 2);
-  const torch::Tensor t = pw.narrow(1, 0, 3).select(2, 3).unsqueeze(1);
-  const torch::Tensor aligned_i =
-      torch::matmul(pairs_.pts_i.reshape({e, hw, 3}), r_t) + t;
-  const torch::Tensor aligned_j =
-      torch::matmul(pairs_.pts_j.reshape({e, hw, 3}), r_t) + t;
-  const torch::Tensor world = WorldPoints();
-  const double area = static_cast<double>(e * hw);
-  const torch::Tensor li =
-      ((world.index_select(0, ei_) - aligned_i).norm(2, -1) * weight_i_).sum() /
-      area;
-  const torch::Tensor lj =
-      ((world.index_select(0, ej_) - aligned_j).norm(2, -1) * weight_j_).sum() /
-      area;
-  return li + lj;
+  return EdgeLoss::apply(WorldPoints(),
+                         PwPoses().narrow(1, 0, 3),
+                         pred_ij_,
+                         weight_ij_,
+                         eij_) /
+         static_cast<double>(e * height_ * width_);
 }
 
 std::vector<double> PointCloudOptimizer::Optimize(
-    const std::function<bool(int, double)>& on_step) {
+    const std::function<bool(int)>& on_step) {
   // Gradients on even when the caller runs the network under NoGradGuard.
   torch::AutoGradMode enable_grad(true);
   std::vector<torch::Tensor> params = {pw_poses_, im_depthmaps_, im_poses_};
@@ -258,7 +386,12 @@ std::vector<double> PointCloudOptimizer::Optimize(
   torch::optim::Adam adam(
       params,
       torch::optim::AdamOptions(options_.lr).betas({0.9, 0.9}).eps(1e-8));
-  std::vector<double> history;
+  // The losses stay on the parameters' device until the loop ends: no
+  // host synchronisation inside it (the learning rate is host arithmetic,
+  // LibTorch's Adam keeps its step count on the host).
+  const torch::Tensor losses =
+      torch::empty({std::max(options_.iterations, 1)}, pw_poses_.options());
+  int done = 0;
   for (int k = 0; k < options_.iterations; ++k) {
     const double lr = ScheduledLr(options_.schedule,
                                   static_cast<double>(k) / options_.iterations,
@@ -271,11 +404,15 @@ std::vector<double> PointCloudOptimizer::Optimize(
     const torch::Tensor loss = Loss();
     loss.backward();
     adam.step();
-    history.push_back(loss.item<double>());
-    if (on_step && !on_step(k, history.back())) break;
+    losses.select(0, k).copy_(loss.detach());
+    done = k + 1;
+    if (on_step && !on_step(k)) break;
   }
   for (auto& p : params) p.set_requires_grad(false);
-  return history;
+  const torch::Tensor host =
+      losses.narrow(0, 0, done).to(torch::kCPU, torch::kFloat64).contiguous();
+  return std::vector<double>(host.data_ptr<double>(),
+                             host.data_ptr<double>() + done);
 }
 
 AlignmentState PointCloudOptimizer::State() {
@@ -283,9 +420,7 @@ AlignmentState PointCloudOptimizer::State() {
   AlignmentState s;
   s.c2w = ImPoses();
   s.focals = Focals();
-  s.pp = torch::tensor({width_ / 2.0, height_ / 2.0}, grid_.options())
-             .view({1, 2})
-             .repeat({n_, 1});
+  s.pp = pp_.repeat({n_, 1});
   s.depthmaps = im_depthmaps_.exp().view({n_, height_, width_});
   s.pts3d = WorldPoints().view({n_, height_, width_, 3});
   s.pw_poses = PwPoses();

@@ -217,7 +217,7 @@ void AlignInWindows(int64_t n,
           pairs(range, WindowEdges(options, range));
       PointCloudOptimizer opt(window_pairs, options.align);
       opt.InitMst();
-      opt.Optimize([&](int, double) {
+      opt.Optimize([&](int) {
         ++steps;
         if (on_step) on_step(steps, total_steps);
         return true;

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -391,7 +392,8 @@ void AddWindowFrames(const model::AlignedWindow& window,
                      TrackResult* out,
                      std::vector<double>* used,
                      std::vector<int64_t>* unusable,
-                     PointCollector* points) {
+                     PointCollector* points,
+                     DepthMaps* depth) {
   const model::Dust3rResizePlan& plan = input.plan;
   const double side = std::max(plan.source_width, plan.source_height);
   const torch::Tensor focals = window.focals.to(torch::kCPU);
@@ -413,6 +415,12 @@ void AddWindowFrames(const model::AlignedWindow& window,
     tf.confidence = (mean_conf - 1.0) / mean_conf;
     out->track.frames.push_back(tf);
     points->Add(window.pts3d[k], window.conf[k], input.images[f], tf.index);
+    network_internal::AppendDepth(window.pts3d[k],
+                                  window.conf[k],
+                                  window.c2w[k],
+                                  focals[k].item<double>(),
+                                  tf.index,
+                                  depth);
   }
 }
 
@@ -437,6 +445,7 @@ TrackResult Dust3rTracker::Track(const FrameFeed& feed,
   std::vector<double> used;
   std::vector<int64_t> unusable;
   PointCollector points(options_);
+  auto depth = std::make_shared<DepthMaps>();
   try {
     const model::WindowedAlignmentOptions wa = AlignOptions(options_, plan);
     EncoderCache cache(state_->model, input.images, state_->device, progress);
@@ -464,7 +473,8 @@ TrackResult Dust3rTracker::Track(const FrameFeed& feed,
                           decode);
         },
         [&](const model::AlignedWindow& window) {
-          AddWindowFrames(window, input, &out, &used, &unusable, &points);
+          AddWindowFrames(
+              window, input, &out, &used, &unusable, &points, depth.get());
         },
         [&align](int64_t done, int64_t) {
           align.Update(done);  // throws Cancelled when told to stop
@@ -487,6 +497,7 @@ TrackResult Dust3rTracker::Track(const FrameFeed& feed,
         std::to_string(unusable.front()) + ")");
   }
   out.points = points.Finish();
+  out.depth = std::move(depth);
   out.summary.registered = static_cast<int64_t>(out.track.frames.size());
   out.summary.total = n;
   std::sort(used.begin(), used.end());

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <sstream>
 #include <vector>
 
@@ -434,6 +435,7 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
   const torch::Tensor conf = result.frames.conf.to(torch::kCPU);
   const torch::Tensor pts3d = result.frames.pts3d.to(torch::kCPU);
   DensePoints points;
+  auto depth = std::make_shared<DepthMaps>();
   std::vector<double> focals;
   std::vector<int64_t> unusable;  // frames without a usable focal
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -458,6 +460,12 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
         conf[static_cast<int64_t>(i)].mean().item<double>();
     tf.confidence = (mean_conf - 1.0) / mean_conf;
     out.track.frames.push_back(tf);
+    network_internal::AppendDepth(pts3d[static_cast<int64_t>(i)],
+                                  conf[static_cast<int64_t>(i)],
+                                  c2w[static_cast<int64_t>(i)],
+                                  f,
+                                  frames[i].index,
+                                  depth.get());
     CollectPoints(pts3d[static_cast<int64_t>(i)],
                   conf[static_cast<int64_t>(i)],
                   images[i],
@@ -470,6 +478,7 @@ TrackResult Must3rTracker::Track(const FrameFeed& feed,
   }
   out.points = SubsamplePoints(points, options_.max_points);
   FillSummary(std::move(focals), unusable, frames.size(), &out);
+  out.depth = std::move(depth);
   return out;
 }
 

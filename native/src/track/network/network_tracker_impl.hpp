@@ -6,6 +6,7 @@
 #include "vanelia/core/image.hpp"
 #include "vanelia/geometry/rigid3d.hpp"
 #include "vanelia/geometry/rotation.hpp"
+#include "vanelia/trackfile/depth_sidecar.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -46,6 +47,43 @@ inline Rigid3d CamFromWorld(const torch::Tensor& c2w) {
       ProjectToRotation(world_from_cam.block<3, 3>(0, 0));
   return Rigid3d(Eigen::Quaterniond(rot), world_from_cam.block<3, 1>(0, 3))
       .Inverse();
+}
+
+// Appends one frame's depth map to `maps` (the track file's depth sidecar):
+// z of its world points along its camera's +z axis, at the network's
+// resolution, with the network's intrinsics (focal `focal_net_px`,
+// principal point at the centre as model::SourceIntrinsics and
+// Dust3rSourceIntrinsics have it) and confidence (c - 1) / c as 0..255.
+inline void AppendDepth(const torch::Tensor& pts3d,  // [H, W, 3] world
+                        const torch::Tensor& conf,   // [H, W] 1 + exp(x)
+                        const torch::Tensor& c2w,  // [4, 4] f64, OpenCV camera
+                        double focal_net_px,
+                        int64_t index,
+                        DepthMaps* maps) {
+  const int64_t h = pts3d.size(0);
+  const int64_t w = pts3d.size(1);
+  const torch::Tensor m = c2w.to(torch::kCPU).to(torch::kFloat64);
+  const torch::Tensor axis = m.slice(0, 0, 3).select(1, 2);
+  const torch::Tensor centre = m.slice(0, 0, 3).select(1, 3);
+  const torch::Tensor z =
+      torch::matmul(pts3d.to(torch::kCPU).to(torch::kFloat64) - centre, axis)
+          .to(torch::kFloat32)
+          .contiguous();
+  const torch::Tensor c = conf.to(torch::kCPU).to(torch::kFloat32);
+  const torch::Tensor c255 = ((c - 1.0) / c)
+                                 .clamp(0.0, 1.0)
+                                 .mul(255.0)
+                                 .round()
+                                 .to(torch::kUInt8)
+                                 .contiguous();
+  maps->width = static_cast<int>(w);
+  maps->height = static_cast<int>(h);
+  maps->frame_index.push_back(index);
+  maps->intrinsics.emplace_back(focal_net_px, focal_net_px, w / 2.0, h / 2.0);
+  const float* zp = z.data_ptr<float>();
+  const uint8_t* cp = c255.data_ptr<uint8_t>();
+  maps->depth.insert(maps->depth.end(), zp, zp + h * w);
+  maps->confidence.insert(maps->confidence.end(), cp, cp + h * w);
 }
 
 }  // namespace vanelia::network_internal

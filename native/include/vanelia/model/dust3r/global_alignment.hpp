@@ -124,11 +124,12 @@ class PointCloudOptimizer {
   // The loss (differentiable in the parameters).
   torch::Tensor Loss();
 
-  // options.iterations Adam steps. `on_step(k, loss)` is called after step
-  // k with the loss evaluated before it; returning false stops (the caller
-  // raises Cancelled). Returns the loss history.
+  // options.iterations Adam steps. `on_step(k)` is called after step k;
+  // returning false stops (the caller raises Cancelled). Returns the loss
+  // history (entry k: the loss evaluated before step k), copied to the host
+  // once after the loop: the steps themselves never wait for the device.
   std::vector<double> Optimize(
-      const std::function<bool(int, double)>& on_step = nullptr);
+      const std::function<bool(int)>& on_step = nullptr);
 
   AlignmentState State();
 
@@ -164,14 +165,16 @@ class PointCloudOptimizer {
   int64_t n_ = 0;
   int64_t height_ = 0;
   int64_t width_ = 0;
-  torch::Tensor im_conf_;
-  torch::Tensor weight_i_, weight_j_;  // [E, HW] log(conf)
-  torch::Tensor ei_, ej_;              // [E] int64
-  torch::Tensor grid_;                 // [HW, 2] (x, y)
-  torch::Tensor pw_poses_;             // [E, 8]
-  torch::Tensor im_poses_;             // [N, 7]
-  torch::Tensor im_focals_;            // [N, 1] ([1, 1] shared)
-  torch::Tensor im_depthmaps_;         // [N, HW]
+  torch::Tensor im_conf_;        // [N, H, W]
+  torch::Tensor eij_;            // [2E] int64: i0, j0, i1, j1, ...
+  torch::Tensor pred_ij_;        // [E, 2 HW, 3] pts_i then pts_j per edge
+  torch::Tensor weight_ij_;      // [E, 2 HW] log(conf), same layout
+  torch::Tensor pp_;             // [1, 2] (W / 2, H / 2)
+  torch::Tensor grid_minus_pp_;  // [1, HW, 2] pixel (x, y) - pp
+  torch::Tensor pw_poses_;       // [E, 8]
+  torch::Tensor im_poses_;       // [N, 7]
+  torch::Tensor im_focals_;      // [N, 1] ([1, 1] shared)
+  torch::Tensor im_depthmaps_;   // [N, HW]
 };
 
 // Upstream's lr schedules at t = k / iterations.

@@ -29,8 +29,17 @@ const Eigen::Vector2d* FeatureTracker::Find(int id, int frame) const {
   // Observations are contiguous in frame: index by offset.
   if (obs.empty()) return nullptr;
   const int k = frame - obs.front().frame;
-  if (k < 0 || k >= static_cast<int>(obs.size())) return nullptr;
-  return &obs[k].px;
+  if (k < 0) return nullptr;
+  if (k < static_cast<int>(obs.size()) && obs[k].frame == frame) {
+    return &obs[k].px;
+  }
+  // A matched track (AddMatchedTrack) skips frames: search.
+  const auto it = std::lower_bound(
+      obs.begin(), obs.end(), frame, [](const FeatureObservation& o, int f) {
+        return o.frame < f;
+      });
+  if (it == obs.end() || it->frame != frame) return nullptr;
+  return &it->px;
 }
 
 int FeatureTracker::AddEmptyFrame() {
@@ -46,6 +55,24 @@ int FeatureTracker::AddTrack(FeatureTrack track) {
                   f == track.obs.front().frame + static_cast<int>(k))
         << "AddTrack: observations must lie in consecutive existing slots";
     frames_[f].refs.emplace_back(id, static_cast<int>(k));
+  }
+  track.alive = false;
+  tracks_.push_back(std::move(track));
+  return id;
+}
+
+int FeatureTracker::AddMatchedTrack(FeatureTrack track) {
+  const int id = static_cast<int>(tracks_.size());
+  // Checked before any frame refers to the track.
+  for (size_t k = 0; k < track.obs.size(); ++k) {
+    const int f = track.obs[k].frame;
+    VANELIA_CHECK(f >= 0 && f < NumFrames() &&
+                  (k == 0 || f > track.obs[k - 1].frame))
+        << "AddMatchedTrack: observations must lie in ascending existing "
+           "slots";
+  }
+  for (size_t k = 0; k < track.obs.size(); ++k) {
+    frames_[track.obs[k].frame].refs.emplace_back(id, static_cast<int>(k));
   }
   track.alive = false;
   tracks_.push_back(std::move(track));

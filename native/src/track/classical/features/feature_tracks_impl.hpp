@@ -80,6 +80,11 @@ class FeatureTracker {
   int AddEmptyFrame();
   int AddTrack(FeatureTrack track);
 
+  // A track matched by descriptors across keyframes (relocalisation): its
+  // observations lie in ascending existing slots, not necessarily
+  // consecutive ones. It is never alive, so it may follow AddFrame.
+  int AddMatchedTrack(FeatureTrack track);
+
   // Pixel of track `id` in frame slot `frame`, or nullptr.
   const Eigen::Vector2d* Find(int id, int frame) const;
 

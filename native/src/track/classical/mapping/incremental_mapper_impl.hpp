@@ -33,6 +33,14 @@ struct SiftView {
   cv::Mat desc;                         // [n,128] f32
 };
 
+// A SIFT match of two registered keyframes (rows in each) and its point,
+// triangulated from their poses (relocalisation.cpp).
+struct SiftMatch {
+  int ia = 0;
+  int ib = 0;
+  Eigen::Vector3d p = Eigen::Vector3d::Zero();
+};
+
 // OpenCV's RANSAC draws from the calling thread's cv::theRNG(): seeded before
 // every solve so that a track never depends on what ran before it.
 inline constexpr int kRansacSeed = 0x5eed;
@@ -139,6 +147,16 @@ class IncrementalMapper {
   const SiftView& SiftOf(int slot);
   std::map<int, Eigen::Vector3d> SiftPointsOf(
       int kf, const std::vector<int>& registered);
+  // Ratio-tested SIFT matches of registered keyframes `a` and `b` that
+  // triangulate from their poses (parallax, in front, small reprojection
+  // error in both).
+  std::vector<SiftMatch> VerifiedMatches(int a, int b);
+  // The relocalised keyframes' SIFT matches with their nearest registered
+  // keyframes joined into feature tracks (descriptor-matched, skipping
+  // frames) with triangulated points: the map's points that tie a wide-
+  // baseline view, which KLT tracks do not reach, into the bundle
+  // adjustment. Returns the number of tracks added.
+  int AddSiftTracks(const std::vector<int>& relocalised);
   void RefineFramePoses();
   void GlobalBundleAdjustment();
   void SolveLens();

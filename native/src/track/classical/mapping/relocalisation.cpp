@@ -9,7 +9,13 @@
 // Levenberg-Marquardt refinement. A pose is kept only with enough inliers
 // and a small error; the map then grows from it (the KLT tracks it shares
 // with later frames, triangulation, bundle adjustment) until a pass adds no
-// frame. Frames that still fail stay unregistered.
+// frame. Wide-baseline views (photos with gaps) share no KLT track with the
+// map, so the relocalised keyframes' SIFT matches with their nearest
+// registered keyframes, verified by triangulation from the poses, are then
+// joined into descriptor-matched tracks (union-find over (keyframe, feature))
+// whose points enter the bundle adjustment like the KLT ones: they tie those
+// views to the map and refine their poses and the focal. Frames that still
+// fail, or that no point backs after the adjustment, stay unregistered.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -158,13 +164,11 @@ std::optional<FramePose> SolveRelocPnp(const CameraModel& camera,
   return pose;
 }
 
-}  // namespace
-
-// 3-D points of keyframe `kf`'s SIFT features (by row), triangulated with
-// its nearest registered keyframes; a feature keeps its first good point.
-std::map<int, Eigen::Vector3d> IncrementalMapper::SiftPointsOf(
-    int kf, const std::vector<int>& registered) {
-  const SiftView& a = SiftOf(kf);
+// The `max_partners` keyframes of `registered` nearest to `kf` (by index),
+// nearest first.
+std::vector<int> NearestOf(int kf,
+                           const std::vector<int>& registered,
+                           size_t max_partners) {
   std::vector<int> partners;
   for (int other : registered) {
     if (other != kf) partners.push_back(other);
@@ -172,39 +176,143 @@ std::map<int, Eigen::Vector3d> IncrementalMapper::SiftPointsOf(
   std::stable_sort(partners.begin(), partners.end(), [kf](int x, int y) {
     return std::abs(x - kf) < std::abs(y - kf);
   });
-  if (partners.size() > kPartners) partners.resize(kPartners);
-  std::map<int, Eigen::Vector3d> points;
+  if (partners.size() > max_partners) partners.resize(max_partners);
+  return partners;
+}
+
+// Each keyframe of `from` with its NearestOf partners, each pair once, sorted.
+std::vector<std::pair<int, int>> NearestPairs(
+    const std::vector<int>& from,
+    const std::vector<int>& registered,
+    size_t max_partners) {
+  std::vector<std::pair<int, int>> pairs;
+  for (int kf : from) {
+    for (int other : NearestOf(kf, registered, max_partners)) {
+      pairs.emplace_back(std::min(kf, other), std::max(kf, other));
+    }
+  }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  return pairs;
+}
+
+}  // namespace
+
+std::vector<SiftMatch> IncrementalMapper::VerifiedMatches(int a, int b) {
+  std::vector<SiftMatch> out;
+  const SiftView& va = SiftOf(a);
+  const SiftView& vb = SiftOf(b);
+  const auto pa = ProjectionOf(rec_.poses[a]);
+  const auto pb = ProjectionOf(rec_.poses[b]);
+  const Eigen::Vector3d ca = CenterOf(rec_.poses[a]);
+  const Eigen::Vector3d cb = CenterOf(rec_.poses[b]);
   const double cos_min = std::cos(kMinAngleDeg * M_PI / 180.0);
   const double max_err = options_.max_reprojection_error_px;
-  for (int other : partners) {
+  for (const auto& [ia, ib] : RatioMatch(va.desc, vb.desc)) {
+    const cv::Point2f& ka = va.keypoints[ia].pt;
+    const cv::Point2f& kb = vb.keypoints[ib].pt;
+    const Eigen::Vector2d xa(ka.x, ka.y);
+    const Eigen::Vector2d xb(kb.x, kb.y);
+    const auto p = Triangulate2(pa,
+                                pb,
+                                Normalize(rec_.camera, rec_.FocalOf(a), xa),
+                                Normalize(rec_.camera, rec_.FocalOf(b), xb));
+    if (!p || !p->allFinite()) continue;
+    const double cos_angle = (*p - ca).normalized().dot((*p - cb).normalized());
+    if (cos_angle > cos_min) continue;
+    const double ea = ReprojectionError(rec_, a, *p, xa);
+    const double eb = ReprojectionError(rec_, b, *p, xb);
+    if (ea < 0.0 || eb < 0.0 || ea > max_err || eb > max_err) continue;
+    out.push_back({ia, ib, *p});
+  }
+  return out;
+}
+
+// 3-D points of keyframe `kf`'s SIFT features (by row), triangulated with
+// its nearest registered keyframes; a feature keeps its first good point.
+std::map<int, Eigen::Vector3d> IncrementalMapper::SiftPointsOf(
+    int kf, const std::vector<int>& registered) {
+  std::map<int, Eigen::Vector3d> points;
+  for (int other : NearestOf(kf, registered, kPartners)) {
     Poll();
-    const SiftView& b = SiftOf(other);
-    const auto pa = ProjectionOf(rec_.poses[kf]);
-    const auto pb = ProjectionOf(rec_.poses[other]);
-    const Eigen::Vector3d ca = CenterOf(rec_.poses[kf]);
-    const Eigen::Vector3d cb = CenterOf(rec_.poses[other]);
-    for (const auto& [ia, ib] : RatioMatch(a.desc, b.desc)) {
-      if (points.count(ia) != 0) continue;
-      const cv::Point2f& ka = a.keypoints[ia].pt;
-      const cv::Point2f& kb = b.keypoints[ib].pt;
-      const Eigen::Vector2d xa(ka.x, ka.y);
-      const Eigen::Vector2d xb(kb.x, kb.y);
-      const auto p =
-          Triangulate2(pa,
-                       pb,
-                       Normalize(rec_.camera, rec_.FocalOf(kf), xa),
-                       Normalize(rec_.camera, rec_.FocalOf(other), xb));
-      if (!p || !p->allFinite()) continue;
-      const double cos_angle =
-          (*p - ca).normalized().dot((*p - cb).normalized());
-      if (cos_angle > cos_min) continue;
-      const double ea = ReprojectionError(rec_, kf, *p, xa);
-      const double eb = ReprojectionError(rec_, other, *p, xb);
-      if (ea < 0.0 || eb < 0.0 || ea > max_err || eb > max_err) continue;
-      points.emplace(ia, *p);
+    for (const SiftMatch& m : VerifiedMatches(kf, other)) {
+      points.emplace(m.ia, m.p);
     }
   }
   return points;
+}
+
+int IncrementalMapper::AddSiftTracks(const std::vector<int>& relocalised) {
+  // Keyframe pairs: each relocalised keyframe with its nearest registered
+  // ones (relocalised or not), each pair once.
+  std::vector<int> from;
+  for (int kf : relocalised) {
+    if (rec_.poses[kf].registered) from.push_back(kf);
+  }
+  const std::vector<std::pair<int, int>> pairs =
+      NearestPairs(from, RegisteredKeyframes(), kPartners);
+  // Union-find over (keyframe, SIFT row): a track is a connected set of
+  // verified matches; its point is that of its first match.
+  std::map<std::pair<int, int>, int> node;
+  std::vector<int> parent;
+  std::vector<Eigen::Vector3d> first_point;
+  const auto find = [&parent](int x) {
+    while (parent[x] != x) {
+      parent[x] = parent[parent[x]];
+      x = parent[x];
+    }
+    return x;
+  };
+  const auto node_of = [&](int frame, int row, const Eigen::Vector3d& p) {
+    const auto [it, fresh] = node.emplace(std::make_pair(frame, row),
+                                          static_cast<int>(parent.size()));
+    if (fresh) {
+      parent.push_back(it->second);
+      first_point.push_back(p);
+    }
+    return it->second;
+  };
+  for (const auto& [a, b] : pairs) {
+    Poll();
+    for (const SiftMatch& m : VerifiedMatches(a, b)) {
+      const int na = find(node_of(a, m.ia, m.p));
+      const int nb = find(node_of(b, m.ib, m.p));
+      if (na != nb) parent[nb] = na;
+    }
+  }
+  std::map<int, std::vector<std::pair<int, int>>> groups;  // root -> nodes
+  for (const auto& [key, n] : node) groups[find(n)].push_back(key);
+  std::vector<std::pair<int, Eigen::Vector3d>> new_points;  // (id, point)
+  for (const auto& [root, members] : groups) {
+    // (frame, row) keys come sorted by frame; two rows of one frame make
+    // the track ambiguous: dropped.
+    bool ambiguous = false;
+    for (size_t k = 1; k < members.size(); ++k) {
+      ambiguous |= members[k].first == members[k - 1].first;
+    }
+    if (ambiguous || members.size() < 2) continue;
+    FeatureTrack track;
+    int grey = 0;
+    for (const auto& [frame, row] : members) {
+      const cv::Point2f& pt = SiftOf(frame).keypoints[row].pt;
+      track.obs.push_back({frame, Eigen::Vector2d(pt.x, pt.y)});
+      const cv::Mat& img = keyframe_grey_[frame];
+      grey = img.at<uint8_t>(
+          std::clamp(static_cast<int>(std::lround(pt.y)), 0, img.rows - 1),
+          std::clamp(static_cast<int>(std::lround(pt.x)), 0, img.cols - 1));
+    }
+    track.rgb.setConstant(static_cast<uint8_t>(grey));
+    track.anchor_frame = track.obs.front().frame;
+    track.anchor_px = track.obs.front().px.cast<float>();
+    new_points.emplace_back(tracker_.AddMatchedTrack(std::move(track)),
+                            first_point[root]);
+  }
+  rec_.Resize(tracker_);
+  for (const auto& [id, p] : new_points) {
+    rec_.points[id] = p;
+    rec_.has_point[id] = 1;
+  }
+  return static_cast<int>(new_points.size());
 }
 
 const SiftView& IncrementalMapper::SiftOf(int slot) {
@@ -321,8 +429,24 @@ void IncrementalMapper::Relocalise() {
       added = true;
     }
   }
+  if (relocalised.empty()) {
+    sift_.clear();
+    return;
+  }
+  AddSiftTracks(relocalised);
   sift_.clear();
-  if (relocalised.empty()) return;
+  // The relocalised poses come from PnP alone: adjusted to convergence with
+  // the descriptor-matched points first (GlobalBundleAdjustment stops after
+  // a few iterations).
+  BundleAdjustmentOptions ba = BaOptions();
+  ba.variable_frames = RegisteredKeyframes();
+  ba.refine_focal = !focal_known_;
+  ba.refine_k1 = lens_solved_;
+  ba.refine_k2 = lens_solved_;
+  ba.max_iterations = 50;
+  ba.function_tolerance = 1e-8;
+  BundleAdjust(tracker_, ba, &rec_);
+  FilterOutliers(tracker_, options_.max_reprojection_error_px, &rec_);
   GlobalBundleAdjustment();
   RefineFramePoses();
   // A frame that no point backs after the adjustment keeps no pose.
