@@ -69,8 +69,12 @@ def set_motion_blur(scene, shutter):
         raise ValueError(f"--motion-blur {shutter}: must be a shutter 0 < S <= 1 frames")
     render.use_motion_blur = True
     render.motion_blur_shutter = float(shutter)
-    if hasattr(render, "motion_blur_position"):  # Blender 4.x; 3.4 is centred
-        render.motion_blur_position = "CENTER"
+    # Centred as the plate's blur is measured (about the frame's camera):
+    # scene.render in Blender 4.x, scene.cycles in 3.x (a user's scene may
+    # have moved it to the frame's start or end).
+    for owner in (render, getattr(scene, "cycles", None)):
+        if hasattr(owner, "motion_blur_position"):
+            owner.motion_blur_position = "CENTER"
 
 
 def set_border(scene, border):

@@ -24,6 +24,7 @@
 # light-low      tests/data/clips/light-low       1 s 320x180 arc, sun from azimuth -120, elevation 30
 # light-overcast tests/data/clips/light-overcast  1 s 320x180 arc, overcast sky (no sun)
 # fastpan  tests/data/clips/fastpan      0.5 s 320x180 fast tripod pan, shutter 1.0 frame (motion blur)
+# fastpan025 tests/data/clips/fastpan025 the same pan with a 0.25-frame shutter
 # plainfloor tests/data/clips/plainfloor 1 s 480x270 arc: textured boxes on an untextured floor (issue 17)
 # occluder tests/data/clips/occluder     1 s 320x180 orbit: a box passes in front of the product spot, truth/ masks WITH the product
 # (the hard clips: 24 frames, 6 spp, crf 23; add --frames 48 --samples 8 --crf 21 by hand
@@ -49,8 +50,9 @@ case "$fixture" in
   light-north) clip --preset light --sun 150 55 --frames 24 --samples 8 --crf 20 --out "${2:-tests/data/clips/$fixture}" ;;
   light-low) clip --preset light --sun -120 30 --frames 24 --samples 8 --crf 20 --out "${2:-tests/data/clips/$fixture}" ;;
   fastpan) clip --preset fastpan --shutter 1.0 --frames 12 --samples 24 --crf 23 --out "${2:-tests/data/clips/fastpan}" ;;
+  fastpan025) clip --preset fastpan --shutter 0.25 --frames 12 --samples 24 --crf 23 --out "${2:-tests/data/clips/fastpan025}" ;;
   light-overcast) clip --preset light --overcast --frames 24 --samples 8 --crf 20 --out "${2:-tests/data/clips/$fixture}" ;;
   plainfloor) clip --preset plainfloor --frames 24 --samples 8 --crf 23 --out "${2:-tests/data/clips/plainfloor}" ;;
   occluder) clip --preset occluder --frames 24 --samples 6 --crf 23 --out "${2:-tests/data/clips/occluder}" ;;
-  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom handheld tele crane truck push light-east light-north light-low light-overcast occluder plainfloor fastpan" >&2; exit 2 ;;
+  *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom handheld tele crane truck push light-east light-north light-low light-overcast occluder plainfloor fastpan fastpan025" >&2; exit 2 ;;
 esac
