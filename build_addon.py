@@ -25,8 +25,17 @@ in addon/vanelia_blender/__init__.py, read without importing it
                            [--out dist] [--no-native]
                            [--format legacy|extension|both]
                            [--self-contained [--cli build/bin/vanelia]]
+                           [--native-build DIR]
 
 prints the path of each zip made, one a line (legacy first).
+
+--native-build DIR takes the module and the CLI from another CMake build
+(DIR/python, DIR/bin/vanelia) and implies --self-contained. A build without
+the networks (cmake -DVANELIA_WITH_TORCH=OFF: no LibTorch) gives the smaller
+classical-only zips, vanelia_blender-<version>-classical-selfcontained.zip
+and ...-classical-selfcontained-extension.zip: the name says "classical"
+whenever the CLI's `vanelia track --help` lists no network tracker (the same
+list the add-on's panel greys the networks out by).
 """
 
 import argparse
@@ -186,17 +195,45 @@ def bundle_native(native_path, cli_path, work_dir):
     return work_dir
 
 
+def cli_trackers(cli_path):
+    """The trackers of the CLI `cli_path`, read from its `track --help` as
+    the add-on does in worker mode (core/worker_calls.py)."""
+    if not os.access(cli_path, os.X_OK):
+        raise SystemExit(f"build_addon: --cli '{cli_path}': no such executable (build 'vanelia')")
+    sys.path.insert(0, os.path.join(ROOT, "addon"))
+    from vanelia_blender.core import worker_calls
+
+    return worker_calls.Worker(cli_path).TRACKERS
+
+
+def selfcontained_tail(cli_path):
+    """The self-contained zips' name tail: "-selfcontained", or
+    "-classical-selfcontained" for a build without the networks (its CLI
+    lists the classical tracker only)."""
+    trackers = cli_trackers(cli_path)
+    if "classical" not in trackers:
+        raise SystemExit(
+            f"build_addon: '{cli_path} track --help' lists no classical tracker "
+            f"(trackers: {', '.join(trackers) or 'none'})"
+        )
+    if all(t == "classical" for t in trackers):
+        print("build_addon: a build without the networks: classical tracker only", file=sys.stderr)
+        return "-classical-selfcontained"
+    return "-selfcontained"
+
+
 def build(out_dir, native_path, fmt="legacy", cli_path=None):
     """Makes the zips of `fmt` (FORMATS) in `out_dir`; returns their paths,
     the legacy one first. With `cli_path` the zips are self-contained: the
     module, the `vanelia` CLI (bin/vanelia, worker mode: core/worker.py) and
-    their libraries (lib/), found through $ORIGIN-relative run paths."""
+    their libraries (lib/), found through $ORIGIN-relative run paths; from a
+    build without the networks they are named *-classical-selfcontained*."""
     if fmt not in FORMATS:
         raise SystemExit(f"build_addon: --format '{fmt}': must be one of {', '.join(FORMATS)}")
     bl_info = read_bl_info()
     version = ".".join(str(v) for v in bl_info["version"])
     os.makedirs(out_dir, exist_ok=True)
-    tail = "-selfcontained" if cli_path else ""
+    tail = selfcontained_tail(cli_path) if cli_path else ""
     with tempfile.TemporaryDirectory(prefix="vanelia-bundle-") as work:
         bundle = bundle_native(native_path, cli_path, work) if cli_path else None
         made = []
@@ -236,7 +273,18 @@ def main(argv):
         "need but glibc, libstdc++ and libgcc (~290 libraries; names the zips *-selfcontained*)",
     )
     p.add_argument("--cli", default=os.path.join(ROOT, "build", "bin", "vanelia"))
+    p.add_argument(
+        "--native-build",
+        metavar="DIR",
+        help="take the module and the CLI from this CMake build (DIR/python, DIR/bin/vanelia); "
+        "implies --self-contained. A build configured with -DVANELIA_WITH_TORCH=OFF gives the "
+        "smaller *-classical-selfcontained* zips (classical tracker only)",
+    )
     args = p.parse_args(argv)
+    if args.native_build:
+        args.native = os.path.join(args.native_build, "python")
+        args.cli = os.path.join(args.native_build, "bin", "vanelia")
+        args.self_contained = True
     if args.self_contained and args.no_native:
         p.error("--self-contained bundles the native module: not with --no-native")
     if args.python_tag:

@@ -67,6 +67,13 @@ def _add_look_arguments(p):
         "core/light_settings.py); the fixed --sun when absent",
     )
     p.add_argument(
+        "--environment",
+        default=None,
+        metavar="HDR",
+        help="the world texture made from the plate's frames (vanelia run --environment auto; "
+        "scene/lighting.py): lights the product and shows in its reflections",
+    )
+    p.add_argument(
         "--grain",
         default=None,
         help="R,G,B: the plate's noise (8-bit code values) added to the product and its "
@@ -351,6 +358,7 @@ def build_scene(args, prepared, progress):
         sun_azimuth_deg=args.sun[0],
         sun_elevation_deg=args.sun[1],
         light_estimate=json.loads(args.light_json) if args.light_json else None,
+        environment=args.environment,
         depth_folder=depth_sidecar.folder_of(prepared.track, args.track),
         proxies=args.proxies != "off",
         proxy_result=json.loads(args.proxies_json) if args.proxies_json else None,

@@ -11,6 +11,7 @@ failed job changes nothing.
 
 import math
 import os
+import tempfile
 import traceback
 
 import bpy
@@ -19,7 +20,7 @@ from bpy.props import BoolProperty, StringProperty
 from . import native, preferences
 from .core import depth_sidecar, glb, jobs, media, track_file, tracking, weights
 from .render import render_job, render_plan
-from .scene import build, camera, collection
+from .scene import build, camera, collection, lighting
 
 # The last finished job of each operator: (Snapshot), for tests and scripts.
 LAST = {}
@@ -279,6 +280,33 @@ def _light_estimate(s, video):
     return estimate
 
 
+def _environment(context, built):
+    """The world texture from the footage around the built product's spot
+    (issue 21) when the panel asks for it, made in a temporary folder and
+    packed into the .blend (nothing is written beside the user's files);
+    else the uniform world. What happened goes to s.environment_report."""
+    s = context.scene.vanelia
+    world = context.scene.world
+    if not getattr(s, "environment", False):
+        lighting.set_world_environment(world, None)
+        s.environment_report = "off: the uniform world"
+        return
+    track = _abspath(s.track_path)
+    spot = list(built.product.location)
+    with tempfile.TemporaryDirectory(prefix="vanelia-environment-") as folder:
+        path = os.path.join(folder, "environment.hdr")
+        try:
+            summary = native.backend().build_environment(
+                _abspath(s.video_path), track, path, spot, overwrite=False
+            )
+        except native.error_types() as e:
+            lighting.set_world_environment(world, None)
+            s.environment_report = f"environment not built ({e}); the uniform world"
+            return
+        lighting.set_world_environment(world, path)  # packs the image
+    s.environment_report = summary["summary"]
+
+
 def _check_placement(s):
     """NaN passes Blender's property limits (infinity is clamped to the
     largest float): refused here, naming the panel's field."""
@@ -306,6 +334,7 @@ class VANELIA_OT_build_scene(bpy.types.Operator):
             return {"CANCELLED"}
         context.scene.vanelia.placement_report = built.placement
         context.scene.vanelia.proxies_report = built.proxies_report
+        _environment(context, built)
         self.report(
             {"INFO"},
             f"Vanelia scene built; placement: {built.placement}; occlusion: {built.occlusion}",

@@ -143,6 +143,10 @@ class VANELIA_PT_main(bpy.types.Panel):
         col = box.column(align=True)
         for line in _wrap(s.light_report, 40) if s.light_report else []:
             col.label(text=line, icon="LIGHT_SUN")
+        box.prop(s, "environment")
+        col = box.column(align=True)
+        for line in _wrap(s.environment_report, 40) if s.environment_report else []:
+            col.label(text=line, icon="WORLD")
 
     def _draw_render(self, layout, s, running):
         box = layout.box()

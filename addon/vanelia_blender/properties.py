@@ -182,6 +182,18 @@ class VaneliaSettings(bpy.types.PropertyGroup):
         max=90.0,
         description="The fixed sun's height above the floor, degrees",
     )
+    environment: BoolProperty(
+        name="Environment from the footage",
+        default=True,
+        description="Light the product with a world texture made from the plate's frames "
+        "around its spot and show it in the product's reflections (the camera still sees "
+        "the plate)",
+    )
+    environment_report: StringProperty(
+        name="Environment report",
+        description="The world texture the last Build scene made from the footage: how much "
+        "of the sphere the frames saw",
+    )
     light_report: StringProperty(
         name="Light report",
         description="The light the last Build scene estimated from the footage and its "

@@ -102,25 +102,41 @@ def main():
     return 0 if ok else 1
 
 
-def score_aligned(args, folder, name, tmp, targets, floor=False):
-    """Tracks and aligns one clip (camera height from gt.json) and prints its metrics line."""
-    gt_path = os.path.join(folder, "gt.json")
-    with open(gt_path) as fh:
-        gt = json.load(fh)
-    height = gt["frames"][0]["c2w_blender"][2][3]
-    track = os.path.join(tmp, name + ("_floor" if floor else "") + ".json")
+def load_json(path):
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def track_and_score(args, folder, name, track, flags):
+    """Tracks the clip's video.mp4 into `track` with `flags` and scores it against gt.json.
+
+    Returns (eval_track.py's metrics, the track's wall seconds), or None after printing the
+    clip's error line when `vanelia track` fails."""
     cmd = [args.vanelia, "track", os.path.join(folder, "video.mp4"), "-o", track]
-    cmd += ["--tracker", args.tracker, "--camera-height", repr(height), "--quiet"]
+    cmd += ["--tracker", args.tracker, *flags, "--quiet"]
     start = time.monotonic()
     run = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.monotonic() - start
     if run.returncode != 0:
         print(json.dumps({"clip": name, "error": run.stderr.strip()}))
-        return False
+        return None
     scored = subprocess.run(
-        [sys.executable, args.eval, gt_path, track], capture_output=True, text=True
+        [sys.executable, args.eval, os.path.join(folder, "gt.json"), track],
+        capture_output=True,
+        text=True,
     )
-    metrics = json.loads(scored.stdout)
+    return json.loads(scored.stdout), seconds
+
+
+def score_aligned(args, folder, name, tmp, targets, floor=False):
+    """Tracks and aligns one clip (camera height from gt.json) and prints its metrics line."""
+    gt = load_json(os.path.join(folder, "gt.json"))
+    height = gt["frames"][0]["c2w_blender"][2][3]
+    track = os.path.join(tmp, name + ("_floor" if floor else "") + ".json")
+    result = track_and_score(args, folder, name, track, ["--camera-height", repr(height)])
+    if result is None:
+        return False
+    metrics, seconds = result
     checks = {k: metrics.get(k) is not None and metrics[k] <= v for k, v in targets.items()}
     checks["registered"] = metrics["registered"] == metrics["total"]
     line = {"clip": name, "wall_s": round(seconds, 2), "camera_height_m": height}
@@ -128,8 +144,7 @@ def score_aligned(args, folder, name, tmp, targets, floor=False):
         line["floor"] = True
         keys = ["registered", "total", "ate_pct", "rot_err_mean_deg", "scale"]
         keys += ["plane_normal_err_cam_deg", "plane_height_err_m", "slip_px_mean", "slip_px_max"]
-        with open(track) as fh:
-            solved = json.load(fh)
+        solved = load_json(track)
         line["floor_confidence"] = (solved.get("ground_plane") or {}).get("confidence")
         line["warnings"] = [w for w in solved["summary"].get("warnings", []) if "ground" in w]
     else:
@@ -146,23 +161,13 @@ def score_hard(args, folder, name, tmp):
     if not os.path.exists(gt_path):
         print(json.dumps({"clip": name, "skipped": "no " + gt_path}))
         return True
-    with open(gt_path) as fh:
-        gt = json.load(fh)
+    gt = load_json(gt_path)
     track = os.path.join(tmp, name + "_hard.json")
-    cmd = [args.vanelia, "track", os.path.join(folder, "video.mp4"), "-o", track]
-    cmd += ["--tracker", args.tracker, "--no-align", "--quiet"]
-    start = time.monotonic()
-    run = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.monotonic() - start
-    if run.returncode != 0:
-        print(json.dumps({"clip": name, "error": run.stderr.strip()}))
+    result = track_and_score(args, folder, name, track, ["--no-align"])
+    if result is None:
         return False
-    scored = subprocess.run(
-        [sys.executable, args.eval, gt_path, track], capture_output=True, text=True
-    )
-    metrics = json.loads(scored.stdout)
-    with open(track) as fh:
-        solved = json.load(fh)
+    metrics, seconds = result
+    solved = load_json(track)
     true_lens = gt.get("lens_distortion")
     line = {"clip": name, "wall_s": round(seconds, 2)}
     keys = ["registered", "total", "ate_pct", "rot_err_mean_deg", "focal_err_pct_mean"]

@@ -7,6 +7,9 @@
 #include "vanelia/floor/placement.hpp"
 #include "vanelia/floor/proxies.hpp"
 #include "vanelia/trackfile/track_file.hpp"
+#ifdef VANELIA_BIND_PIPELINE
+#include "vanelia/pipeline/track_stage.hpp"
+#endif
 
 #include <array>
 #include <cmath>
@@ -23,25 +26,6 @@ namespace py = pybind11;
 
 namespace vanelia::python {
 namespace {
-
-py::dict ReportToPython(const PlacementReport& r) {
-  py::dict d;
-  d["frames"] = r.frames;
-  d["fully_visible"] = r.fully_visible;
-  d["partly_visible"] = r.partly_visible;
-  d["out_of_frame"] = r.out_of_frame;
-  d["fully_visible_fraction"] = r.FullyVisibleFraction();
-  d["height_px_min"] = r.height_px_min;
-  d["height_px_median"] = r.height_px_median;
-  d["height_px_max"] = r.height_px_max;
-  d["median_height_fraction"] = r.median_height_fraction;
-  d["obstacle_points"] = r.obstacle_points;
-  d["obstacle_clusters"] = r.obstacle_clusters;
-  d["candidates"] = r.candidates;
-  d["good_candidates"] = r.good_candidates;
-  d["reason"] = r.reason;
-  return d;
-}
 
 // A track given as a path or as a document (dict), in Blender's world.
 TrackFile PlacementTrack(const py::object& track,
@@ -88,16 +72,8 @@ py::dict PlaceProductPython(
                         at_m,
                         heading_deg);
   }
-  py::dict result;
-  result["location"] = std::vector<double>{placement.location_m.x(),
-                                           placement.location_m.y(),
-                                           placement.location_m.z()};
-  result["heading_deg"] = placement.heading_rad * 180.0 / M_PI;
-  result["scale"] = placement.scale;
-  result["automatic"] = !location.has_value();
-  result["report"] = ReportToPython(placement.report);
-  result["summary"] = DescribePlacement(placement);
-  return result;
+  return JsonToPython(PlacementToJson(placement, !location.has_value()))
+      .cast<py::dict>();
 }
 
 py::dict AlignTrackFilePython(
@@ -107,7 +83,8 @@ py::dict AlignTrackFilePython(
     bool no_scale,
     const std::optional<std::tuple<int64_t, int64_t, double>>& distance,
     const std::optional<std::vector<std::vector<double>>>& plane,
-    bool overwrite) {
+    bool overwrite,
+    const std::string& video) {
   TrackFile file = ReadTrackFile(input);
   AlignmentOptions options;
   options.camera_height_m = camera_height_m;
@@ -145,7 +122,15 @@ py::dict AlignTrackFilePython(
   {
     py::gil_scoped_release release;
     CheckCanWrite(output, overwrite, "output", {input});
+#ifdef VANELIA_BIND_PIPELINE
+    alignment = AlignTrackFileWithFrames(options, video, &file);
+#else
+    if (!video.empty()) {
+      throw InputError("align_track_file: video '" + video +
+                       "': this build has no pipeline module to read it");
+    }
     alignment = AlignTrackFile(options, &file);
+#endif
     WriteTrackFile(output, file, overwrite);
   }
   py::dict result;
@@ -190,8 +175,12 @@ void BindFloor(py::module_& m) {
         py::arg("distance") = py::none(),
         py::arg("plane") = py::none(),
         py::arg("overwrite") = false,
+        py::arg("video") = "",
         "Align a track file to the floor (z = 0, Z up, metres) from its "
-        "stored points and write it to `output`.\n\n"
+        "stored points and write it to `output`, as `vanelia align`: a "
+        "plain floor's height is swept from the frames of `video` (\"\" = "
+        "the track's source when it is still there with the recorded "
+        "content hash).\n\n"
         "distance: (i, j, metres) between stored points i and j sets the "
         "scale; plane: three 3-D points [[x,y,z]]*3 of the track's world "
         "give the floor instead of detecting it. Returns a dict: aligned, "

@@ -3,6 +3,7 @@
 // and the trackers of this build.
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
+#include "vanelia/pipeline/environment_stage.hpp"
 #include "vanelia/pipeline/light_stage.hpp"
 #include "vanelia/pipeline/motion_blur_stage.hpp"
 #include "vanelia/pipeline/pipeline.hpp"
@@ -276,7 +277,9 @@ constexpr const char* kRunDoc =
     "plate's measured noise (measure_plate_grain), 'off' none. "
     "`motion_blur` 'auto' blurs the product over the plate's estimated "
     "shutter (estimate_shutter), 'off' not at all, or a shutter in frames "
-    "('0.5'). `progress(e)` "
+    "('0.5'). `environment` 'auto' lights the product with a world texture "
+    "made from the plate's frames (build_environment), 'off' a uniform "
+    "world. `progress(e)` "
     "gets each event as a dict (type, stage, index, count, step, done, "
     "total, percent, eta_s, text, run_percent, elapsed_s: the fields of "
     "--progress json); returning False, or Ctrl-C, stops the run "
@@ -311,7 +314,8 @@ py::dict RunBinding(const std::string& video,
                     const py::object& progress,
                     const std::string& mask,
                     const std::string& grain,
-                    const std::string& motion_blur) {
+                    const std::string& motion_blur,
+                    const std::string& environment) {
   PipelineOptions o;
   o.video = video;
   o.product = product;
@@ -339,6 +343,7 @@ py::dict RunBinding(const std::string& video,
   o.mask = mask;
   o.grain = grain;
   o.motion_blur = motion_blur;
+  o.environment = environment;
   o.progress = ProgressFormat::kJson;  // batch.py's lines are events
   return RunPy(o, progress);
 }
@@ -386,6 +391,57 @@ void BindShutter(py::module_& m) {
       "track not in Blender's world.");
 }
 
+// The environment map (world texture) of a clip, part of BindPlateLook.
+void BindEnvironment(py::module_& m) {
+  m.def(
+      "build_environment",
+      [](const std::string& video,
+         const std::string& track,
+         const std::string& output,
+         const std::array<double, 3>& spot_m,
+         int width,
+         int max_frames,
+         double centre_height_m,
+         double radius_m,
+         int max_width,
+         bool overwrite) {
+        EnvironmentStageOptions options;
+        options.map.width = width;
+        options.map.max_frames = max_frames;
+        options.map.centre_height_m = centre_height_m;
+        options.map.radius_m = radius_m;
+        options.max_width = max_width;
+        EnvironmentMap map;
+        {
+          py::gil_scoped_release release;
+          map = BuildTrackEnvironment(
+              video, track, spot_m, output, overwrite, options);
+        }
+        return JsonToPython(EnvironmentToJson(map, output));
+      },
+      py::arg("video"),
+      py::arg("track"),
+      py::arg("output"),
+      py::arg("spot_m"),
+      py::kw_only(),
+      py::arg("width") = 512,
+      py::arg("max_frames") = 24,
+      py::arg("centre_height_m") = 0.2,
+      py::arg("radius_m") = 8.0,
+      py::arg("max_width") = 480,
+      py::arg("overwrite") = false,
+      "The world texture `vanelia run --environment auto` makes: up to "
+      "`max_frames` frames of `video` placed with the Blender-world "
+      "`track`'s cameras fill an equirectangular map (width x width / 2, "
+      "Blender's Environment Texture convention, linear RGB) around "
+      "`centre_height_m` above `spot_m`, holes filled (the floor's colour "
+      "below the horizon, blurred neighbours), written to `output` as a "
+      "Radiance .hdr. Returns a dict in the vanelia-environment/1 format "
+      "(path, width, height, centre_m, floor_rgb, seen_fraction, "
+      "seen_above, seen_below, frames_used, summary). Raises InputError for "
+      "a track not in Blender's world or bad options.");
+}
+
 // What the plate says about the look: its grain and its light.
 void BindPlateLook(py::module_& m) {
   m.def(
@@ -419,10 +475,12 @@ void BindPlateLook(py::module_& m) {
          const std::string& track,
          int max_frames,
          double cell_m,
-         int max_width) {
+         int max_width,
+         double floor_albedo) {
         LightStageOptions options;
         options.estimate.max_frames = max_frames;
         options.estimate.cell_m = cell_m;
+        options.estimate.floor_albedo = floor_albedo;
         options.max_width = max_width;
         LightEstimate estimate;
         {
@@ -436,12 +494,15 @@ void BindPlateLook(py::module_& m) {
       py::arg("max_frames") = 24,
       py::arg("cell_m") = 0.04,
       py::arg("max_width") = 960,
+      py::arg("floor_albedo") = LightEstimateOptions().floor_albedo,
       "The key light of `video` from its Blender-world `track` file (cast "
       "shadows of the objects on the floor): a dict in the vanelia-light/1 "
       "format (azimuth_deg, elevation_deg, confidence, supported, reason, "
-      "ambient_fraction, ambient_rgb, ...). Raises InputError for a track "
-      "not in Blender's world.");
+      "ambient_fraction, ambient_rgb, sun_rgb and sky_rgb: the light in the "
+      "plate's units for a floor of albedo `floor_albedo`, ...). Raises "
+      "InputError for a track not in Blender's world.");
   BindShutter(m);
+  BindEnvironment(m);
 }
 
 void BindRun(py::module_& m) {
@@ -476,6 +537,7 @@ void BindRun(py::module_& m) {
         py::arg("mask") = "",
         py::arg("grain") = d.grain,
         py::arg("motion_blur") = d.motion_blur,
+        py::arg("environment") = d.environment,
         kRunDoc);
 }
 

@@ -24,13 +24,22 @@ if ! wait "$roots_pid"; then
   exit 1
 fi
 echo "== roots ready"
+# The classical-only zip's build (no LibTorch; `vanelia` and `_vanelia` only)
+# runs at the lowest priority beside the tests, on the CPU they leave idle;
+# its tests (label classical) run last, their fixture waiting for it.
+echo "== build without the networks, in the background (native/scripts/build_classical.sh)"
+nice -n 19 bash native/scripts/build_classical.sh >"$roots_log/classical.log" 2>&1 &
+classical_pid=$!
 echo "== ctest (C++ and Blender; GPU tests excluded)"
 status=0
-ctest --test-dir build -LE gpu --output-on-failure -j "$(nproc)" || status=1
+ctest --test-dir build -LE 'gpu|classical' --output-on-failure -j "$(nproc)" || status=1
 echo "== pytest"
 PYTHONPATH="$root/build/python:$root/addon" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
   tests/python tests/addon tests/farm || status=1
 echo "== lint"
 bash native/scripts/lint.sh || status=1
+echo "== ctest of the classical-only zip (label classical)"
+wait "$classical_pid" || echo "the background build failed: bundle/classical_build repeats it"
+ctest --test-dir build -L classical --output-on-failure || status=1
 echo "== done in $(( $(date +%s) - start ))s, status $status"
 exit $status

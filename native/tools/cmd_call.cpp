@@ -12,6 +12,7 @@
 #include "vanelia/floor/alignment.hpp"
 #include "vanelia/floor/placement.hpp"
 #include "vanelia/floor/proxies.hpp"
+#include "vanelia/pipeline/environment_stage.hpp"
 #include "vanelia/pipeline/light_stage.hpp"
 #include "vanelia/pipeline/plate_grain.hpp"
 #include "vanelia/pipeline/proxy_stage.hpp"
@@ -90,23 +91,6 @@ TrackFile BlenderTrack(const Json& args, const std::string& caller) {
   return file;
 }
 
-Json ReportJson(const PlacementReport& r) {
-  return Json{{"frames", r.frames},
-              {"fully_visible", r.fully_visible},
-              {"partly_visible", r.partly_visible},
-              {"out_of_frame", r.out_of_frame},
-              {"fully_visible_fraction", r.FullyVisibleFraction()},
-              {"height_px_min", r.height_px_min},
-              {"height_px_median", r.height_px_median},
-              {"height_px_max", r.height_px_max},
-              {"median_height_fraction", r.median_height_fraction},
-              {"obstacle_points", r.obstacle_points},
-              {"obstacle_clusters", r.obstacle_clusters},
-              {"candidates", r.candidates},
-              {"good_candidates", r.good_candidates},
-              {"reason", r.reason}};
-}
-
 // As the binding's place_product (native/python/bind_floor.cpp).
 Json PlaceProductCall(const Json& args) {
   const TrackFile file = BlenderTrack(args, "place_product");
@@ -135,13 +119,7 @@ Json PlaceProductCall(const Json& args) {
                       Arg<std::string>(args, "front", "gltf"),
                       at_m,
                       Arg<double>(args, "heading_deg", 0.0));
-  const Eigen::Vector3d& at = placement.location_m;
-  return Json{{"location", {at.x(), at.y(), at.z()}},
-              {"heading_deg", placement.heading_rad * 180.0 / M_PI},
-              {"scale", placement.scale},
-              {"automatic", location.empty()},
-              {"report", ReportJson(placement.report)},
-              {"summary", DescribePlacement(placement)}};
+  return PlacementToJson(placement, /*automatic=*/location.empty());
 }
 
 // As the binding's build_proxies (the JSON of the run's proxy stage).
@@ -163,6 +141,28 @@ Json EstimateLightCall(const Json& args) {
   options.max_width = Arg<int>(args, "max_width", 960);
   return LightEstimateToJson(EstimateTrackLight(
       Required(args, "video"), Required(args, "track"), options));
+}
+
+Json BuildEnvironmentCall(const Json& args) {
+  const auto spot = Arg<std::vector<double>>(args, "spot_m", {});
+  if (spot.size() != 3) {
+    throw InputError("argument 'spot_m': must be [x, y, z] metres");
+  }
+  EnvironmentStageOptions options;
+  options.map.width = Arg<int>(args, "width", 512);
+  options.map.max_frames = Arg<int>(args, "max_frames", 24);
+  options.map.centre_height_m = Arg<double>(args, "centre_height_m", 0.2);
+  options.map.radius_m = Arg<double>(args, "radius_m", 8.0);
+  options.max_width = Arg<int>(args, "max_width", 480);
+  const std::string output = Required(args, "output");
+  return EnvironmentToJson(
+      BuildTrackEnvironment(Required(args, "video"),
+                            Required(args, "track"),
+                            {spot[0], spot[1], spot[2]},
+                            output,
+                            Arg<bool>(args, "overwrite", false),
+                            options),
+      output);
 }
 
 Json MeasureGrainCall(const Json& args) {
@@ -191,6 +191,7 @@ const std::map<std::string, Function>& Functions() {
       {"place_product", &PlaceProductCall},
       {"build_proxies", &BuildProxiesCall},
       {"estimate_light", &EstimateLightCall},
+      {"build_environment", &BuildEnvironmentCall},
       {"measure_plate_grain", &MeasureGrainCall},
 #ifdef VANELIA_HAVE_ENCODE
       {"have_overlay_encoder",

@@ -49,7 +49,9 @@ void ReadRenderOptions(const ArgParser& args, PipelineOptions* out) {
   options.codec = FindOutputCodec(args.Get("--codec")).name;
   options.grain = args.Get("--grain");
   options.light = args.Get("--light");
+  options.floor_albedo = args.GetDouble("--floor-albedo");
   options.proxies = args.Get("--proxies");
+  options.environment = args.Get("--environment");
   options.motion_blur = args.Get("--motion-blur");
   if (args.Has("--sun")) {
     const std::vector<std::string> values = args.GetAll("--sun");
@@ -129,11 +131,23 @@ void AddRenderOptions(ArgParser* args) {
                   "cast (a soft top-down light when it shows none); fixed: "
                   "the sun of --sun",
                   "auto");
+  args->AddOption("--floor-albedo",
+                  "A",
+                  "with --light auto: the floor's (neutral) albedo, 0 < A "
+                  "<= 1; the plate's floor colour over it sets the level and "
+                  "colour of the product's light, so the product takes the "
+                  "plate's exposure and white balance",
+                  "0.35");
   args->AddOption("--proxies",
                   "MODE",
                   "auto: boxes of the real objects built from the track's "
                   "points hide the product where an object stands in front "
                   "of it and catch its shadow; off: none",
+                  "auto");
+  args->AddOption("--environment",
+                  "MODE",
+                  "auto: the plate's frames around the product light it and "
+                  "show in its reflections (the light's frames); off: none",
                   "auto");
   args->AddOption("--sun",
                   "AZ EL",

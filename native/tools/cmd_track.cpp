@@ -23,6 +23,7 @@
 #include "commands.hpp"
 #ifdef VANELIA_HAVE_FLOOR
 #include "vanelia/floor/alignment.hpp"
+#include "vanelia/pipeline/light_stage.hpp"
 
 #include "align_options.hpp"
 #endif
@@ -202,6 +203,8 @@ TrackerChoice ChoiceFromArgs(const ArgParser& args,
   choice.name = args.Get("--tracker");
   choice.common = common;
   const bool network = choice.name == "must3r" || choice.name == "dust3r";
+  // A build without the networks says so before asking for their flags.
+  if (!HasTracker(choice.name)) CheckTrackerChoice(choice);
   if (!network && args.Has("--weights")) {
     throw UsageError("--weights: only used with --tracker must3r or dust3r");
   }
@@ -312,6 +315,11 @@ void AddTrackOptions(ArgParser* parser) {
   AddNetworkOptions(&args);
 #ifdef VANELIA_HAVE_FLOOR
   AddAlignmentOptions(&args);
+  args.AddFlag("--light",
+               "also estimate the key light from the aligned track (the "
+               "sun from the shadows, the ambient and the plate's light "
+               "level and colour, as `vanelia run --light auto`) and print "
+               "it in the summary");
 #endif
   args.SetEpilog(
       "Without a focal option the focal is solved from the footage. Frames\n"
@@ -412,8 +420,9 @@ int TrackWithProgress(const ArgParser& args,
   if (!args.Flag("--no-align")) {
     // Floor at z = 0, Z up, metres (the floor module, issue 6).
 #ifdef VANELIA_HAVE_FLOOR
-    const AlignmentOptions align = AlignmentOptionsFromArgs(args, file);
-    const Alignment alignment = AlignTrackFile(align, &file);
+    // A plain floor's height is swept from the clip's frames (issue 17).
+    const Alignment alignment = AlignTrackFileWithFrames(
+        AlignmentOptionsFromArgs(args, file), video, &file);
     alignment_text = DescribeAlignment(alignment, file);
 #else
     file.summary.warnings.push_back(
@@ -421,12 +430,27 @@ int TrackWithProgress(const ArgParser& args,
 #endif
   }
   WriteTrackFile(output, file, overwrite);
+  std::string light_text;
+#ifdef VANELIA_HAVE_FLOOR
+  if (args.Flag("--light") && !quiet) {  // only printed
+    if (file.world != TrackWorld::kBlender) {
+      light_text =
+          "  light               not estimated: the track is not "
+          "aligned to the floor";
+    } else {
+      light_text =
+          "  light               " +
+          DescribeLight(EstimateTrackLight(video, output, LightStageOptions()));
+    }
+  }
+#endif
   if (!quiet) {
     std::fputs(DescribeTrack(output, file, timer.ElapsedSeconds()).c_str(),
                stderr);
     if (!alignment_text.empty()) {
       std::fprintf(stderr, "%s\n", alignment_text.c_str());
     }
+    if (!light_text.empty()) std::fprintf(stderr, "%s\n", light_text.c_str());
   }
   return 0;
 }

@@ -60,3 +60,33 @@ def test_badarg():
         ls.settings({"azimuth_deg": 1.0})
     with pytest.raises(ls.LightError, match="elevation"):
         ls.fixed(0.0, 95.0)
+
+
+def test_plate_light_sets_levels_and_colours():
+    # The plate's light (sun_rgb, sky_rgb): a white floor lit by the sun and
+    # world gets exactly sun_rgb + sky_rgb per channel (issue 21: exposure
+    # and white balance from the plate).
+    sun_rgb, sky_rgb = [0.9, 0.6, 0.3], [0.1, 0.2, 0.4]
+    s = ls.settings(_estimate(sun_rgb=sun_rgb, sky_rgb=sky_rgb))
+    assert s.source == "estimate" and s.elevation_deg == 40.0
+    sun = [s.sun_strength * c * math.sin(math.radians(40.0)) / math.pi for c in s.sun_colour]
+    world = [s.world_strength * c for c in s.world_colour]
+    assert sun == pytest.approx(sun_rgb) and world == pytest.approx(sky_rgb)
+    assert max(s.sun_colour) == pytest.approx(1.0) and max(s.world_colour) == pytest.approx(1.0)
+
+
+def test_plate_light_unsupported_keeps_the_lit_floor_level():
+    sky_rgb = [0.3, 0.3, 0.6]
+    s = ls.settings(_estimate(supported=False, sun_rgb=[0.0, 0.0, 0.0], sky_rgb=sky_rgb))
+    assert s.source == "fallback" and s.elevation_deg == 90.0
+    assert s.sun_angle_deg == ls.SOFT_ANGLE_DEG
+    total = [
+        s.sun_strength * a / math.pi + s.world_strength * b
+        for a, b in zip(s.sun_colour, s.world_colour)
+    ]
+    assert total == pytest.approx(sky_rgb)
+
+
+def test_plate_light_absent_or_black_keeps_the_balance():
+    black = ls.settings(_estimate(sun_rgb=[0.0, 0.0, 0.0], sky_rgb=[0.0, 0.0, 0.0]))
+    assert black == ls.settings(_estimate())

@@ -103,3 +103,16 @@ def test_motion_blur_follows_the_panel_and_reaches_the_native_run(tmp_path):
     with pytest.raises(_vanelia.Error):
         _vanelia.run(request.video, request.product, str(tmp_path / "never.mp4"), **keywords)
     assert not (tmp_path / "never.mp4").exists()
+
+
+def test_environment_follows_the_panel_and_reaches_the_native_run(tmp_path):
+    assert _request(_settings(tmp_path)).run_keywords()["environment"] == "off"
+    assert _request(_settings(tmp_path, environment=True)).run_keywords()["environment"] == "auto"
+    keywords = _request(_settings(tmp_path, environment=False)).run_keywords()
+    assert keywords["environment"] == "off"
+    import _vanelia
+
+    request = _request(_settings(tmp_path, environment=False))
+    with pytest.raises(_vanelia.Error):
+        _vanelia.run(request.video, request.product, str(tmp_path / "never.mp4"), **keywords)
+    assert not (tmp_path / "never.mp4").exists()

@@ -168,7 +168,7 @@ class FakeNative:
 
         return json.dumps(doc)
 
-    def align_track_file(self, raw, out, camera_height_m, overwrite):
+    def align_track_file(self, raw, out, camera_height_m, overwrite, video=""):
         shutil.copy(raw, out)
         return {"aligned": True}
 

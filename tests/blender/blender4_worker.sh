@@ -9,11 +9,10 @@ set -euo pipefail
 out="$1" video="$2" product="$3"
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 rm -rf "$out"
-/usr/bin/python3 build_addon.py --format extension --self-contained --out "$out/zip" >/dev/null
-zip=("$out"/zip/*-selfcontained-extension.zip)
+zip=$(tests/blender/blender4_selfcontained_zip.sh "$out/zip")
 export VANELIA_BLENDER4_BIND="$out"  # writable inside the root (the checkout is read-only)
 native/scripts/blender4.sh -b --factory-startup --python-exit-code 1 \
   --python tests/blender/run_blender4_worker.py \
-  -- --zip "${zip[0]}" --video "$video" --product "$product" --out "$out"
+  -- --zip "$zip" --video "$video" --product "$product" --out "$out"
 rm -rf "$out/zip"  # 200 MB
 exec /usr/bin/python3 tests/blender/run_blender4_worker.py --check "$out/result.json"

@@ -38,6 +38,8 @@ SUNNY = {
     "summary": "sun from azimuth 56.5 deg, elevation 35.0 deg",
 }
 OVERCAST = {"format": "vanelia-light/1", "supported": False, "summary": "unsupported"}
+# The plate's light level and colour (exposure and white balance, issue 21).
+PLATE = dict(SUNNY, sun_rgb=[0.35, 0.33, 0.28], sky_rgb=[0.45, 0.44, 0.48])
 
 
 def check(estimate, expected_dir):
@@ -56,12 +58,16 @@ def check(estimate, expected_dir):
     assert all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(colour, s.world_colour)), colour
     assert math.isclose(bg.inputs["Strength"].default_value, s.world_strength, rel_tol=1e-6)
     assert sun["vanelia_light_source"] == s.source
+    assert all(
+        math.isclose(a, b, abs_tol=1e-6) for a, b in zip(sun.data.color, s.sun_colour)
+    ), tuple(sun.data.color)
     print(f"run_light: {s.source}: sun axis error {err:.5f} deg, energy {sun.data.energy:.3f}")
 
 
 def main():
     check(SUNNY, SUNNY["direction"])
     check(OVERCAST, [0.0, 0.0, -1.0])
+    check(PLATE, SUNNY["direction"])
 
 
 if __name__ == "__main__":

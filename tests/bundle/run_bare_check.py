@@ -1,7 +1,8 @@
 """The bare Debian 12 check of the self-contained native bundle.
 
     /usr/bin/python3 tests/bundle/run_bare_check.py --vanelia build/bin/vanelia \
-        --module build/python/_vanelia.cpython-311-x86_64-linux-gnu.so --work DIR
+        --module build/python/_vanelia.cpython-311-x86_64-linux-gnu.so --work DIR \
+        [--classical --host-vanelia build/bin/vanelia]
 
 The self-contained add-on zip (build_addon.py --self-contained: the module,
 bin/vanelia and lib/*, run paths $ORIGIN-relative, made by
@@ -19,6 +20,13 @@ bind-mounted at their own paths):
   registers every frame, and its cameras equal those of the unbundled build
   run on this machine (the same code and the same library files: the
   centres within 1e-9 m).
+
+With --classical the binaries come from a build without the networks
+(native/scripts/build_classical.sh) and the zip is the classical-only one:
+named *-classical-selfcontained*, no LibTorch in it, and in the bare root
+`vanelia track --tracker must3r` / `dust3r` exit 2 saying the tracker is not
+available in this build; its cameras are compared with --host-vanelia (the
+full build: the classical tracker is the same code in both).
 
 Prints the bundle's size and library count. Exits 1 on the first failed
 check.
@@ -110,11 +118,27 @@ def centres(track_path):
     return {fr["index"]: [row[3] for row in fr["c2w_blender"][:3]] for fr in track["frames"]}
 
 
+def check_no_networks(root, binds, cli, video, work):
+    """The networks of a classical-only build fail at once and say why."""
+    for tracker in ("must3r", "dust3r"):
+        out = os.path.join(work, f"{tracker}.json")
+        run = in_root(root, binds, [cli, "track", video, "-o", out, "--tracker", tracker])
+        said = run.stderr.strip()
+        check(
+            run.returncode == 2
+            and f"tracker = '{tracker}': not available in this build (available: classical)" in said
+            and not os.path.exists(out),
+            f"--tracker {tracker} exits 2: '{said[-200:]}' (exit {run.returncode})",
+        )
+
+
 def main(argv):
     p = argparse.ArgumentParser()
     p.add_argument("--vanelia", required=True)
     p.add_argument("--module", required=True)
     p.add_argument("--work", required=True)
+    p.add_argument("--classical", action="store_true", help="a build without the networks")
+    p.add_argument("--host-vanelia", help="the CLI whose cameras the bundle's must equal")
     args = p.parse_args(argv)
     root = subprocess.run(
         ["bash", os.path.join(REPO, "native", "scripts", "bare_root.sh")],
@@ -130,12 +154,16 @@ def main(argv):
     # The self-contained add-on zip, unpacked as Blender does (Python's
     # zipfile: no file modes), the CLI made executable as worker mode does.
     (zip_path,) = build_addon.build(os.path.join(work, "dist"), args.module, "legacy", args.vanelia)
+    with zipfile.ZipFile(zip_path) as z:
+        unpacked = sum(i.file_size for i in z.infolist())
+        z.extractall(os.path.join(work, "addon"))
     print(
-        f"zip: {os.path.basename(zip_path)}, {os.path.getsize(zip_path) / 2**20:.0f} MiB",
+        f"zip: {os.path.basename(zip_path)}, {os.path.getsize(zip_path) / 2**20:.0f} MiB "
+        f"({unpacked / 2**20:.0f} MiB unpacked)",
         flush=True,
     )
-    with zipfile.ZipFile(zip_path) as z:
-        z.extractall(os.path.join(work, "addon"))
+    tail = "-classical-selfcontained.zip" if args.classical else "-selfcontained.zip"
+    check(zip_path.endswith(f"-{build_addon.read_version()}{tail}"), f"the zip is named *{tail}")
     bundle = os.path.join(work, "addon", "vanelia_blender")
     check(
         worker.find_cli(bundle) == os.path.join(bundle, "bin", "vanelia"),
@@ -145,6 +173,9 @@ def main(argv):
     check(os.path.isfile(os.path.join(bundle, module)), f"the zip holds {module}")
     libs = os.listdir(os.path.join(bundle, "lib"))
     print(f"bundle: {len(libs)} libraries", flush=True)
+    if args.classical:
+        torch = sorted(n for n in libs if n.startswith(("libtorch", "libc10")))
+        check(not torch, f"no LibTorch in the classical bundle ({torch[:3]})")
     binds = [(work, "rw"), (SAMPLE, "ro")]
     check_ldd(root, binds, bundle)
     video = os.path.join(SAMPLE, "video.mp4")
@@ -158,8 +189,11 @@ def main(argv):
         run.returncode == 0,
         f"the bundle's vanelia track runs in the bare root ({run.stderr.strip()[-400:]})",
     )
+    if args.classical:
+        check_no_networks(root, binds, os.path.join(bundle, "bin", "vanelia"), video, work)
     host_track = os.path.join(work, "host.json")
-    subprocess.run([args.vanelia, "track", video, "-o", host_track, "--quiet"], check=True)
+    host = args.host_vanelia or args.vanelia
+    subprocess.run([host, "track", video, "-o", host_track, "--quiet"], check=True)
     bare, host = centres(bare_track), centres(host_track)
     check(
         len(bare) == 48,

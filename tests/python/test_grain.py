@@ -84,8 +84,8 @@ def runs(tmp_path_factory):
     for name, grain in (("auto", "auto"), ("again", "auto"), ("off", "off")):
         run = subprocess.run(
             [VANELIA, "run", VIDEO, PRODUCT, "--track", track, "-o", str(work / f"{name}.mp4"),
-             "--samples", "2", "--end", "4", "--grain", grain, "--keep-frames",
-             str(work / name)],
+             "--samples", "2", "--end", "4", "--grain", grain, "--light", "fixed",
+             "--environment", "off", "--keep-frames", str(work / name)],
             capture_output=True, text=True,
         )  # fmt: skip
         assert run.returncode == 0, run.stderr

@@ -27,7 +27,7 @@ INDICES = (20, 21)  # decoded frames; Blender frames 21 and 22
 # the sample's estimate falls back to widens the partly covered rim; test_grain.py and
 # test_light.py test those).
 RENDER = ["--start", "20", "--end", "22", "--samples", "8", "--quiet"]
-RENDER += ["--grain", "off", "--light", "fixed", "--motion-blur", "off"]
+RENDER += ["--grain", "off", "--light", "fixed", "--motion-blur", "off", "--environment", "off"]
 HALF, ZIP_COMPRESSION = 1, 3  # OpenEXR's pixel type and compression codes
 
 pytestmark = pytest.mark.skipif(shutil.which("blender") is None, reason="needs Blender")

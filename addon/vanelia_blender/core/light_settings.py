@@ -14,6 +14,17 @@ default light (sun 3 W/m^2 at 50 deg, world 0.6 x grey 0.8):
 (Cycles: a uniform world of radiance L lights a white floor to radiance L; a
 sun of strength S at elevation e to S sin(e) / pi.) An unsupported estimate
 gives the soft top-down light: elevation 90, a wide sun disc and a weak key.
+
+An estimate that measured the plate's floor also carries `sun_rgb` and
+`sky_rgb`, the light in the plate's own units (its sRGB-decoded values over
+the floor's assumed albedo): then the sun's strength and colour and the
+world's come from them instead of LIT_FLOOR, so the product takes the plate's
+exposure, gain and white balance (issue 21):
+
+    sun_strength * sun_colour * sin(elevation) / pi = sun_rgb
+    world_strength * world_colour = sky_rgb
+
+(an unsupported estimate: the lit floor's level, split as the fallback's.)
 """
 
 import math
@@ -42,6 +53,7 @@ class LightSettings:
     sun_angle_deg: float = HARD_ANGLE_DEG
     world_strength: float = FIXED_WORLD_STRENGTH
     world_colour: tuple = (WORLD_GREY, WORLD_GREY, WORLD_GREY)
+    sun_colour: tuple = (1.0, 1.0, 1.0)
     source: str = "fixed"  # "fixed", "estimate" or "fallback"
     summary: str = ""
 
@@ -77,16 +89,60 @@ def _balanced(azimuth_deg, elevation_deg, key_to_ambient, angle_deg, colour, sou
     )
 
 
+def _rgb(estimate, key):
+    """The estimate's colour `key` as 3 floats >= 0, or None when absent or black."""
+    value = estimate.get(key)
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        return None
+    rgb = tuple(max(float(c), 0.0) for c in value)
+    return rgb if all(map(math.isfinite, rgb)) and max(rgb) > 1e-6 else None
+
+
+def _split(rgb):
+    """(strength, colour with a maximum of 1) of a linear RGB light."""
+    peak = max(rgb)
+    return peak, tuple(c / peak for c in rgb)
+
+
+def _from_plate(base, sun_rgb, sky_rgb):
+    """`base` (direction, disc, source, summary kept) with the plate's light
+    levels and colours: sun_rgb (None = no sun light) and sky_rgb."""
+    sin_el = max(math.sin(math.radians(base.elevation_deg)), 0.05)
+    base.world_strength, base.world_colour = _split(sky_rgb)
+    if sun_rgb is None:
+        base.sun_strength, base.sun_colour = 0.0, (1.0, 1.0, 1.0)
+    else:
+        peak, base.sun_colour = _split(sun_rgb)
+        base.sun_strength = peak * math.pi / sin_el
+    return base
+
+
 def settings(estimate):
     """The sun and world of an estimate (a vanelia-light/1 dict)."""
     if not isinstance(estimate, dict) or estimate.get("format") != "vanelia-light/1":
         raise LightError("light estimate: not a vanelia-light/1 dict")
     summary = str(estimate.get("summary", ""))
+    sun_rgb, sky_rgb = _rgb(estimate, "sun_rgb"), _rgb(estimate, "sky_rgb")
     if not estimate.get("supported"):
+        if sky_rgb is not None:  # the lit floor's level, split as the fallback's
+            k = SOFT_KEY_TO_AMBIENT
+            base = LightSettings(0.0, 90.0, sun_angle_deg=SOFT_ANGLE_DEG)
+            base.source, base.summary = "fallback", summary
+            key = tuple(c * k / (1.0 + k) for c in sky_rgb)
+            return _from_plate(base, key, tuple(c / (1.0 + k) for c in sky_rgb))
         return _balanced(
             0.0, 90.0, SOFT_KEY_TO_AMBIENT, SOFT_ANGLE_DEG, (1.0, 1.0, 1.0), "fallback", summary
         )
     colour = tuple(float(c) for c in estimate.get("ambient_rgb", (1.0, 1.0, 1.0)))
+    if sky_rgb is not None:
+        base = LightSettings(
+            float(estimate["azimuth_deg"]),
+            float(estimate["elevation_deg"]),
+            sun_angle_deg=HARD_ANGLE_DEG,
+            source="estimate",
+            summary=summary,
+        )
+        return _from_plate(base, sun_rgb, sky_rgb)
     return _balanced(
         float(estimate["azimuth_deg"]),
         float(estimate["elevation_deg"]),

@@ -201,12 +201,18 @@ def summarize(doc):
 
 
 def _align(native, raw_path, out_path, request, progress):
-    """Aligns `raw_path` to the floor into `out_path` (native floor module)."""
+    """Aligns `raw_path` to the floor into `out_path` (native floor module), as `vanelia
+    track` does: a plain floor's height is swept from the clip's frames (the tracked video; for
+    an imported track its own source, when that is still there unchanged)."""
     progress(stage="align", done=0, total=1)
     folder = os.path.dirname(out_path)
     os.makedirs(folder, exist_ok=True)
     report = native.align_track_file(
-        raw_path, out_path, camera_height_m=request.camera_height_m, overwrite=True
+        raw_path,
+        out_path,
+        camera_height_m=request.camera_height_m,
+        overwrite=True,
+        video="" if request.track_file else request.video,
     )
     progress(stage="align", done=1, total=1)
     return report

@@ -101,16 +101,24 @@ class Worker:
     def estimate_light(self, video, track, **kwargs):
         return self.call("estimate_light", video=video, track=track, **kwargs)
 
+    def build_environment(self, video, track, output, spot_m, **kwargs):
+        spot = list(spot_m)
+        return self.call(
+            "build_environment", video=video, track=track, output=output, spot_m=spot, **kwargs
+        )
+
     def measure_plate_grain(self, video, **kwargs):
         result = self.call("measure_plate_grain", video=video, **kwargs)
         result["sigma"] = tuple(result["sigma"])
         return result
 
-    def align_track_file(self, input, output, camera_height_m=1.5, overwrite=False):
-        """`vanelia align`: the aligned file; returns {aligned} (the file's
-        world is Blender's)."""
+    def align_track_file(self, input, output, camera_height_m=1.5, overwrite=False, video=""):
+        """`vanelia align` (`video`: its --video, for a plain floor's height sweep): the aligned
+        file; returns {aligned} (the file's world is Blender's)."""
         argv = [self.cli, "align", input, "-o", output, "--quiet"]
         argv += ["--camera-height", repr(float(camera_height_m))]
+        if video:
+            argv += ["--video", video]
         if overwrite:
             argv.append("--overwrite")
         result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)

@@ -48,6 +48,7 @@ class RenderRequest:
     passes_format: str = "exr"
     grain: str = "auto"  # vanelia run --grain: auto (the plate's) or off
     motion_blur: str = "auto"  # vanelia run --motion-blur: auto, off or a shutter
+    environment: str = "off"  # vanelia run --environment: auto (the plate's) or off
 
     def run_keywords(self):
         """The keywords of the native `run` for this request."""
@@ -67,6 +68,7 @@ class RenderRequest:
             passes_format=self.passes_format,
             grain=self.grain,
             motion_blur=self.motion_blur,
+            environment=self.environment,
             blender=self.blender,
             addon_dir=ADDON_DIR,
         )
@@ -111,6 +113,7 @@ def request_from(settings, abspath, output_override, build_product, blender, pre
     request.codec, request.preview = codec, preview
     request.grain = "auto" if getattr(s, "grain", True) else "off"
     request.motion_blur = "auto" if getattr(s, "motion_blur", True) else "off"
+    request.environment = "auto" if getattr(s, "environment", False) else "off"
     if getattr(s, "passes", False) and not preview:
         stem = os.path.splitext(output)[0]
         request.passes = abspath(s.passes_path) or f"{stem}_passes"

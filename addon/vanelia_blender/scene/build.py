@@ -61,6 +61,10 @@ class BuildOptions:
     # The light estimated from the footage (a vanelia-light/1 dict, issue 21;
     # core/light_settings.py): replaces the sun and world above when set.
     light_estimate: Optional[dict] = None
+    # The world texture made from the footage (an equirectangular .hdr,
+    # native build_environment, issue 21): lights the product and shows in
+    # its reflections instead of the uniform world's colour; None = uniform.
+    environment: Optional[str] = None
     # The track's depth sidecar folder (core/depth_sidecar.folder_of): occlusion by a per-frame
     # depth test (scene/depth_holdout.py) instead of the proxies alone.
     depth_folder: Optional[str] = None
@@ -239,6 +243,7 @@ def _build(scene, options):
             options.sun_strength,
         )
         lighting.ensure_world(scene, options.world_strength)
+    lighting.set_world_environment(scene.world, options.environment)
     cycles.configure_render(
         scene,
         options.samples,

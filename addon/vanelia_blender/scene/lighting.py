@@ -9,6 +9,13 @@ is a uniform grey the user can make stronger or weaker; it is not in Cycles'
 light distribution (sampling method None), so that each sample's direct
 light is the sun's: Cycles 3.x picks one light per sample, and a second
 light multiplies the noise of the shadow.
+
+With an environment made from the footage (native build_environment, issue
+21; `set_world_environment`) the world's colour comes from that
+equirectangular texture instead, scaled so that it lights an upward floor as
+much as the uniform world did: the product takes the room's colours and
+shows the room in its reflections. The camera never sees the world (the
+film is transparent and the plate is composited under the render).
 """
 
 import math
@@ -22,6 +29,7 @@ from .collection import ensure_data, ensure_object
 SUN_NAME = "Vanelia Sun"
 KEY_ANGLE_DEG = 1.5  # sun disc: a crisp shadow with little noise
 WORLD_NAME = "Vanelia World"
+ENVIRONMENT_NODE = "Vanelia Environment"
 
 
 def sun_direction(azimuth_deg, elevation_deg):
@@ -69,6 +77,7 @@ def ensure_light(collection, scene, settings):
         settings.sun_strength,
         settings.sun_angle_deg,
     )
+    sun.data.color = tuple(settings.sun_colour)  # the plate's white balance (issue 21)
     ensure_world(scene, settings.world_strength, tuple(settings.world_colour))
     sun["vanelia_light_source"] = settings.source
     sun["vanelia_light_summary"] = settings.summary
@@ -94,3 +103,59 @@ def ensure_world(scene, strength=0.6, colour=(0.8, 0.8, 0.8)):
         scene.world.use_fake_user = True
     scene.world = world
     return world
+
+
+def upper_irradiance(image):
+    """Irradiance an upward surface gets from an equirectangular `image`
+    (linear RGB, Blender's rows bottom to top) at strength 1, as the mean
+    over the channels: the sum of L cos(zenith) d(solid angle) over the
+    upper half. A uniform world of radiance L gives pi L."""
+    import numpy as np
+
+    w, h = image.size
+    pixels = np.empty(w * h * 4, dtype=np.float32)
+    image.pixels.foreach_get(pixels)
+    rgb = pixels.reshape(h, w, 4)[:, :, :3].mean(axis=2)
+    elevation = ((np.arange(h) + 0.5) / h - 0.5) * math.pi  # bottom row first
+    texel = (2.0 * math.pi / w) * (math.pi / h) * np.cos(elevation)  # solid angle
+    weight = np.where(elevation > 0.0, texel * np.sin(elevation), 0.0)
+    return float((rgb.sum(axis=1) * weight).sum())
+
+
+def set_world_environment(world, path):
+    """The world's colour from the equirectangular image at `path` (an
+    Environment Texture node, update-or-create), its strength set so that
+    it lights an upward floor as the uniform colour and strength it replaces
+    did; `path` None removes the node (the uniform world). Returns the node
+    or None."""
+    nodes = world.node_tree.nodes
+    node = nodes.get(ENVIRONMENT_NODE)
+    if path is None:
+        if node is not None:
+            nodes.remove(node)
+        return None
+    bg = nodes["Background"]
+    if node is None:
+        node = nodes.new("ShaderNodeTexEnvironment")
+        node.name = node.label = ENVIRONMENT_NODE
+        node.location = (bg.location.x - 300, bg.location.y)
+    if node.image is not None and node.image.get("vanelia_environment"):
+        bpy.data.images.remove(node.image)  # ours, from an earlier build
+    image = bpy.data.images.load(path)
+    image["vanelia_environment"] = path
+    # Packed: the run's temporary file goes, a kept .blend and the farm's
+    # render steps still have the texture.
+    image.pack()
+    for name in ("Linear Rec.709", "Linear"):  # Blender 4.x, 3.x
+        if blender_compat.set_enum_if_offered(image.colorspace_settings, "name", name):
+            break
+    node.image = image
+    node.projection = "EQUIRECTANGULAR"
+    world.node_tree.links.new(node.outputs["Color"], bg.inputs["Color"])
+    uniform = sum(tuple(bg.inputs["Color"].default_value)[:3]) / 3.0
+    uniform *= bg.inputs["Strength"].default_value
+    irradiance = upper_irradiance(image)
+    if irradiance > 1e-6:
+        bg.inputs["Strength"].default_value = math.pi * uniform / irradiance
+    world["vanelia_environment"] = path
+    return node

@@ -1,6 +1,7 @@
 #include "vanelia/core/image_noise.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -116,18 +117,16 @@ double MeanLaplacian(const std::vector<double>& values,
 }  // namespace
 
 void ImageNoiseOptions::Check() const {
-  if (block_px < 3) {
-    throw InputError("ImageNoiseOptions::block_px = " +
-                     std::to_string(block_px) + "; must be >= 3");
-  }
-  if (!(flat_fraction > 0.0 && flat_fraction <= 1.0)) {
-    throw InputError("ImageNoiseOptions::flat_fraction = " +
-                     std::to_string(flat_fraction) + "; must be in (0, 1]");
-  }
-  if (min_blocks < 1) {
-    throw InputError("ImageNoiseOptions::min_blocks = " +
-                     std::to_string(min_blocks) + "; must be >= 1");
-  }
+  constexpr const char* kOptions = "ImageNoiseOptions";
+  internal::RequireOption(
+      block_px >= 3, kOptions, "block_px", block_px, "must be >= 3");
+  internal::RequireOption(flat_fraction > 0.0 && flat_fraction <= 1.0,
+                          kOptions,
+                          "flat_fraction",
+                          std::to_string(flat_fraction),
+                          "must be in (0, 1]");
+  internal::RequireOption(
+      min_blocks >= 1, kOptions, "min_blocks", min_blocks, "must be >= 1");
 }
 
 ImageNoise EstimateImageNoise(const Image& image,

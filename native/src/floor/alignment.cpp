@@ -1,6 +1,6 @@
 #include "vanelia/floor/alignment.hpp"
 
-#include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -29,9 +29,7 @@ std::string Format(double value) {
 void AlignmentOptions::Check() const {
   auto fail =
       [](const std::string& field, double value, const std::string& rule) {
-        std::ostringstream text;
-        text << "AlignmentOptions::" << field << " = " << value << "; " << rule;
-        throw InputError(text.str());
+        internal::ThrowBadOption("AlignmentOptions", field, value, rule);
       };
   if (!(camera_height_m > 0.0) || !std::isfinite(camera_height_m)) {
     fail("camera_height_m", camera_height_m, "must be a positive number");
@@ -51,6 +49,7 @@ void AlignmentOptions::Check() const {
     fail("max_anchor_distance", max_anchor_distance, "must be > 0");
   }
   ground.Check();
+  floor_sweep.Check();
 }
 
 bool IsRotationOnly(const CameraTrack& track, const PointCloud& points) {
@@ -138,6 +137,37 @@ std::optional<Sim3d> BlenderFromTrack(const CameraTrack& track,
 
 namespace {
 
+// A plain floor (its normal from the cameras' up, its height a guess from
+// the few low points): the height swept from the decoded frames instead.
+void SweepHeight(const CameraTrack& track,
+                 const AlignmentOptions& options,
+                 Alignment* result) {
+  if (!options.read_floor_views) return;
+  const std::vector<FloorView> views =
+      options.read_floor_views(FloorSweepFrames(track));
+  GroundPlaneEstimate& ground = *result->ground;
+  const std::optional<FloorSweepResult> swept =
+      SweepFloorHeight(track, ground.plane, views, options.floor_sweep);
+  std::ostringstream text;
+  text.precision(2);
+  if (!swept) {
+    text << "ground plane: the floor's height could not be swept from "
+         << views.size()
+         << " frames (no clear photo-consistent height); kept the points' "
+            "guess";
+    result->warnings.push_back(text.str());
+    return;
+  }
+  const Eigen::Vector3d c0 = CameraCentre(track.frames.front());
+  text << std::fixed << "ground plane: height from a plane sweep of the "
+       << "floor over " << swept->views + 1 << " frames (first camera "
+       << swept->plane.SignedDistance(c0) << " above it instead of "
+       << ground.plane.SignedDistance(c0) << " track units, mean correlation "
+       << swept->correlation << ")";
+  result->warnings.push_back(text.str());
+  ground.plane = swept->plane;
+}
+
 // The floor plane (manual, tripod-shot horizon or RANSAC); fills `result`.
 std::optional<Plane3d> FindFloorPlane(const CameraTrack& track,
                                       const PointCloud& points,
@@ -179,6 +209,9 @@ std::optional<Plane3d> FindFloorPlane(const CameraTrack& track,
     result->ground =
         DetectGroundPlane(track, points, options.ground, &result->warnings);
     if (result->ground) {
+      if (result->ground->normal_from_cameras) {
+        SweepHeight(track, options, result);
+      }
       plane = result->ground->plane;
       result->method = GroundPlaneMethod::kRansac;
     }

@@ -1,6 +1,6 @@
 #include "vanelia/floor/ground_plane.hpp"
 
-#include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -148,13 +148,10 @@ Plane3d RobustRefit(const Plane3d& initial,
 }  // namespace
 
 void GroundPlaneOptions::Check() const {
-  auto fail = [](const std::string& field,
-                 double value,
-                 const std::string& rule) {
-    std::ostringstream text;
-    text << "GroundPlaneOptions::" << field << " = " << value << "; " << rule;
-    throw InputError(text.str());
-  };
+  auto fail =
+      [](const std::string& field, double value, const std::string& rule) {
+        internal::ThrowBadOption("GroundPlaneOptions", field, value, rule);
+      };
   if (!(relative_threshold > 0.0 && relative_threshold < 1.0)) {
     fail("relative_threshold", relative_threshold, "must be in (0, 1)");
   }
@@ -546,6 +543,7 @@ std::optional<GroundPlaneEstimate> DetectGroundPlane(
     }
     estimate.inlier_rmse = PlaneRmse(estimate.plane, inliers);
     estimate.confidence *= 0.5;
+    estimate.normal_from_cameras = true;
   }
   return estimate;
 }

@@ -2,6 +2,7 @@
 #include "vanelia/floor/light_estimate.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -29,12 +30,9 @@ void Require(bool ok,
              const std::string& field,
              double value,
              const std::string& rule) {
-  if (!ok) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof(buffer), "%g", value);
-    throw InputError("LightEstimateOptions::" + field + " = " + buffer +
-                     "; must be " + rule);
-  }
+  if (!ok)
+    internal::ThrowBadOption(
+        "LightEstimateOptions", field, value, "must be " + rule);
 }
 
 std::vector<SampledView> SampleViews(const CameraTrack& track,
@@ -211,6 +209,12 @@ LightEstimate Unsupported(LightEstimate e, const std::string& reason) {
   e.ambient_fraction = 1.0;
   e.key_to_ambient = 0.0;
   e.ambient_rgb = Eigen::Vector3d::Ones();
+  // No shadow to split the floor's light: all of it is the sky's.
+  e.sun_rgb = Eigen::Vector3d::Zero();
+  e.sky_rgb = Eigen::Vector3d::Zero();
+  if (e.floor_albedo > 0 && e.lit_floor_rgb.maxCoeff() > 0) {
+    e.sky_rgb = e.lit_floor_rgb / e.floor_albedo;
+  }
   e.reason = reason;
   return e;
 }
@@ -259,6 +263,10 @@ void LightEstimateOptions::Check() const {
           "max_ambient_fraction",
           max_ambient_fraction,
           "in [0, 1]");
+  Require(floor_albedo > 0 && floor_albedo <= 1,
+          "floor_albedo",
+          floor_albedo,
+          "in (0, 1]");
 }
 
 Eigen::Vector3d SunTravelDirection(double azimuth_deg, double elevation_deg) {
@@ -305,6 +313,7 @@ LightEstimate EstimateLight(const CameraTrack& track,
   e.shadow_cells = static_cast<int64_t>(shadow.size());
   e.shadow_floor_rgb = MedianRgb(map, shadow);
   e.lit_floor_rgb = MedianRgb(map, lit);
+  e.floor_albedo = options.floor_albedo;
   const double lit_lum = LuminanceOf(e.lit_floor_rgb);
   const double ratio =
       lit_lum > 1e-6 ? LuminanceOf(e.shadow_floor_rgb) / lit_lum : 1.0;
@@ -340,8 +349,35 @@ LightEstimate EstimateLight(const CameraTrack& track,
       e.lit_floor_rgb.cwiseMax(Eigen::Vector3d::Constant(1e-6)));
   e.ambient_rgb = Eigen::Vector3d::Ones();
   if (ambient.maxCoeff() > 1e-9) e.ambient_rgb = ambient / ambient.maxCoeff();
+  // The plate's light in its own units: the floor's colours over its albedo.
+  e.sky_rgb = e.shadow_floor_rgb / e.floor_albedo;
+  e.sun_rgb =
+      (e.lit_floor_rgb - e.shadow_floor_rgb).cwiseMax(0.0) / e.floor_albedo;
   return e;
 }
+
+namespace {
+
+// "; plate light: sun (r, g, b), sky (r, g, b) at floor albedo A", or
+// nothing when the floor was not measured.
+std::string DescribePlateLight(const LightEstimate& e) {
+  if (e.floor_albedo <= 0) return "";
+  char buffer[160];
+  std::snprintf(buffer,
+                sizeof(buffer),
+                "; plate light: sun (%.3f, %.3f, %.3f), sky (%.3f, %.3f, %.3f) "
+                "at floor albedo %.2f",
+                e.sun_rgb.x(),
+                e.sun_rgb.y(),
+                e.sun_rgb.z(),
+                e.sky_rgb.x(),
+                e.sky_rgb.y(),
+                e.sky_rgb.z(),
+                e.floor_albedo);
+  return buffer;
+}
+
+}  // namespace
 
 std::string DescribeLight(const LightEstimate& e) {
   char buffer[320];
@@ -353,7 +389,7 @@ std::string DescribeLight(const LightEstimate& e) {
                   e.reason.c_str(),
                   static_cast<long long>(e.objects),
                   static_cast<long long>(e.frames_used));
-    return buffer;
+    return std::string(buffer) + DescribePlateLight(e);
   }
   std::snprintf(buffer,
                 sizeof(buffer),
@@ -371,7 +407,7 @@ std::string DescribeLight(const LightEstimate& e) {
                 static_cast<long long>(e.objects),
                 static_cast<long long>(e.shadow_cells),
                 static_cast<long long>(e.floor_cells));
-  return buffer;
+  return std::string(buffer) + DescribePlateLight(e);
 }
 
 }  // namespace vanelia

@@ -1,6 +1,7 @@
 #include "vanelia/floor/placement.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -198,10 +199,7 @@ Score SearchSpots(const Context& ctx,
 void PlacementOptions::Check() const {
   const auto fail =
       [](const std::string& field, double value, const std::string& rule) {
-        char number[32];
-        std::snprintf(number, sizeof(number), "%g", value);
-        throw InputError("PlacementOptions::" + field + " = " + number + "; " +
-                         rule);
+        internal::ThrowBadOption("PlacementOptions", field, value, rule);
       };
   if (target_height_m &&
       !(std::isfinite(*target_height_m) && *target_height_m > 0.0)) {
@@ -368,6 +366,34 @@ Placement PlaceProduct(const CameraTrack& track,
   result.report.candidates = counts.candidates;
   result.report.good_candidates = counts.good_candidates;
   return result;
+}
+
+nlohmann::ordered_json PlacementReportToJson(const PlacementReport& r) {
+  return {{"frames", r.frames},
+          {"fully_visible", r.fully_visible},
+          {"partly_visible", r.partly_visible},
+          {"out_of_frame", r.out_of_frame},
+          {"fully_visible_fraction", r.FullyVisibleFraction()},
+          {"height_px_min", r.height_px_min},
+          {"height_px_median", r.height_px_median},
+          {"height_px_max", r.height_px_max},
+          {"median_height_fraction", r.median_height_fraction},
+          {"obstacle_points", r.obstacle_points},
+          {"obstacle_clusters", r.obstacle_clusters},
+          {"candidates", r.candidates},
+          {"good_candidates", r.good_candidates},
+          {"reason", r.reason}};
+}
+
+nlohmann::ordered_json PlacementToJson(const Placement& placement,
+                                       bool automatic) {
+  const Eigen::Vector3d& at = placement.location_m;
+  return {{"location", {at.x(), at.y(), at.z()}},
+          {"heading_deg", placement.heading_rad * 180.0 / M_PI},
+          {"scale", placement.scale},
+          {"automatic", automatic},
+          {"report", PlacementReportToJson(placement.report)},
+          {"summary", DescribePlacement(placement)}};
 }
 
 std::string DescribePlacement(const Placement& placement) {

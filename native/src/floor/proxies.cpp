@@ -1,6 +1,7 @@
 #include "vanelia/floor/proxies.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,15 +13,19 @@
 #include <vector>
 
 #include <Eigen/Core>
+#include <Eigen/LU>
+
+#include "proxies_impl.hpp"
 
 namespace vanelia {
 namespace {
 
-// A floor cell's key: its integer (i, j) packed in 64 bits.
-int64_t CellKey(int64_t i, int64_t j) {
-  const uint64_t hi = static_cast<uint64_t>(i) << 32U;
-  return static_cast<int64_t>(hi ^ (static_cast<uint64_t>(j) & 0xffffffffULL));
-}
+using internal::BoxBounds;
+using internal::CellKey;
+using internal::FitFloor;
+using internal::FootprintRectangle;
+using internal::Rectangle;
+using internal::RefineFaces;
 
 struct Cell {
   int64_t i = 0;
@@ -28,81 +33,6 @@ struct Cell {
   std::vector<int> points;  // column indices into the point matrix
   int cluster = -1;
 };
-
-struct Rectangle {
-  Eigen::Vector2d centre = Eigen::Vector2d::Zero();
-  Eigen::Vector2d size = Eigen::Vector2d::Zero();  // x >= y
-  double yaw_rad = 0.0;                            // of the x side
-};
-
-// The [q, 1 - q] quantile range of `values` (reordered).
-std::pair<double, double> Range(std::vector<double>* values, double q) {
-  const size_t n = values->size();
-  const auto lo = static_cast<size_t>(std::floor(q * static_cast<double>(n)));
-  const size_t hi = n - 1 - lo;
-  std::nth_element(values->begin(),
-                   values->begin() + static_cast<int64_t>(lo),
-                   values->end());
-  const double a = (*values)[lo];
-  std::nth_element(values->begin(),
-                   values->begin() + static_cast<int64_t>(hi),
-                   values->end());
-  return {a, (*values)[hi]};
-}
-
-// The rectangle at `angle` around the [q, 1 - q] range of the points'
-// projections on its two sides.
-Rectangle RectangleAt(const std::vector<Eigen::Vector2d>& xy,
-                      double angle,
-                      double q,
-                      std::vector<double>* scratch_u,
-                      std::vector<double>* scratch_v) {
-  const Eigen::Vector2d u(std::cos(angle), std::sin(angle));
-  const Eigen::Vector2d v(-u.y(), u.x());
-  scratch_u->clear();
-  scratch_v->clear();
-  for (const Eigen::Vector2d& p : xy) {
-    scratch_u->push_back(p.dot(u));
-    scratch_v->push_back(p.dot(v));
-  }
-  const auto [u0, u1] = Range(scratch_u, q);
-  const auto [v0, v1] = Range(scratch_v, q);
-  Rectangle r;
-  r.centre = 0.5 * (u0 + u1) * u + 0.5 * (v0 + v1) * v;
-  r.size = Eigen::Vector2d(u1 - u0, v1 - v0);
-  r.yaw_rad = angle;
-  return r;
-}
-
-// The smallest-area footprint rectangle over the turns 0..90 degrees (a
-// rectangle repeats every quarter turn): 1-degree steps, then 0.1-degree
-// steps around the best. The sides span the [q, 1 - q] quantiles of the
-// points, so a few stray points do not widen it.
-Rectangle FootprintRectangle(const std::vector<Eigen::Vector2d>& xy, double q) {
-  std::vector<double> su;
-  std::vector<double> sv;
-  Rectangle best;
-  double best_area = std::numeric_limits<double>::infinity();
-  const auto consider = [&](double angle_deg) {
-    const Rectangle r = RectangleAt(xy, angle_deg * M_PI / 180.0, q, &su, &sv);
-    const double area = r.size.x() * r.size.y();
-    if (area < best_area) {
-      best_area = area;
-      best = r;
-    }
-  };
-  for (int a = 0; a < 90; ++a) consider(a);
-  const double coarse = best.yaw_rad * 180.0 / M_PI;
-  for (int a = -9; a <= 9; ++a) consider(coarse + 0.1 * a);
-  if (best.size.x() < best.size.y()) {
-    std::swap(best.size.x(), best.size.y());
-    best.yaw_rad += M_PI / 2;
-  }
-  // A box is symmetric under a half turn: keep yaw in (-pi/2, pi/2].
-  while (best.yaw_rad > M_PI / 2) best.yaw_rad -= M_PI;
-  while (best.yaw_rad <= -M_PI / 2) best.yaw_rad += M_PI;
-  return best;
-}
 
 // A voxel's key: its integer (i, j, k) packed in 64 bits (21 bits each).
 int64_t VoxelKey(int64_t i, int64_t j, int64_t k) {
@@ -118,13 +48,14 @@ int64_t VoxelKey(int64_t i, int64_t j, int64_t k) {
 // surfaces are dense, so noise never bridges two objects.
 std::vector<Cell> BinPoints(const Eigen::Matrix3Xf& points,
                             const ProxyOptions& o,
+                            double min_height_m,
                             int64_t* above) {
   std::vector<int> kept;
   std::vector<Eigen::Matrix<int64_t, 3, 1>> voxel;
   std::unordered_map<int64_t, int> voxel_count;
   for (int k = 0; k < points.cols(); ++k) {
     const Eigen::Vector3f p = points.col(k);
-    if (!p.allFinite() || p.z() < o.min_height_m || p.z() > o.max_height_m) {
+    if (!p.allFinite() || p.z() < min_height_m || p.z() > o.max_height_m) {
       continue;
     }
     ++*above;
@@ -162,129 +93,141 @@ std::vector<Cell> BinPoints(const Eigen::Matrix3Xf& points,
   return cells;
 }
 
-// Flood fill over 8-connected cells; returns the cells of each cluster.
-std::vector<std::vector<int>> ClusterCells(std::vector<Cell>* cells) {
-  std::unordered_map<int64_t, int> index;
-  for (size_t c = 0; c < cells->size(); ++c) {
-    index.emplace(CellKey((*cells)[c].i, (*cells)[c].j), static_cast<int>(c));
-  }
-  std::vector<std::vector<int>> clusters;
-  for (size_t seed = 0; seed < cells->size(); ++seed) {
-    if ((*cells)[seed].cluster >= 0) continue;
-    const int id = static_cast<int>(clusters.size());
-    clusters.emplace_back();
-    std::vector<int> stack = {static_cast<int>(seed)};
-    (*cells)[seed].cluster = id;
+// The 8-connected components of the cells `in[c]` is true for, seeded in
+// the order of `order`.
+std::vector<std::vector<int>> Components(
+    const std::vector<Cell>& cells,
+    const std::unordered_map<int64_t, int>& index,
+    const std::vector<int>& order,
+    const std::vector<char>& in) {
+  std::vector<int> label(cells.size(), -1);
+  std::vector<std::vector<int>> components;
+  for (const int seed : order) {
+    if (!in[seed] || label[seed] >= 0) continue;
+    const int id = static_cast<int>(components.size());
+    components.emplace_back();
+    std::vector<int> stack = {seed};
+    label[seed] = id;
     while (!stack.empty()) {
       const int c = stack.back();
       stack.pop_back();
-      clusters[id].push_back(c);
+      components[id].push_back(c);
       for (int di = -1; di <= 1; ++di) {
         for (int dj = -1; dj <= 1; ++dj) {
-          const auto it =
-              index.find(CellKey((*cells)[c].i + di, (*cells)[c].j + dj));
-          if (it == index.end() || (*cells)[it->second].cluster >= 0) continue;
-          (*cells)[it->second].cluster = id;
+          const auto it = index.find(CellKey(cells[c].i + di, cells[c].j + dj));
+          if (it == index.end() || !in[it->second] || label[it->second] >= 0) {
+            continue;
+          }
+          label[it->second] = id;
           stack.push_back(it->second);
         }
       }
     }
   }
+  return components;
+}
+
+// Whether the points of `members` lie along a line: a wall (its ends are
+// dense where its middle, seen sparsely, is not; never split).
+bool WallLike(const std::vector<Cell>& cells,
+              const std::vector<int>& members,
+              const ProxyOptions& o) {
+  Eigen::Vector2d mean = Eigen::Vector2d::Zero();
+  double n = 0.0;
+  for (const int c : members) {
+    const Eigen::Vector2d centre(static_cast<double>(cells[c].i) + 0.5,
+                                 static_cast<double>(cells[c].j) + 0.5);
+    mean += centre;
+    n += 1.0;
+  }
+  mean /= n;
+  Eigen::Matrix2d cov = Eigen::Matrix2d::Zero();
+  for (const int c : members) {
+    const Eigen::Vector2d d =
+        Eigen::Vector2d(static_cast<double>(cells[c].i) + 0.5,
+                        static_cast<double>(cells[c].j) + 0.5) -
+        mean;
+    cov += d * d.transpose() / n;
+  }
+  // Eigenvalues of the 2 x 2 covariance, in cells squared.
+  const double half_trace = 0.5 * cov.trace();
+  const double root =
+      std::sqrt(std::max(0.0, half_trace * half_trace - cov.determinant()));
+  const double length = std::sqrt(12.0 * (half_trace + root)) * o.cell_m;
+  const double width =
+      std::sqrt(12.0 * std::max(0.0, half_trace - root)) * o.cell_m;
+  return length >= o.wall_min_length_m &&
+         width <= o.wall_max_thickness_m + 2.0 * o.cell_m;
+}
+
+// The clusters (their cells): the 8-connected components of the cells,
+// each split at its low-density valleys. A cell's density is the number of
+// points in the 3 x 3 cells around it; the cluster's dense cells (at least
+// min_cell_points and core_fraction of the density its median point sees)
+// form its cores. Two or
+// more cores of at least min_points points and a tenth of the component's
+// each are several objects joined by sparse points (noise, a floor seen as
+// a band of points, a smeared edge): each core becomes a cluster of its
+// dense cells, the sparse cells go. One core, or a wall: the whole
+// component, as it is.
+std::vector<std::vector<int>> ClusterCells(const std::vector<Cell>& cells,
+                                           const ProxyOptions& o) {
+  std::unordered_map<int64_t, int> index;
+  std::vector<int> all(cells.size());
+  for (size_t c = 0; c < cells.size(); ++c) {
+    index.emplace(CellKey(cells[c].i, cells[c].j), static_cast<int>(c));
+    all[c] = static_cast<int>(c);
+  }
+  std::vector<int> density(cells.size(), 0);
+  for (size_t c = 0; c < cells.size(); ++c) {
+    for (int di = -1; di <= 1; ++di) {
+      for (int dj = -1; dj <= 1; ++dj) {
+        const auto it = index.find(CellKey(cells[c].i + di, cells[c].j + dj));
+        if (it != index.end()) {
+          density[c] += static_cast<int>(cells[it->second].points.size());
+        }
+      }
+    }
+  }
+  const auto points_of = [&](const std::vector<int>& members) {
+    size_t n = 0;
+    for (const int c : members) n += cells[c].points.size();
+    return n;
+  };
+  std::vector<std::vector<int>> clusters;
+  const std::vector<char> every(cells.size(), 1);
+  for (std::vector<int>& component : Components(cells, index, all, every)) {
+    // The density its typical point sees (point-weighted median).
+    std::vector<std::pair<int, size_t>> by_density;
+    size_t total = 0;
+    for (const int c : component) {
+      by_density.emplace_back(density[c], cells[c].points.size());
+      total += cells[c].points.size();
+    }
+    std::sort(by_density.begin(), by_density.end());
+    int typical = 0;
+    for (size_t k = 0, seen = 0; k < by_density.size(); ++k) {
+      seen += by_density[k].second;
+      typical = by_density[k].first;
+      if (2 * seen >= total) break;
+    }
+    const double threshold = std::max(static_cast<double>(o.min_cell_points),
+                                      o.core_fraction * typical);
+    std::vector<char> dense(cells.size(), 0);
+    for (const int c : component) dense[c] = density[c] >= threshold ? 1 : 0;
+    std::vector<std::vector<int>> cores;
+    const size_t significant =
+        std::max(static_cast<size_t>(o.min_points), points_of(component) / 10);
+    for (std::vector<int>& core : Components(cells, index, component, dense)) {
+      if (points_of(core) >= significant) cores.push_back(std::move(core));
+    }
+    if (cores.size() < 2 || WallLike(cells, component, o)) {
+      clusters.push_back(std::move(component));
+    } else {
+      for (std::vector<int>& core : cores) clusters.push_back(std::move(core));
+    }
+  }
   return clusters;
-}
-
-// A box in its own frame: the footprint's sides at u0 < u1 (along the
-// rectangle's x) and v0 < v1, the top at `top`.
-struct BoxBounds {
-  double u0, u1, v0, v1, top;
-};
-
-// The median of `values` (reordered; not empty).
-double Median(std::vector<double>* values) {
-  const auto mid = static_cast<int64_t>(values->size() / 2);
-  std::nth_element(values->begin(), values->begin() + mid, values->end());
-  return (*values)[static_cast<size_t>(mid)];
-}
-
-// The points of one face: their coordinate along its normal (`along`) and
-// along the footprint side it spans (`across`; sides only).
-struct FacePoints {
-  std::vector<double> along;
-  std::vector<double> across;
-};
-
-// Moves each face that the points show (the four sides and the top) onto
-// the median of its points: those within face_band_m of it and at least
-// face_band_m from its edges (so a neighbouring face's points never count).
-// A face the cameras saw is dense, and its median is where the surface is;
-// the quantile extent lies ~1.6 noise sigma outside a dense face and inside
-// a sparsely seen edge (a 1.5 cm error moves a contact shadow by pixels).
-// A face with fewer than min_face_points points (unseen) keeps its extent.
-// Sets `*tilt_rad` to the turn of the box that the seen sides show (their
-// points' line fits, weighted by their spread), 0 when none is seen.
-BoxBounds RefineFaces(const std::vector<Eigen::Vector3d>& uvz,
-                      BoxBounds b,
-                      const ProxyOptions& o,
-                      double* tilt_rad) {
-  const double band = o.face_band_m;
-  FacePoints face[5];
-  for (int pass = 0; pass < 2; ++pass) {
-    for (FacePoints& f : face) f = FacePoints();
-    for (const Eigen::Vector3d& p : uvz) {
-      const bool inside_u = p.x() > b.u0 + band && p.x() < b.u1 - band;
-      const bool inside_v = p.y() > b.v0 + band && p.y() < b.v1 - band;
-      const bool below_top = p.z() < b.top - band;
-      const auto add = [](FacePoints* f, double along, double across) {
-        f->along.push_back(along);
-        f->across.push_back(across);
-      };
-      if (inside_v && below_top) {
-        if (std::abs(p.x() - b.u0) < band) add(&face[0], p.x(), p.y());
-        if (std::abs(p.x() - b.u1) < band) add(&face[1], p.x(), p.y());
-      }
-      if (inside_u && below_top) {
-        if (std::abs(p.y() - b.v0) < band) add(&face[2], p.y(), p.x());
-        if (std::abs(p.y() - b.v1) < band) add(&face[3], p.y(), p.x());
-      }
-      if (inside_u && inside_v && std::abs(p.z() - b.top) < band) {
-        add(&face[4], p.z(), 0.0);
-      }
-    }
-    double* const bound[5] = {&b.u0, &b.u1, &b.v0, &b.v1, &b.top};
-    for (int f = 0; f < 5; ++f) {
-      if (static_cast<int>(face[f].along.size()) >= o.min_face_points) {
-        std::vector<double> along = face[f].along;
-        *bound[f] = Median(&along);
-      }
-    }
-  }
-  // A side turned by t: u-sides have u = c - tan(t) v, v-sides
-  // v = c + tan(t) u (least squares of along on across).
-  double weighted = 0.0;
-  double weight = 0.0;
-  for (int f = 0; f < 4; ++f) {
-    const FacePoints& side = face[f];
-    const auto n = static_cast<double>(side.along.size());
-    if (n < o.min_face_points) continue;
-    double ma = 0.0;
-    double mc = 0.0;
-    for (size_t k = 0; k < side.along.size(); ++k) {
-      ma += side.along[k] / n;
-      mc += side.across[k] / n;
-    }
-    double sac = 0.0;
-    double scc = 0.0;
-    for (size_t k = 0; k < side.along.size(); ++k) {
-      sac += (side.along[k] - ma) * (side.across[k] - mc);
-      scc += (side.across[k] - mc) * (side.across[k] - mc);
-    }
-    if (scc <= 0.0) continue;
-    const double slope = std::atan(sac / scc);
-    weighted += (f < 2 ? -slope : slope) * scc;
-    weight += scc;
-  }
-  *tilt_rad = weight > 0.0 ? weighted / weight : 0.0;
-  return b;
 }
 
 // The points of `xy`, `z` in the frame of a footprint turned by `yaw`
@@ -306,7 +249,8 @@ std::vector<Eigen::Vector3d> InFrame(const std::vector<Eigen::Vector2d>& xy,
 
 Proxy FitProxy(const Eigen::Matrix3Xf& points,
                const std::vector<int>& members,
-               const ProxyOptions& o) {
+               const ProxyOptions& o,
+               double noise_m) {
   std::vector<Eigen::Vector2d> xy;
   std::vector<double> z;
   xy.reserve(members.size());
@@ -330,9 +274,10 @@ Proxy FitProxy(const Eigen::Matrix3Xf& points,
   const double hu = 0.5 * rect.size.x();
   const double hv = 0.5 * rect.size.y();
   BoxBounds b{-hu, hu, -hv, hv, heights[q]};
+  bool seen[5] = {false, false, false, false, false};
   for (int pass = 0; pass < 3; ++pass) {
     double tilt = 0.0;
-    b = RefineFaces(InFrame(xy, z, origin, yaw), b, o, &tilt);
+    b = RefineFaces(InFrame(xy, z, origin, yaw), b, o, &tilt, seen);
     if (pass == 2 || std::abs(tilt) < 1e-4) break;
     const Eigen::Vector2d u(std::cos(yaw), std::sin(yaw));
     const Eigen::Vector2d v(-u.y(), u.x());
@@ -342,6 +287,18 @@ Proxy FitProxy(const Eigen::Matrix3Xf& points,
     b = {-half_u, half_u, -half_v, half_v, b.top};
     yaw += tilt;
   }
+  // A face its points did not show keeps the quantile extent, which noisy
+  // points (a classical track's, ~noise_m along the view rays) push out by
+  // about noise_m: half of it back, keeping at least half the extent.
+  const double shrink = 0.5 * noise_m;
+  const auto inward = [&](double* lo, double* hi, bool seen_lo, bool seen_hi) {
+    const double cut = std::min(shrink, 0.25 * (*hi - *lo));
+    if (!seen_lo) *lo += cut;
+    if (!seen_hi) *hi -= cut;
+  };
+  inward(&b.u0, &b.u1, seen[0], seen[1]);
+  inward(&b.v0, &b.v1, seen[2], seen[3]);
+  if (!seen[4]) b.top -= std::min(shrink, 0.25 * b.top);
   const Eigen::Vector2d u(std::cos(yaw), std::sin(yaw));
   const Eigen::Vector2d v(-u.y(), u.x());
   Eigen::Vector2d size(b.u1 - b.u0, b.v1 - b.v0);
@@ -374,16 +331,22 @@ const char* ToString(ProxyKind kind) {
 
 void ProxyOptions::Check() const {
   const auto fail = [](const char* field, double value, const char* rule) {
-    char text[160];
-    std::snprintf(
-        text, sizeof(text), "ProxyOptions::%s = %g; %s", field, value, rule);
-    throw InputError(text);
+    internal::ThrowBadOption("ProxyOptions", field, value, rule);
   };
   if (!(std::isfinite(min_height_m) && min_height_m > 0.0)) {
     fail("min_height_m", min_height_m, "must be > 0 metres");
   }
   if (!(std::isfinite(max_height_m) && max_height_m > min_height_m)) {
     fail("max_height_m", max_height_m, "must be > min_height_m");
+  }
+  if (!(std::isfinite(floor_sigmas) && floor_sigmas >= 0.0)) {
+    fail("floor_sigmas", floor_sigmas, "must be >= 0");
+  }
+  if (min_cell_points < 1) {
+    fail("min_cell_points", min_cell_points, "must be >= 1");
+  }
+  if (!(core_fraction >= 0.0 && core_fraction < 1.0)) {
+    fail("core_fraction", core_fraction, "must be in [0, 1)");
   }
   if (!(std::isfinite(cell_m) && cell_m > 0.0)) {
     fail("cell_m", cell_m, "must be > 0 metres");
@@ -428,9 +391,20 @@ ProxySet BuildProxies(const Eigen::Matrix3Xf& points_in_world,
                       const ProxyOptions& options) {
   options.Check();
   ProxySet set;
+  set.floor = FitFloor(points_in_world, options);
+  // The points with their height above the fitted floor as z.
+  Eigen::Matrix3Xf levelled = points_in_world;
+  if (set.floor.fitted) {
+    for (int k = 0; k < levelled.cols(); ++k) {
+      levelled(2, k) -= static_cast<float>(
+          set.floor.HeightAt(levelled(0, k), levelled(1, k)));
+    }
+  }
+  const double min_height =
+      std::max(options.min_height_m, options.floor_sigmas * set.floor.noise_m);
   std::vector<Cell> cells =
-      BinPoints(points_in_world, options, &set.points_above_floor);
-  for (const std::vector<int>& cluster : ClusterCells(&cells)) {
+      BinPoints(levelled, options, min_height, &set.points_above_floor);
+  for (const std::vector<int>& cluster : ClusterCells(cells, options)) {
     std::vector<int> members;
     for (const int c : cluster) {
       members.insert(
@@ -440,10 +414,26 @@ ProxySet BuildProxies(const Eigen::Matrix3Xf& points_in_world,
       ++set.clusters_rejected;
       continue;
     }
-    const Proxy proxy = FitProxy(points_in_world, members, options);
+    Proxy proxy = FitProxy(levelled, members, options, set.floor.noise_m);
     if (proxy.size_m.y() > options.max_object_m) {
       ++set.clusters_rejected;
       continue;
+    }
+    if (set.floor.fitted) {  // from the floor's lowest corner to the top
+      const Eigen::Vector2d u(std::cos(proxy.yaw_rad), std::sin(proxy.yaw_rad));
+      const Eigen::Vector2d v(-u.y(), u.x());
+      const Eigen::Vector2d c = proxy.centre_m.head<2>();
+      const double top = set.floor.HeightAt(c.x(), c.y()) + proxy.size_m.z();
+      double bottom = std::numeric_limits<double>::infinity();
+      for (const double a : {-0.5, 0.5}) {
+        for (const double b : {-0.5, 0.5}) {
+          const Eigen::Vector2d corner =
+              c + a * proxy.size_m.x() * u + b * proxy.size_m.y() * v;
+          bottom = std::min(bottom, set.floor.HeightAt(corner.x(), corner.y()));
+        }
+      }
+      proxy.size_m.z() = top - bottom;
+      proxy.centre_m.z() = 0.5 * (top + bottom);
     }
     set.points_used += proxy.num_points;
     set.proxies.push_back(proxy);
@@ -481,6 +471,15 @@ std::string DescribeProxies(const ProxySet& set) {
                   p.centre_m.y());
     line += text;
   }
+  if (set.floor.fitted) {
+    std::snprintf(text,
+                  sizeof(text),
+                  "; heights from the points' floor (%.1f deg off the "
+                  "track's, %.0f cm noise)",
+                  std::atan(set.floor.slope.norm()) * 180.0 / M_PI,
+                  100.0 * set.floor.noise_m);
+    line += text;
+  }
   if (set.clusters_rejected > 0) {
     line += "; " + std::to_string(set.clusters_rejected) +
             " cluster(s) rejected (too few points or too wide)";
@@ -506,6 +505,11 @@ nlohmann::ordered_json ProxySetToJson(const ProxySet& set) {
               {"points_above_floor", set.points_above_floor},
               {"points_used", set.points_used},
               {"clusters_rejected", set.clusters_rejected},
+              {"floor",
+               {{"fitted", set.floor.fitted},
+                {"slope", {set.floor.slope.x(), set.floor.slope.y()}},
+                {"offset", set.floor.offset},
+                {"noise_m", set.floor.noise_m}}},
               {"summary", DescribeProxies(set)}};
 }
 

@@ -2,6 +2,7 @@
 #include "vanelia/floor/shutter_estimate.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -20,12 +21,9 @@ void Require(bool ok,
              const std::string& field,
              double value,
              const std::string& rule) {
-  if (!ok) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof(buffer), "%g", value);
-    throw InputError("ShutterEstimateOptions::" + field + " = " + buffer +
-                     "; must be " + rule);
-  }
+  if (!ok)
+    internal::ThrowBadOption(
+        "ShutterEstimateOptions", field, value, "must be " + rule);
 }
 
 double Median(std::vector<double> values) {

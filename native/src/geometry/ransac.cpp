@@ -2,6 +2,7 @@
 #include "vanelia/geometry/ransac.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <cmath>
 #include <limits>
@@ -17,8 +18,9 @@ template <typename T>
                                  const std::string& rule) {
   std::ostringstream out;
   out.precision(17);
-  out << "RansacOptions::" << field << " = " << value << "; must be " << rule;
-  throw InputError(out.str());
+  out << value;
+  internal::ThrowBadOption(
+      "RansacOptions", field, out.str(), "must be " + rule);
 }
 
 }  // namespace

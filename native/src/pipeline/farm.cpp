@@ -87,6 +87,7 @@ Json JobJson(const FarmJob& job) {
   json["motion_blur"] = o.motion_blur;
   json["light"] = o.light;
   json["proxies"] = o.proxies;
+  json["environment"] = o.environment;
   json["sun_deg"] = o.sun_deg;
   json["vanelia"] = job.vanelia;
   json["chunk_frames"] = job.chunk_frames;
@@ -139,6 +140,8 @@ FarmJob JobFromJson(const Json& json, const std::string& dir) {
   o.light = json.value("light", std::string("fixed"));
   // ... and no proxies before they were built natively.
   o.proxies = json.value("proxies", std::string("off"));
+  // ... and the uniform world before the environment map.
+  o.environment = json.value("environment", std::string("off"));
   if (json.contains("sun_deg")) {
     o.sun_deg = json.at("sun_deg").get<std::array<double, 2>>();
   }
@@ -236,6 +239,7 @@ FarmJob PrepareFarmJob(PipelineOptions options,
       if (!old.contains("motion_blur")) old["motion_blur"] = "off";
       if (!old.contains("light")) old["light"] = "fixed";
       if (!old.contains("proxies")) old["proxies"] = "off";
+      if (!old.contains("environment")) old["environment"] = "off";
       if (!old.contains("sun_deg")) old["sun_deg"] = json.at("sun_deg");
     }
     const std::string field =

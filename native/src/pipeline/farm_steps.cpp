@@ -3,6 +3,7 @@
 #include "vanelia/core/error.hpp"
 #include "vanelia/core/file_io.hpp"
 #include "vanelia/pipeline/blender_stage.hpp"
+#include "vanelia/pipeline/environment_stage.hpp"
 #include "vanelia/pipeline/farm.hpp"
 #include "vanelia/pipeline/light_stage.hpp"
 #include "vanelia/pipeline/motion_blur_stage.hpp"
@@ -69,6 +70,9 @@ void TrackStep(const FarmJob& job, RunReporter* reporter) {
   bool from_cache = false;
   TrackFile raw = internal::TrackOrReuse(
       job.options, scratch.Path(), reporter, &from_cache);
+  // A reused track was not written into the scratch folder: the job keeps
+  // its raw track all the same.
+  if (from_cache) WriteTrackFile(scratch.Path() + "/track.json", raw, false);
   const std::string aligned = internal::AlignToFloor(
       job.options, std::move(raw), scratch.Path(), reporter);
   fs::rename(scratch.Path() + "/track.json", job.dir + "/track.json");
@@ -103,19 +107,26 @@ void BuildStep(const FarmJob& job, RunReporter* reporter) {
                      "': no track yet; run the track step first");
   }
   BlenderJob blender = BatchJob(job, "build");
-  // The same spot, grain, light, motion blur and proxies as the
-  // one-process run (pipeline.cpp).
-  const PipelineOptions placed = WithProxies(
-      WithMotionBlur(
-          WithLight(WithGrain(WithPlacement(
-                                  job.options, job.AlignedTrack(), reporter),
-                              reporter),
-                    job.AlignedTrack(),
-                    reporter),
+  // The same spot, grain, light, motion blur, proxies and environment as
+  // the one-process run (pipeline.cpp); the map stays in the job folder.
+  FrameSample sample;
+  const PipelineOptions placed = WithEnvironment(
+      WithProxies(
+          WithMotionBlur(WithLight(WithGrain(WithPlacement(job.options,
+                                                           job.AlignedTrack(),
+                                                           reporter),
+                                             reporter),
+                                   job.AlignedTrack(),
+                                   reporter,
+                                   &sample),
+                         job.AlignedTrack(),
+                         reporter),
           job.AlignedTrack(),
           reporter),
       job.AlignedTrack(),
-      reporter);
+      job.dir,
+      reporter,
+      &sample);
   blender.args =
       internal::BatchArgs(placed, job.AlignedTrack(), job.dir + "/tmp-build");
   blender.args.insert(blender.args.end(),

@@ -22,7 +22,8 @@ void LightStageOptions::Check() const {
 
 LightEstimate EstimateTrackLight(const std::string& video,
                                  const std::string& track_path,
-                                 const LightStageOptions& options) {
+                                 const LightStageOptions& options,
+                                 FrameSample* sample) {
   options.Check();
   const TrackFile file = ReadTrackFile(track_path);
   if (file.world != TrackWorld::kBlender) {
@@ -31,19 +32,11 @@ LightEstimate EstimateTrackLight(const std::string& video,
                      "floor at z = 0 (align it first: vanelia align)");
   }
   const CameraTrack track = CameraTrackOf(file);
-  ReadOptions read;
-  read.max_width = options.max_width;
-  const auto reader = VideoReader::Open(video, read);
-  const size_t n = track.frames.size();
-  const size_t count =
-      std::min<size_t>(n, static_cast<size_t>(options.estimate.max_frames));
-  std::vector<Frame> frames;
-  for (size_t s = 0; s < count; ++s) {
-    const size_t j = count == 1 ? 0 : s * (n - 1) / (count - 1);
-    const int64_t index = track.frames[j].index;
-    if (index >= reader->Info().frame_count) continue;
-    frames.push_back(reader->Read(index));
-  }
+  FrameSample own;
+  const std::vector<Frame>& frames =
+      (sample != nullptr ? sample : &own)
+          ->Spread(
+              video, track, options.estimate.max_frames, options.max_width);
   const Eigen::Matrix3Xf points =
       file.points ? file.points->xyz : Eigen::Matrix3Xf(3, 0);
   return EstimateLight(track, points, frames, options.estimate);
@@ -51,12 +44,15 @@ LightEstimate EstimateTrackLight(const std::string& video,
 
 PipelineOptions WithLight(const PipelineOptions& options,
                           const std::string& track_path,
-                          RunReporter* reporter) {
+                          RunReporter* reporter,
+                          FrameSample* sample) {
   if (options.light != "auto" || !options.light_json.empty()) return options;
   PipelineOptions lit = options;
   try {
+    LightStageOptions stage;
+    stage.estimate.floor_albedo = options.floor_albedo;
     const LightEstimate estimate =
-        EstimateTrackLight(options.video, track_path, LightStageOptions());
+        EstimateTrackLight(options.video, track_path, stage, sample);
     lit.light_json = LightEstimateToJson(estimate).dump();
     reporter->Log("light: " + DescribeLight(estimate));
   } catch (const InputError& error) {  // DecodeError included
@@ -83,6 +79,9 @@ nlohmann::ordered_json LightEstimateToJson(const LightEstimate& e) {
   json["ambient_rgb"] = vec(e.ambient_rgb);
   json["lit_floor_rgb"] = vec(e.lit_floor_rgb);
   json["shadow_floor_rgb"] = vec(e.shadow_floor_rgb);
+  json["sun_rgb"] = vec(e.sun_rgb);
+  json["sky_rgb"] = vec(e.sky_rgb);
+  json["floor_albedo"] = e.floor_albedo;
   json["objects"] = e.objects;
   json["frames_used"] = e.frames_used;
   json["floor_cells"] = e.floor_cells;

@@ -5,6 +5,7 @@
 #include "vanelia/decode/video_reader.hpp"
 #include "vanelia/floor/alignment.hpp"
 #include "vanelia/pipeline/blender_stage.hpp"
+#include "vanelia/pipeline/environment_stage.hpp"
 #include "vanelia/pipeline/light_stage.hpp"
 #include "vanelia/pipeline/motion_blur_stage.hpp"
 #include "vanelia/pipeline/plate_grain.hpp"
@@ -101,6 +102,15 @@ void CheckCodec(const PipelineOptions& options) {
   }
   if (options.light != "auto" && options.light != "fixed") {
     throw InputError("--light '" + options.light + "': must be auto or fixed");
+  }
+  if (!(options.floor_albedo > 0.0 && options.floor_albedo <= 1.0)) {
+    throw InputError("--floor-albedo " +
+                     internal::FormatNumber(options.floor_albedo) +
+                     ": must be in (0, 1]");
+  }
+  if (options.environment != "auto" && options.environment != "off") {
+    throw InputError("--environment '" + options.environment +
+                     "': must be auto or off");
   }
   if (options.proxies != "auto" && options.proxies != "off") {
     throw InputError("--proxies '" + options.proxies +
@@ -217,7 +227,9 @@ std::string AlignToFloor(const PipelineOptions& options,
   reporter->BeginStage("align", "aligning to the floor");
   AlignmentOptions align;
   align.camera_height_m = options.camera_height_m.value_or(1.5);
-  const Alignment alignment = AlignTrackFile(align, &track);
+  // A plain floor's height is swept from the clip's frames (issue 17).
+  const Alignment alignment =
+      AlignTrackFileWithFrames(align, options.video, &track);
   const std::string aligned = dir + "/aligned.json";
   WriteTrackFile(aligned, track, false);
   std::string text = "vanelia align: wrote " + aligned + "\n" +
@@ -319,6 +331,8 @@ std::vector<std::string> BatchArgs(const PipelineOptions& options,
   if (options.light == "auto" && !options.light_json.empty()) {
     args.push_back("--light-json=" + options.light_json);
   }
+  if (!options.environment_map.empty())  // set with --environment auto only
+    args.push_back("--environment=" + options.environment_map);
   if (options.proxies == "off") {
     args.push_back("--proxies=off");
   } else if (!options.proxies_json.empty()) {
@@ -454,17 +468,25 @@ PipelineResult RunPipeline(const PipelineOptions& options,
   BlenderJob job;
   job.blender = blender;
   job.addon = addon;
-  // The product's spot: chosen here unless --location gives it.
-  const PipelineOptions placed = WithProxies(
-      WithMotionBlur(
-          WithLight(
-              WithGrain(WithPlacement(options, track, reporter), reporter),
+  // The product's spot: chosen here unless --location gives it. The light
+  // and the environment look at one sample of the plate's frames.
+  FrameSample sample;
+  const PipelineOptions placed = WithEnvironment(
+      WithProxies(
+          WithMotionBlur(
+              WithLight(
+                  WithGrain(WithPlacement(options, track, reporter), reporter),
+                  track,
+                  reporter,
+                  &sample),
               track,
               reporter),
           track,
           reporter),
       track,
-      reporter);
+      dir.Path(),
+      reporter,
+      &sample);
   job.args = internal::BatchArgs(placed, track, dir.Path() + "/blender");
   job.log_path = dir.Path() + "/blender.log";
   job.output = options.output;

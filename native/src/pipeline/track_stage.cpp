@@ -11,6 +11,7 @@
 #include <sstream>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace vanelia {
 
@@ -190,6 +191,72 @@ std::string DescribeTrack(const std::string& output,
   text += line;
   for (const std::string& w : s.warnings) text += "  warning: " + w + "\n";
   return text;
+}
+
+std::vector<FloorView> ReadFloorViews(VideoReader* reader,
+                                      const std::vector<int64_t>& indices) {
+  std::vector<FloorView> views;
+  for (const int64_t index : indices) {
+    Frame frame;
+    try {
+      frame = reader->Read(index);
+    } catch (const InputError&) {
+      continue;  // outside the reader's start/end/every selection
+    }
+    if (frame.index != index) continue;
+    views.push_back(FloorView{index, std::move(frame.rgb)});
+  }
+  return views;
+}
+
+Alignment AlignTrackFileWithFrames(AlignmentOptions options,
+                                   const std::string& video,
+                                   TrackFile* file) {
+  const bool own_source = video.empty();
+  const std::string clip = own_source ? file->source.path : video;
+  const std::string sha256 = file->source.sha256;
+  const int width = file->width;
+  const int height = file->height;
+  std::string refused;  // why the clip could not be read, when it could not
+  options.read_floor_views = [&](const std::vector<int64_t>& indices) {
+    std::vector<FloorView> views;
+    std::error_code error;
+    if (clip.empty() || (clip.find('%') == std::string::npos &&
+                         !std::filesystem::exists(clip, error))) {
+      refused = (own_source ? "the track's source '" : "the video '") + clip +
+                "' is not there";
+      return views;
+    }
+    try {
+      if (own_source &&
+          (sha256.empty() || SourceContentSha256(clip) != sha256)) {
+        refused = "the track's source '" + clip +
+                  "' no longer has the content hash the track records";
+        return views;
+      }
+      const std::unique_ptr<VideoReader> reader = VideoReader::Open(clip);
+      if (reader->OutputWidth() != width || reader->OutputHeight() != height) {
+        refused = "'" + clip + "' is " + std::to_string(reader->OutputWidth()) +
+                  "x" + std::to_string(reader->OutputHeight()) +
+                  ", the track " + std::to_string(width) + "x" +
+                  std::to_string(height);
+        return views;
+      }
+      views = ReadFloorViews(reader.get(), indices);
+    } catch (const InputError& e) {  // DecodeError included
+      refused = "'" + clip + "' cannot be read (" + e.what() + ")";
+      views.clear();
+    }
+    return views;
+  };
+  Alignment alignment = AlignTrackFile(options, file);
+  if (!refused.empty()) {
+    const std::string warning =
+        "ground plane: no frames for the floor's height sweep: " + refused;
+    alignment.warnings.push_back(warning);
+    file->summary.warnings.push_back(warning);
+  }
+  return alignment;
 }
 
 std::string DescribeAlignment(const Alignment& alignment,

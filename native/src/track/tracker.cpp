@@ -1,20 +1,18 @@
 #include "vanelia/track/tracker.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <sstream>
 
 namespace vanelia {
 
 void TrackerOptions::Check() const {
   if (focal_px.has_value() && !(std::isfinite(*focal_px) && *focal_px > 0.0)) {
-    std::ostringstream msg;
-    msg << "TrackerOptions::focal_px = " << *focal_px
-        << "; must be a finite number > 0";
-    throw InputError(msg.str());
+    internal::ThrowBadOption(
+        "TrackerOptions", "focal_px", *focal_px, "must be a finite number > 0");
   }
   if (per_frame_focal && focal_px.has_value()) {
     throw InputError(

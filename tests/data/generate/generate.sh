@@ -27,6 +27,7 @@
 # fastpan025 tests/data/clips/fastpan025 the same pan with a 0.25-frame shutter
 # plainfloor tests/data/clips/plainfloor 1 s 480x270 arc: textured boxes on an untextured floor (issue 17)
 # occluder tests/data/clips/occluder     1 s 320x180 orbit: a box passes in front of the product spot, truth/ masks WITH the product
+# exposure tests/data/clips/exposure     0.5 s 320x180 arc, gain 1.6, white balance (1.15, 1, 0.8), truth WITH a grey-topped puck
 # (the hard clips: 24 frames, 6 spp, crf 23; add --frames 48 --samples 8 --crf 21 by hand
 #  for the 2 s versions, e.g. into $TMPDIR/vanelia-clips)
 #
@@ -54,5 +55,6 @@ case "$fixture" in
   light-overcast) clip --preset light --overcast --frames 24 --samples 8 --crf 20 --out "${2:-tests/data/clips/$fixture}" ;;
   plainfloor) clip --preset plainfloor --frames 24 --samples 8 --crf 23 --out "${2:-tests/data/clips/plainfloor}" ;;
   occluder) clip --preset occluder --frames 24 --samples 6 --crf 23 --out "${2:-tests/data/clips/occluder}" ;;
+  exposure) clip --preset exposure --sun 30 40 --gain 1.6 --wb 1.15 1.0 0.8 --frames 12 --samples 8 --crf 20 --out "${2:-tests/data/clips/exposure}" ;;
   *) echo "generate.sh: unknown fixture '$fixture'; must be one of sample product portrait vfr tripod lowtex distort blur walker zoom handheld tele crane truck push light-east light-north light-low light-overcast occluder plainfloor fastpan fastpan025" >&2; exit 2 ;;
 esac

@@ -38,6 +38,11 @@ Writes OUT/video.mp4 and OUT/gt.json (format `vanelia-gt-track/1`, the format of
 - slider:   the occluder clip's camera arc with one moving box (`Slider`) sliding sideways
             between camera and product spot instead of the two static boxes (issue 20's depth
             holdout); renders the same truth masks (R only).
+- exposure: the light preset's arc at 320x180 over the plainfloor scene (a neutral concrete
+            floor, albedo 0.51) for exposure / white balance (give --gain and --wb); also
+            exports OUT/product.glb (a puck with a grey top) and renders the truth WITH it on
+            three frames (tests/data/generate/exposure_scene.py: OUT/truth/, gt.json
+            `exposure_truth`, `floor_albedo`).
 - push:     a straight 2 m push in (dolly forward) at 1.5 m height, no rotation, 28 mm.
 - truck:    a straight 2 m move to the right at 1.5 m height, no rotation, 28 mm.
 `--depth-sidecar N` (any preset) also writes OUT/depth/, the gt-derived depth sidecar of a
@@ -71,6 +76,7 @@ import mathutils
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clip_encode  # noqa: E402
 import depth_sidecar  # noqa: E402
+import exposure_scene  # noqa: E402
 import occluder_scene  # noqa: E402
 import scene_build  # noqa: E402
 
@@ -130,6 +136,9 @@ PRESETS = {
         motion="spot_arc",
         noise="frame",
         slider=True,
+    ),
+    "exposure": dict(
+        size=(320, 180), focal_mm=28.0, texture="plainfloor", motion="arc", noise="frame"
     ),
     "tele": dict(
         size=(640, 360),
@@ -625,6 +634,15 @@ def main():
         gt["product_truth"] = occluder_scene.render_truth(
             frames, png_dir, out_dir, preset.get("noise") == "frame"
         )
+    if args.preset == "exposure":
+        n = len(frames)
+        gt["exposure_truth"] = exposure_scene.render_truth(
+            frames, png_dir, out_dir, sorted({0, n // 2, n - 1}), True
+        )
+        gt["floor_albedo"] = {
+            "rgb": [exposure_scene.FLOOR_ALBEDO] * 3,
+            "note": "the plain concrete floor's diffuse albedo (0.5 and 0.52 grey mixed)",
+        }
     if args.depth_sidecar:
         gt["depth_sidecar"] = depth_sidecar.render_depth(frames, out_dir, args.depth_sidecar)
     gt["light"] = light_record

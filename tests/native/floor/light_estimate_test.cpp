@@ -197,6 +197,37 @@ TEST(LightEstimate, RecoversSunFromTheEast) {
       e.direction.isApprox(SunTravelDirection(e.azimuth_deg, e.elevation_deg)));
 }
 
+// The light in the plate's units (issue 21, exposure): the floor's colours
+// over its albedo give the sky's radiance (ambient / pi) and the sun's share
+// (sun sin(el) / pi), and a camera gain (every radiance times 1.5) scales
+// them by the gain.
+TEST(LightEstimate, PlateLightCarriesTheGain) {
+  LitScene scene = TwoBoxes();
+  LightEstimateOptions options;
+  options.floor_albedo = 0.45;  // Render's mean floor albedo
+  const Footage f = Shoot(scene);
+  const LightEstimate e = EstimateLight(f.track, f.points, f.frames, options);
+  ASSERT_TRUE(e.supported) << e.reason;
+  EXPECT_EQ(e.floor_albedo, 0.45);
+  const double sky = scene.ambient / M_PI;
+  const double sun = scene.sun * std::sin(40.0 * M_PI / 180.0) / M_PI;
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_NEAR(e.sky_rgb[c], sky, 0.15 * sky) << DescribeLight(e);
+    EXPECT_NEAR(e.sun_rgb[c], sun, 0.15 * sun) << DescribeLight(e);
+  }
+  EXPECT_THAT(DescribeLight(e), ::testing::HasSubstr("plate light: sun ("));
+  scene.sun *= 1.5;
+  scene.ambient *= 1.5;
+  const Footage brighter = Shoot(scene);
+  const LightEstimate g =
+      EstimateLight(brighter.track, brighter.points, brighter.frames, options);
+  ASSERT_TRUE(g.supported) << g.reason;
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_NEAR(g.sky_rgb[c] / e.sky_rgb[c], 1.5, 0.075) << DescribeLight(g);
+    EXPECT_NEAR(g.sun_rgb[c] / e.sun_rgb[c], 1.5, 0.075) << DescribeLight(g);
+  }
+}
+
 TEST(LightEstimate, RecoversHighSunFromBehindTheObjects) {
   LitScene scene = TwoBoxes();
   scene.azimuth_deg = 120.0;
@@ -221,6 +252,11 @@ TEST(LightEstimate, AmbientOnlyIsUnsupported) {
   EXPECT_DOUBLE_EQ(e.elevation_deg, 90.0);
   EXPECT_EQ(e.confidence, 0.0);
   EXPECT_THAT(DescribeLight(e), ::testing::HasSubstr("unsupported"));
+  // No shadow to split it: the floor's light is all the sky's.
+  EXPECT_EQ(e.sun_rgb, Eigen::Vector3d::Zero());
+  if (e.floor_albedo > 0) {
+    EXPECT_TRUE(e.sky_rgb.isApprox(e.lit_floor_rgb / e.floor_albedo));
+  }
 }
 
 TEST(LightEstimate, NoObjectIsUnsupported) {
@@ -252,6 +288,11 @@ TEST(LightEstimate, Badarg) {
   EXPECT_THAT([&] { bad.Check(); },
               ::testing::ThrowsMessage<InputError>(
                   ::testing::HasSubstr("max_elevation_deg")));
+  bad = LightEstimateOptions();
+  bad.floor_albedo = 0.0;
+  EXPECT_THAT([&] { bad.Check(); },
+              ::testing::ThrowsMessage<InputError>(
+                  ::testing::HasSubstr("floor_albedo")));
   EXPECT_THAT(
       [&] {
         EstimateLight(

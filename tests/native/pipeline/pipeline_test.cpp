@@ -89,6 +89,7 @@ TEST(RunPipeline, HandsBatchItsArgumentsAndForwardsItsEvents) {
   options.light = "fixed";  // no estimate line among the events
   options.sun_deg = {-45.0, 30.0};
   options.motion_blur = "0.25";  // a given shutter: no estimate, no event
+  options.environment = "off";   // the uniform world: no map, no event
   // A given grain is passed on as it is (no measure, no event).
   options.grain_sigma = std::array<double, 3>{1.5, 2.0, 2.25};
   Recorder recorder;

@@ -18,12 +18,14 @@
 // warnings) and the caller keeps the raw world: never a flipped world.
 #pragma once
 
+#include "vanelia/floor/floor_sweep.hpp"
 #include "vanelia/floor/ground_plane.hpp"
 #include "vanelia/geometry/plane.hpp"
 #include "vanelia/geometry/sim3d.hpp"
 #include "vanelia/trackfile/camera_track.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +53,13 @@ struct AlignmentOptions {
   // heights away; farther (or behind) the origin goes below the camera.
   double max_anchor_distance = 12.0;
   GroundPlaneOptions ground;
+  // Decodes the clip's frames of these TrackedFrame indices (those it can)
+  // for a plain floor: when the detected floor's normal came from the
+  // cameras' up, its height is swept from the frames FloorSweepFrames picks
+  // (SweepFloorHeight). Unset: no sweep; called only when needed.
+  std::function<std::vector<FloorView>(const std::vector<int64_t>&)>
+      read_floor_views;
+  FloorSweepOptions floor_sweep;
 
   // Throws InputError naming the first field that breaks its rule.
   void Check() const;

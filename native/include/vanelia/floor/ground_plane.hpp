@@ -79,6 +79,10 @@ struct GroundPlaneEstimate {
   double inlier_rmse = 0.0;  // world units
   double confidence = 0.0;   // 0..1
   double threshold = 0.0;    // the inlier threshold used, world units
+  // The points' best plane was too far off the cameras' up (a plain floor):
+  // the normal is the cameras' up and the height only a guess from the
+  // points (ComputeAlignment refines it from the footage when it can).
+  bool normal_from_cameras = false;
 };
 
 // World "up" seen from the cameras, assuming they do not roll: the

@@ -83,6 +83,11 @@ struct LightEstimateOptions {
   // lit floor.
   double min_correlation = 0.12;
   double max_ambient_fraction = 0.8;
+  // The floor's diffuse albedo (0 < a <= 1; assumed neutral): the plate's
+  // floor colours divided by it are the light in the plate's own units
+  // (LightEstimate::sun_rgb, sky_rgb), which carries the camera's exposure,
+  // gain and white balance. 0.35: a mid-grey floor.
+  double floor_albedo = 0.35;
 
   // Throws InputError naming the first field that breaks its rule.
   void Check() const;
@@ -113,6 +118,19 @@ struct LightEstimate {
   Eigen::Vector3d shadow_floor_rgb = Eigen::Vector3d::Zero();
   Eigen::Vector3d lit_floor_rgb = Eigen::Vector3d::Zero();
   Eigen::Vector3d ambient_rgb = Eigen::Vector3d::Ones();
+  // The light in the plate's units (its linear light as the composite sees
+  // it: sRGB-decoded display values), so that a white diffuse floor lit by
+  // them would look as the plate's floor over floor_albedo: sky_rgb is the
+  // radiance of a uniform sky giving the shadowed floor's colour
+  // (shadow_floor_rgb / floor_albedo), sun_rgb the sun's share of the lit
+  // floor ((lit - shadow) / floor_albedo; a Blender sun of strength S and
+  // colour c adds S c sin(elevation) / pi). Exposure, gain and white
+  // balance are in them. Zero when the floor was not measured; when
+  // unsupported, sky_rgb is the lit floor's and sun_rgb zero.
+  Eigen::Vector3d sun_rgb = Eigen::Vector3d::Zero();
+  Eigen::Vector3d sky_rgb = Eigen::Vector3d::Zero();
+  // The options' floor_albedo (0: the floor was not measured).
+  double floor_albedo = 0.0;
   int64_t objects = 0;       // shadow casters found
   int64_t frames_used = 0;   // frames sampled
   int64_t floor_cells = 0;   // observed floor cells searched
@@ -136,7 +154,9 @@ Eigen::Vector3d SunTravelDirection(double azimuth_deg, double elevation_deg);
 
 // One line: "sun from azimuth A deg, elevation E deg (confidence C),
 // ambient F of the floor light, ambient colour (r, g, b); N objects,
-// S/M floor cells in shadow" or "unsupported: REASON; soft top-down light".
+// S/M floor cells in shadow" or "unsupported: REASON; soft top-down light",
+// then "; plate light: sun (r, g, b), sky (r, g, b) at floor albedo A"
+// when the floor was measured.
 std::string DescribeLight(const LightEstimate& estimate);
 
 }  // namespace vanelia

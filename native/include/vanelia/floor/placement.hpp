@@ -41,6 +41,8 @@
 
 #include <Eigen/Core>
 
+#include <nlohmann/json.hpp>
+
 namespace vanelia {
 
 // Which side of the product is its front.
@@ -178,5 +180,18 @@ double HeadingTowardsCameras(const CameraTrack& track,
 // "spot (x, y, 0) m, heading H deg, scale S; fully in frame F/N, partly P,
 //  out O; height px min/median/max (M % of the frame)[; reason]".
 std::string DescribePlacement(const Placement& placement);
+
+// The report as the binding's and `vanelia call`'s place_product return it:
+// {"frames", "fully_visible", "partly_visible", "out_of_frame",
+// "fully_visible_fraction", "height_px_min", "height_px_median",
+// "height_px_max", "median_height_fraction", "obstacle_points",
+// "obstacle_clusters", "candidates", "good_candidates", "reason"}.
+nlohmann::ordered_json PlacementReportToJson(const PlacementReport& report);
+
+// place_product's result: {"location": [x, y, z] m, "heading_deg", "scale",
+// "automatic" (the spot was chosen, not given), "report"
+// (PlacementReportToJson), "summary" (DescribePlacement)}.
+nlohmann::ordered_json PlacementToJson(const Placement& placement,
+                                       bool automatic);
 
 }  // namespace vanelia

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "vanelia/floor/light_estimate.hpp"
+#include "vanelia/pipeline/frame_sample.hpp"
 #include "vanelia/pipeline/pipeline.hpp"
 #include "vanelia/pipeline/run_events.hpp"
 
@@ -25,18 +26,21 @@ struct LightStageOptions {
 };
 
 // Decodes estimate.max_frames frames of `video` spread over the track's
-// frames and estimates the light. The track file must be in Blender's world
-// (floor z = 0). Throws InputError (a track not in Blender's world, or
+// frames (through `sample` when given, which keeps them for the next stage
+// of the run) and estimates the light. The track file must be in Blender's
+// world (floor z = 0). Throws InputError (a track not in Blender's world, or
 // unreadable) and DecodeError; an unsupported estimate is a value.
 LightEstimate EstimateTrackLight(const std::string& video,
                                  const std::string& track_path,
-                                 const LightStageOptions& options);
+                                 const LightStageOptions& options,
+                                 FrameSample* sample = nullptr);
 
 // The estimate as JSON: {"format": "vanelia-light/1", "supported", "reason",
 // "azimuth_deg", "elevation_deg", "direction", "confidence",
 // "ambient_fraction", "key_to_ambient", "ambient_rgb", "lit_floor_rgb",
-// "shadow_floor_rgb", "objects", "frames_used", "floor_cells",
-// "shadow_cells", "summary"}; colours are linear RGB.
+// "shadow_floor_rgb", "sun_rgb", "sky_rgb", "floor_albedo", "objects",
+// "frames_used", "floor_cells", "shadow_cells", "summary"}; colours are
+// linear RGB.
 nlohmann::ordered_json LightEstimateToJson(const LightEstimate& estimate);
 
 // The options Blender gets: with light "auto" (and no estimate yet) the
@@ -46,6 +50,7 @@ nlohmann::ordered_json LightEstimateToJson(const LightEstimate& estimate);
 // (batch.py then uses sun_deg) and says so.
 PipelineOptions WithLight(const PipelineOptions& options,
                           const std::string& track_path,
-                          RunReporter* reporter);
+                          RunReporter* reporter,
+                          FrameSample* sample = nullptr);
 
 }  // namespace vanelia

@@ -98,6 +98,11 @@ struct PipelineOptions {
   // The estimate (vanelia-light/1 JSON) handed to Blender; set by WithLight
   // when light is "auto".
   std::string light_json;
+  // The floor's albedo the "auto" light assumes (0 < a <= 1): the plate's
+  // floor colour over it sets the product's light level and colour, so the
+  // product takes the plate's exposure and white balance
+  // (LightEstimateOptions::floor_albedo).
+  double floor_albedo = 0.35;  // LightEstimateOptions::floor_albedo's default
   // Proxy geometry (issue 20): "auto" builds shadow-catcher / holdout boxes
   // of the real objects from the aligned track's points
   // (pipeline/proxy_stage.hpp), so the product hides behind them and casts
@@ -115,6 +120,17 @@ struct PipelineOptions {
   std::string motion_blur = "auto";
   // The shutter handed to Blender, frames; set by WithMotionBlur.
   std::optional<double> shutter_frames;
+  // The environment (issue 21): "auto" makes an equirectangular world
+  // texture from the plate's frames around the product's spot
+  // (pipeline/environment_stage.hpp) that lights the product and shows in
+  // its reflections (the camera still sees the plate); "off" keeps the
+  // uniform world. On by default: it uses the 24 frames spread over the
+  // clip that the light stage decodes (pipeline/frame_sample.hpp), so it
+  // adds the map itself, about 0.05 s (native/bench/environment_bench.cpp);
+  // with --light fixed it decodes them alone, about one decoding pass.
+  std::string environment = "auto";
+  // The map (.hdr) handed to Blender; set by WithEnvironment.
+  std::string environment_map;
 
   // Throws InputError naming the field, its value and the rule: files that
   // do not exist, an output that exists without `overwrite` (or that is one

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -97,6 +98,25 @@ nlohmann::json ClassicalCacheOptions(int64_t start,
 std::string DescribeTrack(const std::string& output,
                           const TrackFile& file,
                           double seconds);
+
+// A plain floor's height sweep (AlignmentOptions::read_floor_views, issue
+// 17) reads the tracked frames again: the asked TrackedFrame indices that
+// `reader` yields with that index, at its output size.
+std::vector<FloorView> ReadFloorViews(VideoReader* reader,
+                                      const std::vector<int64_t>& indices);
+
+// AlignTrackFile with the frames of the clip for that sweep: every front end
+// (`vanelia track`, `run`, the farm's track step, `vanelia align`, the
+// Python module's align_track_file and so the add-on) aligns through it, so
+// a floor is the same whoever asks. `video` is the clip the track was made
+// from; "" = the track's own source (TrackSource::path), used only when it
+// is still there with the recorded content hash. The clip is opened (and
+// that hash checked) only when the sweep asks for frames; frames of another
+// size than the track's are not used. A clip that cannot be used is named
+// in a warning and the points' floor is kept.
+Alignment AlignTrackFileWithFrames(AlignmentOptions options,
+                                   const std::string& video,
+                                   TrackFile* file);
 
 // One line per fact of an alignment (floor, scale, warnings).
 std::string DescribeAlignment(const Alignment& alignment,

@@ -8,6 +8,7 @@
 #include "vanelia/model/dust3r/global_alignment.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -150,8 +151,8 @@ class EdgeLoss : public torch::autograd::Function<EdgeLoss> {
 
 void GlobalAlignmentOptions::Check() const {
   auto fail = [](const std::string& field, double v, const std::string& r) {
-    throw InputError("GlobalAlignmentOptions::" + field + " = " +
-                     std::to_string(v) + "; " + r);
+    internal::ThrowBadOption(
+        "GlobalAlignmentOptions", field, std::to_string(v), r);
   };
   if (iterations < 0) fail("iterations", iterations, "must be >= 0");
   if (!(lr > 0)) fail("lr", lr, "must be > 0");

@@ -5,6 +5,7 @@
 #include "vanelia/model/dust3r/global_alignment_windows.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 #include "vanelia/geometry/umeyama.hpp"
 
 #include <algorithm>
@@ -134,8 +135,7 @@ void WindowedAlignmentOptions::Check() const {
   auto fail = [](const std::string& field,
                  const std::string& value,
                  const std::string& rule) {
-    throw InputError("WindowedAlignmentOptions::" + field + " = " + value +
-                     "; " + rule);
+    internal::ThrowBadOption("WindowedAlignmentOptions", field, value, rule);
   };
   if (window < 0) fail("window", std::to_string(window), "must be >= 0");
   if (window > 0 && (overlap < 1 || overlap >= window)) {

@@ -4,6 +4,7 @@
 
 #include "vanelia/core/check.hpp"
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -21,9 +22,8 @@ namespace vanelia::model {
 void Must3rVideoOptions::Check() const {
   auto at_least = [](const char* name, int v, int lo) {
     if (v < lo) {
-      throw InputError(std::string("Must3rVideoOptions::") + name + " = " +
-                       std::to_string(v) +
-                       "; must be >= " + std::to_string(lo));
+      internal::ThrowBadOption(
+          "Must3rVideoOptions", name, v, "must be >= " + std::to_string(lo));
     }
   };
   at_least("init_num_images", init_num_images, 1);

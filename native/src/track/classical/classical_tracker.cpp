@@ -1,6 +1,7 @@
 #include "vanelia/track/classical/classical_tracker.hpp"
 
 #include "vanelia/core/error.hpp"
+#include "vanelia/core/option_check.hpp"
 #include "vanelia/trackfile/track_file.hpp"
 
 #include <algorithm>
@@ -19,10 +20,7 @@ namespace {
 
 template <typename T>
 void Require(bool ok, const char* field, T value, const char* rule) {
-  if (ok) return;
-  std::ostringstream msg;
-  msg << "ClassicalTrackerOptions::" << field << " = " << value << "; " << rule;
-  throw InputError(msg.str());
+  internal::RequireOption(ok, "ClassicalTrackerOptions", field, value, rule);
 }
 
 // The smallest frame side and the most elongated frame the tracker takes.

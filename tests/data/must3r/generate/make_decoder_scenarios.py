@@ -26,18 +26,15 @@ Usage (from the repository root):
 """
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 import types
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.dirname(HERE)
-CHECKPOINT = os.path.join(DATA, "checkpoints", "tiny_kv.pth")
-IMAGES = os.path.join(DATA, "video_orbit", "images.npy")
+import fixture_io
+from fixture_io import CHECKPOINT, DATA, IMAGES
+
 OUT = os.path.join(DATA, "tiny_kv_calls")
 
 # folder -> (given memory: [(frames, render)], calls: [(prefix, frames, render)])
@@ -65,15 +62,6 @@ def import_upstream(root):
         load_model=load_model,
         get_pointmaps_activation=get_pointmaps_activation,
     )
-
-
-def scalars(mem):
-    return {
-        "mem_nimgs": int(mem[2]),
-        "mem_protected_imgs": int(mem[3]),
-        "mem_protected_tokens": int(mem[4]),
-        "Nmem": int(mem[1].shape[1]),
-    }
 
 
 def run_call(up, model, act, images, frames, mem, render):
@@ -138,7 +126,7 @@ def make(up, name, given, calls):
         files["mem_in_labels"] = mem[1].numpy().astype(np.int64)
         for k, layer in enumerate(mem[0]):
             files[f"mem_in_layer{k}"] = layer.numpy()
-    given_scalars = scalars(mem) if mem is not None else None
+    given_scalars = fixture_io.memory_scalars(mem) if mem is not None else None
     for i, (prefix, frames, render) in enumerate(calls):
         out, mem_after = run_call(up, model, act, images, frames, mem, render)
         for key, arr in out.items():
@@ -157,14 +145,12 @@ def make(up, name, given, calls):
                 % ("None" if mem is None else "mem", render)
             ),
             "frames_of_video_orbit": frames,
-            "memory_scalars": scalars(mem_after),
+            "memory_scalars": fixture_io.memory_scalars(mem_after),
         }
         if i == 0 and given:
             call["memory_in_scalars"] = given_scalars
         manifest_calls.append(call)
         mem = mem_after
-    with open(CHECKPOINT, "rb") as f:
-        sha = hashlib.sha256(f.read()).hexdigest()
     manifest = {
         "scenario": "tiny_kv_calls/" + name,
         "config": "tiny_kv",
@@ -177,7 +163,7 @@ def make(up, name, given, calls):
             )
         ),
         "checkpoint": "../../checkpoints/tiny_kv.pth",
-        "checkpoint_sha256": sha,
+        "checkpoint_sha256": fixture_io.sha256(CHECKPOINT),
         "decoder_args_after_convert_decoder_args": None,
         "inputs": {"images": "../../video_orbit/images.npy (frames listed per call)"},
         "provenance": {
@@ -188,15 +174,7 @@ def make(up, name, given, calls):
             "device": "cpu",
         },
         "calls": manifest_calls,
-        "files": {
-            key
-            + ".npy": {
-                "shape": list(arr.shape),
-                "dtype": str(arr.dtype),
-                "meaning": describe(key),
-            }
-            for key, arr in sorted(files.items())
-        },
+        "files": fixture_io.file_entries(files, describe),
     }
     return files, manifest
 
@@ -216,20 +194,10 @@ def main():
         files, manifest = make(up, name, given, calls)
         manifest["decoder_args_after_convert_decoder_args"] = converted
         folder = os.path.join(OUT, name)
-        if args.verify:
-            for key, arr in files.items():
-                ref = np.load(os.path.join(folder, key + ".npy"))
-                if ref.shape != arr.shape or not np.array_equal(ref, arr):
-                    print(name, key, "DIFFERS")
-                    status = 1
-            continue
-        os.makedirs(folder, exist_ok=True)
-        for key, arr in files.items():
-            np.save(os.path.join(folder, key + ".npy"), arr)
-        with open(os.path.join(folder, "manifest.json"), "w") as f:
-            json.dump(manifest, f, indent=1)
-            f.write("\n")
-        print("wrote", folder, [c["memory_scalars"] for c in manifest["calls"]])
+        if fixture_io.save_or_verify(folder, files, manifest, args.verify, name):
+            status = 1
+        if not args.verify:
+            print("wrote", folder, [c["memory_scalars"] for c in manifest["calls"]])
     return status
 
 

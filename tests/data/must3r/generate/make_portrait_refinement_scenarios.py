@@ -37,21 +37,15 @@ Usage (from the repository root):
 """
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import make_video_scenarios as mvs  # noqa: E402
-
-DATA = mvs.DATA
-CHECKPOINT = mvs.CHECKPOINT
-FRAMES = mvs.FRAMES
+import fixture_io
+import make_video_scenarios as mvs
+from fixture_io import CHECKPOINT, DATA, FRAMES
 
 PORTRAIT = dict(
     folder=os.path.join(DATA, "tiny_kv_calls", "portrait"),
@@ -77,11 +71,6 @@ REFINE = dict(
 )
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def focal_unclipped(pts3d_local):
     """dust3r's weiszfeld focal with min_focal=-inf, per map of (k,H,W,3)."""
     import torch
@@ -94,15 +83,6 @@ def focal_unclipped(pts3d_local):
         local.reshape(-1, h, w, 3), pp, focal_mode="weiszfeld", min_focal=-float("inf")
     )
     return f.reshape(-1).numpy().astype(np.float32)
-
-
-def mem_scalars(mem):
-    return {
-        "mem_nimgs": int(mem[2]),
-        "mem_protected_imgs": int(mem[3]),
-        "mem_protected_tokens": int(mem[4]),
-        "Nmem": int(mem[1].shape[1]),
-    }
 
 
 # ------------------------------------------------------------- portrait
@@ -172,7 +152,7 @@ def make_portrait(up):
                     "transpose": True,
                     "image_size": p["image_size"],
                 },
-                "memory_scalars": mem_scalars(mem),
+                "memory_scalars": fixture_io.memory_scalars(mem),
             }
         )
     meaning = {
@@ -208,7 +188,7 @@ def make_portrait(up):
             "storage (encoder_input_images) with the portrait true_shape" % p["image_size"]
         ),
         "checkpoint": "../../checkpoints/tiny_kv.pth",
-        "checkpoint_sha256": sha256(CHECKPOINT),
+        "checkpoint_sha256": fixture_io.sha256(CHECKPOINT),
         "decoder_args_after_convert_decoder_args": convert_decoder_args(ckpt["args"].decoder),
         "inputs": {
             "frames_u8": "../../video_orbit/frames_u8.npy (each call's source.frames, "
@@ -223,11 +203,7 @@ def make_portrait(up):
             "resize_antialias": "torchvision Resize default switched to antialias=True",
         },
         "calls": calls,
-        "files": {
-            key
-            + ".npy": {"shape": list(arr.shape), "dtype": str(arr.dtype), "meaning": describe(key)}
-            for key, arr in sorted(files.items())
-        },
+        "files": fixture_io.file_entries(files, describe),
     }
     return files, manifest
 
@@ -246,30 +222,11 @@ def make_refine(up):
         demo_calls = []
         mvs.trace_decoder(model[1], demo_calls)
         rec_demo = mvs.Recorder(up, p)
-        with torch.no_grad():
-            scene = up.demo.must3r_inference_video(
-                model,
-                "cpu",
-                p["image_size_dict"],
-                False,
-                filelist,
-                p["max_bs"],
-                init_num_images=p["init_num_images"],
-                batch_num_views=p["batch_num_views"],
-                viser_server=None,
-                num_refinements_iterations=p["num_refinements_iterations"],
-                local_context_size=p["local_context_size"],
-                is_keyframe_function=rec_demo.is_keyframe,
-                scene_state=rec_demo.scene_state(),
-                scene_state_update_function=rec_demo.update_state,
-                verbose=False,
-            )
+        scene = mvs.run_demo_loop(up, model, p["image_size_dict"], filelist, p, rec_demo)
     imgs = [v["img"] for v in views]
     true_shape = [torch.from_numpy(v["true_shape"]).reshape(2) for v in views]
     n = len(imgs)
-    mem_batches = [min(p["init_num_images"], n)]
-    while sum(mem_batches) != n:
-        mem_batches.append(min(p["batch_num_views"], n - sum(mem_batches)))
+    mem_batches = fixture_io.memory_batches(n, p["init_num_images"], p["batch_num_views"])
 
     def direct(refinements):
         """The loop called directly; records every post-process result."""
@@ -285,24 +242,9 @@ def make_refine(up):
             return r
 
         rec = mvs.Recorder(up, p)
-        with torch.no_grad():
-            mem, x_out = up.engine.inference_video_multi_ar(
-                m[0],
-                m[1],
-                imgs,
-                true_shape,
-                mem_batches,
-                max_bs=None if p["max_bs"] == 0 else p["max_bs"],
-                device="cpu",
-                preserve_gpu_mem=True,
-                post_process_function=post,
-                num_refinements_iterations=refinements,
-                local_context_size=p["local_context_size"],
-                return_mem=True,
-                is_keyframe_function=rec.is_keyframe,
-                scene_state=rec.scene_state(),
-                scene_state_update_function=rec.update_state,
-            )
+        mem, x_out = mvs.run_direct_loop(
+            up, m, imgs, true_shape, mem_batches, p, rec, post, refinements
+        )
         return mem, x_out, seen, calls, rec
 
     mem, x_out, seen, calls, rec = direct(p["num_refinements_iterations"])
@@ -329,13 +271,7 @@ def make_refine(up):
         out[f"mem_layer{k}"] = layer.numpy()
     out["mem_labels"] = mem[1].numpy().astype(np.int64)
     out["mem_batches"] = np.int64(mem_batches)
-    starts = np.cumsum([0] + mem_batches)
-    rows = []
-    for k, (before, after, count) in enumerate(calls):
-        b = k % len(mem_batches)
-        nxt = calls[k + 1][0] if k + 1 < len(calls) else int(mem[1].shape[1])
-        rows.append([k // len(mem_batches), b, int(starts[b]), count, before, after, nxt])
-    out["nmem_trace"] = np.int64(rows)
+    out["nmem_trace"] = fixture_io.nmem_trace(calls, mem_batches, mem)
     first = set(range(mem_batches[0]))
     out["keyframes"] = np.int64(sorted(first | {i for i, d, _ in rec.calls if d}))
 
@@ -385,19 +321,18 @@ def make_refine(up):
         ),
         "keyframes": "sorted ids of the keyframes (first batch + id % 3 == 0)",
     }
-    files = {}
-    for key, arr in sorted(out.items()):
+
+    def describe(key):
         if key.startswith("mem_layer"):
-            desc = "final memory of decoder layer %s, (1,Nmem,memD) float32" % key[9:]
-        elif key.startswith("pass0_"):
-            desc = "first pass (pass 0): " + meaning[key[6:]].replace("final ", "")
-        elif key.startswith("render_"):
-            desc = "render pass of parameters.render.frames on the final memory: " + meaning[
+            return "final memory of decoder layer %s, (1,Nmem,memD) float32" % key[9:]
+        if key.startswith("pass0_"):
+            return "first pass (pass 0): " + meaning[key[6:]].replace("final ", "")
+        if key.startswith("render_"):
+            return "render pass of parameters.render.frames on the final memory: " + meaning[
                 key[7:]
             ].replace("final ", "").replace("(n,", "(len(render.frames),")
-        else:
-            desc = meaning[key]
-        files[key + ".npy"] = {"shape": list(arr.shape), "dtype": str(arr.dtype), "meaning": desc}
+        return meaning[key]
+
     manifest = {
         "scenario": "video_refine",
         "config": "tiny_kv",
@@ -408,7 +343,7 @@ def make_refine(up):
             % (n, p["image_size"], p["num_refinements_iterations"])
         ),
         "checkpoint": "../checkpoints/tiny_kv.pth",
-        "checkpoint_sha256": sha256(CHECKPOINT),
+        "checkpoint_sha256": fixture_io.sha256(CHECKPOINT),
         "inputs": {
             "frames_u8": "../video_orbit/frames_u8.npy",
             "frame_indices": "../video_orbit/frame_indices.npy",
@@ -466,7 +401,7 @@ def make_refine(up):
             "decoder_calls_nmem_before_after_nimages": calls,
             "Nmem_final": int(out["mem_labels"].shape[1]),
         },
-        "files": files,
+        "files": fixture_io.file_entries(out, describe),
     }
     return out, manifest
 
@@ -482,20 +417,10 @@ def main():
         (PORTRAIT["folder"], make_portrait(up)),
         (REFINE["folder"], make_refine(up)),
     ):
-        if args.verify:
-            for key, arr in files.items():
-                ref = np.load(os.path.join(folder, key + ".npy"))
-                if ref.shape != arr.shape or not np.array_equal(ref, arr):
-                    print(folder, key, "DIFFERS")
-                    status = 1
-            continue
-        os.makedirs(folder, exist_ok=True)
-        for key, arr in files.items():
-            np.save(os.path.join(folder, key + ".npy"), arr)
-        with open(os.path.join(folder, "manifest.json"), "w") as f:
-            json.dump(manifest, f, indent=1)
-            f.write("\n")
-        print("wrote", folder, manifest.get("facts", {}).get("keyframes", ""))
+        if fixture_io.save_or_verify(folder, files, manifest, args.verify, folder):
+            status = 1
+        if not args.verify:
+            print("wrote", folder, manifest.get("facts", {}).get("keyframes", ""))
     return status
 
 

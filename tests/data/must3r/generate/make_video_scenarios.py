@@ -25,7 +25,6 @@ Usage (from the repository root):
 import argparse
 import functools
 import inspect
-import json
 import os
 import sys
 import tempfile
@@ -33,10 +32,9 @@ import types
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.dirname(HERE)
-CHECKPOINT = os.path.join(DATA, "checkpoints", "tiny_kv.pth")
-FRAMES = os.path.join(DATA, "video_orbit", "frames_u8.npy")
+import fixture_io
+from fixture_io import CHECKPOINT, DATA, FRAMES
+
 IMAGE_SIZE = "{3/2: [96, 64]}"  # as the manifest records it
 IMAGE_SIZE_DICT = {3 / 2: [96, 64]}  # what load_images is given
 
@@ -207,6 +205,50 @@ def trace_decoder(decoder, trace):
     decoder.forward = forward
 
 
+def run_demo_loop(up, model, image_size, filelist, p, rec):
+    """Upstream's demo video loop (must3r_inference_video) on the PNGs of filelist."""
+    with up.torch.no_grad():
+        return up.demo.must3r_inference_video(
+            model,
+            "cpu",
+            image_size,
+            False,
+            filelist,
+            p["max_bs"],
+            init_num_images=p["init_num_images"],
+            batch_num_views=p["batch_num_views"],
+            viser_server=None,
+            num_refinements_iterations=p["num_refinements_iterations"],
+            local_context_size=p["local_context_size"],
+            is_keyframe_function=rec.is_keyframe,
+            scene_state=rec.scene_state(),
+            scene_state_update_function=rec.update_state,
+            verbose=False,
+        )
+
+
+def run_direct_loop(up, model, imgs, true_shape, mem_batches, p, rec, post, refinements):
+    """The loop the demo drives (inference_video_multi_ar) called directly: (mem, x_out)."""
+    with up.torch.no_grad():
+        return up.engine.inference_video_multi_ar(
+            model[0],
+            model[1],
+            imgs,
+            true_shape,
+            mem_batches,
+            max_bs=None if p["max_bs"] == 0 else p["max_bs"],
+            device="cpu",
+            preserve_gpu_mem=True,
+            post_process_function=post,
+            num_refinements_iterations=refinements,
+            local_context_size=p["local_context_size"],
+            return_mem=True,
+            is_keyframe_function=rec.is_keyframe,
+            scene_state=rec.scene_state(),
+            scene_state_update_function=rec.update_state,
+        )
+
+
 def scenario_frames(p):
     frames = [f for f in np.load(FRAMES)[: p["num_frames"]]]
     for i in p["transpose"]:
@@ -240,24 +282,7 @@ def run_scenario(up, name, p):
         calls = []
         trace_decoder(decoder, calls)
         rec = Recorder(up, p)
-        with torch.no_grad():
-            scene = up.demo.must3r_inference_video(
-                model,
-                "cpu",
-                image_size,
-                False,
-                filelist,
-                p["max_bs"],
-                init_num_images=p["init_num_images"],
-                batch_num_views=p["batch_num_views"],
-                viser_server=None,
-                num_refinements_iterations=p["num_refinements_iterations"],
-                local_context_size=p["local_context_size"],
-                is_keyframe_function=rec.is_keyframe,
-                scene_state=rec.scene_state(),
-                scene_state_update_function=rec.update_state,
-                verbose=False,
-            )
+        scene = run_demo_loop(up, model, image_size, filelist, p, rec)
         # The same loop called directly, for the final memory.
         views = up.demo.load_images(filelist, size=image_size, verbose=False)
         imgs = [v["img"] for v in views]
@@ -265,34 +290,23 @@ def run_scenario(up, name, p):
         stored = [v.transpose(-1, -2) if v.shape[-2] > v.shape[-1] else v for v in imgs]
         true_shape = [torch.from_numpy(v["true_shape"]) for v in views]
         n = len(imgs)
-        mem_batches = [min(p["init_num_images"], n)]
-        while sum(mem_batches) != n:
-            mem_batches.append(min(p["batch_num_views"], n - sum(mem_batches)))
+        mem_batches = fixture_io.memory_batches(n, p["init_num_images"], p["batch_num_views"])
         act = up.get_pointmaps_activation(decoder, verbose=False)
         rec2 = Recorder(up, p)
         calls2 = []
         model2 = up.load_model(CHECKPOINT, device="cpu", verbose=False)
         trace_decoder(model2[1], calls2)
-        with torch.no_grad():
-            mem, x_out = up.engine.inference_video_multi_ar(
-                model2[0],
-                model2[1],
-                stored,
-                true_shape,
-                mem_batches,
-                max_bs=None if p["max_bs"] == 0 else p["max_bs"],
-                device="cpu",
-                preserve_gpu_mem=True,
-                post_process_function=lambda x: up.engine.postprocess(
-                    x, pointmaps_activation=act, compute_cam=True
-                ),
-                num_refinements_iterations=p["num_refinements_iterations"],
-                local_context_size=p["local_context_size"],
-                return_mem=True,
-                is_keyframe_function=rec2.is_keyframe,
-                scene_state=rec2.scene_state(),
-                scene_state_update_function=rec2.update_state,
-            )
+        mem, x_out = run_direct_loop(
+            up,
+            model2,
+            stored,
+            true_shape,
+            mem_batches,
+            p,
+            rec2,
+            lambda x: up.engine.postprocess(x, pointmaps_activation=act, compute_cam=True),
+            p["num_refinements_iterations"],
+        )
     keys = ["pts3d", "pts3d_local", "conf", "focal", "c2w"]
     per_frame = {k: [scene.x_out[i][k].numpy() for i in range(n)] for k in keys}
     for k in keys:
@@ -328,23 +342,14 @@ def run_scenario(up, name, p):
         out["images"] = flat([v.numpy() for v in imgs], ()).astype(np.float32)
     else:
         images = np.stack([v.numpy() for v in imgs]).astype(np.float32)
-        ref_images = np.load(os.path.join(DATA, "video_orbit", "images.npy"))
+        ref_images = np.load(fixture_io.IMAGES)
         assert np.array_equal(images, ref_images), "inputs differ from video_orbit"
     out["true_shape"] = np.stack([v.numpy() for v in true_shape]).astype(np.int32)
     for k, layer in enumerate(mem[0]):
         out[f"mem_layer{k}"] = layer.numpy()
     out["mem_labels"] = mem[1].numpy().astype(np.int64)
     out["mem_batches"] = np.int64(mem_batches)
-    # One row per decoder call: pass, batch, first id, n, Nmem before, after
-    # the decoder, after the removals (= before the next call; the final
-    # memory for the last call).
-    starts = np.cumsum([0] + mem_batches)
-    rows = []
-    for k, (before, after, count) in enumerate(calls):
-        b = k % len(mem_batches)
-        nxt = calls[k + 1][0] if k + 1 < len(calls) else int(mem[1].shape[1])
-        rows.append([k // len(mem_batches), b, int(starts[b]), count, before, after, nxt])
-    out["nmem_trace"] = np.int64(rows)
+    out["nmem_trace"] = fixture_io.nmem_trace(calls, mem_batches, mem)
     scores = np.full(n, np.nan)
     decisions = np.full(n, -1, dtype=np.int64)
     for id_, decision, score in rec.calls:
@@ -361,12 +366,7 @@ def run_scenario(up, name, p):
 
 
 def manifest_for(name, p, out, rec, calls, mixed, frame_shapes):
-    import hashlib
     import torch
-
-    def sha(path):
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
 
     if mixed:
         pixels = "(sum over frames of H*W"
@@ -405,16 +405,12 @@ def manifest_for(name, p, out, rec, calls, mixed, frame_shapes):
             "called (first batch, or refinement passes)"
         ),
     )
-    files = {}
-    for key, arr in out.items():
-        desc = meaning.get(key)
+
+    def describe(key):
         if key.startswith("mem_layer"):
-            desc = f"final memory of decoder layer {key[9:]}, (1,Nmem,memD) float32"
-        files[key + ".npy"] = {
-            "shape": list(arr.shape),
-            "dtype": str(arr.dtype),
-            "meaning": desc,
-        }
+            return f"final memory of decoder layer {key[9:]}, (1,Nmem,memD) float32"
+        return meaning.get(key)
+
     inputs = {
         "frames_u8": "../video_orbit/frames_u8.npy",
         "frame_indices": "../video_orbit/frame_indices.npy",
@@ -496,7 +492,7 @@ def manifest_for(name, p, out, rec, calls, mixed, frame_shapes):
         "config": "tiny_kv",
         "description": description,
         "checkpoint": "../checkpoints/tiny_kv.pth",
-        "checkpoint_sha256": sha(CHECKPOINT),
+        "checkpoint_sha256": fixture_io.sha256(CHECKPOINT),
         "inputs": inputs,
         "parameters": params,
         "calls": {
@@ -520,7 +516,7 @@ def manifest_for(name, p, out, rec, calls, mixed, frame_shapes):
             "resize_antialias": "torchvision Resize default switched to antialias=True",
         },
         "facts": facts,
-        "files": dict(sorted(files.items())),
+        "files": fixture_io.file_entries(out, describe),
     }
 
 
@@ -540,20 +536,8 @@ def main():
         manifest = manifest_for(name, p, out, rec, calls, mixed, shapes)
         print(name, "keyframes", manifest["facts"]["keyframes"])
         print(name, "rule calls", manifest["facts"]["keyframe_rule_calls"])
-        if args.verify:
-            for key, arr in out.items():
-                ref = np.load(os.path.join(folder, key + ".npy"))
-                same = ref.shape == arr.shape and np.array_equal(ref, arr, equal_nan=True)
-                if not same:
-                    print(name, key, "DIFFERS")
-                    status = 1
-            continue
-        os.makedirs(folder, exist_ok=True)
-        for key, arr in out.items():
-            np.save(os.path.join(folder, key + ".npy"), arr)
-        with open(os.path.join(folder, "manifest.json"), "w") as f:
-            json.dump(manifest, f, indent=1)
-            f.write("\n")
+        if fixture_io.save_or_verify(folder, out, manifest, args.verify, name, equal_nan=True):
+            status = 1
     return status
 
 
