@@ -5,8 +5,10 @@ command (real `vanelia run`, real Blender):
     /usr/bin/python3 native/bench/plate_look_bench.py [--clip DIR] [--frames 6]
         [--samples 64] [--frame K] [--docs PREFIX]
 
-Runs `vanelia run` on the clip (tests/data/sample by default) on its
-gt.json imported as the track (the same cameras for both runs) twice, alternating
+Runs `vanelia run` on the clip (tests/data/sample by default) with its own
+classical track (`--track-from classical`: tracked once, then from the
+cache) or its gt.json imported as the track (`--track-from gt`: exact
+cameras, but no points, so no light estimate) twice, alternating
 over `--repeat` rounds:
 - before: `--light fixed --grain off --motion-blur off --environment off`
   (the look of the product before these features existed);
@@ -90,13 +92,14 @@ def main():
     p.add_argument("--samples", type=int, default=64)
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--frame", type=int, default=3, help="the frame --docs saves")
+    p.add_argument("--track-from", choices=("classical", "gt"), default="classical")
     p.add_argument("--docs", default="", help="save the frame as PREFIX_{before,after}.png")
     args = p.parse_args()
     if args.frame >= args.frames:
         sys.exit("plate_look_bench: --frame must be below --frames")
     video = _video(args.clip)
     with tempfile.TemporaryDirectory(prefix="plate_look_") as work:
-        track = _track(args.clip, work)
+        track = _track(args.clip, work) if args.track_from == "gt" else None
         rates = {"before": [], "after": []}
         walls = {"before": [], "after": []}
         logs = {}
