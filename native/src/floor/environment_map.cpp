@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "light_estimate_impl.hpp"
+
 namespace vanelia {
 namespace {
 
@@ -36,69 +38,27 @@ void Require(bool ok,
   }
 }
 
-const std::array<float, 256>& LinearFromSrgb() {
-  static const std::array<float, 256> kLut = [] {
-    std::array<float, 256> t{};
-    for (int i = 0; i < 256; ++i) {
-      const double c = i / 255.0;
-      t[i] = static_cast<float>(
-          c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4));
-    }
-    return t;
-  }();
-  return kLut;
-}
-
-// One frame ready to sample: projection into its (possibly resized) image.
-struct View {
-  Eigen::Matrix<double, 3, 4> projection;  // world -> pixels of `image`
-  Eigen::Vector3d centre;                  // camera centre, world
-  const Image* image = nullptr;
-  double ramp_px = 1.0;  // the border ramp's width
+// One frame ready to sample (light_estimate_impl.hpp) with the width of
+// its border ramp.
+struct View : internal::SampledView {
+  double ramp_px = 1.0;
 };
 
 std::vector<View> SampleViews(const CameraTrack& track,
                               const std::vector<Frame>& frames,
                               const EnvironmentMapOptions& options) {
-  std::map<int64_t, const Frame*> by_index;
-  for (const Frame& f : frames) {
-    if (!f.rgb.Empty() && f.rgb.width >= 2 && f.rgb.height >= 2) {
-      by_index[f.index] = &f;
-    }
-  }
-  std::vector<std::pair<const TrackedFrame*, const Frame*>> matched;
-  for (const TrackedFrame& t : track.frames) {
-    const auto it = by_index.find(t.index);
-    if (it != by_index.end()) matched.emplace_back(&t, it->second);
-  }
-  if (matched.empty()) {
-    throw InputError("BuildEnvironmentMap: none of the " +
-                     std::to_string(frames.size()) +
-                     " frames has the index of a tracked frame");
-  }
   std::vector<View> views;
-  const size_t count =
-      std::min<size_t>(matched.size(), static_cast<size_t>(options.max_frames));
-  for (size_t s = 0; s < count; ++s) {
-    const size_t j = count == 1 ? 0 : s * (matched.size() - 1) / (count - 1);
-    const TrackedFrame& t = *matched[j].first;
-    const Image& image = matched[j].second->rgb;
-    const int w = t.intrinsics.width > 0 ? t.intrinsics.width : track.width;
-    const int h = t.intrinsics.height > 0 ? t.intrinsics.height : track.height;
-    // Pixel centres at integers: scale about (-0.5, -0.5).
-    const double sx = static_cast<double>(image.width) / w;
-    const double sy = static_cast<double>(image.height) / h;
-    Eigen::Matrix3d k = Eigen::Matrix3d::Identity();
-    k(0, 0) = t.intrinsics.fx * sx;
-    k(1, 1) = t.intrinsics.fy * sy;
-    k(0, 2) = (t.intrinsics.cx + 0.5) * sx - 0.5;
-    k(1, 2) = (t.intrinsics.cy + 0.5) * sy - 0.5;
+  for (const internal::SampledView& sampled :
+       internal::SampleViews(track,
+                             frames,
+                             static_cast<size_t>(options.max_frames),
+                             "BuildEnvironmentMap")) {
     View view;
-    view.projection = k * t.cam_from_world.ToMatrix();
-    view.centre = t.cam_from_world.Inverse().translation;
-    view.image = &image;
-    view.ramp_px = std::max(
-        1.0, options.border_fraction * std::min(image.width, image.height));
+    static_cast<internal::SampledView&>(view) = sampled;
+    view.ramp_px =
+        std::max(1.0,
+                 options.border_fraction *
+                     std::min(sampled.image->width, sampled.image->height));
     views.push_back(view);
   }
   return views;
@@ -106,7 +66,7 @@ std::vector<View> SampleViews(const CameraTrack& track,
 
 // Bilinear linear RGB at (u, v) inside [0, w - 1] x [0, h - 1].
 Eigen::Vector3f SampleLinear(const Image& image, double u, double v) {
-  const auto& lut = LinearFromSrgb();
+  const auto& lut = internal::LinearFromSrgb();
   const int x0 = std::min(static_cast<int>(u), image.width - 2);
   const int y0 = std::min(static_cast<int>(v), image.height - 2);
   const float fx = static_cast<float>(u - x0);

@@ -35,50 +35,6 @@ void Require(bool ok,
         "LightEstimateOptions", field, value, "must be " + rule);
 }
 
-std::vector<SampledView> SampleViews(const CameraTrack& track,
-                                     const std::vector<Frame>& frames,
-                                     int max_frames) {
-  std::map<int64_t, const Frame*> by_index;
-  for (const Frame& f : frames) {
-    if (!f.rgb.Empty() && f.rgb.width >= 2 && f.rgb.height >= 2) {
-      by_index[f.index] = &f;
-    }
-  }
-  std::vector<std::pair<const TrackedFrame*, const Frame*>> matched;
-  for (const TrackedFrame& t : track.frames) {
-    const auto it = by_index.find(t.index);
-    if (it != by_index.end()) matched.emplace_back(&t, it->second);
-  }
-  if (matched.empty()) {
-    throw InputError("EstimateLight: none of the " +
-                     std::to_string(frames.size()) +
-                     " frames has the index of a tracked frame");
-  }
-  std::vector<SampledView> views;
-  const size_t count = std::min<size_t>(matched.size(), max_frames);
-  for (size_t s = 0; s < count; ++s) {
-    const size_t j = count == 1 ? 0 : s * (matched.size() - 1) / (count - 1);
-    const TrackedFrame& t = *matched[j].first;
-    const Image& image = matched[j].second->rgb;
-    const int w = t.intrinsics.width > 0 ? t.intrinsics.width : track.width;
-    const int h = t.intrinsics.height > 0 ? t.intrinsics.height : track.height;
-    // Pixel centres at integers: scale about (-0.5, -0.5).
-    const double sx = static_cast<double>(image.width) / w;
-    const double sy = static_cast<double>(image.height) / h;
-    Eigen::Matrix3d k = Eigen::Matrix3d::Identity();
-    k(0, 0) = t.intrinsics.fx * sx;
-    k(1, 1) = t.intrinsics.fy * sy;
-    k(0, 2) = (t.intrinsics.cx + 0.5) * sx - 0.5;
-    k(1, 2) = (t.intrinsics.cy + 0.5) * sy - 0.5;
-    SampledView view;
-    view.projection = k * t.cam_from_world.ToMatrix();
-    view.centre = t.cam_from_world.Inverse().translation;
-    view.image = &image;
-    views.push_back(view);
-  }
-  return views;
-}
-
 struct Fit {
   double correlation = -2.0;
   double azimuth_deg = 0.0;
@@ -286,8 +242,8 @@ LightEstimate EstimateLight(const CameraTrack& track,
         " frames and size " + std::to_string(track.width) + "x" +
         std::to_string(track.height) + "; must have frames and a size");
   }
-  const std::vector<SampledView> views =
-      SampleViews(track, frames, options.max_frames);
+  const std::vector<SampledView> views = internal::SampleViews(
+      track, frames, static_cast<size_t>(options.max_frames), "EstimateLight");
   LightEstimate e;
   e.frames_used = static_cast<int64_t>(views.size());
   const std::vector<ShadowCaster> casters =

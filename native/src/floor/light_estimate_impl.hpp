@@ -3,9 +3,14 @@
 // light_floor_map.cpp.
 #pragma once
 
+#include "vanelia/decode/frame.hpp"
 #include "vanelia/floor/light_estimate.hpp"
+#include "vanelia/trackfile/camera_track.hpp"
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <Eigen/Core>
@@ -67,6 +72,18 @@ struct SampledView {
   Eigen::Vector3d centre;                  // camera centre, world
   const Image* image = nullptr;
 };
+
+// sRGB 8-bit -> linear (the IEC 61966-2-1 curve), a table of 256.
+const std::array<float, 256>& LinearFromSrgb();
+
+// Up to max_frames of `frames` that have a tracked frame's index, spread
+// over them, each with its projection scaled to its image's size. Throws
+// InputError "<caller>: none of the N frames has the index of a tracked
+// frame" when none matches.
+std::vector<SampledView> SampleViews(const CameraTrack& track,
+                                     const std::vector<Frame>& frames,
+                                     size_t max_frames,
+                                     const std::string& caller);
 
 FloorMap BuildFloorMap(const std::vector<ShadowCaster>& casters,
                        const std::vector<SampledView>& views,

@@ -1,12 +1,16 @@
 // The pieces of the light estimate (light_estimate_impl.hpp): shadow casters
 // from the reconstructed points, the floor map from the frames, and the
 // shadows' rasteriser.
+#include "vanelia/core/error.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
 #include <limits>
+#include <map>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -14,11 +18,6 @@
 #include "light_estimate_impl.hpp"
 
 namespace vanelia::internal {
-namespace {
-
-double Cross(const Eigen::Vector2d& a, const Eigen::Vector2d& b) {
-  return a.x() * b.y() - a.y() * b.x();
-}
 
 // sRGB 8-bit -> linear (the IEC 61966-2-1 curve).
 const std::array<float, 256>& LinearFromSrgb() {
@@ -32,6 +31,56 @@ const std::array<float, 256>& LinearFromSrgb() {
     return t;
   }();
   return kTable;
+}
+
+std::vector<SampledView> SampleViews(const CameraTrack& track,
+                                     const std::vector<Frame>& frames,
+                                     size_t max_frames,
+                                     const std::string& caller) {
+  std::map<int64_t, const Frame*> by_index;
+  for (const Frame& f : frames) {
+    if (!f.rgb.Empty() && f.rgb.width >= 2 && f.rgb.height >= 2) {
+      by_index[f.index] = &f;
+    }
+  }
+  std::vector<std::pair<const TrackedFrame*, const Frame*>> matched;
+  for (const TrackedFrame& t : track.frames) {
+    const auto it = by_index.find(t.index);
+    if (it != by_index.end()) matched.emplace_back(&t, it->second);
+  }
+  if (matched.empty()) {
+    throw InputError(caller + ": none of the " + std::to_string(frames.size()) +
+                     " frames has the index of a tracked frame");
+  }
+  std::vector<SampledView> views;
+  const size_t count = std::min(matched.size(), max_frames);
+  for (size_t s = 0; s < count; ++s) {
+    const size_t j = count == 1 ? 0 : s * (matched.size() - 1) / (count - 1);
+    const TrackedFrame& t = *matched[j].first;
+    const Image& image = matched[j].second->rgb;
+    const int w = t.intrinsics.width > 0 ? t.intrinsics.width : track.width;
+    const int h = t.intrinsics.height > 0 ? t.intrinsics.height : track.height;
+    // Pixel centres at integers: scale about (-0.5, -0.5).
+    const double sx = static_cast<double>(image.width) / w;
+    const double sy = static_cast<double>(image.height) / h;
+    Eigen::Matrix3d k = Eigen::Matrix3d::Identity();
+    k(0, 0) = t.intrinsics.fx * sx;
+    k(1, 1) = t.intrinsics.fy * sy;
+    k(0, 2) = (t.intrinsics.cx + 0.5) * sx - 0.5;
+    k(1, 2) = (t.intrinsics.cy + 0.5) * sy - 0.5;
+    SampledView view;
+    view.projection = k * t.cam_from_world.ToMatrix();
+    view.centre = t.cam_from_world.Inverse().translation;
+    view.image = &image;
+    views.push_back(view);
+  }
+  return views;
+}
+
+namespace {
+
+double Cross(const Eigen::Vector2d& a, const Eigen::Vector2d& b) {
+  return a.x() * b.y() - a.y() * b.x();
 }
 
 // Bilinear linear-RGB sample at pixel (u, v), pixel centres at integers;
