@@ -272,7 +272,9 @@ def _light_estimate(s, video):
         s.light_report = f"fixed sun: azimuth {s.sun_azimuth:.1f}, elevation {s.sun_elevation:.1f}"
         return None
     try:
-        estimate = native.backend().estimate_light(video, _abspath(s.track_path))
+        estimate = native.backend().estimate_light(
+            video, _abspath(s.track_path), floor_albedo=s.floor_albedo
+        )
     except native.error_types() as e:
         s.light_report = f"light not estimated ({e}); the fixed sun"
         return None

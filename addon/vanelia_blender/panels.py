@@ -140,6 +140,8 @@ class VANELIA_PT_main(bpy.types.Panel):
         if s.light_mode == "FIXED":
             box.prop(s, "sun_azimuth")
             box.prop(s, "sun_elevation")
+        else:
+            box.prop(s, "floor_albedo")
         col = box.column(align=True)
         for line in _wrap(s.light_report, 40) if s.light_report else []:
             col.label(text=line, icon="LIGHT_SUN")

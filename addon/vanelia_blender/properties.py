@@ -168,6 +168,15 @@ class VaneliaSettings(bpy.types.PropertyGroup):
         default="AUTO",
         description="Where the product's light comes from",
     )
+    floor_albedo: FloatProperty(
+        name="Floor albedo",
+        default=0.35,
+        min=0.01,
+        max=1.0,
+        description="With the light from the footage: the floor's (neutral) reflectance; the "
+        "plate's floor colour over it sets the level and colour of the product's light, so "
+        "the product takes the plate's exposure and white balance (0.35: a mid-grey floor)",
+    )
     sun_azimuth: FloatProperty(
         name="Sun azimuth",
         default=-60.0,

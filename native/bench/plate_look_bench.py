@@ -3,7 +3,7 @@ balance, grain, motion blur, environment) and its render cost, in one
 command (real `vanelia run`, real Blender):
 
     /usr/bin/python3 native/bench/plate_look_bench.py [--clip DIR] [--frames 6]
-        [--samples 64] [--frame K] [--docs PREFIX]
+        [--samples 64] [--frame K] [--docs PREFIX] [--split]
 
 Runs `vanelia run` on the clip (tests/data/sample by default) with its own
 classical track (`--track-from classical`: tracked once, then from the
@@ -14,7 +14,10 @@ over `--repeat` rounds:
   (the look of the product before these features existed);
 - after: the defaults (`--light auto --grain auto --motion-blur auto
   --environment auto`).
-Both with the same automatic spot, proxies and samples. It reads the batch's
+With --split, also the "after" run with each feature alone turned off
+(after-without-light, ...), so that each feature's cost is the ratio of the
+after run to the run without it. Both with the same automatic spot, proxies and
+samples. It reads the batch's
 own s/frame ("render: frame N of N, X s/frame"), checks both runs wrote
 their output, and prints one JSON line: the medians per frame, their ratio
 (after / before) and the run's whole wall time for each. With --docs PREFIX
@@ -36,6 +39,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VANELIA = os.path.join(ROOT, "build", "bin", "vanelia")
 PRODUCT = os.path.join(ROOT, "tests", "data", "sample", "product.glb")
 BEFORE = ["--light", "fixed", "--grain", "off", "--motion-blur", "off", "--environment", "off"]
+# --split: each feature turned off alone in the "after" run; its cost is
+# after / (after without it).
+FEATURES = {
+    "light": ["--light", "fixed"],
+    "grain": ["--grain", "off"],
+    "motion-blur": ["--motion-blur", "off"],
+    "environment": ["--environment", "off"],
+}
 
 
 def _video(clip):
@@ -94,17 +105,21 @@ def main():
     p.add_argument("--frame", type=int, default=3, help="the frame --docs saves")
     p.add_argument("--track-from", choices=("classical", "gt"), default="classical")
     p.add_argument("--docs", default="", help="save the frame as PREFIX_{before,after}.png")
+    p.add_argument("--split", action="store_true", help="also each feature alone off")
     args = p.parse_args()
     if args.frame >= args.frames:
         sys.exit("plate_look_bench: --frame must be below --frames")
     video = _video(args.clip)
     with tempfile.TemporaryDirectory(prefix="plate_look_") as work:
         track = _track(args.clip, work) if args.track_from == "gt" else None
-        rates = {"before": [], "after": []}
-        walls = {"before": [], "after": []}
+        configs = [("before", BEFORE), ("after", [])]
+        if args.split:
+            configs += [(f"after-without-{f}", flags) for f, flags in FEATURES.items()]
+        rates = {name: [] for name, _ in configs}
+        walls = {name: [] for name, _ in configs}
         logs = {}
         for r in range(args.repeat):
-            for name, flags in (("before", BEFORE), ("after", [])):
+            for name, flags in configs:
                 out = os.path.join(work, f"{name}.mp4")
                 rate, wall, looks = _run(video, track, out, flags, args)
                 rates[name].append(rate)
@@ -114,6 +129,10 @@ def main():
                     _frame(out, args.frame, f"{args.docs}_{name}.png")
     before = statistics.median(rates["before"])
     after = statistics.median(rates["after"])
+    split = {}
+    for f in FEATURES if args.split else ():
+        without = statistics.median(rates[f"after-without-{f}"])
+        split[f] = {"s_per_frame_without": without, "cost_ratio": after / without}
     print(json.dumps({
         "bench": "plate_look", "clip": os.path.relpath(args.clip, ROOT),
         "frames": args.frames, "samples": args.samples, "repeat": args.repeat,
@@ -121,6 +140,7 @@ def main():
         "ratio_after_over_before": after / before,
         "wall_s_before": statistics.median(walls["before"]),
         "wall_s_after": statistics.median(walls["after"]),
+        "per_feature": split,
         "after_log": logs.get("after", []), "before_log": logs.get("before", []),
     }))  # fmt: skip
 

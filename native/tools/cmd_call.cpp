@@ -138,6 +138,8 @@ Json EstimateLightCall(const Json& args) {
   LightStageOptions options;
   options.estimate.max_frames = Arg<int>(args, "max_frames", 24);
   options.estimate.cell_m = Arg<double>(args, "cell_m", 0.04);
+  options.estimate.floor_albedo =
+      Arg<double>(args, "floor_albedo", LightEstimateOptions().floor_albedo);
   options.max_width = Arg<int>(args, "max_width", 960);
   return LightEstimateToJson(EstimateTrackLight(
       Required(args, "video"), Required(args, "track"), options));

@@ -89,6 +89,9 @@ def test_calls_match_the_module(runner, tracked):
     assert runner.build_proxies(doc)["summary"] == native.build_proxies(doc)["summary"]
     light = runner.estimate_light(VIDEO, outcome.path, max_frames=4)
     assert light == native.estimate_light(VIDEO, outcome.path, max_frames=4)
+    light = runner.estimate_light(VIDEO, outcome.path, max_frames=4, floor_albedo=0.5)
+    assert light == native.estimate_light(VIDEO, outcome.path, max_frames=4, floor_albedo=0.5)
+    assert "at floor albedo 0.50" in light["summary"], light["summary"]
     assert runner.have_overlay_encoder("h264") is True
     assert runner.source_content_sha256(VIDEO) == native.source_content_sha256(VIDEO)
     assert "classical" in runner.TRACKERS

@@ -102,6 +102,7 @@ def track(bpy, ops):
 def build(bpy, ops):
     s = bpy.context.scene.vanelia
     s.light_mode = "AUTO"
+    s.floor_albedo = 0.5
     start = time.monotonic()
     st.check(ops.build_scene() == {"FINISHED"}, "Build scene: FINISHED")
     print(f"build: {time.monotonic() - start:.1f} s")
@@ -109,6 +110,9 @@ def build(bpy, ops):
     st.check(s.placement_report.startswith("automatic"), "placement ran (vanelia call)")
     st.check("not available" not in s.proxies_report, "proxies ran (vanelia call)")
     st.check(not s.light_report.startswith("light not estimated"), "light estimated")
+    st.check(
+        "at floor albedo 0.50" in s.light_report, "the panel's floor albedo reached the worker"
+    )
     names = {o.name for o in bpy.data.collections["Vanelia"].all_objects}
     for name in ("Vanelia Camera", "Vanelia Product", "Vanelia Ground", "Vanelia Sun"):
         st.check(any(n.startswith(name) for n in names), f"{name} built")

@@ -15,13 +15,13 @@ import json
 import math
 import os
 import re
-import struct
 import subprocess
 
 import numpy as np
 import pytest
 
 import _vanelia
+from glb_box import write_box_glb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VANELIA = os.path.join(ROOT, "build", "bin", "vanelia")
@@ -33,70 +33,6 @@ VIDEO = os.path.join(ROOT, "tests", "data", "clips", "fastpan", "video.mp4")
 W, H = 320, 180
 PRODUCT_SIZE_M = 0.6
 PRODUCT_AT = (0.2, 0.0)
-
-
-def _box_glb(path, size, grey=0.5):
-    """A `size` m grey cube standing on its base's centre (glTF +Y up)."""
-    s = size / 2.0
-    faces = [  # normal, four corners (counter-clockwise seen from outside)
-        ((1, 0, 0), [(s, 0, s), (s, 0, -s), (s, size, -s), (s, size, s)]),
-        ((-1, 0, 0), [(-s, 0, -s), (-s, 0, s), (-s, size, s), (-s, size, -s)]),
-        ((0, 1, 0), [(-s, size, s), (s, size, s), (s, size, -s), (-s, size, -s)]),
-        ((0, -1, 0), [(-s, 0, -s), (s, 0, -s), (s, 0, s), (-s, 0, s)]),
-        ((0, 0, 1), [(-s, 0, s), (s, 0, s), (s, size, s), (-s, size, s)]),
-        ((0, 0, -1), [(s, 0, -s), (-s, 0, -s), (-s, size, -s), (s, size, -s)]),
-    ]
-    pos, nrm, idx = [], [], []
-    for normal, corners in faces:
-        base = len(pos)
-        pos += corners
-        nrm += [normal] * 4
-        idx += [base, base + 1, base + 2, base, base + 2, base + 3]
-    p = struct.pack(f"<{3 * len(pos)}f", *[c for v in pos for c in v])
-    n = struct.pack(f"<{3 * len(nrm)}f", *[c for v in nrm for c in v])
-    i = struct.pack(f"<{len(idx)}H", *idx)
-    binary = p + n + i + b"\0" * (-len(i) % 4)
-    doc = {
-        "asset": {"version": "2.0"},
-        "scene": 0,
-        "scenes": [{"nodes": [0]}],
-        "nodes": [{"mesh": 0, "name": "GreyBox"}],
-        "materials": [
-            {
-                "name": "Grey",
-                "pbrMetallicRoughness": {
-                    "baseColorFactor": [grey, grey, grey, 1.0],
-                    "metallicFactor": 0.0,
-                    "roughnessFactor": 0.9,
-                },
-            }
-        ],
-        "meshes": [
-            {
-                "primitives": [
-                    {"attributes": {"POSITION": 0, "NORMAL": 1}, "indices": 2, "material": 0}
-                ]
-            }
-        ],
-        "accessors": [
-            {"bufferView": 0, "componentType": 5126, "count": len(pos), "type": "VEC3",
-             "min": [-s, 0, -s], "max": [s, size, s]},
-            {"bufferView": 1, "componentType": 5126, "count": len(nrm), "type": "VEC3"},
-            {"bufferView": 2, "componentType": 5123, "count": len(idx), "type": "SCALAR"},
-        ],  # fmt: skip
-        "bufferViews": [
-            {"buffer": 0, "byteOffset": 0, "byteLength": len(p)},
-            {"buffer": 0, "byteOffset": len(p), "byteLength": len(n)},
-            {"buffer": 0, "byteOffset": len(p) + len(n), "byteLength": len(i)},
-        ],
-        "buffers": [{"byteLength": len(binary)}],
-    }
-    text = json.dumps(doc).encode()
-    text += b" " * (-len(text) % 4)
-    body = struct.pack("<II", len(text), 0x4E4F534A) + text
-    body += struct.pack("<II", len(binary), 0x004E4942) + binary
-    with open(path, "wb") as f:
-        f.write(b"glTF" + struct.pack("<II", 2, 12 + len(body)) + body)
 
 
 def _luma(video):
@@ -205,7 +141,7 @@ def run(request, tmp_path_factory):
         check=True,
     )
     product = str(work / "grey_box.glb")
-    _box_glb(product, PRODUCT_SIZE_M)
+    write_box_glb(product, PRODUCT_SIZE_M)
     frames = str(work / "frames")
     done = subprocess.run(
         [VANELIA, "run", os.path.join(clip, "video.mp4"), product, "--track", track,
@@ -268,7 +204,7 @@ def test_the_product_is_blurred_as_the_plates_boxes(run):
 def test_a_bad_motion_blur_is_refused_before_work(tmp_path):
     out = tmp_path / "x.mp4"
     product = str(tmp_path / "p.glb")
-    _box_glb(product, 0.5)
+    write_box_glb(product, 0.5)
     done = subprocess.run(
         [VANELIA, "run", VIDEO, product, "-o", str(out), "--motion-blur", "1.5"],
         capture_output=True, text=True,

@@ -42,8 +42,8 @@ def _track(tmp_path, gt):
     return st.write_json(doc, str(tmp_path / "track.json"))
 
 
-def _read_alpha(path):
-    """The alpha of an RGBA EXR, decoded by FFmpeg."""
+def _size(path):
+    """(height, width) of an image, read by ffprobe."""
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "stream=width,height", "-of", "json", path],
         capture_output=True,
@@ -51,18 +51,31 @@ def _read_alpha(path):
         check=True,
     )
     size = json.loads(probe.stdout)["streams"][0]
+    return size["height"], size["width"]
+
+
+def _decode(path, pix_fmt, dtype, shape):
+    """An image decoded by FFmpeg to raw `pix_fmt` samples, as an array of `shape`."""
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "gbrapf32le", "-"],
+        ["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"],
         capture_output=True,
         check=True,
     ).stdout
-    return np.frombuffer(raw, np.float32).reshape(4, size["height"], size["width"])[3]
+    return np.frombuffer(raw, dtype).reshape(shape)
+
+
+def _read_alpha(path):
+    """The alpha of an RGBA EXR, decoded by FFmpeg."""
+    h, w = _size(path)
+    return _decode(path, "gbrapf32le", np.float32, (4, h, w))[3]
 
 
 def _truth_product():
-    from PIL import Image
-
-    return np.array(Image.open(os.path.join(CLIP, "truth", f"{FRAME:04d}.png")))[..., 0] > 127
+    """The truth frame's product mask: its red channel over half (the truth
+    renders the product white on black)."""
+    path = os.path.join(CLIP, "truth", f"{FRAME:04d}.png")
+    h, w = _size(path)
+    return _decode(path, "rgb24", np.uint8, (h, w, 3))[..., 0] > 127
 
 
 def _run(tmp_path, track, name, *extra):
