@@ -125,14 +125,23 @@ void CompareFiles(const std::string& case_name,
     }
     return best;
   };
+  // A folder's manifest may set a file's gate ("gates": {stem: {"abs":
+  // limit, "why": ...}}, README "Gates"); every other file takes the
+  // default of its kind.
+  const json gates = manifest.value("gates", json::object());
   testing::CompareProduced(case_name,
                            dir,
                            testing::ManifestFiles(manifest),
                            produced,
                            input_stems,
                            [&](const std::string& stem, const torch::Tensor&) {
-                             return std::make_pair(GateFor(unprefixed(stem)),
-                                                   kGate);
+                             const std::string plain = unprefixed(stem);
+                             if (gates.contains(plain)) {
+                               return std::make_pair(
+                                   Gate::kAbs,
+                                   gates.at(plain).at("abs").get<double>());
+                             }
+                             return std::make_pair(GateFor(plain), kGate);
                            });
 }
 

@@ -88,6 +88,26 @@ SCENARIOS = {
 }
 
 
+# Per-folder gates that replace the harness's default for a file (manifest
+# "gates": {stem: {"abs": limit, "why": ...}}), set as the shared fixtures'
+# README sets its own: about 5x upstream's float32 rounding of that file,
+# measured by float64_noise.py (the blocks in float64). video_multi_ar's
+# random-weight focals are Weiszfeld fits of points with no pinhole
+# structure: upstream's own float64 run moves focal_unclipped by 5.9e-5
+# (focal 2.4e-5, pts3d_local 1.2e-5 scaled per point), against 3e-5 on
+# video_orbit, whose 1e-4 gate stays.
+GATES = {
+    "video_multi_ar": {
+        "focal_unclipped": {
+            "abs": 3e-4,
+            "why": "about 5x upstream's float64-vs-float32 change on this folder (5.9e-5; "
+            "generate/float64_noise.py), as the shared README's abs 1e-4 comes from "
+            "video_orbit's 3e-5",
+        }
+    }
+}
+
+
 def import_upstream(root):
     sys.path[:0] = [root, os.path.join(root, "must3r")]
     # The demo module imports the retrieval code (faiss/asmk), which video
@@ -516,6 +536,7 @@ def manifest_for(name, p, out, rec, calls, mixed, frame_shapes):
             "resize_antialias": "torchvision Resize default switched to antialias=True",
         },
         "facts": facts,
+        **({"gates": GATES[name]} if name in GATES else {}),
         "files": fixture_io.file_entries(out, describe),
     }
 
